@@ -1,0 +1,75 @@
+//! Debian packages the workspace needs, installed only when missing.
+
+use crate::run;
+use anyhow::Result;
+use std::process::Command;
+
+/// Everything the build and the test command need, with why.
+pub(crate) const PACKAGES: &[(&str, &str)] = &[
+    ("build-essential", "C toolchain for crates that build C"),
+    ("pkg-config", "locating system libraries"),
+    ("python3-pip", "fetching the pinned LiveKit wheel"),
+    ("ca-certificates", "TLS for package downloads"),
+];
+
+/// Installs the packages that are not installed yet; does nothing (and
+/// needs no privileges) when all are present.
+pub(crate) fn ensure(packages: &[(&str, &str)]) -> Result<()> {
+    if !is_debian() {
+        println!("setup: not a Debian-like system; install the equivalents of these yourself:");
+        for (name, why) in packages {
+            println!("  {name:<20} {why}");
+        }
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages
+        .iter()
+        .map(|(name, _)| *name)
+        .filter(|name| !installed(name))
+        .collect();
+    if missing.is_empty() {
+        println!("setup: Debian packages present ({})", packages.len());
+        return Ok(());
+    }
+    println!("setup: installing Debian packages: {}", missing.join(" "));
+    let hint = "check the network and apt sources, or install these packages by hand and rerun with --no-apt";
+    run::status(privileged("apt-get").arg("update").arg("-qq"), hint)?;
+    run::status(
+        privileged("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&missing)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        hint,
+    )
+}
+
+fn is_debian() -> bool {
+    std::path::Path::new("/etc/debian_version").exists()
+}
+
+fn installed(name: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", name])
+        .output()
+        .map(|o| {
+            o.status.success()
+                && String::from_utf8_lossy(&o.stdout).contains("install ok installed")
+        })
+        .unwrap_or(false)
+}
+
+/// `apt-get` as root, through sudo when we are not root.
+fn privileged(program: &str) -> Command {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    if is_root {
+        Command::new(program)
+    } else {
+        let mut cmd = Command::new("sudo");
+        cmd.arg(program);
+        cmd
+    }
+}

@@ -1,0 +1,99 @@
+//! `cargo xtask`: the one task runner that the README and CI call verbatim.
+//!
+//! - `setup`: install what the workspace needs on this machine (Debian
+//!   packages, the pinned LiveKit library). Idempotent and fast when done.
+//! - `test`: setup, then every gate CI enforces (format, lints, tests).
+//! - `demo`: setup, then the current demo.
+//! - `fetch-livekit`: one target's pinned library into a folder (bundling).
+
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+mod apt;
+mod gate;
+mod livekit;
+mod run;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(name = "cargo xtask", about = "Tandem's task runner")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Install Debian packages and the pinned LiveKit library (idempotent).
+    Setup {
+        /// Skip Debian packages (for machines set up by hand or not Debian).
+        #[arg(long)]
+        no_apt: bool,
+    },
+    /// Setup, then format check, clippy and all tests: what CI runs.
+    Test {
+        /// Skip Debian packages.
+        #[arg(long)]
+        no_apt: bool,
+    },
+    /// Setup, then the demo: publish a test pattern and a tone, locally or
+    /// into a LiveKit room when `--url` and `--token` are given.
+    Demo {
+        /// Arguments passed on to the demo.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Fetch one target's pinned LiveKit library (sha256-checked) into a folder.
+    FetchLivekit {
+        /// Rust target triple, e.g. x86_64-pc-windows-msvc.
+        #[arg(long)]
+        target: String,
+        /// Folder that receives the library, its licence and the descriptors.
+        #[arg(long)]
+        dest: PathBuf,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Setup { no_apt } => setup(no_apt),
+        Command::Test { no_apt } => {
+            setup(no_apt)?;
+            gate::run_all()
+        }
+        Command::Demo { args } => {
+            setup(false)?;
+            gate::demo(&args)
+        }
+        Command::FetchLivekit { target, dest } => {
+            let pin = tandem_lk_dist::pin_for_target(&target).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no pinned LiveKit wheel for target {target}; known targets: {}",
+                    tandem_lk_dist::WHEELS
+                        .iter()
+                        .map(|w| w.target)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            livekit::ensure(pin, &dest)?;
+            println!("LiveKit library for {target} is in {}", dest.display());
+            Ok(())
+        }
+    }
+}
+
+fn setup(no_apt: bool) -> Result<()> {
+    let started = std::time::Instant::now();
+    if no_apt || std::env::var_os("TANDEM_NO_APT").is_some() {
+        println!("setup: skipping Debian packages");
+    } else {
+        apt::ensure(apt::PACKAGES)?;
+    }
+    livekit::ensure_host()?;
+    println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
+    Ok(())
+}
