@@ -1,0 +1,19 @@
+//! Operations shared by local audio and video tracks.
+
+use crate::error::{FfiError, LkError};
+use crate::ffi;
+use crate::proto;
+use crate::proto::ffi_request::Message as Rq;
+use crate::track::Track;
+
+/// Mutes or unmutes a local track.
+pub(crate) fn set_muted(track: &Track, muted: bool) -> Result<(), LkError> {
+    let client = ffi::client().map_err(FfiError::from)?;
+    match client.request(Rq::LocalTrackMute(proto::LocalTrackMuteRequest {
+        track_handle: track.handle.id(),
+        mute: muted,
+    }))? {
+        proto::ffi_response::Message::LocalTrackMute(_) => Ok(()),
+        _ => Err(FfiError::Protocol("LocalTrackMute answered with another message".into()).into()),
+    }
+}
