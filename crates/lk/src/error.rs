@@ -152,10 +152,11 @@ fn http_status(reason: &str) -> Option<u16> {
         {
             let status: u16 = std::str::from_utf8(window).ok()?.parse().ok()?;
             let context = reason[..i].to_ascii_lowercase();
+            // LiveKit writes e.g. "signal failure: client error: 401 Unauthorized - <reason>".
             if context.contains("status")
                 || context.contains("http")
                 || context.contains("code")
-                || context.ends_with('(')
+                || context.ends_with("error: ")
             {
                 return Some(status);
             }
@@ -174,6 +175,13 @@ mod tests {
             ConnectError::classify(
                 "ws://x",
                 "server error: HTTP status 401: invalid token".into()
+            ),
+            ConnectError::Unauthorized { status: 401, .. }
+        ));
+        assert!(matches!(
+            ConnectError::classify(
+                "ws://x",
+                "engine: signal failure: client error: 401 Unauthorized - invalid token: token is expired (exp)".into()
             ),
             ConnectError::Unauthorized { status: 401, .. }
         ));

@@ -202,7 +202,9 @@ impl FfiClient {
         for record in batch.records {
             let level = proto::LogLevel::try_from(record.level).unwrap_or(proto::LogLevel::LogInfo);
             let target = record.target.as_str();
-            let msg = record.message.as_str();
+            // The library's request dumps can include the access token.
+            let redacted = redact_tokens(&record.message);
+            let msg = redacted.as_ref();
             match level {
                 proto::LogLevel::LogError => {
                     tracing::error!(target: "livekit", lk_target = target, "{msg}")
@@ -285,6 +287,34 @@ pub fn shutdown() {
     if let Some(c) = client_if_loaded() {
         c.dispose();
     }
+}
+
+/// Replaces anything shaped like a JWT (`eyJ…​.…​.…`) with a marker, so a
+/// token never reaches a log.
+pub(crate) fn redact_tokens(text: &str) -> std::borrow::Cow<'_, str> {
+    const MARK: &str = "<redacted token>";
+    if !text.contains("eyJ") {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let is_b64 = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '=';
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("eyJ") {
+        out.push_str(&rest[..start]);
+        let candidate = &rest[start..];
+        let end = candidate
+            .find(|c: char| !(is_b64(c) || c == '.'))
+            .unwrap_or(candidate.len());
+        let run = &candidate[..end];
+        if run.split('.').filter(|p| !p.is_empty()).count() >= 2 {
+            out.push_str(MARK);
+        } else {
+            out.push_str(run);
+        }
+        rest = &candidate[end..];
+    }
+    out.push_str(rest);
+    std::borrow::Cow::Owned(out)
 }
 
 extern "C" fn on_event(data: *const u8, len: usize) {
@@ -429,5 +459,67 @@ fn request_name(message: &proto::ffi_request::Message) -> &'static str {
         Rq::GetStats(_) => "GetStats",
         Rq::ReadyForRoomEvent(_) => "ReadyForRoomEvent",
         _ => "request",
+    }
+}
+
+/// Sends a request that answers with a callback event, and awaits it.
+/// `build` receives the pre-assigned async id; `keepalive` holds memory the
+/// library reads until it answers.
+pub(crate) async fn call(
+    build: impl FnOnce(u64) -> proto::ffi_request::Message,
+    keepalive: Option<Keepalive>,
+) -> Result<Ev, FfiError> {
+    let client = client()?;
+    let async_id = client.next_async_id();
+    let reply = client.expect_callback(async_id, keepalive);
+    if let Err(e) = client.request(build(async_id)) {
+        client.forget_callback(async_id);
+        return Err(e);
+    }
+    // If this future is dropped here, the pending entry stays until the
+    // callback arrives; then its handles are released as orphans.
+    reply.await.map_err(|_| FfiError::Closed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_redacted_from_log_lines() {
+        let line = r#"ConnectRequest { url: "ws://x", token: "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhIn0.sig-_x" }"#;
+        let out = redact_tokens(line);
+        assert!(
+            !out.contains("eyJhbGci") && !out.contains("sig-_x"),
+            "{out}"
+        );
+        assert!(out.contains("<redacted token>") && out.contains("ws://x"));
+        assert_eq!(redact_tokens("plain eyJ text"), "plain eyJ text");
+    }
+
+    #[test]
+    fn a_refused_request_carries_the_librarys_log_reason() {
+        let client = client().unwrap();
+        // No track has this handle: LiveKit answers with handle 0 and a log line.
+        let err = client
+            .request(proto::ffi_request::Message::NewVideoStream(
+                proto::NewVideoStreamRequest {
+                    track_handle: 987_654_321,
+                    r#type: proto::VideoStreamType::VideoStreamNative as i32,
+                    ..Default::default()
+                },
+            ))
+            .unwrap_err();
+        match err {
+            FfiError::Rejected { request, reason } => {
+                assert_eq!(request, "NewVideoStream");
+                assert!(
+                    !reason.contains("without saying why"),
+                    "no log reason captured: {reason}"
+                );
+                eprintln!("reason: {reason}");
+            }
+            other => panic!("expected Rejected, got {other:?}"),
+        }
     }
 }

@@ -7,11 +7,15 @@
 
 mod audio;
 mod error;
+mod events;
 mod ffi;
 mod handle;
 mod loader;
+mod participant;
 mod processing;
 mod proto;
+mod room;
+mod stats;
 mod track;
 mod track_ops;
 mod video;
@@ -20,10 +24,19 @@ pub use audio::{
     AudioFrame, AudioSource, AudioSourceOptions, AudioStream, AudioStreamOptions, LocalAudioTrack,
 };
 pub use error::{ConnectError, FfiError, LkError};
+pub use events::{
+    ConnectionQuality, ConnectionState, DisconnectReason, ParticipantInfo, RefreshedToken,
+    RoomEvent, TextMessage,
+};
 pub use ffi::{LibraryConfig, configure, ensure_loaded, shutdown};
 pub use handle::{HandleStats, handle_stats};
 pub use loader::LoadError;
+pub use participant::{
+    CHAT_TOPIC, DataOptions, LocalParticipant, MAX_DATA_BYTES, PublishOptions, VideoCodec,
+};
 pub use processing::{AudioProcessor, ProcessingOptions, Resampler};
+pub use room::{RemoteParticipant, Room, RoomInfo, RoomOptions};
+pub use stats::{RtpStreamStats, SessionStats};
 pub use track::{PublicationInfo, Track, TrackInfo, TrackKind, TrackSource};
 pub use video::{
     FrameMeta, I420Buffer, LocalVideoTrack, Plane, VideoFrame, VideoSource, VideoStream,
@@ -32,3 +45,6 @@ pub use video::{
 
 /// The pinned LiveKit wheel version this build uses.
 pub const LIVEKIT_WHEEL_VERSION: &str = tandem_lk_dist::WHEEL_VERSION;
+
+/// The receiver of a room's events.
+pub type RoomEvents = tokio::sync::mpsc::UnboundedReceiver<RoomEvent>;

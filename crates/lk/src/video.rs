@@ -226,7 +226,8 @@ impl LocalVideoTrack {
 /// LiveKit's buffer, which is released when the frame is dropped.
 #[derive(Debug)]
 pub struct VideoFrame {
-    buffer: FfiHandle,
+    // Owns the native buffer the planes point into; released on drop.
+    _buffer: FfiHandle,
     info: proto::VideoBufferInfo,
     /// WebRTC's receive clock, in µs.
     pub timestamp_us: i64,
@@ -308,7 +309,7 @@ impl VideoFrame {
             })
             .unwrap_or_default();
         Self {
-            buffer: FfiHandle::new(f.buffer.handle.id),
+            _buffer: FfiHandle::new(f.buffer.handle.id),
             info: f.buffer.info,
             timestamp_us: f.timestamp_us,
             meta,
