@@ -49,7 +49,7 @@ impl AudioFrame {
         if !(8_000..=192_000).contains(&self.sample_rate) {
             return invalid(format!("sample rate {}", self.sample_rate));
         }
-        if self.data.is_empty() || self.data.len() % self.channels as usize != 0 {
+        if self.data.is_empty() || !self.data.len().is_multiple_of(self.channels as usize) {
             return invalid(format!(
                 "{} samples for {} channels",
                 self.data.len(),

@@ -46,11 +46,11 @@ impl Drop for FfiHandle {
             return;
         }
         LIVE.fetch_sub(1, Ordering::SeqCst);
-        if let Some(client) = crate::ffi::client_if_loaded() {
-            if !client.drop_handle(self.0) {
-                FAILED_DROPS.fetch_add(1, Ordering::SeqCst);
-                tracing::warn!(handle = self.0, "LiveKit refused to drop a handle");
-            }
+        if let Some(client) = crate::ffi::client_if_loaded()
+            && !client.drop_handle(self.0)
+        {
+            FAILED_DROPS.fetch_add(1, Ordering::SeqCst);
+            tracing::warn!(handle = self.0, "LiveKit refused to drop a handle");
         }
     }
 }

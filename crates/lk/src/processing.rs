@@ -203,7 +203,7 @@ impl Resampler {
         if input.is_empty() {
             return Ok(Vec::new());
         }
-        if input.len() % self.channels as usize != 0 {
+        if !input.len().is_multiple_of(self.channels as usize) {
             return Err(LkError::Invalid {
                 what: "resampler input",
                 why: "not whole frames".into(),

@@ -1,6 +1,8 @@
 //! Proves that failing to join gives typed errors that carry the server's
 //! own reason: a refused port, a server answering 401, bad URLs and tokens.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 use tandem_lk::{ConnectError, Room, RoomOptions};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -2,6 +2,8 @@
 //! handle behind and never drops one twice. (Its own test binary: the
 //! handle counter is process-wide.)
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 use tandem_lk::*;
 

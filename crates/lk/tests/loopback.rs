@@ -1,6 +1,8 @@
 //! Proves the FFI path without a server: frames and tones pushed into local
 //! tracks come back out of streams on those same tracks, intact.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 use tandem_lk::*;
 
