@@ -49,17 +49,90 @@ pub(crate) fn run_all() -> Result<()> {
         ),
     ];
     let mut timings = Vec::new();
+    let mut totals = TestTotals::default();
     for (name, mut cmd, hint) in steps {
         println!("==> {name}: {}", run::display(&cmd));
         let started = Instant::now();
-        let result = run::status(&mut cmd, hint);
+        let result = if name == "test" {
+            run_tests(&mut cmd, hint, &mut totals)
+        } else {
+            run::status(&mut cmd, hint)
+        };
         timings.push((name, started.elapsed(), result.is_ok()));
         if let Err(e) = result {
             print_table(&timings);
+            totals.print();
             return Err(e);
         }
     }
     print_table(&timings);
+    totals.print();
+    Ok(())
+}
+
+/// Tests counted over every test binary of the run.
+#[derive(Debug, Default)]
+struct TestTotals {
+    passed: u64,
+    failed: u64,
+    ignored: u64,
+}
+
+impl TestTotals {
+    /// Adds the counts of one libtest summary line
+    /// (`test result: ok. 3 passed; 0 failed; 1 ignored; …`).
+    fn add_line(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else {
+            return;
+        };
+        for part in rest.split([';', '.']) {
+            let mut words = part.split_whitespace();
+            if let (Some(n), Some(what)) = (words.next(), words.next()) {
+                let Ok(n) = n.parse::<u64>() else { continue };
+                match what {
+                    "passed" => self.passed += n,
+                    "failed" => self.failed += n,
+                    "ignored" => self.ignored += n,
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// The closing line: the totals of the whole run.
+    fn print(&self) {
+        println!(
+            "\n{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.ignored
+        );
+    }
+}
+
+/// Runs the tests, echoing their output and adding up every binary's counts.
+fn run_tests(cmd: &mut Command, hint: &str, totals: &mut TestTotals) -> Result<()> {
+    use std::io::BufRead;
+    let shown = run::display(cmd);
+    let mut child = cmd
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("could not start `{shown}`: {e}"))?;
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines() {
+            let line = line?;
+            println!("{line}");
+            totals.add_line(&line);
+        }
+    }
+    let status = child.wait()?;
+    if !status.success() {
+        anyhow::bail!("`{shown}` failed ({status}). {hint}");
+    }
+    if totals.passed == 0 {
+        anyhow::bail!(
+            "`{shown}` ran no test: check that the test targets still build and are not filtered out"
+        );
+    }
     Ok(())
 }
 
@@ -90,4 +163,20 @@ pub(crate) fn demo(args: &[String]) -> Result<()> {
             .args(args),
         "see the error above",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn totals_add_up_libtest_summaries() {
+        let mut t = TestTotals::default();
+        t.add_line("test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured; 0 filtered out; finished in 0.01s");
+        t.add_line(
+            "test result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured; 0 filtered out",
+        );
+        t.add_line("running 5 tests");
+        assert_eq!((t.passed, t.failed, t.ignored), (5, 1, 1));
+    }
 }
