@@ -8,12 +8,9 @@ use crate::proto;
 use crate::proto::ffi_event::Message as Ev;
 use crate::proto::ffi_request::Message as Rq;
 use crate::proto::ffi_response::Message as Rs;
+use crate::queue::DropOldest;
 use crate::track::Track;
-use parking_lot::Mutex;
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use tokio::sync::Notify;
 
 /// Interleaved signed 16-bit PCM.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,15 +237,7 @@ impl Default for AudioStreamOptions {
     }
 }
 
-struct PcmQueue {
-    frames: Mutex<VecDeque<AudioFrame>>,
-    notify: Notify,
-    closed: AtomicBool,
-    capacity: usize,
-    dropped: AtomicU64,
-}
-
-impl EventSink for PcmQueue {
+impl EventSink for DropOldest<AudioFrame> {
     fn deliver(&self, event: Ev) {
         let Ev::AudioStreamEvent(e) = event else {
             return;
@@ -266,24 +255,13 @@ impl EventSink for PcmQueue {
                     unsafe { std::slice::from_raw_parts(info.data_ptr as *const i16, len) }.to_vec()
                 };
                 drop(owned);
-                let frame = AudioFrame {
+                self.push(AudioFrame {
                     data,
                     sample_rate: info.sample_rate,
                     channels: info.num_channels,
-                };
-                let mut q = self.frames.lock();
-                q.push_back(frame);
-                if q.len() > self.capacity {
-                    q.pop_front();
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                drop(q);
-                self.notify.notify_one();
+                });
             }
-            Some(proto::audio_stream_event::Message::Eos(_)) => {
-                self.closed.store(true, Ordering::SeqCst);
-                self.notify.notify_one();
-            }
+            Some(proto::audio_stream_event::Message::Eos(_)) => self.close(),
             None => {}
         }
     }
@@ -292,7 +270,7 @@ impl EventSink for PcmQueue {
 /// PCM frames from a track.
 pub struct AudioStream {
     handle: FfiHandle,
-    queue: Arc<PcmQueue>,
+    queue: Arc<DropOldest<AudioFrame>>,
 }
 
 impl std::fmt::Debug for AudioStream {
@@ -330,34 +308,19 @@ impl AudioStream {
             );
         };
         let handle = FfiHandle::new(r.stream.handle.id);
-        let queue = Arc::new(PcmQueue {
-            frames: Mutex::new(VecDeque::new()),
-            notify: Notify::new(),
-            closed: AtomicBool::new(false),
-            capacity: options.queue_frames.clamp(1, 1000),
-            dropped: AtomicU64::new(0),
-        });
+        let queue = Arc::new(DropOldest::new(options.queue_frames.clamp(1, 1000)));
         client.register_sink(handle.id(), queue.clone());
         Ok(Self { handle, queue })
     }
 
     /// The next frame; `None` when the track ended.
     pub async fn next(&mut self) -> Option<AudioFrame> {
-        loop {
-            let notified = self.queue.notify.notified();
-            if let Some(f) = self.queue.frames.lock().pop_front() {
-                return Some(f);
-            }
-            if self.queue.closed.load(Ordering::SeqCst) {
-                return None;
-            }
-            notified.await;
-        }
+        self.queue.pop(false).await
     }
 
     /// Frames dropped because the reader was behind.
     pub fn dropped(&self) -> u64 {
-        self.queue.dropped.load(Ordering::Relaxed)
+        self.queue.dropped()
     }
 }
 

@@ -46,7 +46,7 @@ pub(crate) trait EventSink: Send + Sync {
     fn deliver(&self, event: Ev);
 }
 
-type Keepalive = Box<dyn std::any::Any + Send>;
+pub(crate) type Keepalive = Box<dyn std::any::Any + Send>;
 
 struct Pending {
     reply: oneshot::Sender<Ev>,

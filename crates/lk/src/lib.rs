@@ -14,6 +14,7 @@ mod loader;
 mod participant;
 mod processing;
 mod proto;
+mod queue;
 mod room;
 mod stats;
 mod track;

@@ -164,25 +164,17 @@ impl LocalParticipant {
     /// Stops publishing the track with id `sid`.
     pub async fn unpublish_track(&self, sid: &str) -> Result<(), LkError> {
         let me = self.handle.id();
-        let event = ffi::call(
-            |async_id| {
-                Rq::UnpublishTrack(proto::UnpublishTrackRequest {
-                    local_participant_handle: me,
-                    track_sid: sid.to_owned(),
-                    stop_on_unpublish: true,
-                    request_async_id: Some(async_id),
-                })
-            },
-            None,
-        )
-        .await?;
+        let build = |async_id| {
+            Rq::UnpublishTrack(proto::UnpublishTrackRequest {
+                local_participant_handle: me,
+                track_sid: sid.to_owned(),
+                stop_on_unpublish: true,
+                request_async_id: Some(async_id),
+            })
+        };
+        let result = call_for_error("unpublishing a track", build, None).await;
         self.publications.lock().remove(sid);
-        match event {
-            Ev::UnpublishTrack(cb) => cb
-                .error
-                .map_or(Ok(()), |e| Err(failed("unpublishing a track", e))),
-            _ => Err(unexpected("UnpublishTrack")),
-        }
+        result
     }
 
     /// Sends a data packet (at most [`MAX_DATA_BYTES`]).
@@ -202,27 +194,20 @@ impl LocalParticipant {
         }
         let me = self.handle.id();
         let (ptr, len) = (payload.as_ptr() as u64, payload.len() as u64);
-        let event = ffi::call(
-            |async_id| {
-                Rq::PublishData(proto::PublishDataRequest {
-                    local_participant_handle: me,
-                    data_ptr: ptr,
-                    data_len: len,
-                    reliable: options.reliable,
-                    topic: options.topic,
-                    destination_identities: options.destinations,
-                    request_async_id: Some(async_id),
-                    ..Default::default()
-                })
-            },
-            // The library reads the bytes until it answers.
-            Some(Box::new(payload)),
-        )
-        .await?;
-        match event {
-            Ev::PublishData(cb) => cb.error.map_or(Ok(()), |e| Err(failed("sending data", e))),
-            _ => Err(unexpected("PublishData")),
-        }
+        let build = |async_id| {
+            Rq::PublishData(proto::PublishDataRequest {
+                local_participant_handle: me,
+                data_ptr: ptr,
+                data_len: len,
+                reliable: options.reliable,
+                topic: options.topic,
+                destination_identities: options.destinations,
+                request_async_id: Some(async_id),
+                ..Default::default()
+            })
+        };
+        // The library reads the bytes until it answers.
+        call_for_error("sending data", build, Some(Box::new(payload))).await
     }
 
     /// Sends `text` as a text stream on `topic` to `destinations` (empty:
@@ -271,23 +256,14 @@ impl LocalParticipant {
     /// Changes our display name.
     pub async fn set_name(&self, name: &str) -> Result<(), LkError> {
         let me = self.handle.id();
-        let event = ffi::call(
-            |async_id| {
-                Rq::SetLocalName(proto::SetLocalNameRequest {
-                    local_participant_handle: me,
-                    name: name.to_owned(),
-                    request_async_id: Some(async_id),
-                })
-            },
-            None,
-        )
-        .await?;
-        match event {
-            Ev::SetLocalName(cb) => cb
-                .error
-                .map_or(Ok(()), |e| Err(failed("setting the name", e)))?,
-            _ => return Err(unexpected("SetLocalName")),
-        }
+        let build = |async_id| {
+            Rq::SetLocalName(proto::SetLocalNameRequest {
+                local_participant_handle: me,
+                name: name.to_owned(),
+                request_async_id: Some(async_id),
+            })
+        };
+        call_for_error("setting the name", build, None).await?;
         self.info.lock().name = name.to_owned();
         Ok(())
     }
@@ -295,23 +271,14 @@ impl LocalParticipant {
     /// Changes our metadata.
     pub async fn set_metadata(&self, metadata: &str) -> Result<(), LkError> {
         let me = self.handle.id();
-        let event = ffi::call(
-            |async_id| {
-                Rq::SetLocalMetadata(proto::SetLocalMetadataRequest {
-                    local_participant_handle: me,
-                    metadata: metadata.to_owned(),
-                    request_async_id: Some(async_id),
-                })
-            },
-            None,
-        )
-        .await?;
-        match event {
-            Ev::SetLocalMetadata(cb) => cb
-                .error
-                .map_or(Ok(()), |e| Err(failed("setting metadata", e)))?,
-            _ => return Err(unexpected("SetLocalMetadata")),
-        }
+        let build = |async_id| {
+            Rq::SetLocalMetadata(proto::SetLocalMetadataRequest {
+                local_participant_handle: me,
+                metadata: metadata.to_owned(),
+                request_async_id: Some(async_id),
+            })
+        };
+        call_for_error("setting metadata", build, None).await?;
         self.info.lock().metadata = metadata.to_owned();
         Ok(())
     }
@@ -329,24 +296,32 @@ impl LocalParticipant {
                 value: v.clone(),
             })
             .collect();
-        let event = ffi::call(
-            |async_id| {
-                Rq::SetLocalAttributes(proto::SetLocalAttributesRequest {
-                    local_participant_handle: me,
-                    attributes: entries,
-                    request_async_id: Some(async_id),
-                })
-            },
-            None,
-        )
-        .await?;
-        match event {
-            Ev::SetLocalAttributes(cb) => cb
-                .error
-                .map_or(Ok(()), |e| Err(failed("setting attributes", e)))?,
-            _ => return Err(unexpected("SetLocalAttributes")),
-        }
+        let build = |async_id| {
+            Rq::SetLocalAttributes(proto::SetLocalAttributesRequest {
+                local_participant_handle: me,
+                attributes: entries,
+                request_async_id: Some(async_id),
+            })
+        };
+        call_for_error("setting attributes", build, None).await?;
         self.info.lock().attributes.extend(attributes);
         Ok(())
     }
+}
+
+/// Sends a request whose callback carries only an optional error.
+async fn call_for_error(
+    operation: &'static str,
+    build: impl FnOnce(u64) -> Rq,
+    keepalive: Option<ffi::Keepalive>,
+) -> Result<(), LkError> {
+    let error = match ffi::call(build, keepalive).await? {
+        Ev::UnpublishTrack(cb) => cb.error,
+        Ev::PublishData(cb) => cb.error,
+        Ev::SetLocalName(cb) => cb.error,
+        Ev::SetLocalMetadata(cb) => cb.error,
+        Ev::SetLocalAttributes(cb) => cb.error,
+        _ => return Err(unexpected(operation)),
+    };
+    error.map_or(Ok(()), |reason| Err(failed(operation, reason)))
 }

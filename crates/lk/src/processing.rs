@@ -69,22 +69,11 @@ impl AudioProcessor {
         let request = Rq::ApmProcessStream(proto::ApmProcessStreamRequest {
             apm_handle: self.handle.id(),
             data_ptr: samples.as_mut_ptr() as u64,
-            size: (std::mem::size_of_val(samples)) as u32,
+            size: std::mem::size_of_val(samples) as u32,
             sample_rate,
             num_channels: channels,
         });
-        match ffi::client().map_err(FfiError::from)?.request(request)? {
-            Rs::ApmProcessStream(proto::ApmProcessStreamResponse {
-                error: Some(reason),
-            }) => Err(LkError::Failed {
-                operation: "processing microphone audio",
-                reason,
-            }),
-            Rs::ApmProcessStream(_) => Ok(()),
-            _ => Err(
-                FfiError::Protocol("ApmProcessStream answered with another message".into()).into(),
-            ),
-        }
+        apm_request(request, "processing microphone audio")
     }
 
     /// Gives the processor a 10 ms frame of what the speaker plays (the
@@ -99,23 +88,11 @@ impl AudioProcessor {
         let request = Rq::ApmProcessReverseStream(proto::ApmProcessReverseStreamRequest {
             apm_handle: self.handle.id(),
             data_ptr: samples.as_mut_ptr() as u64,
-            size: (std::mem::size_of_val(samples)) as u32,
+            size: std::mem::size_of_val(samples) as u32,
             sample_rate,
             num_channels: channels,
         });
-        match ffi::client().map_err(FfiError::from)?.request(request)? {
-            Rs::ApmProcessReverseStream(proto::ApmProcessReverseStreamResponse {
-                error: Some(reason),
-            }) => Err(LkError::Failed {
-                operation: "processing speaker audio",
-                reason,
-            }),
-            Rs::ApmProcessReverseStream(_) => Ok(()),
-            _ => Err(FfiError::Protocol(
-                "ApmProcessReverseStream answered with another message".into(),
-            )
-            .into()),
-        }
+        apm_request(request, "processing speaker audio")
     }
 
     /// Tells the echo canceller how late the speaker's sound reaches the mic.
@@ -124,19 +101,23 @@ impl AudioProcessor {
             apm_handle: self.handle.id(),
             delay_ms,
         });
-        match ffi::client().map_err(FfiError::from)?.request(request)? {
-            Rs::ApmSetStreamDelay(proto::ApmSetStreamDelayResponse {
-                error: Some(reason),
-            }) => Err(LkError::Failed {
-                operation: "setting the echo delay",
-                reason,
-            }),
-            Rs::ApmSetStreamDelay(_) => Ok(()),
-            _ => Err(
-                FfiError::Protocol("ApmSetStreamDelay answered with another message".into()).into(),
-            ),
-        }
+        apm_request(request, "setting the echo delay")
     }
+}
+
+/// Sends an APM request; all three answer with an optional error.
+fn apm_request(request: Rq, operation: &'static str) -> Result<(), LkError> {
+    let error = match ffi::client().map_err(FfiError::from)?.request(request)? {
+        Rs::ApmProcessStream(r) => r.error,
+        Rs::ApmProcessReverseStream(r) => r.error,
+        Rs::ApmSetStreamDelay(r) => r.error,
+        _ => {
+            return Err(
+                FfiError::Protocol(format!("{operation}: answered with another message")).into(),
+            );
+        }
+    };
+    error.map_or(Ok(()), |reason| Err(LkError::Failed { operation, reason }))
 }
 
 fn check_10ms(samples: &[i16], sample_rate: u32, channels: u32) -> Result<(), LkError> {

@@ -9,12 +9,9 @@ use crate::proto;
 use crate::proto::ffi_event::Message as Ev;
 use crate::proto::ffi_request::Message as Rq;
 use crate::proto::ffi_response::Message as Rs;
+use crate::queue::DropOldest;
 use crate::track::Track;
-use parking_lot::Mutex;
-use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use tokio::sync::Notify;
 
 /// An I420 image with tightly packed planes (Y, then U, then V).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -330,43 +327,16 @@ impl Default for VideoStreamOptions {
     }
 }
 
-struct FrameQueue {
-    frames: Mutex<VecDeque<VideoFrame>>,
-    notify: Notify,
-    closed: AtomicBool,
-    capacity: usize,
-    received: AtomicU64,
-    dropped: AtomicU64,
-}
-
-impl EventSink for FrameQueue {
+impl EventSink for DropOldest<VideoFrame> {
     fn deliver(&self, event: Ev) {
         let Ev::VideoStreamEvent(e) = event else {
             return;
         };
         match e.message {
             Some(proto::video_stream_event::Message::FrameReceived(f)) => {
-                let frame = VideoFrame::from_proto(f);
-                self.received.fetch_add(1, Ordering::Relaxed);
-                let evicted = {
-                    let mut q = self.frames.lock();
-                    q.push_back(frame);
-                    if q.len() > self.capacity {
-                        q.pop_front()
-                    } else {
-                        None
-                    }
-                };
-                if evicted.is_some() {
-                    self.dropped.fetch_add(1, Ordering::Relaxed);
-                }
-                drop(evicted);
-                self.notify.notify_one();
+                self.push(VideoFrame::from_proto(f))
             }
-            Some(proto::video_stream_event::Message::Eos(_)) => {
-                self.closed.store(true, Ordering::SeqCst);
-                self.notify.notify_one();
-            }
+            Some(proto::video_stream_event::Message::Eos(_)) => self.close(),
             None => {}
         }
     }
@@ -375,7 +345,7 @@ impl EventSink for FrameQueue {
 /// Frames from a track, oldest first, or skipping to the newest.
 pub struct VideoStream {
     handle: FfiHandle,
-    queue: Arc<FrameQueue>,
+    queue: Arc<DropOldest<VideoFrame>>,
 }
 
 impl std::fmt::Debug for VideoStream {
@@ -404,57 +374,29 @@ impl VideoStream {
             );
         };
         let handle = FfiHandle::new(r.stream.handle.id);
-        let queue = Arc::new(FrameQueue {
-            frames: Mutex::new(VecDeque::with_capacity(capacity + 1)),
-            notify: Notify::new(),
-            closed: AtomicBool::new(false),
-            capacity,
-            received: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-        });
+        let queue = Arc::new(DropOldest::new(capacity));
         client.register_sink(handle.id(), queue.clone());
         Ok(Self { handle, queue })
     }
 
     /// The next frame, oldest first; `None` when the track ended.
     pub async fn next(&mut self) -> Option<VideoFrame> {
-        self.take(false).await
+        self.queue.pop(false).await
     }
 
     /// The newest frame, dropping older queued ones; `None` when ended.
     pub async fn latest(&mut self) -> Option<VideoFrame> {
-        self.take(true).await
-    }
-
-    async fn take(&mut self, newest: bool) -> Option<VideoFrame> {
-        loop {
-            let notified = self.queue.notify.notified();
-            {
-                let mut q = self.queue.frames.lock();
-                if newest && q.len() > 1 {
-                    let skip = q.len() - 1;
-                    self.queue.dropped.fetch_add(skip as u64, Ordering::Relaxed);
-                    q.drain(..skip);
-                }
-                if let Some(f) = q.pop_front() {
-                    return Some(f);
-                }
-            }
-            if self.queue.closed.load(Ordering::SeqCst) {
-                return None;
-            }
-            notified.await;
-        }
+        self.queue.pop(true).await
     }
 
     /// Frames received from LiveKit so far.
     pub fn received(&self) -> u64 {
-        self.queue.received.load(Ordering::Relaxed)
+        self.queue.received()
     }
 
     /// Frames dropped because the reader was behind.
     pub fn dropped(&self) -> u64 {
-        self.queue.dropped.load(Ordering::Relaxed)
+        self.queue.dropped()
     }
 }
 
@@ -463,6 +405,6 @@ impl Drop for VideoStream {
         if let Some(client) = ffi::client_if_loaded() {
             client.unregister_sink(self.handle.id());
         }
-        self.queue.frames.lock().clear();
+        self.queue.clear();
     }
 }
