@@ -188,19 +188,13 @@ pub struct LocalAudioTrack {
 impl LocalAudioTrack {
     /// Creates a track named `name` that carries `source`'s audio.
     pub fn new(name: &str, source: &AudioSource) -> Result<Self, LkError> {
-        let client = ffi::client().map_err(FfiError::from)?;
-        let response = client.request(Rq::CreateAudioTrack(proto::CreateAudioTrackRequest {
-            name: name.to_owned(),
-            source_handle: source.handle.id(),
-        }))?;
-        let Rs::CreateAudioTrack(r) = response else {
-            return Err(FfiError::Protocol(
-                "CreateAudioTrack answered with another message".into(),
-            )
-            .into());
-        };
+        let track =
+            crate::track_ops::create_local(Rq::CreateAudioTrack(proto::CreateAudioTrackRequest {
+                name: name.to_owned(),
+                source_handle: source.handle.id(),
+            }))?;
         Ok(Self {
-            track: Track::from_owned(r.track),
+            track,
             _source: source.clone(),
         })
     }

@@ -191,19 +191,13 @@ pub struct LocalVideoTrack {
 impl LocalVideoTrack {
     /// Creates a track named `name` that carries `source`'s frames.
     pub fn new(name: &str, source: &VideoSource) -> Result<Self, LkError> {
-        let client = ffi::client().map_err(FfiError::from)?;
-        let response = client.request(Rq::CreateVideoTrack(proto::CreateVideoTrackRequest {
-            name: name.to_owned(),
-            source_handle: source.handle.id(),
-        }))?;
-        let Rs::CreateVideoTrack(r) = response else {
-            return Err(FfiError::Protocol(
-                "CreateVideoTrack answered with another message".into(),
-            )
-            .into());
-        };
+        let track =
+            crate::track_ops::create_local(Rq::CreateVideoTrack(proto::CreateVideoTrackRequest {
+                name: name.to_owned(),
+                source_handle: source.handle.id(),
+            }))?;
         Ok(Self {
-            track: Track::from_owned(r.track),
+            track,
             _source: source.clone(),
         })
     }

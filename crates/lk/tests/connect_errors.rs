@@ -18,6 +18,17 @@ fn options() -> RoomOptions {
     }
 }
 
+/// Joins `url` and returns the error, which must come within 30 s.
+async fn connect_failure(url: &str) -> ConnectError {
+    tokio::time::timeout(
+        Duration::from_secs(30),
+        Room::connect(url, TOKEN, options()),
+    )
+    .await
+    .expect("connect did not fail in time")
+    .unwrap_err()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_port_is_unreachable() {
     // Bind then drop to find a port nobody listens on.
@@ -27,13 +38,7 @@ async fn a_refused_port_is_unreachable() {
         .unwrap()
         .port();
     let url = format!("ws://127.0.0.1:{port}");
-    let err = tokio::time::timeout(
-        Duration::from_secs(30),
-        Room::connect(&url, TOKEN, options()),
-    )
-    .await
-    .expect("connect did not fail in time")
-    .unwrap_err();
+    let err = connect_failure(&url).await;
     assert!(matches!(err, ConnectError::Unreachable { .. }), "{err:?}");
     assert!(err.to_string().contains(&url), "{err}");
     eprintln!("refused: {err}");
@@ -68,13 +73,7 @@ async fn unauthorized_server() -> u16 {
 async fn a_401_is_unauthorized_with_the_servers_reason() {
     let port = unauthorized_server().await;
     let url = format!("ws://127.0.0.1:{port}");
-    let err = tokio::time::timeout(
-        Duration::from_secs(30),
-        Room::connect(&url, TOKEN, options()),
-    )
-    .await
-    .expect("connect did not fail in time")
-    .unwrap_err();
+    let err = connect_failure(&url).await;
     match &err {
         ConnectError::Unauthorized { status, reason } => {
             assert_eq!(*status, 401);
