@@ -1,0 +1,1088 @@
+//! The SFU core: one task owns every room, participant and peer connection.
+//!
+//! Signaling connections, RoomService calls and the UDP socket all feed this
+//! task; nothing else touches room state, so there are no locks and no
+//! ordering surprises. str0m is sans-IO: the task moves datagrams between the
+//! socket and each `Rtc`, and forwards media and data between them.
+
+mod media;
+mod service;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use livekit_api::access_token::Claims;
+use livekit_protocol as proto;
+use proto::{signal_request, signal_response};
+use str0m::Rtc;
+use str0m::change::SdpPendingOffer;
+use str0m::channel::ChannelId;
+use str0m::media::{MediaKind, Mid, Rid};
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::config::Config;
+use crate::ids;
+use crate::webhook::Webhooks;
+
+pub(crate) use service::{ServiceCall, ServiceError, ServiceReply};
+
+/// Internal participant key (never sent to clients; they see the `PA_` sid).
+pub(crate) type Pid = u64;
+
+/// Semantic version reported to clients; they gate features on it.
+pub(crate) const SERVER_VERSION: &str = "1.9.0";
+/// Signaling protocol version the server speaks.
+pub(crate) const PROTOCOL_VERSION: i32 = 16;
+/// Bound on queued signal messages per client before it is dropped as too slow.
+const SIGNAL_BACKLOG: usize = 1024;
+
+/// Messages the SFU sends to one signaling connection.
+#[derive(Debug)]
+pub(crate) enum Outbound {
+    Signal(Box<proto::SignalResponse>),
+    /// Close the WebSocket after sending everything before this.
+    Close,
+}
+
+/// What a WebSocket connection asks to join with.
+#[derive(Debug)]
+pub(crate) struct JoinRequest {
+    pub(crate) claims: Claims,
+    pub(crate) auto_subscribe: bool,
+    pub(crate) client_protocol: i32,
+}
+
+/// A successful join: the key to send signals with and the stream of replies.
+#[derive(Debug)]
+pub(crate) struct Joined {
+    pub(crate) pid: Pid,
+    pub(crate) rx: mpsc::Receiver<Outbound>,
+}
+
+/// Why a join was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum JoinError {
+    #[error("room {0:?} is full")]
+    RoomFull(String),
+    #[error("server is shutting down")]
+    ShuttingDown,
+    #[error("could not set up media: {0}")]
+    Media(String),
+}
+
+/// Everything sent to the SFU task.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Join(Box<JoinRequest>, oneshot::Sender<Result<Joined, JoinError>>),
+    /// Checks that a join would be admitted, for `/rtc/validate`.
+    CanJoin(String, oneshot::Sender<Result<(), JoinError>>),
+    Signal(Pid, Box<signal_request::Message>),
+    /// The participant's WebSocket closed.
+    Gone(Pid),
+    Service(
+        Box<ServiceCall>,
+        oneshot::Sender<Result<ServiceReply, ServiceError>>,
+    ),
+    /// Snapshot counters, for tests and leak checks.
+    Counts(oneshot::Sender<Counts>),
+}
+
+/// Live object counts, to check nothing leaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    /// Open rooms.
+    pub rooms: usize,
+    /// Connected participants.
+    pub participants: usize,
+    /// Published tracks.
+    pub tracks: usize,
+}
+
+/// Cheap handle other tasks use to talk to the SFU task.
+#[derive(Debug, Clone)]
+pub(crate) struct SfuHandle {
+    pub(crate) tx: mpsc::Sender<Command>,
+}
+
+impl SfuHandle {
+    pub(crate) async fn call<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum PcRole {
+    Publisher,
+    Subscriber,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DataKind {
+    Reliable,
+    Lossy,
+}
+
+impl DataKind {
+    fn from_label(label: &str) -> Option<Self> {
+        match label {
+            "_reliable" => Some(DataKind::Reliable),
+            "_lossy" => Some(DataKind::Lossy),
+            _ => None,
+        }
+    }
+}
+
+struct Pc {
+    rtc: Rtc,
+    next_timeout: Instant,
+    failed: bool,
+}
+
+/// A track a participant publishes, bound to a `mid` of its publisher PC.
+struct PubTrack {
+    info: proto::TrackInfo,
+    mid: Mid,
+    kind: MediaKind,
+    /// Simulcast layers seen recently, with when.
+    rids_seen: Vec<(Rid, Instant)>,
+    last_pli: Option<Instant>,
+}
+
+/// A track announced with `AddTrackRequest`, waiting for its media section.
+struct PendingTrack {
+    cid: String,
+    info: proto::TrackInfo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum DtState {
+    ToOpen,
+    Negotiating(Mid),
+    Open(Mid),
+    ToStop(Mid),
+    Stopping(Mid),
+}
+
+/// A remote track sent to one subscriber.
+struct DownTrack {
+    publisher: Pid,
+    publisher_sid: String,
+    track_sid: String,
+    kind: MediaKind,
+    state: DtState,
+    /// The publisher went away or unpublished while this was being negotiated.
+    stop_when_open: bool,
+    /// Simulcast layer forwarded now, and the one being switched to.
+    rid: Option<Rid>,
+    target_rid: Option<Rid>,
+    awaiting_keyframe: bool,
+}
+
+struct SubChannels {
+    reliable: ChannelId,
+    lossy: ChannelId,
+}
+
+struct Participant {
+    sid: String,
+    identity: String,
+    name: String,
+    metadata: String,
+    attributes: HashMap<String, String>,
+    room: String,
+    joined_at: SystemTime,
+    version: u32,
+    permission: proto::ParticipantPermission,
+    client_protocol: i32,
+    auto_subscribe: bool,
+    out: mpsc::Sender<Outbound>,
+    publisher: Pc,
+    subscriber: Pc,
+    tracks: Vec<PubTrack>,
+    pending_tracks: Vec<PendingTrack>,
+    downtracks: Vec<DownTrack>,
+    sub_pending: Option<(SdpPendingOffer, u32)>,
+    next_offer_id: u32,
+    sub_needs_offer: bool,
+    sub_channels: Option<SubChannels>,
+    /// Data waiting for a subscriber channel to open or drain.
+    backlog: VecDeque<(DataKind, Vec<u8>)>,
+    pub_channels: HashMap<ChannelId, DataKind>,
+    /// Reasons already logged for this participant (each bad input is logged once).
+    logged: Vec<&'static str>,
+}
+
+impl Participant {
+    fn pc(&mut self, role: PcRole) -> &mut Pc {
+        match role {
+            PcRole::Publisher => &mut self.publisher,
+            PcRole::Subscriber => &mut self.subscriber,
+        }
+    }
+
+    fn send(&mut self, msg: signal_response::Message) {
+        let msg = proto::SignalResponse { message: Some(msg) };
+        if let Err(mpsc::error::TrySendError::Full(_)) =
+            self.out.try_send(Outbound::Signal(Box::new(msg)))
+        {
+            self.log_once(
+                "signal-backlog",
+                "client is not reading signal messages; dropping it",
+            );
+            self.publisher.failed = true;
+        }
+    }
+
+    fn log_once(&mut self, key: &'static str, what: &str) {
+        if !self.logged.contains(&key) {
+            self.logged.push(key);
+            tracing::warn!(participant = %self.identity, sid = %self.sid, "{what}");
+        }
+    }
+
+    fn info(&self, state: proto::participant_info::State) -> proto::ParticipantInfo {
+        let joined = self
+            .joined_at
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        proto::ParticipantInfo {
+            sid: self.sid.clone(),
+            identity: self.identity.clone(),
+            state: state as i32,
+            tracks: self.tracks.iter().map(|t| t.info.clone()).collect(),
+            metadata: self.metadata.clone(),
+            joined_at: joined.as_secs() as i64,
+            joined_at_ms: joined.as_millis() as i64,
+            name: self.name.clone(),
+            version: self.version,
+            permission: Some(self.permission.clone()),
+            is_publisher: !self.tracks.is_empty(),
+            attributes: self.attributes.clone(),
+            client_protocol: self.client_protocol,
+            ..Default::default()
+        }
+    }
+}
+
+struct RoomState {
+    sid: String,
+    created_at: SystemTime,
+    empty_timeout: Duration,
+    max_participants: u32,
+    metadata: String,
+    members: Vec<Pid>,
+    empty_since: Option<Instant>,
+}
+
+/// The SFU state, owned by its task.
+pub(crate) struct Sfu {
+    cfg: Arc<Config>,
+    socket: Arc<UdpSocket>,
+    /// The address in our ICE candidate; str0m matches incoming packets against it.
+    media_addr: SocketAddr,
+    rooms: HashMap<String, RoomState>,
+    parts: HashMap<Pid, Participant>,
+    next_pid: Pid,
+    addr_cache: HashMap<SocketAddr, (Pid, PcRole)>,
+    dirty: Vec<(Pid, PcRole)>,
+    events: VecDeque<(Pid, PcRole, str0m::Event)>,
+    webhooks: Webhooks,
+}
+
+impl Sfu {
+    pub(crate) fn new(
+        cfg: Arc<Config>,
+        socket: Arc<UdpSocket>,
+        media_addr: SocketAddr,
+        webhooks: Webhooks,
+    ) -> Self {
+        Self {
+            cfg,
+            socket,
+            media_addr,
+            rooms: HashMap::new(),
+            parts: HashMap::new(),
+            next_pid: 1,
+            addr_cache: HashMap::new(),
+            dirty: Vec::new(),
+            events: VecDeque::new(),
+            webhooks,
+        }
+    }
+
+    /// Runs until every handle is dropped or `stop` fires.
+    pub(crate) async fn run(
+        mut self,
+        mut rx: mpsc::Receiver<Command>,
+        mut stop: oneshot::Receiver<()>,
+    ) {
+        let socket = self.socket.clone();
+        let mut buf = vec![0u8; 2048];
+        let mut housekeeping = tokio::time::interval(Duration::from_millis(250));
+        housekeeping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let wake = self.next_timeout();
+            tokio::select! {
+                _ = &mut stop => break,
+                cmd = rx.recv() => match cmd {
+                    Some(cmd) => self.command(cmd),
+                    None => break,
+                },
+                r = socket.recv_from(&mut buf) => match r {
+                    Ok((n, src)) => self.udp_in(&buf[..n], src),
+                    // Linux reports ICMP errors for earlier sends here; harmless.
+                    Err(e) => tracing::debug!("udp receive: {e}"),
+                },
+                _ = tokio::time::sleep_until(wake.into()) => self.timeouts(),
+                _ = housekeeping.tick() => self.housekeeping(),
+            }
+            self.drive();
+        }
+        self.shutdown();
+    }
+
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join(req, reply) => {
+                let result = self.join(*req);
+                if let Err(Ok(joined)) = reply.send(result) {
+                    // The connection went away while joining.
+                    self.remove(joined.pid, proto::DisconnectReason::ClientInitiated, None);
+                }
+            }
+            Command::CanJoin(room, reply) => {
+                let _ = reply.send(self.check_capacity(&room));
+            }
+            Command::Signal(pid, msg) => self.signal(pid, *msg),
+            Command::Gone(pid) => {
+                self.remove(pid, proto::DisconnectReason::ClientInitiated, None);
+            }
+            Command::Service(call, reply) => {
+                let _ = reply.send(self.service(*call));
+            }
+            Command::Counts(reply) => {
+                let _ = reply.send(Counts {
+                    rooms: self.rooms.len(),
+                    participants: self.parts.len(),
+                    tracks: self.parts.values().map(|p| p.tracks.len()).sum(),
+                });
+            }
+        }
+    }
+
+    fn check_capacity(&self, room: &str) -> Result<(), JoinError> {
+        let max = self
+            .rooms
+            .get(room)
+            .map_or(self.cfg.max_participants, |r| r.max_participants);
+        let count = self.rooms.get(room).map_or(0, |r| r.members.len());
+        if max > 0 && count >= max as usize {
+            return Err(JoinError::RoomFull(room.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Creates the room if needed; returns whether it was created.
+    fn ensure_room(
+        &mut self,
+        name: &str,
+        empty_timeout: Option<Duration>,
+        max: Option<u32>,
+    ) -> bool {
+        if self.rooms.contains_key(name) {
+            return false;
+        }
+        let room = RoomState {
+            sid: ids::room_sid(),
+            created_at: SystemTime::now(),
+            empty_timeout: empty_timeout.unwrap_or(self.cfg.empty_timeout),
+            max_participants: max.unwrap_or(self.cfg.max_participants),
+            metadata: String::new(),
+            members: Vec::new(),
+            empty_since: Some(Instant::now()),
+        };
+        tracing::info!(room = name, sid = %room.sid, "room created");
+        self.rooms.insert(name.to_owned(), room);
+        self.webhooks
+            .room_event("room_started", self.room_proto(name));
+        true
+    }
+
+    fn room_proto(&self, name: &str) -> Option<proto::Room> {
+        let r = self.rooms.get(name)?;
+        let created = r.created_at.duration_since(UNIX_EPOCH).unwrap_or_default();
+        Some(proto::Room {
+            sid: r.sid.clone(),
+            name: name.to_owned(),
+            empty_timeout: r.empty_timeout.as_secs() as u32,
+            max_participants: r.max_participants,
+            creation_time: created.as_secs() as i64,
+            creation_time_ms: created.as_millis() as i64,
+            metadata: r.metadata.clone(),
+            num_participants: r.members.len() as u32,
+            num_publishers: r
+                .members
+                .iter()
+                .filter(|p| self.parts.get(p).is_some_and(|p| !p.tracks.is_empty()))
+                .count() as u32,
+            ..Default::default()
+        })
+    }
+
+    // Deprecated protocol fields are still what current clients read.
+    #[allow(deprecated)]
+    fn join(&mut self, req: JoinRequest) -> Result<Joined, JoinError> {
+        let room_name = req.claims.video.room.clone();
+        // A second connection with the same identity replaces the first.
+        let duplicate = self.rooms.get(&room_name).and_then(|r| {
+            r.members.iter().copied().find(|p| {
+                self.parts
+                    .get(p)
+                    .is_some_and(|p| p.identity == req.claims.sub)
+            })
+        });
+        if let Some(old) = duplicate {
+            tracing::info!(identity = %req.claims.sub, "duplicate identity: replacing the older connection");
+            let leave = proto::LeaveRequest {
+                can_reconnect: false,
+                reason: proto::DisconnectReason::DuplicateIdentity as i32,
+                action: proto::leave_request::Action::Disconnect as i32,
+                regions: None,
+            };
+            self.remove(old, proto::DisconnectReason::DuplicateIdentity, Some(leave));
+        }
+        self.check_capacity(&room_name)?;
+        self.ensure_room(&room_name, None, None);
+
+        let publisher = self.new_pc().map_err(JoinError::Media)?;
+        let subscriber = self.new_pc().map_err(JoinError::Media)?;
+        let (out, rx) = mpsc::channel(SIGNAL_BACKLOG);
+        let grants = &req.claims.video;
+        let permission = proto::ParticipantPermission {
+            can_subscribe: grants.can_subscribe(),
+            can_publish: grants.can_publish(),
+            can_publish_data: grants.can_publish_data(),
+            can_publish_sources: grants
+                .can_publish_sources
+                .iter()
+                .filter_map(|s| source_from_grant(s))
+                .map(|s| s as i32)
+                .collect(),
+            hidden: grants.hidden,
+            recorder: grants.recorder,
+            can_update_metadata: grants.can_update_own_metadata(),
+            agent: grants.agent,
+            ..Default::default()
+        };
+        let pid = self.next_pid;
+        self.next_pid += 1;
+        let mut p = Participant {
+            sid: ids::participant_sid(),
+            identity: req.claims.sub.clone(),
+            name: req.claims.name.clone(),
+            metadata: req.claims.metadata.clone(),
+            attributes: req.claims.attributes.clone(),
+            room: room_name.clone(),
+            joined_at: SystemTime::now(),
+            version: 1,
+            permission,
+            client_protocol: req.client_protocol,
+            auto_subscribe: req.auto_subscribe,
+            out,
+            publisher,
+            subscriber,
+            tracks: Vec::new(),
+            pending_tracks: Vec::new(),
+            downtracks: Vec::new(),
+            sub_pending: None,
+            next_offer_id: 1,
+            sub_needs_offer: true,
+            sub_channels: None,
+            backlog: VecDeque::new(),
+            pub_channels: HashMap::new(),
+            logged: Vec::new(),
+        };
+
+        let members: Vec<Pid> = self
+            .rooms
+            .get(&room_name)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        let others: Vec<proto::ParticipantInfo> = members
+            .iter()
+            .filter_map(|m| self.parts.get(m))
+            .filter(|o| !o.permission.hidden)
+            .map(|o| o.info(proto::participant_info::State::Active))
+            .collect();
+        if p.auto_subscribe && p.permission.can_subscribe {
+            for m in &members {
+                if let Some(o) = self.parts.get(m) {
+                    for t in &o.tracks {
+                        p.downtracks
+                            .push(DownTrack::new(*m, &o.sid, &t.info.sid, t.kind));
+                    }
+                }
+            }
+        }
+        let join = proto::JoinResponse {
+            room: self.room_proto(&room_name).map(|mut r| {
+                r.num_participants += 1;
+                r
+            }),
+            participant: Some(p.info(proto::participant_info::State::Joined)),
+            other_participants: others,
+            server_version: SERVER_VERSION.to_owned(),
+            subscriber_primary: true,
+            ping_timeout: self.cfg.ping_timeout.as_secs() as i32,
+            ping_interval: self.cfg.ping_interval.as_secs() as i32,
+            server_info: Some(proto::ServerInfo {
+                edition: proto::server_info::Edition::Standard as i32,
+                version: SERVER_VERSION.to_owned(),
+                protocol: PROTOCOL_VERSION,
+                node_id: "ND_tandemdev".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        p.send(signal_response::Message::Join(join));
+        let info = p.info(proto::participant_info::State::Active);
+        let hidden = p.permission.hidden;
+        tracing::info!(room = %room_name, identity = %p.identity, sid = %p.sid, "participant joined");
+        self.parts.insert(pid, p);
+        if let Some(r) = self.rooms.get_mut(&room_name) {
+            r.members.push(pid);
+            r.empty_since = None;
+        }
+        if !hidden {
+            self.broadcast(&room_name, vec![info.clone()], Some(pid));
+        }
+        self.webhooks.participant_event(
+            "participant_joined",
+            self.room_proto(&room_name),
+            info,
+            None,
+        );
+        Ok(Joined { pid, rx })
+    }
+
+    fn new_pc(&self) -> Result<Pc, String> {
+        let mut rtc = Rtc::builder()
+            .set_ice_lite(true)
+            .clear_codecs()
+            .enable_opus(true, false)
+            .enable_vp8(true)
+            .build(Instant::now());
+        let candidate =
+            str0m::Candidate::host(self.media_addr, "udp").map_err(|e| e.to_string())?;
+        rtc.add_local_candidate(candidate);
+        Ok(Pc {
+            rtc,
+            next_timeout: Instant::now(),
+            failed: false,
+        })
+    }
+
+    /// Sends a participant update to every member of a room (but `except`).
+    fn broadcast(&mut self, room: &str, infos: Vec<proto::ParticipantInfo>, except: Option<Pid>) {
+        let Some(r) = self.rooms.get(room) else {
+            return;
+        };
+        for m in r.members.clone() {
+            if Some(m) == except {
+                continue;
+            }
+            if let Some(p) = self.parts.get_mut(&m) {
+                p.send(signal_response::Message::Update(proto::ParticipantUpdate {
+                    participants: infos.clone(),
+                }));
+            }
+        }
+    }
+
+    /// Bumps a participant's version and tells the room (it included) about it.
+    fn announce(&mut self, pid: Pid) {
+        let Some(p) = self.parts.get_mut(&pid) else {
+            return;
+        };
+        p.version += 1;
+        let info = p.info(proto::participant_info::State::Active);
+        let room = p.room.clone();
+        if p.permission.hidden {
+            p.send(signal_response::Message::Update(proto::ParticipantUpdate {
+                participants: vec![info],
+            }));
+        } else {
+            self.broadcast(&room, vec![info], None);
+        }
+    }
+
+    /// Removes a participant, telling it why (`leave`) and the room that it left.
+    fn remove(
+        &mut self,
+        pid: Pid,
+        reason: proto::DisconnectReason,
+        leave: Option<proto::LeaveRequest>,
+    ) {
+        let Some(mut p) = self.parts.remove(&pid) else {
+            return;
+        };
+        if let Some(leave) = leave {
+            p.send(signal_response::Message::Leave(leave));
+        }
+        let _ = p.out.try_send(Outbound::Close);
+        p.publisher.rtc.disconnect();
+        p.subscriber.rtc.disconnect();
+        self.addr_cache.retain(|_, (owner, _)| *owner != pid);
+        self.dirty.retain(|(owner, _)| *owner != pid);
+        self.events.retain(|(owner, _, _)| *owner != pid);
+        tracing::info!(room = %p.room, identity = %p.identity, reason = reason.as_str_name(), "participant left");
+
+        let room = p.room.clone();
+        if let Some(r) = self.rooms.get_mut(&room) {
+            r.members.retain(|m| *m != pid);
+            if r.members.is_empty() {
+                r.empty_since = Some(Instant::now());
+            }
+        }
+        let members = self
+            .rooms
+            .get(&room)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        for m in &members {
+            if let Some(o) = self.parts.get_mut(m) {
+                for dt in o.downtracks.iter_mut().filter(|d| d.publisher == pid) {
+                    dt.stop();
+                }
+                o.downtracks.retain(|d| !d.removable());
+                o.sub_needs_offer |= o.downtracks.iter().any(DownTrack::needs_offer);
+            }
+        }
+        let room_proto = self.room_proto(&room);
+        for t in &p.tracks {
+            self.webhooks.participant_event(
+                "track_unpublished",
+                room_proto.clone(),
+                p.info(proto::participant_info::State::Active),
+                Some(t.info.clone()),
+            );
+        }
+        p.version += 1;
+        let mut info = p.info(proto::participant_info::State::Disconnected);
+        info.disconnect_reason = reason as i32;
+        if !p.permission.hidden {
+            self.broadcast(&room, vec![info.clone()], None);
+        }
+        self.webhooks
+            .participant_event("participant_left", room_proto, info, None);
+    }
+
+    fn housekeeping(&mut self) {
+        let failed: Vec<Pid> = self
+            .parts
+            .iter()
+            .filter(|(_, p)| {
+                p.publisher.failed
+                    || p.subscriber.failed
+                    || !p.publisher.rtc.is_alive()
+                    || !p.subscriber.rtc.is_alive()
+            })
+            .map(|(pid, _)| *pid)
+            .collect();
+        for pid in failed {
+            // Ask the client to come back with a fresh session.
+            let leave = proto::LeaveRequest {
+                can_reconnect: true,
+                reason: proto::DisconnectReason::StateMismatch as i32,
+                action: proto::leave_request::Action::Reconnect as i32,
+                regions: None,
+            };
+            self.remove(pid, proto::DisconnectReason::StateMismatch, Some(leave));
+        }
+        let now = Instant::now();
+        let expired: Vec<String> = self
+            .rooms
+            .iter()
+            .filter(|(_, r)| {
+                r.members.is_empty() && r.empty_since.is_some_and(|t| now - t >= r.empty_timeout)
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in expired {
+            self.close_room(&name, proto::DisconnectReason::RoomClosed);
+        }
+    }
+
+    /// Closes a room, removing anyone still in it.
+    fn close_room(&mut self, name: &str, reason: proto::DisconnectReason) {
+        let members = self
+            .rooms
+            .get(name)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        for pid in members {
+            let leave = proto::LeaveRequest {
+                can_reconnect: false,
+                reason: reason as i32,
+                action: proto::leave_request::Action::Disconnect as i32,
+                regions: None,
+            };
+            self.remove(pid, reason, Some(leave));
+        }
+        let room = self.room_proto(name);
+        if self.rooms.remove(name).is_some() {
+            tracing::info!(room = name, "room closed");
+            self.webhooks.room_event("room_finished", room);
+        }
+    }
+
+    fn shutdown(&mut self) {
+        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        for name in names {
+            self.close_room(&name, proto::DisconnectReason::ServerShutdown);
+        }
+    }
+
+    fn signal(&mut self, pid: Pid, msg: signal_request::Message) {
+        use signal_request::Message as M;
+        match msg {
+            M::Offer(sd) => self.publisher_offer(pid, sd),
+            M::Answer(sd) => self.subscriber_answer(pid, sd),
+            M::AddTrack(req) => self.add_track(pid, req),
+            M::Mute(req) => self.mute(pid, &req.sid, req.muted),
+            M::Subscription(req) => self.update_subscription(pid, req),
+            M::Leave(_) => {
+                self.remove(pid, proto::DisconnectReason::ClientInitiated, None);
+            }
+            M::Simulate(s) => self.simulate(pid, s),
+            M::UpdateMetadata(req) => self.update_metadata(pid, req),
+            // Trickle: the server is ICE-lite and learns the client's
+            // address from its connectivity checks.
+            // Pings are answered by the connection task.
+            _ => {}
+        }
+    }
+
+    fn simulate(&mut self, pid: Pid, s: proto::SimulateScenario) {
+        use proto::simulate_scenario::Scenario;
+        match s.scenario {
+            Some(Scenario::ServerLeave(_)) => {
+                let leave = proto::LeaveRequest {
+                    can_reconnect: true,
+                    reason: proto::DisconnectReason::ServerShutdown as i32,
+                    action: proto::leave_request::Action::Reconnect as i32,
+                    regions: None,
+                };
+                self.remove(pid, proto::DisconnectReason::ServerShutdown, Some(leave));
+            }
+            Some(Scenario::NodeFailure(_)) => {
+                // The signal connection just drops, as when a node dies.
+                if let Some(p) = self.parts.get(&pid) {
+                    let _ = p.out.try_send(Outbound::Close);
+                }
+            }
+            other => tracing::debug!("simulate scenario ignored: {other:?}"),
+        }
+    }
+
+    #[allow(deprecated)]
+    fn add_track(&mut self, pid: Pid, req: proto::AddTrackRequest) {
+        let Some(p) = self.parts.get_mut(&pid) else {
+            return;
+        };
+        let source = req.source;
+        let allowed = p.permission.can_publish
+            && (p.permission.can_publish_sources.is_empty()
+                || p.permission.can_publish_sources.contains(&source));
+        if !allowed {
+            p.log_once(
+                "publish-denied",
+                "AddTrack refused: the token does not grant publishing this source",
+            );
+            p.send(signal_response::Message::RequestResponse(
+                proto::RequestResponse {
+                    reason: proto::request_response::Reason::NotAllowed as i32,
+                    message: "token does not allow publishing this track".to_owned(),
+                    ..Default::default()
+                },
+            ));
+            return;
+        }
+        if req.cid.is_empty() || req.cid.len() > 256 {
+            p.log_once("bad-cid", "AddTrack without a usable cid ignored");
+            return;
+        }
+        // A repeated request (the client retried) gets the same answer.
+        if let Some(t) = p.pending_tracks.iter().find(|t| t.cid == req.cid) {
+            let track = t.info.clone();
+            p.send(signal_response::Message::TrackPublished(
+                proto::TrackPublishedResponse {
+                    cid: req.cid,
+                    track: Some(track),
+                },
+            ));
+            return;
+        }
+        let is_video = req.r#type == proto::TrackType::Video as i32;
+        if !is_video && req.r#type != proto::TrackType::Audio as i32 {
+            p.log_once(
+                "bad-track-type",
+                "AddTrack with a track type other than audio or video ignored",
+            );
+            return;
+        }
+        let info = proto::TrackInfo {
+            sid: ids::track_sid(),
+            r#type: req.r#type,
+            name: req.name.chars().take(256).collect(),
+            muted: req.muted,
+            width: req.width,
+            height: req.height,
+            simulcast: req.layers.len() > 1,
+            disable_dtx: req.disable_dtx,
+            source,
+            layers: req.layers.clone(),
+            mime_type: if is_video { "video/VP8" } else { "audio/opus" }.to_owned(),
+            stereo: req.stereo,
+            disable_red: true,
+            stream: req.stream.clone(),
+            ..Default::default()
+        };
+        p.pending_tracks.push(PendingTrack {
+            cid: req.cid.clone(),
+            info: info.clone(),
+        });
+        p.send(signal_response::Message::TrackPublished(
+            proto::TrackPublishedResponse {
+                cid: req.cid,
+                track: Some(info),
+            },
+        ));
+    }
+
+    fn mute(&mut self, pid: Pid, sid: &str, muted: bool) {
+        let Some(p) = self.parts.get_mut(&pid) else {
+            return;
+        };
+        let changed = if let Some(t) = p.tracks.iter_mut().find(|t| t.info.sid == sid) {
+            let changed = t.info.muted != muted;
+            t.info.muted = muted;
+            changed
+        } else if let Some(t) = p.pending_tracks.iter_mut().find(|t| t.info.sid == sid) {
+            t.info.muted = muted;
+            false
+        } else {
+            p.log_once("mute-unknown", "mute for an unknown track ignored");
+            false
+        };
+        if changed {
+            self.announce(pid);
+        }
+    }
+
+    fn update_metadata(&mut self, pid: Pid, req: proto::UpdateParticipantMetadata) {
+        let Some(p) = self.parts.get_mut(&pid) else {
+            return;
+        };
+        let reply = |reason: proto::request_response::Reason, message: &str| {
+            signal_response::Message::RequestResponse(proto::RequestResponse {
+                request_id: req.request_id,
+                reason: reason as i32,
+                message: message.to_owned(),
+                ..Default::default()
+            })
+        };
+        if !p.permission.can_update_metadata {
+            p.send(reply(
+                proto::request_response::Reason::NotAllowed,
+                "token does not allow updating own metadata",
+            ));
+            return;
+        }
+        if req.metadata.len() > MAX_METADATA
+            || req.name.len() > MAX_NAME
+            || attributes_size(&req.attributes) > MAX_METADATA
+        {
+            p.send(reply(
+                proto::request_response::Reason::LimitExceeded,
+                "metadata too large",
+            ));
+            return;
+        }
+        if !req.name.is_empty() {
+            p.name = req.name.clone();
+        }
+        if !req.metadata.is_empty() {
+            p.metadata = req.metadata.clone();
+        }
+        merge_attributes(&mut p.attributes, &req.attributes);
+        p.send(reply(proto::request_response::Reason::Ok, ""));
+        self.announce(pid);
+    }
+
+    fn update_subscription(&mut self, pid: Pid, req: proto::UpdateSubscription) {
+        let mut sids: Vec<String> = req.track_sids.clone();
+        for pt in &req.participant_tracks {
+            sids.extend(pt.track_sids.iter().cloned());
+        }
+        let Some(room) = self.parts.get(&pid).map(|p| p.room.clone()) else {
+            return;
+        };
+        let members = self
+            .rooms
+            .get(&room)
+            .map(|r| r.members.clone())
+            .unwrap_or_default();
+        let mut found = Vec::new();
+        for m in members.iter().filter(|m| **m != pid) {
+            if let Some(o) = self.parts.get(m) {
+                for t in o.tracks.iter().filter(|t| sids.contains(&t.info.sid)) {
+                    found.push((*m, o.sid.clone(), t.info.sid.clone(), t.kind));
+                }
+            }
+        }
+        let Some(p) = self.parts.get_mut(&pid) else {
+            return;
+        };
+        if req.subscribe && !p.permission.can_subscribe {
+            p.log_once(
+                "subscribe-denied",
+                "subscription refused: the token does not grant subscribing",
+            );
+            return;
+        }
+        for (publisher, publisher_sid, track_sid, kind) in found {
+            let existing = p.downtracks.iter_mut().find(|d| d.track_sid == track_sid);
+            match (req.subscribe, existing) {
+                (true, None) => {
+                    p.downtracks
+                        .push(DownTrack::new(publisher, &publisher_sid, &track_sid, kind))
+                }
+                (false, Some(dt)) => dt.stop(),
+                _ => {}
+            }
+        }
+        p.downtracks.retain(|d| !d.removable());
+        p.sub_needs_offer |= p.downtracks.iter().any(DownTrack::needs_offer);
+    }
+}
+
+impl DownTrack {
+    fn new(publisher: Pid, publisher_sid: &str, track_sid: &str, kind: MediaKind) -> Self {
+        Self {
+            publisher,
+            publisher_sid: publisher_sid.to_owned(),
+            track_sid: track_sid.to_owned(),
+            kind,
+            state: DtState::ToOpen,
+            stop_when_open: false,
+            rid: None,
+            target_rid: None,
+            awaiting_keyframe: kind == MediaKind::Video,
+        }
+    }
+
+    /// Starts taking this track away from the subscriber.
+    fn stop(&mut self) {
+        match self.state {
+            DtState::Open(m) => self.state = DtState::ToStop(m),
+            DtState::Negotiating(_) => self.stop_when_open = true,
+            DtState::ToOpen | DtState::ToStop(_) | DtState::Stopping(_) => {
+                self.stop_when_open = true;
+            }
+        }
+    }
+
+    /// Never offered, so it can just be dropped.
+    fn removable(&self) -> bool {
+        self.state == DtState::ToOpen && self.stop_when_open
+    }
+
+    fn needs_offer(&self) -> bool {
+        matches!(self.state, DtState::ToOpen | DtState::ToStop(_))
+    }
+}
+
+/// Per-field limits, as livekit-server's defaults.
+const MAX_METADATA: usize = 64 * 1024;
+const MAX_NAME: usize = 1024;
+
+fn attributes_size(a: &HashMap<String, String>) -> usize {
+    a.iter().map(|(k, v)| k.len() + v.len()).sum()
+}
+
+/// Applies an attribute update: empty values delete keys.
+fn merge_attributes(into: &mut HashMap<String, String>, update: &HashMap<String, String>) {
+    for (k, v) in update {
+        if v.is_empty() {
+            into.remove(k);
+        } else {
+            into.insert(k.clone(), v.clone());
+        }
+    }
+}
+
+/// Maps a token's `canPublishSources` entry to a track source.
+fn source_from_grant(s: &str) -> Option<proto::TrackSource> {
+    Some(match s {
+        "camera" => proto::TrackSource::Camera,
+        "microphone" => proto::TrackSource::Microphone,
+        "screen_share" => proto::TrackSource::ScreenShare,
+        "screen_share_audio" => proto::TrackSource::ScreenShareAudio,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn attribute_updates_merge_and_delete() {
+        let mut a = HashMap::from([
+            ("x".to_owned(), "1".to_owned()),
+            ("y".to_owned(), "2".to_owned()),
+        ]);
+        merge_attributes(
+            &mut a,
+            &HashMap::from([
+                ("x".to_owned(), String::new()),
+                ("z".to_owned(), "3".to_owned()),
+            ]),
+        );
+        assert_eq!(a.get("x"), None);
+        assert_eq!(a.get("y").map(String::as_str), Some("2"));
+        assert_eq!(a.get("z").map(String::as_str), Some("3"));
+    }
+
+    #[test]
+    fn downtrack_stop_depends_on_negotiation_state() {
+        let mut d = DownTrack::new(1, "PA_x", "TR_y", MediaKind::Video);
+        assert!(d.needs_offer());
+        d.stop();
+        assert!(d.removable(), "never offered: dropped at once");
+        let mid = Mid::from("0");
+        let mut d = DownTrack::new(1, "PA_x", "TR_y", MediaKind::Audio);
+        d.state = DtState::Open(mid);
+        d.stop();
+        assert_eq!(d.state, DtState::ToStop(mid));
+        assert!(d.needs_offer());
+    }
+
+    #[test]
+    fn publish_source_grants_map_to_track_sources() {
+        assert_eq!(
+            source_from_grant("camera"),
+            Some(proto::TrackSource::Camera)
+        );
+        assert_eq!(source_from_grant("nonsense"), None);
+    }
+}
