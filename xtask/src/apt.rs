@@ -10,6 +10,8 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("pkg-config", "locating system libraries"),
     ("python3-pip", "fetching the pinned LiveKit wheel"),
     ("ca-certificates", "TLS for package downloads"),
+    ("iproute2", "private network namespaces for media tests"),
+    ("util-linux", "unshare, to enter those namespaces"),
 ];
 
 /// Installs the packages that are not installed yet; does nothing (and

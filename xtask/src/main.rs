@@ -94,6 +94,36 @@ fn setup(no_apt: bool) -> Result<()> {
         apt::ensure(apt::PACKAGES)?;
     }
     livekit::ensure_host()?;
+    python_peers()?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Installs the pinned official Python SDKs the interop tests use as peers.
+fn python_peers() -> Result<()> {
+    let root = workspace_root();
+    let reqs = root.join("tests/peers/requirements.txt");
+    let python = if cfg!(windows) { "python" } else { "python3" };
+    run::status(
+        std::process::Command::new(python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--root-user-action=ignore",
+                "-r",
+            ])
+            .arg(&reqs),
+        "the interop tests need LiveKit's Python SDK; check the network or install the versions in tests/peers/requirements.txt by hand",
+    )?;
+    println!("setup: Python test peers ready ({})", reqs.display());
+    Ok(())
+}
+
+/// The workspace root (xtask lives one level below it).
+fn workspace_root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.parent().unwrap_or(here).to_path_buf()
 }

@@ -153,7 +153,11 @@ impl Sfu {
 
     fn event(&mut self, pid: Pid, role: PcRole, ev: Event) {
         match (role, ev) {
-            (PcRole::Publisher, Event::MediaAdded(m)) => self.bind_track(pid, m.mid, m.kind),
+            // Clients may offer spare receive-only transceivers on this
+            // connection; only sections the client sends on are tracks.
+            (PcRole::Publisher, Event::MediaAdded(m)) if m.direction.is_receiving() => {
+                self.bind_track(pid, m.mid, m.kind)
+            }
             (PcRole::Publisher, Event::MediaChanged(m)) if !m.direction.is_receiving() => {
                 self.unpublish_mid(pid, m.mid);
             }
@@ -200,6 +204,9 @@ impl Sfu {
         let Some(p) = self.parts.get_mut(&pid) else {
             return;
         };
+        if p.tracks.iter().any(|t| t.mid == mid) {
+            return;
+        }
         let track_id = p
             .publisher
             .rtc
@@ -308,8 +315,10 @@ impl Sfu {
             return;
         };
         let Some(track) = p.tracks.iter_mut().find(|t| t.mid == data.mid) else {
+            tracing::trace!(mid = %data.mid, "media for an unbound mid");
             return;
         };
+        tracing::trace!(track = %track.info.sid, rid = ?data.rid, keyframe = data.is_keyframe(), "media in");
         if let Some(rid) = data.rid {
             match track.rids_seen.iter_mut().find(|(r, _)| *r == rid) {
                 Some(seen) => seen.1 = now,
@@ -381,6 +390,7 @@ impl Sfu {
                 );
                 continue;
             };
+            tracing::trace!(to = %sub.identity, track = %sid, "forward");
             if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
                 tracing::debug!("forward to {} failed: {e}", sub.identity);
             }
@@ -487,6 +497,7 @@ impl Sfu {
             p.subscriber.failed = true;
             return;
         }
+        tracing::debug!(participant = %p.identity, id, "subscriber answer accepted");
         let mut opened = Vec::new();
         for dt in &mut p.downtracks {
             match dt.state {
@@ -577,6 +588,7 @@ impl Sfu {
         let id = p.next_offer_id;
         p.next_offer_id += 1;
         p.sub_pending = Some((pending, id));
+        tracing::debug!(participant = %p.identity, id, "subscriber offer");
         p.send(signal_response::Message::Offer(proto::SessionDescription {
             r#type: "offer".to_owned(),
             sdp: offer.to_sdp_string(),

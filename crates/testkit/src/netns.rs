@@ -1,0 +1,43 @@
+//! Running one test inside a fresh private network namespace.
+//!
+//! libwebrtc ignores loopback when gathering ICE candidates, so media needs a
+//! real-looking interface. Each test re-runs itself under `unshare --net` with
+//! `lo` up and a veth pair, one end holding [`ADDR`]; nothing it sends can leave
+//! that namespace, and the namespace vanishes with the process.
+
+use std::net::IpAddr;
+use std::process::Command;
+
+/// The address the namespace's dummy interface holds.
+pub const ADDR: &str = "10.77.0.1";
+const MARK: &str = "TANDEM_TEST_NETNS";
+
+/// Returns the namespace address when the caller runs inside its private
+/// namespace and should run its body. Otherwise re-runs exactly `test_name`
+/// (the test function's name) in a new namespace, panics if it failed, and
+/// returns `None`: the caller then returns at once.
+pub fn enter(test_name: &str) -> Option<IpAddr> {
+    if let Ok(addr) = std::env::var(MARK) {
+        return addr.parse().ok();
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let script = format!(
+        "set -e; ip link set lo up; ip link add tnd0 type veth peer name tnd1; \
+         ip addr add {ADDR}/24 dev tnd0; ip link set tnd0 up; ip link set tnd1 up; exec \"$@\""
+    );
+    let status = Command::new("unshare")
+        .args(["--net", "--", "sh", "-c", &script, "sh"])
+        .arg(&exe)
+        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .env(MARK, ADDR)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("cannot run `unshare` (util-linux) to make a private network namespace: {e}")
+        });
+    assert!(
+        status.success(),
+        "{test_name} failed inside its private network namespace ({status}); \
+         it needs root (or CAP_SYS_ADMIN) and iproute2: see its output above"
+    );
+    None
+}

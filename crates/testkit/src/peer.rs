@@ -1,0 +1,207 @@
+//! A LiveKit Python SDK participant driven over JSON lines (`tests/peers/py_peer.py`).
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
+use tokio::process::{Child, ChildStdin, Command};
+use tokio::sync::mpsc;
+
+/// One Python SDK participant in a room.
+#[derive(Debug)]
+pub struct PyPeer {
+    /// Its identity, for messages.
+    pub name: String,
+    child: Child,
+    stdin: ChildStdin,
+    events: mpsc::UnboundedReceiver<Value>,
+    /// Every event seen so far, oldest first.
+    pub history: Vec<Value>,
+    next_id: u64,
+}
+
+impl PyPeer {
+    /// Starts the peer and waits until it is connected (or failed to).
+    pub async fn connect(name: &str, url: &str, token: &str) -> Result<PyPeer> {
+        let peer = Self::spawn(name, url, token)?;
+        peer.connected().await
+    }
+
+    /// Starts the peer without waiting.
+    pub fn spawn(name: &str, url: &str, token: &str) -> Result<PyPeer> {
+        let script = crate::workspace_root().join("tests/peers/py_peer.py");
+        let mut child = Command::new("python3")
+            .arg(&script)
+            .args(["--url", url, "--token", token])
+            .env("PYTHONUNBUFFERED", "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", script.display()))?;
+        let stdout = child.stdout.take().context("peer stdout")?;
+        let stdin = child.stdin.take().context("peer stdin")?;
+        let (tx, events) = mpsc::unbounded_channel();
+        let label = name.to_owned();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => eprintln!("[{label}] not JSON: {line}"),
+                }
+            }
+        });
+        Ok(PyPeer {
+            name: name.to_owned(),
+            child,
+            stdin,
+            events,
+            history: Vec::new(),
+            next_id: 1,
+        })
+    }
+
+    /// Waits for the `connected` event.
+    pub async fn connected(mut self) -> Result<PyPeer> {
+        let ev = self
+            .wait(Duration::from_secs(20), |e| {
+                matches!(e["event"].as_str(), Some("connected"))
+                    || (e["event"] == "error" && e["where"] == "connect")
+            })
+            .await?;
+        if ev["event"] == "error" {
+            bail!("{} could not connect: {}", self.name, ev["message"]);
+        }
+        Ok(self)
+    }
+
+    /// Sends a command and waits for its `ok`; an `error` reply is an `Err`.
+    pub async fn cmd(&mut self, mut command: Value) -> Result<Value> {
+        let id = self.next_id;
+        self.next_id += 1;
+        command["id"] = json!(id);
+        let line = format!("{command}\n");
+        self.stdin
+            .write_all(line.as_bytes())
+            .await
+            .with_context(|| format!("{} is gone", self.name))?;
+        self.stdin.flush().await?;
+        let reply = self
+            .wait(Duration::from_secs(20), |e| {
+                e["id"] == json!(id) && (e["event"] == "ok" || e["event"] == "error")
+            })
+            .await?;
+        if reply["event"] == "error" {
+            bail!(
+                "{}: {} failed: {}",
+                self.name,
+                command["cmd"],
+                reply["message"]
+            );
+        }
+        Ok(reply)
+    }
+
+    /// The `stats` event: what this peer receives from each remote identity.
+    pub async fn stats(&mut self) -> Result<Value> {
+        self.cmd(json!({"cmd": "stats"})).await?;
+        self.history
+            .iter()
+            .rev()
+            .find(|e| e["event"] == "stats")
+            .cloned()
+            .context("stats event missing")
+    }
+
+    /// Returns the first event (seen before or arriving within `timeout`) matching `pred`.
+    pub async fn wait(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        if let Some(e) = self.history.iter().find(|e| pred(e)) {
+            return Ok(e.clone());
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(Some(e)) => {
+                    self.history.push(e.clone());
+                    if pred(&e) {
+                        return Ok(e);
+                    }
+                }
+                Ok(None) => bail!("{} exited; events: {:?}", self.name, self.history),
+                Err(_) => bail!(
+                    "{}: timed out after {timeout:?}; events: {:?}",
+                    self.name,
+                    self.history
+                ),
+            }
+        }
+    }
+
+    /// Waits for an event named `event` whose fields include all of `fields`.
+    pub async fn expect(&mut self, event: &str, fields: Value) -> Result<Value> {
+        self.expect_within(Duration::from_secs(20), event, fields)
+            .await
+    }
+
+    /// [`PyPeer::expect`] with a chosen timeout.
+    pub async fn expect_within(
+        &mut self,
+        timeout: Duration,
+        event: &str,
+        fields: Value,
+    ) -> Result<Value> {
+        let fields = fields.as_object().cloned().unwrap_or_default();
+        self.wait(timeout, |e| {
+            e["event"] == event && fields.iter().all(|(k, v)| &e[k] == v)
+        })
+        .await
+        .with_context(|| format!("{} waiting for {event} {fields:?}", self.name))
+    }
+
+    /// Polls `stats` until `check` accepts it or `timeout` passes; returns the last stats.
+    pub async fn stats_until(
+        &mut self,
+        timeout: Duration,
+        check: impl Fn(&Value) -> bool,
+    ) -> Result<Value> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let s = self.stats().await?;
+            if check(&s) {
+                return Ok(s);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!(
+                    "{}: stats never satisfied the check within {timeout:?}; last: {s}",
+                    self.name
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Disconnects and waits for the process to end.
+    pub async fn disconnect(mut self) -> Result<()> {
+        let _ = self.cmd(json!({"cmd": "disconnect"})).await;
+        drop(self.stdin);
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.child.wait()).await;
+        Ok(())
+    }
+
+    /// Ends the process abruptly (no leave sent), as a crash or pulled cable would.
+    pub async fn kill(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
