@@ -130,6 +130,16 @@ impl Server {
         self.sfu.call(sfu::Command::Counts).await
     }
 
+    /// Tells one participant the server is leaving and it should reconnect
+    /// (what `simulate{server_leave}` does); false when it is not in the room.
+    pub async fn server_leave(&self, room: &str, identity: &str) -> bool {
+        let (room, identity) = (room.to_owned(), identity.to_owned());
+        self.sfu
+            .call(|tx| sfu::Command::ServerLeave(room, identity, tx))
+            .await
+            .unwrap_or(false)
+    }
+
     /// Closes every room (clients get a leave), then stops both listeners.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop_sfu.take() {

@@ -59,8 +59,14 @@ impl Webhooks {
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
-        if tx.try_send(ev).is_err() {
-            tracing::warn!("webhook queue full; event dropped");
+        match tx.try_send(ev) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(ev)) => {
+                tracing::warn!(event = %ev.event, "webhook queue full; event dropped");
+            }
+            Err(mpsc::error::TrySendError::Closed(ev)) => {
+                tracing::debug!(event = %ev.event, "webhook delivery stopped; event dropped");
+            }
         }
     }
 }

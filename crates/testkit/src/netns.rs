@@ -5,8 +5,9 @@
 //! `lo` up and a veth pair, one end holding [`ADDR`]; nothing it sends can leave
 //! that namespace, and the namespace vanishes with the process.
 
+use std::io::{BufRead as _, BufReader};
 use std::net::IpAddr;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// The address the namespace's dummy interface holds.
 pub const ADDR: &str = "10.77.0.1";
@@ -25,15 +26,24 @@ pub fn enter(test_name: &str) -> Option<IpAddr> {
         "set -e; ip link set lo up; ip link add tnd0 type veth peer name tnd1; \
          ip addr add {ADDR}/24 dev tnd0; ip link set tnd0 up; ip link set tnd1 up; exec \"$@\""
     );
-    let status = Command::new("unshare")
+    let mut child = Command::new("unshare")
         .args(["--net", "--", "sh", "-c", &script, "sh"])
         .arg(&exe)
         .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
         .env(MARK, ADDR)
-        .status()
+        .stdout(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| {
             panic!("cannot run `unshare` (util-linux) to make a private network namespace: {e}")
         });
+    // The inner run's own summary lines are indented so that only the outer
+    // harness's results are counted by whoever reads the output.
+    if let Some(out) = child.stdout.take() {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            println!("  [netns] {line}");
+        }
+    }
+    let status = child.wait().expect("waiting for the namespaced test");
     assert!(
         status.success(),
         "{test_name} failed inside its private network namespace ({status}); \

@@ -205,3 +205,27 @@ impl PyPeer {
         let _ = self.child.kill().await;
     }
 }
+
+/// One RoomService call through LiveKit's Python server SDK (`tests/peers/room_api.py`).
+/// `http_url` is the server's `http://host:port`.
+pub async fn room_api(http_url: &str, args: &[&str]) -> Result<Value> {
+    let script = crate::workspace_root().join("tests/peers/room_api.py");
+    let out = Command::new("python3")
+        .arg(&script)
+        .args(["--url", http_url])
+        .args(args)
+        .stderr(Stdio::inherit())
+        .output()
+        .await
+        .with_context(|| format!("starting {}", script.display()))?;
+    let v: Value = serde_json::from_slice(&out.stdout).with_context(|| {
+        format!(
+            "room_api {args:?} printed {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })?;
+    if !out.status.success() {
+        bail!("room_api {args:?}: {}", v["error"]);
+    }
+    Ok(v)
+}

@@ -86,6 +86,9 @@ pub(crate) enum Command {
         Box<ServiceCall>,
         oneshot::Sender<Result<ServiceReply, ServiceError>>,
     ),
+    /// Server-initiated leave with a reconnect, as `simulate{server_leave}` does;
+    /// answers whether the participant was found.
+    ServerLeave(String, String, oneshot::Sender<bool>),
     /// Snapshot counters, for tests and leak checks.
     Counts(oneshot::Sender<Counts>),
 }
@@ -367,6 +370,18 @@ impl Sfu {
             }
             Command::Service(call, reply) => {
                 let _ = reply.send(self.service(*call));
+            }
+            Command::ServerLeave(room, identity, reply) => {
+                let found = self.find(&room, &identity).ok();
+                if let Some(pid) = found {
+                    self.simulate(
+                        pid,
+                        proto::SimulateScenario {
+                            scenario: Some(proto::simulate_scenario::Scenario::ServerLeave(true)),
+                        },
+                    );
+                }
+                let _ = reply.send(found.is_some());
             }
             Command::Counts(reply) => {
                 let _ = reply.send(Counts {

@@ -257,7 +257,7 @@ impl Sfu {
         }
     }
 
-    fn find(&self, room: &str, identity: &str) -> Result<Pid, ServiceError> {
+    pub(super) fn find(&self, room: &str, identity: &str) -> Result<Pid, ServiceError> {
         let r = self
             .rooms
             .get(room)

@@ -1,0 +1,377 @@
+#!/usr/bin/env node
+// Tandem interop test peer built on LiveKit's JS SDK (livekit-client) running in
+// Debian's headless Chromium, driven through playwright-core.
+//
+//   node tests/peers/js/js_peer.mjs --url ws://HOST:PORT --token JWT
+//
+// Protocol (same as ../py_peer.py): JSON-line commands on stdin ({"cmd": ..., "id":
+// optional}), JSON-line events on stdout (one object per line). Every command is
+// answered with {"event":"ok","cmd","id"} or {"event":"error","cmd","id","message"};
+// "stats" also emits an {"event":"stats",...} line just before its "ok". Logs
+// (including the browser console, prefixed "[browser]") go to stderr.
+// Exit codes: 0 after "disconnect" or stdin EOF (or SIGTERM/SIGINT), 2 when the
+// browser cannot be started or the initial connect fails, 1 when the browser dies.
+//
+// Options: --chromium PATH (default $CHROMIUM or /usr/bin/chromium),
+// --log-level LEVEL (livekit-client log level, default $JS_PEER_LOG or "info"),
+// --connect-timeout SECONDS (default 45).
+import http from 'node:http';
+import path from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import * as esbuild from 'esbuild';
+import { chromium } from 'playwright-core';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const T0 = Date.now();
+
+// stdout carries protocol lines only: route any stray console output to stderr.
+console.log = console.info = console.debug = console.error;
+
+function emit(event, fields = {}) {
+  try {
+    // stdout is synchronous for pipes and files on Linux, so a line written
+    // here is out before any later process.exit().
+    process.stdout.write(JSON.stringify({ event, ...fields }) + '\n');
+  } catch {
+    /* reader went away */
+  }
+}
+process.stdout.on('error', () => {}); // EPIPE when the reader is gone: nothing useful left to do
+
+function log(...parts) {
+  const t = ((Date.now() - T0) / 1000).toFixed(3);
+  process.stderr.write(`js_peer +${t}s ${parts.join(' ')}\n`);
+}
+
+function errMessage(e) {
+  let msg = e instanceof Error ? e.message : String(e);
+  // Playwright wraps page exceptions as "page.evaluate: Error: <msg>\n<call log>".
+  // Keep the message, drop the page's stack and Playwright's call log.
+  msg = msg.replace(/^[a-zA-Z.]+: (Error: )?/, '').split('\n=====')[0];
+  msg = msg.split('\n').filter((l) => !/^\s+at /.test(l)).join('\n').trim();
+  return msg || String(e);
+}
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise,
+    new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms / 1000}s`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+const { values: args } = parseArgs({
+  options: {
+    url: { type: 'string' },
+    token: { type: 'string' },
+    chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
+    'log-level': { type: 'string', default: process.env.JS_PEER_LOG || 'info' },
+    'connect-timeout': { type: 'string', default: '45' },
+  },
+  strict: true,
+});
+if (!args.url || !args.token) {
+  process.stderr.write('usage: node js_peer.mjs --url ws://HOST:PORT --token JWT\n');
+  process.exit(64);
+}
+
+const CHROMIUM_ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--use-fake-ui-for-media-stream', // auto-grant camera/microphone
+  '--use-fake-device-for-media-stream', // test-pattern camera, beeping microphone
+  '--autoplay-policy=no-user-gesture-required', // remote <audio>/<video> play without a click
+];
+
+let browser;
+let server;
+let page;
+let shuttingDown = false;
+let roomConnected = false;
+let disconnectedSent = false;
+let connectedEmitted = false;
+const pending = []; // page events that arrived before "connected" was emitted
+
+function onPageEvent(ev) {
+  if (!ev || typeof ev.event !== 'string') return;
+  if (!connectedEmitted) {
+    pending.push(ev);
+    return;
+  }
+  if (ev.event === 'disconnected') {
+    if (disconnectedSent) return;
+    disconnectedSent = true;
+  }
+  const { event, ...fields } = ev;
+  emit(event, fields);
+}
+
+async function buildBundle() {
+  const result = await esbuild.build({
+    entryPoints: [path.join(HERE, 'page', 'peer.ts')],
+    bundle: true,
+    format: 'iife',
+    platform: 'browser',
+    target: 'chrome110',
+    write: false,
+    logLevel: 'warning',
+  });
+  await esbuild.stop(); // no further builds: let the esbuild service go
+  return result.outputFiles[0].contents;
+}
+
+const PAGE_HTML = '<!doctype html><html><head><meta charset="utf-8"><title>tandem js peer</title>' +
+  '<link rel="icon" href="data:,"></head>' +
+  '<body><script src="/peer.js"></script></body></html>';
+
+// http://127.0.0.1 is a secure context, which getUserMedia and WebRTC need.
+function serve(bundle) {
+  return new Promise((resolve, reject) => {
+    const srv = http.createServer((req, res) => {
+      const url = (req.url || '/').split('?')[0];
+      if (url === '/' || url === '/index.html') {
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(PAGE_HTML);
+      } else if (url === '/peer.js') {
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(bundle);
+      } else {
+        res.writeHead(404);
+        res.end();
+      }
+    });
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve(srv));
+  });
+}
+
+async function closeBrowser() {
+  const b = browser;
+  browser = undefined;
+  if (b) {
+    try {
+      await withTimeout(b.close(), 10000, 'browser close');
+    } catch (e) {
+      log('browser close failed:', errMessage(e));
+    }
+  }
+  if (server) {
+    server.closeAllConnections?.();
+    server.close();
+    server = undefined;
+  }
+}
+
+// Leave the room (bounded), close the browser and exit.
+async function shutdown(code, { leave = true } = {}) {
+  if (shuttingDown) return;
+  shuttingDown = true;
+  if (leave && page && roomConnected) {
+    try {
+      await withTimeout(page.evaluate(() => window.peer.disconnect()), 10000, 'disconnect');
+    } catch (e) {
+      log('disconnect failed:', errMessage(e));
+    }
+    roomConnected = false;
+    onPageEvent({ event: 'disconnected', reason: 'CLIENT_INITIATED' }); // deduplicated
+  }
+  await closeBrowser();
+  log(`exit ${code}`);
+  process.exit(code);
+}
+
+async function start() {
+  const bundle = await buildBundle();
+  server = await serve(bundle);
+  const origin = `http://127.0.0.1:${server.address().port}`;
+  log(`bundle ${bundle.length} bytes, page at ${origin}/`);
+
+  browser = await chromium.launch({
+    executablePath: args.chromium,
+    headless: false, // --headless=new is passed explicitly (Playwright's headless adds --mute-audio)
+    args: CHROMIUM_ARGS,
+    handleSIGINT: false,
+    handleSIGTERM: false,
+    handleSIGHUP: false,
+    timeout: 30000,
+  });
+  browser.on('disconnected', () => {
+    if (!shuttingDown) {
+      log('browser went away');
+      browser = undefined;
+      if (connectedEmitted) onPageEvent({ event: 'disconnected', reason: 'BROWSER_CLOSED' });
+      else emit('error', { where: 'connect', message: 'browser went away' });
+      shutdown(connectedEmitted ? 1 : 2, { leave: false });
+    }
+  });
+  log(`chromium ${browser.version()} up`);
+
+  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  page = await context.newPage();
+  page.on('console', (m) => process.stderr.write(`[browser] ${m.type()}: ${m.text()}\n`));
+  page.on('pageerror', (e) => process.stderr.write(`[browser] pageerror: ${e.stack || e}\n`));
+  page.on('crash', () => {
+    log('page crashed');
+    if (!shuttingDown) {
+      onPageEvent({ event: 'disconnected', reason: 'PAGE_CRASHED' });
+      shutdown(1, { leave: false });
+    }
+  });
+  await page.exposeFunction('__peerEmit', onPageEvent);
+  await page.goto(`${origin}/`, { waitUntil: 'load' });
+  await page.waitForFunction(() => typeof window.peer === 'object', null, { timeout: 10000 });
+  log('page ready');
+}
+
+// ---- commands -------------------------------------------------------------
+
+const commands = {
+  async publish_camera(c) {
+    const opts = {};
+    if (c.width != null) opts.width = Number(c.width);
+    if (c.height != null) opts.height = Number(c.height);
+    if (c.fps != null) opts.fps = Number(c.fps);
+    if (c.simulcast != null) opts.simulcast = Boolean(c.simulcast);
+    await page.evaluate((o) => window.peer.publishCamera(o), opts);
+  },
+  async publish_mic() {
+    await page.evaluate(() => window.peer.publishMic());
+  },
+  async send_chat(c) {
+    await page.evaluate((t) => window.peer.sendChat(t), String(c.text ?? ''));
+  },
+  async send_data(c) {
+    await page.evaluate(
+      ([p, t, r]) => window.peer.sendData(p, t, r),
+      [String(c.payload ?? ''), String(c.topic ?? ''), c.reliable === undefined ? true : Boolean(c.reliable)],
+    );
+  },
+  async stats(c) {
+    const per = await page.evaluate(() => window.peer.stats());
+    const video = {};
+    const audio = {};
+    for (const [identity, s] of Object.entries(per)) {
+      if (s.hasVideo) {
+        video[identity] = {
+          frames: s.videoFramesDecoded,
+          width: s.videoWidth,
+          height: s.videoHeight,
+          played: s.videoFramesPlayed,
+          bytes: s.videoBytesReceived,
+        };
+      }
+      if (s.hasAudio) {
+        audio[identity] = {
+          packets: s.audioPacketsReceived,
+          energy: s.audioEnergy,
+          level: s.audioLevel,
+          bytes: s.audioBytesReceived,
+        };
+      }
+    }
+    const tracks = Object.fromEntries(Object.entries(per).map(([id, s]) => [id, s.tracks]));
+    emit('stats', { id: c.id ?? null, video, audio, tracks });
+  },
+};
+
+async function handleLine(raw) {
+  if (!raw.trim()) return;
+  let name = null;
+  let cid = null;
+  try {
+    const c = JSON.parse(raw);
+    if (!c || typeof c !== 'object' || Array.isArray(c)) throw new Error('command must be a JSON object');
+    name = c.cmd ?? null;
+    cid = c.id ?? null;
+    if (name === 'disconnect') {
+      await shutdownAfter({ event: 'ok', cmd: name, id: cid });
+      return;
+    }
+    const handler = typeof name === 'string' && Object.hasOwn(commands, name) ? commands[name] : undefined;
+    if (!handler) throw new Error(`unknown command ${JSON.stringify(name)}`);
+    await handler(c);
+    emit('ok', { cmd: name, id: cid });
+  } catch (e) {
+    log(`command ${name} failed:`, e instanceof Error ? e.stack : String(e));
+    emit('error', { cmd: name, id: cid, message: errMessage(e) });
+  }
+}
+
+// "disconnect": leave the room (emits "disconnected"), answer ok, then exit 0.
+async function shutdownAfter(okLine) {
+  if (page && roomConnected) {
+    try {
+      await withTimeout(page.evaluate(() => window.peer.disconnect()), 10000, 'disconnect');
+    } catch (e) {
+      log('disconnect failed:', errMessage(e));
+    }
+    roomConnected = false;
+    onPageEvent({ event: 'disconnected', reason: 'CLIENT_INITIATED' });
+  }
+  const { event, ...fields } = okLine;
+  emit(event, fields);
+  await shutdown(0, { leave: false });
+}
+
+async function main() {
+  for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
+    process.on(sig, () => {
+      log(`got ${sig}`);
+      shutdown(0);
+    });
+  }
+  process.on('unhandledRejection', (e) => log('unhandled rejection:', e instanceof Error ? e.stack : String(e)));
+
+  try {
+    await start();
+  } catch (e) {
+    log('startup failed:', e instanceof Error ? e.stack : String(e));
+    emit('error', { where: 'connect', message: `browser startup failed: ${errMessage(e)}` });
+    await shutdown(2, { leave: false });
+    return;
+  }
+
+  let info;
+  const timeoutMs = Number(args['connect-timeout']) * 1000;
+  try {
+    info = await withTimeout(
+      page.evaluate(([u, t, l]) => window.peer.connect(u, t, l), [args.url, args.token, args['log-level']]),
+      timeoutMs,
+      'connect',
+    );
+  } catch (e) {
+    if (shuttingDown) return;
+    log('connect failed:', errMessage(e));
+    emit('error', { where: 'connect', message: errMessage(e) });
+    await shutdown(2, { leave: false });
+    return;
+  }
+  roomConnected = true;
+  log(`connected as ${info.identity} in ${((Date.now() - T0) / 1000).toFixed(2)}s`);
+  emit('connected', info);
+  connectedEmitted = true;
+  for (const ev of pending.splice(0)) onPageEvent(ev);
+
+  // Commands run one at a time, in order; EOF waits for the queue, then exits 0.
+  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let queue = Promise.resolve();
+  rl.on('line', (line) => {
+    queue = queue.then(() => (shuttingDown ? undefined : handleLine(line)));
+  });
+  rl.on('close', () => {
+    queue = queue.then(() => shutdown(0));
+  });
+}
+
+main();

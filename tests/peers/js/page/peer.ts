@@ -1,0 +1,291 @@
+// Browser side of the Tandem JS test peer. Bundled by esbuild (IIFE) and loaded
+// into headless Chromium by ../js_peer.mjs, which calls the functions on
+// `window.peer` through Playwright and receives room events through the
+// `__peerEmit` binding it exposes to the page.
+import {
+  DisconnectReason,
+  LogLevel,
+  Room,
+  RoomEvent,
+  Track,
+  setLogLevel,
+  type RemoteParticipant,
+  type RemoteTrack,
+  type RemoteTrackPublication,
+} from 'livekit-client';
+
+type Json = Record<string, unknown>;
+
+declare global {
+  interface Window {
+    __peerEmit?: (ev: Json) => Promise<void>;
+    peer: typeof api;
+  }
+}
+
+const CHAT_TOPIC = 'lk.chat';
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+let room: Room | undefined;
+let disconnectedSent = false;
+// Media elements for subscribed remote tracks, by track sid.
+const elements = new Map<string, HTMLMediaElement[]>();
+
+function emit(event: string, fields: Json = {}): void {
+  const fn = window.__peerEmit;
+  if (fn) {
+    fn({ event, ...fields }).catch(() => {
+      /* driver gone (shutting down) */
+    });
+  }
+}
+
+function kindName(kind: Track.Kind | string | undefined): string {
+  return kind === Track.Kind.Video ? 'video' : kind === Track.Kind.Audio ? 'audio' : String(kind ?? 'unknown');
+}
+
+function reasonName(reason: DisconnectReason | undefined): string {
+  if (reason === undefined) return 'UNKNOWN_REASON';
+  return (DisconnectReason as unknown as Record<number, string>)[reason] ?? String(reason);
+}
+
+function errMessage(e: unknown): string {
+  if (e instanceof Error) return e.message || e.name || String(e);
+  return String(e);
+}
+
+function onDisconnected(reason: string): void {
+  if (disconnectedSent) return;
+  disconnectedSent = true;
+  emit('disconnected', { reason });
+}
+
+function attach(track: RemoteTrack): void {
+  detach(track.sid);
+  // attach() creates an autoplaying <video>/<audio> element fed by the track, so
+  // video is really rendered and audio is really pulled through the playout path.
+  const el = track.attach();
+  el.muted = track.kind === Track.Kind.Video; // video elements carry no sound; keep autoplay happy
+  el.dataset.sid = track.sid;
+  document.body.appendChild(el);
+  elements.set(track.sid, [el]);
+}
+
+function detach(sid: string | undefined): void {
+  if (!sid) return;
+  for (const el of elements.get(sid) ?? []) {
+    el.srcObject = null;
+    el.remove();
+  }
+  elements.delete(sid);
+}
+
+function registerEvents(r: Room): void {
+  r.on(RoomEvent.ParticipantConnected, (p: RemoteParticipant) =>
+    emit('participant_connected', { identity: p.identity, name: p.name ?? '', metadata: p.metadata ?? '' }),
+  )
+    .on(RoomEvent.ParticipantDisconnected, (p: RemoteParticipant) =>
+      emit('participant_disconnected', { identity: p.identity }),
+    )
+    .on(RoomEvent.TrackSubscribed, (track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant) => {
+      emit('track_subscribed', { identity: p.identity, kind: kindName(track.kind), sid: pub.trackSid, source: pub.source });
+      try {
+        attach(track);
+      } catch (e) {
+        console.warn('attach failed', e);
+      }
+    })
+    .on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant) => {
+      emit('track_unsubscribed', { identity: p.identity, kind: kindName(pub.kind), sid: pub.trackSid });
+      detach(track.sid ?? pub.trackSid);
+    })
+    .on(RoomEvent.TrackSubscriptionFailed, (sid: string, p: RemoteParticipant, reason?: unknown) =>
+      emit('track_subscription_failed', { identity: p.identity, sid, message: String(reason ?? '') }),
+    )
+    .on(RoomEvent.TrackMuted, (pub, p) => {
+      if (p !== r.localParticipant) emit('track_muted', { identity: p.identity, kind: kindName(pub.kind) });
+    })
+    .on(RoomEvent.TrackUnmuted, (pub, p) => {
+      if (p !== r.localParticipant) emit('track_unmuted', { identity: p.identity, kind: kindName(pub.kind) });
+    })
+    .on(RoomEvent.DataReceived, (payload, participant, _kind, topic, _enc, participantIdentity) =>
+      emit('data', {
+        sender: participant?.identity ?? participantIdentity ?? '',
+        payload: decoder.decode(payload),
+        topic: topic ?? '',
+      }),
+    )
+    .on(RoomEvent.Reconnecting, () => emit('reconnecting'))
+    .on(RoomEvent.Reconnected, () => emit('reconnected'))
+    .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => onDisconnected(reasonName(reason)));
+
+  r.registerTextStreamHandler(CHAT_TOPIC, (reader, info) => {
+    reader
+      .readAll()
+      .then((text) => emit('chat', { sender: info.identity, text }))
+      .catch((e) => console.warn(`chat stream from ${info.identity} failed: ${errMessage(e)}`));
+  });
+}
+
+function requireRoom(): Room {
+  if (!room) throw new Error('not connected');
+  return room;
+}
+
+interface IdentityStats {
+  videoFramesDecoded: number;
+  videoFramesPlayed: number;
+  videoWidth: number;
+  videoHeight: number;
+  videoBytesReceived: number;
+  audioPacketsReceived: number;
+  audioBytesReceived: number;
+  audioEnergy: number;
+  audioLevel: number;
+  hasVideo: boolean;
+  hasAudio: boolean;
+  tracks: Json[];
+}
+
+async function trackStats(track: RemoteTrack, into: IdentityStats, info: Json): Promise<void> {
+  const receiver = track.receiver;
+  if (!receiver) return;
+  const report = await receiver.getStats();
+  report.forEach((s: Record<string, any>) => {
+    if (s.type !== 'inbound-rtp') return;
+    if (track.kind === Track.Kind.Video) {
+      const frames = Number(s.framesDecoded ?? 0);
+      into.videoFramesDecoded += frames;
+      into.videoBytesReceived += Number(s.bytesReceived ?? 0);
+      if (s.frameWidth) into.videoWidth = Number(s.frameWidth);
+      if (s.frameHeight) into.videoHeight = Number(s.frameHeight);
+      Object.assign(info, {
+        framesDecoded: frames,
+        framesReceived: Number(s.framesReceived ?? 0),
+        width: Number(s.frameWidth ?? 0),
+        height: Number(s.frameHeight ?? 0),
+        codec: String(report.get(s.codecId)?.mimeType ?? ''),
+      });
+    } else if (track.kind === Track.Kind.Audio) {
+      into.audioPacketsReceived += Number(s.packetsReceived ?? 0);
+      into.audioBytesReceived += Number(s.bytesReceived ?? 0);
+      into.audioEnergy += Number(s.totalAudioEnergy ?? 0);
+      into.audioLevel = Math.max(into.audioLevel, Number(s.audioLevel ?? 0));
+      Object.assign(info, {
+        packetsReceived: Number(s.packetsReceived ?? 0),
+        totalAudioEnergy: Number(s.totalAudioEnergy ?? 0),
+        audioLevel: Number(s.audioLevel ?? 0),
+        codec: String(report.get(s.codecId)?.mimeType ?? ''),
+      });
+    }
+  });
+}
+
+const api = {
+  async connect(url: string, token: string, logLevel?: string): Promise<Json> {
+    if (room) throw new Error('already connected');
+    if (logLevel) setLogLevel(logLevel as LogLevel);
+    // Default options on purpose: the SDK's own v1 -> v0 signaling fallback must run.
+    const r = new Room();
+    registerEvents(r);
+    room = r;
+    try {
+      await r.connect(url, token);
+    } catch (e) {
+      room = undefined;
+      disconnectedSent = true; // never report "disconnected" for a failed connect
+      throw new Error(errMessage(e));
+    }
+    const lp = r.localParticipant;
+    return {
+      identity: lp.identity,
+      sid: lp.sid,
+      room: r.name,
+      participants: Array.from(r.remoteParticipants.keys()),
+    };
+  },
+
+  async publishCamera(opts: { width?: number; height?: number; fps?: number; simulcast?: boolean } = {}): Promise<Json> {
+    const lp = requireRoom().localParticipant;
+    const capture =
+      opts.width && opts.height
+        ? { resolution: { width: opts.width, height: opts.height, frameRate: opts.fps ?? 30 } }
+        : undefined;
+    const publish = opts.simulcast === undefined ? undefined : { simulcast: opts.simulcast };
+    const pub = await lp.setCameraEnabled(true, capture, publish);
+    if (!pub) throw new Error('camera was not published');
+    return { sid: pub.trackSid };
+  },
+
+  async publishMic(): Promise<Json> {
+    const pub = await requireRoom().localParticipant.setMicrophoneEnabled(true);
+    if (!pub) throw new Error('microphone was not published');
+    return { sid: pub.trackSid };
+  },
+
+  async sendChat(text: string): Promise<void> {
+    await requireRoom().localParticipant.sendText(text, { topic: CHAT_TOPIC });
+  },
+
+  async sendData(text: string, topic: string, reliable = true): Promise<void> {
+    await requireRoom().localParticipant.publishData(encoder.encode(text), { reliable, topic });
+  },
+
+  async stats(): Promise<Record<string, IdentityStats>> {
+    const out: Record<string, IdentityStats> = {};
+    for (const p of requireRoom().remoteParticipants.values()) {
+      const entry: IdentityStats = {
+        videoFramesDecoded: 0,
+        videoFramesPlayed: 0,
+        videoWidth: 0,
+        videoHeight: 0,
+        videoBytesReceived: 0,
+        audioPacketsReceived: 0,
+        audioBytesReceived: 0,
+        audioEnergy: 0,
+        audioLevel: 0,
+        hasVideo: false,
+        hasAudio: false,
+        tracks: [],
+      };
+      for (const pub of p.trackPublications.values()) {
+        const track = pub.track;
+        const info: Json = {
+          sid: pub.trackSid,
+          kind: kindName(pub.kind),
+          source: pub.source,
+          subscribed: pub.isSubscribed,
+          muted: pub.isMuted,
+        };
+        entry.tracks.push(info);
+        if (!track || !pub.isSubscribed) continue;
+        if (track.kind === Track.Kind.Video) entry.hasVideo = true;
+        if (track.kind === Track.Kind.Audio) entry.hasAudio = true;
+        try {
+          await trackStats(track, entry, info);
+        } catch (e) {
+          info.statsError = errMessage(e);
+        }
+        for (const el of elements.get(track.sid ?? '') ?? []) {
+          if (el instanceof HTMLVideoElement) {
+            const played = el.getVideoPlaybackQuality().totalVideoFrames;
+            entry.videoFramesPlayed += played;
+            Object.assign(info, { framesPlayed: played, elementWidth: el.videoWidth, elementHeight: el.videoHeight });
+          }
+        }
+      }
+      out[p.identity] = entry;
+    }
+    return out;
+  },
+
+  async disconnect(): Promise<void> {
+    const r = room;
+    if (!r) return;
+    await r.disconnect();
+    onDisconnected(reasonName(DisconnectReason.CLIENT_INITIATED));
+  },
+};
+
+window.peer = api;
