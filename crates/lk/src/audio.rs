@@ -265,6 +265,8 @@ impl EventSink for DropOldest<AudioFrame> {
 pub struct AudioStream {
     handle: FfiHandle,
     queue: Arc<DropOldest<AudioFrame>>,
+    /// The stream ends when the native track is released, so it keeps one.
+    _track: Track,
 }
 
 impl std::fmt::Debug for AudioStream {
@@ -304,7 +306,11 @@ impl AudioStream {
         let handle = FfiHandle::new(r.stream.handle.id);
         let queue = Arc::new(DropOldest::new(options.queue_frames.clamp(1, 1000)));
         client.register_sink(handle.id(), queue.clone());
-        Ok(Self { handle, queue })
+        Ok(Self {
+            handle,
+            queue,
+            _track: track.clone(),
+        })
     }
 
     /// The next frame; `None` when the track ended.

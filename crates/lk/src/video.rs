@@ -340,6 +340,8 @@ impl EventSink for DropOldest<VideoFrame> {
 pub struct VideoStream {
     handle: FfiHandle,
     queue: Arc<DropOldest<VideoFrame>>,
+    /// The stream ends when the native track is released, so it keeps one.
+    _track: Track,
 }
 
 impl std::fmt::Debug for VideoStream {
@@ -370,7 +372,11 @@ impl VideoStream {
         let handle = FfiHandle::new(r.stream.handle.id);
         let queue = Arc::new(DropOldest::new(capacity));
         client.register_sink(handle.id(), queue.clone());
-        Ok(Self { handle, queue })
+        Ok(Self {
+            handle,
+            queue,
+            _track: track.clone(),
+        })
     }
 
     /// The next frame, oldest first; `None` when the track ended.
