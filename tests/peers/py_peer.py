@@ -311,6 +311,7 @@ class Peer:
 
     async def run(self):
         self.register_events()
+        started = time.monotonic()
         try:
             await self.room.connect(self.args.url, self.args.token,
                                     rtc.RoomOptions(auto_subscribe=bool(self.args.auto_subscribe)))
@@ -321,7 +322,8 @@ class Peer:
         # (queued for the SDK's listen task) can be emitted before "connected".
         lp = self.room.local_participant
         emit("connected", identity=lp.identity, sid=lp.sid, room=self.room.name,
-             participants=list(self.room.remote_participants.keys()))
+             participants=list(self.room.remote_participants.keys()),
+             connect_ms=round((time.monotonic() - started) * 1000, 1))
 
         loop, lines = asyncio.get_running_loop(), asyncio.Queue()
 

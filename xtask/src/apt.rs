@@ -12,6 +12,7 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("ca-certificates", "TLS for package downloads"),
     ("iproute2", "private network namespaces for media tests"),
     ("util-linux", "unshare, to enter those namespaces"),
+    ("chromium", "the browser the JS SDK interop peer runs in"),
 ];
 
 /// Installs the packages that are not installed yet; does nothing (and

@@ -95,6 +95,7 @@ fn setup(no_apt: bool) -> Result<()> {
     }
     livekit::ensure_host()?;
     python_peers()?;
+    js_peers()?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -126,4 +127,28 @@ fn python_peers() -> Result<()> {
 fn workspace_root() -> std::path::PathBuf {
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// Installs the JS SDK test peer's pinned npm packages (`npm ci`) when its
+/// lockfile changed since the last install.
+fn js_peers() -> Result<()> {
+    use sha2::{Digest as _, Sha256};
+    let dir = workspace_root().join("tests/peers/js");
+    let lock = std::fs::read(dir.join("package-lock.json"))?;
+    let want = format!("{:x}", Sha256::digest(&lock));
+    let marker = dir.join("node_modules/.tandem-lock-sha256");
+    if std::fs::read_to_string(&marker).is_ok_and(|have| have.trim() == want) {
+        println!("setup: JS test peer packages present");
+        return Ok(());
+    }
+    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
+    run::status(
+        std::process::Command::new(npm)
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir),
+        "the JS interop tests need Node.js with npm and the npm registry; install Node 20+ or check the network",
+    )?;
+    std::fs::write(&marker, want)?;
+    println!("setup: JS test peer packages installed ({})", dir.display());
+    Ok(())
 }

@@ -1,4 +1,6 @@
-//! A LiveKit Python SDK participant driven over JSON lines (`tests/peers/py_peer.py`).
+//! LiveKit SDK participants driven over JSON lines: the Python SDK
+//! (`tests/peers/py_peer.py`) and the JS SDK in Chromium
+//! (`tests/peers/js/js_peer.mjs`), which speak the same protocol.
 
 use std::process::Stdio;
 use std::time::Duration;
@@ -9,9 +11,9 @@ use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::mpsc;
 
-/// One Python SDK participant in a room.
+/// One SDK participant in a room.
 #[derive(Debug)]
-pub struct PyPeer {
+pub struct Peer {
     /// Its identity, for messages.
     pub name: String,
     child: Child,
@@ -22,18 +24,33 @@ pub struct PyPeer {
     next_id: u64,
 }
 
-impl PyPeer {
-    /// Starts the peer and waits until it is connected (or failed to).
-    pub async fn connect(name: &str, url: &str, token: &str) -> Result<PyPeer> {
-        let peer = Self::spawn(name, url, token)?;
-        peer.connected().await
+impl Peer {
+    /// A Python SDK participant, once connected (or failed to).
+    pub async fn python(name: &str, url: &str, token: &str) -> Result<Peer> {
+        let script = crate::workspace_root().join("tests/peers/py_peer.py");
+        Self::spawn(name, "python3", &script, url, token)?
+            .connected()
+            .await
     }
 
-    /// Starts the peer without waiting.
-    pub fn spawn(name: &str, url: &str, token: &str) -> Result<PyPeer> {
-        let script = crate::workspace_root().join("tests/peers/py_peer.py");
-        let mut child = Command::new("python3")
-            .arg(&script)
+    /// A JS SDK participant in headless Chromium, once connected (or failed to).
+    pub async fn browser(name: &str, url: &str, token: &str) -> Result<Peer> {
+        let script = crate::workspace_root().join("tests/peers/js/js_peer.mjs");
+        Self::spawn(name, "node", &script, url, token)?
+            .connected()
+            .await
+    }
+
+    /// Starts a peer program without waiting for it to connect.
+    pub fn spawn(
+        name: &str,
+        program: &str,
+        script: &std::path::Path,
+        url: &str,
+        token: &str,
+    ) -> Result<Peer> {
+        let mut child = Command::new(program)
+            .arg(script)
             .args(["--url", url, "--token", token])
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
@@ -59,7 +76,7 @@ impl PyPeer {
                 }
             }
         });
-        Ok(PyPeer {
+        Ok(Peer {
             name: name.to_owned(),
             child,
             stdin,
@@ -70,9 +87,9 @@ impl PyPeer {
     }
 
     /// Waits for the `connected` event.
-    pub async fn connected(mut self) -> Result<PyPeer> {
+    pub async fn connected(mut self) -> Result<Peer> {
         let ev = self
-            .wait(Duration::from_secs(20), |e| {
+            .wait(Duration::from_secs(60), |e| {
                 matches!(e["event"].as_str(), Some("connected"))
                     || (e["event"] == "error" && e["where"] == "connect")
             })
@@ -155,7 +172,7 @@ impl PyPeer {
             .await
     }
 
-    /// [`PyPeer::expect`] with a chosen timeout.
+    /// [`Peer::expect`] with a chosen timeout.
     pub async fn expect_within(
         &mut self,
         timeout: Duration,

@@ -14,15 +14,17 @@
 //
 // Options: --chromium PATH (default $CHROMIUM or /usr/bin/chromium),
 // --log-level LEVEL (livekit-client log level, default $JS_PEER_LOG or "info"),
-// --connect-timeout SECONDS (default 45).
+// --connect-timeout SECONDS (default 45), --auto-subscribe 0|1 (default 1).
 import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
-import * as esbuild from 'esbuild';
-import { chromium } from 'playwright-core';
+// esbuild and playwright-core are loaded in start(), so a missing `npm ci` is
+// reported as a protocol error line rather than a bare module-not-found crash.
+let esbuild;
+let chromium;
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const T0 = Date.now();
@@ -44,6 +46,13 @@ process.stdout.on('error', () => {}); // EPIPE when the reader is gone: nothing 
 function log(...parts) {
   const t = ((Date.now() - T0) / 1000).toFixed(3);
   process.stderr.write(`js_peer +${t}s ${parts.join(' ')}\n`);
+}
+
+// Browser console lines can carry the raw token and a ~2 KB join request in URLs.
+function redact(text) {
+  return text
+    .replace(/access_token=[^&'"\s]+/g, 'access_token=<redacted>')
+    .replace(/join_request=([^&'"\s]{0,16})[^&'"\s]*/g, 'join_request=$1...');
 }
 
 function errMessage(e) {
@@ -72,6 +81,7 @@ const { values: args } = parseArgs({
     chromium: { type: 'string', default: process.env.CHROMIUM || '/usr/bin/chromium' },
     'log-level': { type: 'string', default: process.env.JS_PEER_LOG || 'info' },
     'connect-timeout': { type: 'string', default: '45' },
+    'auto-subscribe': { type: 'string', default: '1' },
   },
   strict: true,
 });
@@ -79,6 +89,8 @@ if (!args.url || !args.token) {
   process.stderr.write('usage: node js_peer.mjs --url ws://HOST:PORT --token JWT\n');
   process.exit(64);
 }
+
+const COMMAND_TIMEOUT_MS = 30000;
 
 const CHROMIUM_ARGS = [
   '--headless=new',
@@ -191,7 +203,17 @@ async function shutdown(code, { leave = true } = {}) {
   process.exit(code);
 }
 
+async function loadDeps() {
+  try {
+    esbuild = await import('esbuild');
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    throw new Error(`${errMessage(e)} (run \`npm ci\` in ${HERE})`);
+  }
+}
+
 async function start() {
+  await loadDeps();
   const bundle = await buildBundle();
   server = await serve(bundle);
   const origin = `http://127.0.0.1:${server.address().port}`;
@@ -219,7 +241,7 @@ async function start() {
 
   const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
   page = await context.newPage();
-  page.on('console', (m) => process.stderr.write(`[browser] ${m.type()}: ${m.text()}\n`));
+  page.on('console', (m) => process.stderr.write(`[browser] ${m.type()}: ${redact(m.text())}\n`));
   page.on('pageerror', (e) => process.stderr.write(`[browser] pageerror: ${e.stack || e}\n`));
   page.on('crash', () => {
     log('page crashed');
@@ -247,6 +269,19 @@ const commands = {
   },
   async publish_mic() {
     await page.evaluate(() => window.peer.publishMic());
+  },
+  // Extras shared with the Python peer; kind is "video" or "audio".
+  async mute(c) {
+    await page.evaluate(([k, m]) => window.peer.mute(k, m), [String(c.kind ?? ''), c.muted === undefined ? true : Boolean(c.muted)]);
+  },
+  async unpublish(c) {
+    await page.evaluate((k) => window.peer.unpublish(k), String(c.kind ?? ''));
+  },
+  async set_metadata(c) {
+    await page.evaluate((m) => window.peer.setMetadata(m), String(c.metadata ?? ''));
+  },
+  async set_name(c) {
+    await page.evaluate((n) => window.peer.setName(n), String(c.name ?? ''));
   },
   async send_chat(c) {
     await page.evaluate((t) => window.peer.sendChat(t), String(c.text ?? ''));
@@ -300,7 +335,8 @@ async function handleLine(raw) {
     }
     const handler = typeof name === 'string' && Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (!handler) throw new Error(`unknown command ${JSON.stringify(name)}`);
-    await handler(c);
+    // Bounded, so one stuck call cannot wedge the command queue (and "disconnect").
+    await withTimeout(handler(c), COMMAND_TIMEOUT_MS, name);
     emit('ok', { cmd: name, id: cid });
   } catch (e) {
     log(`command ${name} failed:`, e instanceof Error ? e.stack : String(e));
@@ -336,8 +372,9 @@ async function main() {
   try {
     await start();
   } catch (e) {
+    if (shuttingDown) return; // a signal arrived mid-startup; shutdown() exits
     log('startup failed:', e instanceof Error ? e.stack : String(e));
-    emit('error', { where: 'connect', message: `browser startup failed: ${errMessage(e)}` });
+    emit('error', { where: 'connect', message: `startup failed: ${errMessage(e)}` });
     await shutdown(2, { leave: false });
     return;
   }
@@ -346,7 +383,11 @@ async function main() {
   const timeoutMs = Number(args['connect-timeout']) * 1000;
   try {
     info = await withTimeout(
-      page.evaluate(([u, t, l]) => window.peer.connect(u, t, l), [args.url, args.token, args['log-level']]),
+      page.evaluate(([u, t, o]) => window.peer.connect(u, t, o), [
+        args.url,
+        args.token,
+        { logLevel: args['log-level'], autoSubscribe: args['auto-subscribe'] !== '0' },
+      ]),
       timeoutMs,
       'connect',
     );
@@ -358,7 +399,8 @@ async function main() {
     return;
   }
   roomConnected = true;
-  log(`connected as ${info.identity} in ${((Date.now() - T0) / 1000).toFixed(2)}s`);
+  info.startup_ms = Date.now() - T0;
+  log(`connected as ${info.identity}: room.connect ${info.connect_ms} ms, ${info.startup_ms} ms since start`);
   emit('connected', info);
   connectedEmitted = true;
   for (const ev of pending.splice(0)) onPageEvent(ev);

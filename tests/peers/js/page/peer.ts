@@ -3,8 +3,8 @@
 // `window.peer` through Playwright and receives room events through the
 // `__peerEmit` binding it exposes to the page.
 import {
+  ConnectionState,
   DisconnectReason,
-  LogLevel,
   Room,
   RoomEvent,
   Track,
@@ -61,15 +61,15 @@ function onDisconnected(reason: string): void {
   emit('disconnected', { reason });
 }
 
-function attach(track: RemoteTrack): void {
-  detach(track.sid);
+function attach(track: RemoteTrack, sid: string): void {
+  detach(sid);
   // attach() creates an autoplaying <video>/<audio> element fed by the track, so
   // video is really rendered and audio is really pulled through the playout path.
   const el = track.attach();
   el.muted = track.kind === Track.Kind.Video; // video elements carry no sound; keep autoplay happy
-  el.dataset.sid = track.sid;
+  el.dataset.sid = sid;
   document.body.appendChild(el);
-  elements.set(track.sid, [el]);
+  elements.set(sid, [el]);
 }
 
 function detach(sid: string | undefined): void {
@@ -91,14 +91,14 @@ function registerEvents(r: Room): void {
     .on(RoomEvent.TrackSubscribed, (track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant) => {
       emit('track_subscribed', { identity: p.identity, kind: kindName(track.kind), sid: pub.trackSid, source: pub.source });
       try {
-        attach(track);
+        attach(track, pub.trackSid);
       } catch (e) {
         console.warn('attach failed', e);
       }
     })
     .on(RoomEvent.TrackUnsubscribed, (track: RemoteTrack, pub: RemoteTrackPublication, p: RemoteParticipant) => {
       emit('track_unsubscribed', { identity: p.identity, kind: kindName(pub.kind), sid: pub.trackSid });
-      detach(track.sid ?? pub.trackSid);
+      detach(pub.trackSid);
     })
     .on(RoomEvent.TrackSubscriptionFailed, (sid: string, p: RemoteParticipant, reason?: unknown) =>
       emit('track_subscription_failed', { identity: p.identity, sid, message: String(reason ?? '') }),
@@ -116,6 +116,22 @@ function registerEvents(r: Room): void {
         topic: topic ?? '',
       }),
     )
+    .on(RoomEvent.ParticipantMetadataChanged, (metadata, p) =>
+      emit('participant_metadata_changed', { identity: p.identity, metadata: p.metadata ?? metadata ?? '' }),
+    )
+    .on(RoomEvent.ParticipantNameChanged, (name, p) =>
+      emit('participant_name_changed', { identity: p.identity, name }),
+    )
+    .on(RoomEvent.ConnectionStateChanged, (state: ConnectionState) => {
+      // Same three states as the Python peer reports.
+      if (
+        state === ConnectionState.Connected ||
+        state === ConnectionState.Reconnecting ||
+        state === ConnectionState.Disconnected
+      ) {
+        emit('connection_state', { state });
+      }
+    })
     .on(RoomEvent.Reconnecting, () => emit('reconnecting'))
     .on(RoomEvent.Reconnected, () => emit('reconnected'))
     .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => onDisconnected(reasonName(reason)));
@@ -131,6 +147,20 @@ function registerEvents(r: Room): void {
 function requireRoom(): Room {
   if (!room) throw new Error('not connected');
   return room;
+}
+
+// kind: "video"/"camera" or "audio"/"mic"/"microphone".
+function localPublication(kind: string) {
+  const source =
+    kind === 'video' || kind === 'camera'
+      ? Track.Source.Camera
+      : kind === 'audio' || kind === 'mic' || kind === 'microphone'
+        ? Track.Source.Microphone
+        : undefined;
+  if (!source) throw new Error(`unknown kind ${JSON.stringify(kind)} (video or audio)`);
+  const pub = requireRoom().localParticipant.getTrackPublication(source);
+  if (!pub) throw new Error(`no ${kind} track published`);
+  return pub;
 }
 
 interface IdentityStats {
@@ -183,15 +213,16 @@ async function trackStats(track: RemoteTrack, into: IdentityStats, info: Json): 
 }
 
 const api = {
-  async connect(url: string, token: string, logLevel?: string): Promise<Json> {
+  async connect(url: string, token: string, opts: { logLevel?: string; autoSubscribe?: boolean } = {}): Promise<Json> {
     if (room) throw new Error('already connected');
-    if (logLevel) setLogLevel(logLevel as LogLevel);
+    if (opts.logLevel) setLogLevel(opts.logLevel as Parameters<typeof setLogLevel>[0]);
     // Default options on purpose: the SDK's own v1 -> v0 signaling fallback must run.
     const r = new Room();
     registerEvents(r);
     room = r;
+    const started = performance.now();
     try {
-      await r.connect(url, token);
+      await r.connect(url, token, opts.autoSubscribe === false ? { autoSubscribe: false } : undefined);
     } catch (e) {
       room = undefined;
       disconnectedSent = true; // never report "disconnected" for a failed connect
@@ -203,6 +234,7 @@ const api = {
       sid: lp.sid,
       room: r.name,
       participants: Array.from(r.remoteParticipants.keys()),
+      connect_ms: Math.round((performance.now() - started) * 10) / 10,
     };
   },
 
@@ -222,6 +254,26 @@ const api = {
     const pub = await requireRoom().localParticipant.setMicrophoneEnabled(true);
     if (!pub) throw new Error('microphone was not published');
     return { sid: pub.trackSid };
+  },
+
+  async mute(kind: string, muted: boolean): Promise<void> {
+    const pub = localPublication(kind);
+    if (muted) await pub.mute();
+    else await pub.unmute();
+  },
+
+  async unpublish(kind: string): Promise<void> {
+    const pub = localPublication(kind);
+    if (!pub.track) throw new Error(`no ${kind} track published`);
+    await requireRoom().localParticipant.unpublishTrack(pub.track, true);
+  },
+
+  async setMetadata(metadata: string): Promise<void> {
+    await requireRoom().localParticipant.setMetadata(metadata);
+  },
+
+  async setName(name: string): Promise<void> {
+    await requireRoom().localParticipant.setName(name);
   },
 
   async sendChat(text: string): Promise<void> {
@@ -267,7 +319,7 @@ const api = {
         } catch (e) {
           info.statsError = errMessage(e);
         }
-        for (const el of elements.get(track.sid ?? '') ?? []) {
+        for (const el of elements.get(pub.trackSid) ?? []) {
           if (el instanceof HTMLVideoElement) {
             const played = el.getVideoPlaybackQuality().totalVideoFrames;
             entry.videoFramesPlayed += played;
