@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
-pub use sfu::Counts;
+pub use sfu::{Counts, Traffic};
 
 /// A running server. Dropping it does not stop it; call [`Server::stop`].
 #[derive(Debug)]
@@ -128,6 +128,11 @@ impl Server {
     /// Live rooms, participants and tracks.
     pub async fn counts(&self) -> Option<Counts> {
         self.sfu.call(sfu::Command::Counts).await
+    }
+
+    /// Traffic totals since start.
+    pub async fn traffic(&self) -> Option<Traffic> {
+        self.sfu.call(sfu::Command::Traffic).await
     }
 
     /// Tells one participant the server is leaving and it should reconnect

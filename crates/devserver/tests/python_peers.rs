@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tandem_devserver::{Config, Server};
 use tandem_testkit::netns;
-use tandem_testkit::peer::PyPeer;
+use tandem_testkit::peer::Peer;
 use tandem_testkit::token;
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -36,10 +36,10 @@ fn python_peers_exchange_video_audio_data_and_chat() {
     runtime().block_on(async {
         let server = Server::start(Config::for_tests(ip)).await.unwrap();
         let url = server.url();
-        let mut alice = PyPeer::connect("alice", &url, &token::join("r1", "alice"))
+        let mut alice = Peer::python("alice", &url, &token::join("r1", "alice"))
             .await
             .unwrap();
-        let mut bob = PyPeer::connect("bob", &url, &token::join("r1", "bob"))
+        let mut bob = Peer::python("bob", &url, &token::join("r1", "bob"))
             .await
             .unwrap();
         alice

@@ -12,7 +12,7 @@ use livekit_api::webhooks::WebhookReceiver;
 use parking_lot::Mutex;
 use serde_json::json;
 use tandem_devserver::{Config, Server};
-use tandem_testkit::peer::{PyPeer, room_api};
+use tandem_testkit::peer::{Peer, room_api};
 use tandem_testkit::{netns, token};
 
 /// Collects webhook deliveries as (body, authorization header).
@@ -64,8 +64,8 @@ fn room_service_webhooks_and_server_leave_with_python_sdks() {
         let rooms = room_api(&http, &["list"]).await.unwrap();
         assert_eq!(rooms["rooms"][0]["name"], "coach-1");
 
-        let mut alice = PyPeer::connect("alice", &url, &token::join("coach-1", "alice")).await.unwrap();
-        let mut bob = PyPeer::connect("bob", &url, &token::join("coach-1", "bob")).await.unwrap();
+        let mut alice = Peer::python("alice", &url, &token::join("coach-1", "alice")).await.unwrap();
+        let mut bob = Peer::python("bob", &url, &token::join("coach-1", "bob")).await.unwrap();
         alice.cmd(json!({"cmd": "publish_video", "color": [0, 0, 255], "width": 160, "height": 120, "fps": 10})).await.unwrap();
         alice.cmd(json!({"cmd": "publish_audio", "freq": 440})).await.unwrap();
         bob.expect("track_subscribed", json!({"identity": "alice", "kind": "audio"})).await.unwrap();
@@ -130,7 +130,7 @@ fn room_service_webhooks_and_server_leave_with_python_sdks() {
         .unwrap();
 
         // A second connection as bob replaces the first; the first is told why.
-        let mut bob2 = PyPeer::connect("bob2", &url, &token::join("coach-1", "bob")).await.unwrap();
+        let mut bob2 = Peer::python("bob2", &url, &token::join("coach-1", "bob")).await.unwrap();
         bob.expect("disconnected", json!({"reason": "DUPLICATE_IDENTITY"})).await.unwrap();
         bob2.expect("track_subscribed", json!({"identity": "alice", "kind": "video"})).await.unwrap();
 

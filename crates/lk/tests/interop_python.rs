@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 use tandem_devserver::{Config, Server};
 use tandem_lk::*;
-use tandem_testkit::peer::PyPeer;
+use tandem_testkit::peer::Peer;
 use tandem_testkit::{netns, token};
 
 const RATE: u32 = 48_000;
@@ -54,7 +54,7 @@ fn tandem_lk_and_python_sdk_exchange_media_data_and_chat() {
     rt.block_on(async {
         let server = Server::start(Config::for_tests(ip)).await.unwrap();
         let url = server.url();
-        let mut py = PyPeer::connect("py", &url, &token::join("r", "py")).await.unwrap();
+        let mut py = Peer::python("py", &url, &token::join("r", "py")).await.unwrap();
         py.cmd(json!({"cmd": "publish_video", "color": [30, 60, 220], "width": 320, "height": 240, "fps": 15}))
             .await
             .unwrap();

@@ -21,7 +21,31 @@ pub fn enter(test_name: &str) -> Option<IpAddr> {
     if let Ok(addr) = std::env::var(MARK) {
         return addr.parse().ok();
     }
-    let exe = std::env::current_exe().expect("test binary path");
+    let args = ["--exact", test_name, "--nocapture", "--test-threads=1"];
+    let status = rerun_inside(&args, true);
+    assert!(
+        status.success(),
+        "{test_name} failed inside its private network namespace ({status}); \
+         it needs root (or CAP_SYS_ADMIN) and iproute2: see its output above"
+    );
+    None
+}
+
+/// For a whole program (a benchmark): returns the namespace address when
+/// already inside; otherwise re-runs the program with the same arguments in a
+/// new namespace and exits with its status.
+pub fn enter_program() -> IpAddr {
+    if let Some(addr) = std::env::var(MARK).ok().and_then(|a| a.parse().ok()) {
+        return addr;
+    }
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let status = rerun_inside(&args, false);
+    std::process::exit(status.code().unwrap_or(1));
+}
+
+fn rerun_inside(args: &[&str], indent: bool) -> std::process::ExitStatus {
+    let exe = std::env::current_exe().expect("own executable path");
     let script = format!(
         "set -e; ip link set lo up; ip link add tnd0 type veth peer name tnd1; \
          ip addr add {ADDR}/24 dev tnd0; ip link set tnd0 up; ip link set tnd1 up; exec \"$@\""
@@ -29,25 +53,23 @@ pub fn enter(test_name: &str) -> Option<IpAddr> {
     let mut child = Command::new("unshare")
         .args(["--net", "--", "sh", "-c", &script, "sh"])
         .arg(&exe)
-        .args(["--exact", test_name, "--nocapture", "--test-threads=1"])
+        .args(args)
         .env(MARK, ADDR)
-        .stdout(Stdio::piped())
+        .stdout(if indent {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .unwrap_or_else(|e| {
             panic!("cannot run `unshare` (util-linux) to make a private network namespace: {e}")
         });
-    // The inner run's own summary lines are indented so that only the outer
-    // harness's results are counted by whoever reads the output.
+    // A namespaced test's own summary lines are indented so that only the
+    // outer harness's results are counted by whoever reads the output.
     if let Some(out) = child.stdout.take() {
         for line in BufReader::new(out).lines().map_while(Result::ok) {
             println!("  [netns] {line}");
         }
     }
-    let status = child.wait().expect("waiting for the namespaced test");
-    assert!(
-        status.success(),
-        "{test_name} failed inside its private network namespace ({status}); \
-         it needs root (or CAP_SYS_ADMIN) and iproute2: see its output above"
-    );
-    None
+    child.wait().expect("waiting for the namespaced run")
 }

@@ -55,6 +55,7 @@ impl Sfu {
         let Ok(recv) = Receive::new(Protocol::Udp, src, self.media_addr, buf) else {
             return;
         };
+        self.traffic.datagrams_in += 1;
         let input = Input::Receive(Instant::now(), recv);
         let cached = self.addr_cache.get(&src).copied().filter(|(pid, role)| {
             self.parts
@@ -135,7 +136,10 @@ impl Sfu {
             match pc.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
                     // A full socket buffer drops the datagram, as the network would.
-                    let _ = self.socket.try_send_to(&t.contents, t.destination);
+                    if self.socket.try_send_to(&t.contents, t.destination).is_ok() {
+                        self.traffic.datagrams_out += 1;
+                        self.traffic.bytes_out += t.contents.len() as u64;
+                    }
                 }
                 Ok(Output::Timeout(t)) => {
                     pc.next_timeout = t;
@@ -391,8 +395,9 @@ impl Sfu {
                 continue;
             };
             tracing::trace!(to = %sub.identity, track = %sid, "forward");
-            if let Err(e) = writer.write(pt, data.network_time, data.time, data.data.clone()) {
-                tracing::debug!("forward to {} failed: {e}", sub.identity);
+            match writer.write(pt, data.network_time, data.time, data.data.clone()) {
+                Ok(()) => self.traffic.frames_forwarded += 1,
+                Err(e) => tracing::debug!("forward to {} failed: {e}", sub.identity),
             }
             if !self.dirty.contains(&(m, PcRole::Subscriber)) {
                 self.dirty.push((m, PcRole::Subscriber));
@@ -626,22 +631,7 @@ impl Sfu {
                 return;
             }
         };
-        // The sender is who the server says it is, never what the packet claims.
-        packet.participant_identity = p.identity.clone();
-        #[allow(deprecated)]
-        {
-            packet.participant_sid = p.sid.clone();
-        }
-        let mut destinations = std::mem::take(&mut packet.destination_identities);
-        if let Some(proto::data_packet::Value::User(user)) = &mut packet.value {
-            #[allow(deprecated)]
-            {
-                user.participant_sid = p.sid.clone();
-                user.participant_identity = p.identity.clone();
-                destinations.append(&mut user.destination_identities);
-                user.destination_sids.clear();
-            }
-        }
+        let destinations = stamp_sender(&mut packet, &p.identity, &p.sid);
         let encoded = packet.encode_to_vec();
         let room = p.room.clone();
         for m in self
@@ -723,5 +713,86 @@ impl PubTrack {
             .filter(|(_, t)| now.duration_since(*t) < LAYER_TIMEOUT)
             .map(|(r, _)| *r)
             .max_by_key(rank)
+    }
+}
+
+/// Makes the packet say who really sent it (whatever it claimed) and takes
+/// out its destination list, which is the server's business only. Returns
+/// the destination identities (empty: everyone).
+#[allow(deprecated)] // the per-packet sender fields older clients still read
+pub(super) fn stamp_sender(
+    packet: &mut proto::DataPacket,
+    identity: &str,
+    sid: &str,
+) -> Vec<String> {
+    packet.participant_identity = identity.to_owned();
+    packet.participant_sid = sid.to_owned();
+    let mut destinations = std::mem::take(&mut packet.destination_identities);
+    // Other kinds (legacy chat, transcriptions, streams, RPC) pass as they are.
+    if let Some(proto::data_packet::Value::User(user)) = &mut packet.value {
+        user.participant_sid = sid.to_owned();
+        user.participant_identity = identity.to_owned();
+        destinations.append(&mut user.destination_identities);
+        user.destination_sids.clear();
+    }
+    destinations.sort();
+    destinations.dedup();
+    destinations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(deprecated)]
+    fn data_packets_carry_the_real_sender_and_lose_their_destinations() {
+        let mut spoofed = proto::DataPacket {
+            participant_identity: "the-coach".into(),
+            participant_sid: "PA_fake".into(),
+            destination_identities: vec!["bob".into()],
+            value: Some(proto::data_packet::Value::User(proto::UserPacket {
+                participant_identity: "the-coach".into(),
+                destination_identities: vec!["carol".into(), "bob".into()],
+                destination_sids: vec!["PA_x".into()],
+                payload: b"hi".to_vec(),
+                topic: Some("t".into()),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        let to = stamp_sender(&mut spoofed, "mallory", "PA_m");
+        assert_eq!(to, ["bob", "carol"]);
+        assert_eq!(spoofed.participant_identity, "mallory");
+        assert_eq!(spoofed.participant_sid, "PA_m");
+        assert!(spoofed.destination_identities.is_empty());
+        let Some(proto::data_packet::Value::User(u)) = &spoofed.value else {
+            panic!()
+        };
+        assert_eq!(
+            (u.participant_identity.as_str(), u.participant_sid.as_str()),
+            ("mallory", "PA_m")
+        );
+        assert!(u.destination_identities.is_empty() && u.destination_sids.is_empty());
+        assert_eq!(u.payload, b"hi");
+
+        // A legacy chat packet passes through with the sender stamped.
+        let mut chat = proto::DataPacket {
+            value: Some(proto::data_packet::Value::ChatMessage(proto::ChatMessage {
+                id: "m1".into(),
+                message: "<b>hello</b>".into(),
+                ..Default::default()
+            })),
+            ..Default::default()
+        };
+        assert!(stamp_sender(&mut chat, "alice", "PA_a").is_empty());
+        assert_eq!(chat.participant_identity, "alice");
+        let Some(proto::data_packet::Value::ChatMessage(m)) = &chat.value else {
+            panic!()
+        };
+        assert_eq!(
+            m.message, "<b>hello</b>",
+            "chat text is opaque to the server"
+        );
     }
 }

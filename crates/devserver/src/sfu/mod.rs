@@ -91,6 +91,8 @@ pub(crate) enum Command {
     ServerLeave(String, String, oneshot::Sender<bool>),
     /// Snapshot counters, for tests and leak checks.
     Counts(oneshot::Sender<Counts>),
+    /// Traffic totals since start, for benchmarks.
+    Traffic(oneshot::Sender<Traffic>),
 }
 
 /// Live object counts, to check nothing leaks.
@@ -102,6 +104,19 @@ pub struct Counts {
     pub participants: usize,
     /// Published tracks.
     pub tracks: usize,
+}
+
+/// Traffic totals since the server started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Traffic {
+    /// UDP datagrams received.
+    pub datagrams_in: u64,
+    /// UDP datagrams sent.
+    pub datagrams_out: u64,
+    /// Bytes sent over UDP.
+    pub bytes_out: u64,
+    /// Media frames written to subscribers.
+    pub frames_forwarded: u64,
 }
 
 /// Cheap handle other tasks use to talk to the SFU task.
@@ -298,6 +313,7 @@ pub(crate) struct Sfu {
     dirty: Vec<(Pid, PcRole)>,
     events: VecDeque<(Pid, PcRole, str0m::Event)>,
     webhooks: Webhooks,
+    traffic: Traffic,
 }
 
 impl Sfu {
@@ -318,6 +334,7 @@ impl Sfu {
             dirty: Vec::new(),
             events: VecDeque::new(),
             webhooks,
+            traffic: Traffic::default(),
         }
     }
 
@@ -382,6 +399,9 @@ impl Sfu {
                     );
                 }
                 let _ = reply.send(found.is_some());
+            }
+            Command::Traffic(reply) => {
+                let _ = reply.send(self.traffic);
             }
             Command::Counts(reply) => {
                 let _ = reply.send(Counts {
