@@ -6,6 +6,7 @@ use axum::extract::ws::{Message, WebSocket};
 use futures_util::{SinkExt as _, StreamExt as _};
 use livekit_protocol as proto;
 use prost::Message as _;
+use proto::leave_request::Action;
 use proto::{signal_request, signal_response};
 use tokio::time::Instant;
 
@@ -27,6 +28,19 @@ fn encode(msg: signal_response::Message) -> Message {
     )
 }
 
+/// Sends a `leave` and closes, for connections refused before they join.
+async fn leave_and_close(
+    mut tx: futures_util::stream::SplitSink<WebSocket, Message>,
+    reason: proto::DisconnectReason,
+    action: Action,
+) {
+    let leave = crate::sfu::leave_request(reason, action);
+    let _ = tx
+        .send(encode(signal_response::Message::Leave(leave)))
+        .await;
+    let _ = tx.close().await;
+}
+
 /// Runs a signaling connection until either side ends it.
 pub(crate) async fn serve(socket: WebSocket, state: AppState, req: JoinRequest, reconnect: bool) {
     let (mut tx, mut rx) = socket.split();
@@ -35,17 +49,8 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, req: JoinRequest, 
         // Sessions are not kept after their connection drops, so there is
         // nothing to resume: ask for a full reconnect instead.
         tracing::info!(%identity, "resume for an unknown session: asking for a full reconnect");
-        let leave = proto::LeaveRequest {
-            can_reconnect: true,
-            reason: proto::DisconnectReason::StateMismatch as i32,
-            action: proto::leave_request::Action::Reconnect as i32,
-            regions: None,
-        };
-        let _ = tx
-            .send(encode(signal_response::Message::Leave(leave)))
-            .await;
-        let _ = tx.close().await;
-        return;
+        let (reason, action) = (proto::DisconnectReason::StateMismatch, Action::Reconnect);
+        return leave_and_close(tx, reason, action).await;
     }
     let joined = state
         .sfu
@@ -56,17 +61,8 @@ pub(crate) async fn serve(socket: WebSocket, state: AppState, req: JoinRequest, 
         Ok(j) => j,
         Err(e) => {
             tracing::info!(%identity, "join failed: {e}");
-            let leave = proto::LeaveRequest {
-                can_reconnect: false,
-                reason: proto::DisconnectReason::JoinFailure as i32,
-                action: proto::leave_request::Action::Disconnect as i32,
-                regions: None,
-            };
-            let _ = tx
-                .send(encode(signal_response::Message::Leave(leave)))
-                .await;
-            let _ = tx.close().await;
-            return;
+            let (reason, action) = (proto::DisconnectReason::JoinFailure, Action::Disconnect);
+            return leave_and_close(tx, reason, action).await;
         }
     };
     let pid = joined.pid;

@@ -24,3 +24,22 @@ pub fn logs() {
         .with_test_writer()
         .try_init();
 }
+
+/// Runs an async media test inside its own private network namespace (see
+/// [`netns::enter`]), with logs on. `test_name` is the test function's name;
+/// `body` gets the namespace address to bind servers to.
+pub fn media_test<F, Fut>(test_name: &str, body: F)
+where
+    F: FnOnce(std::net::IpAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    let Some(ip) = netns::enter(test_name) else {
+        return;
+    };
+    logs();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(body(ip));
+}

@@ -254,12 +254,7 @@ impl Sfu {
         let room = p.room.clone();
         let pinfo = p.info(proto::participant_info::State::Active);
         self.announce(pid);
-        for m in self
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default()
-        {
+        for m in self.members(&room) {
             if m == pid {
                 continue;
             }
@@ -289,12 +284,7 @@ impl Sfu {
         let room = p.room.clone();
         let pinfo = p.info(proto::participant_info::State::Active);
         self.announce(pid);
-        for m in self
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default()
-        {
+        for m in self.members(&room) {
             if let Some(o) = self.parts.get_mut(&m) {
                 for dt in o
                     .downtracks
@@ -338,12 +328,7 @@ impl Sfu {
         if video && !data.contiguous {
             want_keyframe = Some(data.rid);
         }
-        for m in self
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default()
-        {
+        for m in self.members(&room) {
             if m == from {
                 continue;
             }
@@ -634,12 +619,7 @@ impl Sfu {
         let destinations = stamp_sender(&mut packet, &p.identity, &p.sid);
         let encoded = packet.encode_to_vec();
         let room = p.room.clone();
-        for m in self
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default()
-        {
+        for m in self.members(&room) {
             if m == from {
                 continue;
             }

@@ -413,6 +413,14 @@ impl Sfu {
         }
     }
 
+    /// A room's members (empty when there is no such room).
+    fn members(&self, room: &str) -> Vec<Pid> {
+        self.rooms
+            .get(room)
+            .map(|r| r.members.clone())
+            .unwrap_or_default()
+    }
+
     fn check_capacity(&self, room: &str) -> Result<(), JoinError> {
         let max = self
             .rooms
@@ -486,12 +494,10 @@ impl Sfu {
         });
         if let Some(old) = duplicate {
             tracing::info!(identity = %req.claims.sub, "duplicate identity: replacing the older connection");
-            let leave = proto::LeaveRequest {
-                can_reconnect: false,
-                reason: proto::DisconnectReason::DuplicateIdentity as i32,
-                action: proto::leave_request::Action::Disconnect as i32,
-                regions: None,
-            };
+            let leave = leave_request(
+                proto::DisconnectReason::DuplicateIdentity,
+                proto::leave_request::Action::Disconnect,
+            );
             self.remove(old, proto::DisconnectReason::DuplicateIdentity, Some(leave));
         }
         self.check_capacity(&room_name)?;
@@ -546,11 +552,7 @@ impl Sfu {
             logged: Vec::new(),
         };
 
-        let members: Vec<Pid> = self
-            .rooms
-            .get(&room_name)
-            .map(|r| r.members.clone())
-            .unwrap_or_default();
+        let members: Vec<Pid> = self.members(&room_name);
         let others: Vec<proto::ParticipantInfo> = members
             .iter()
             .filter_map(|m| self.parts.get(m))
@@ -687,11 +689,7 @@ impl Sfu {
                 r.empty_since = Some(Instant::now());
             }
         }
-        let members = self
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default();
+        let members = self.members(&room);
         for m in &members {
             if let Some(o) = self.parts.get_mut(m) {
                 for dt in o.downtracks.iter_mut().filter(|d| d.publisher == pid) {
@@ -734,12 +732,10 @@ impl Sfu {
             .collect();
         for pid in failed {
             // Ask the client to come back with a fresh session.
-            let leave = proto::LeaveRequest {
-                can_reconnect: true,
-                reason: proto::DisconnectReason::StateMismatch as i32,
-                action: proto::leave_request::Action::Reconnect as i32,
-                regions: None,
-            };
+            let leave = leave_request(
+                proto::DisconnectReason::StateMismatch,
+                proto::leave_request::Action::Reconnect,
+            );
             self.remove(pid, proto::DisconnectReason::StateMismatch, Some(leave));
         }
         let now = Instant::now();
@@ -764,12 +760,7 @@ impl Sfu {
             .map(|r| r.members.clone())
             .unwrap_or_default();
         for pid in members {
-            let leave = proto::LeaveRequest {
-                can_reconnect: false,
-                reason: reason as i32,
-                action: proto::leave_request::Action::Disconnect as i32,
-                regions: None,
-            };
+            let leave = leave_request(reason, proto::leave_request::Action::Disconnect);
             self.remove(pid, reason, Some(leave));
         }
         let room = self.room_proto(name);
@@ -810,12 +801,10 @@ impl Sfu {
         use proto::simulate_scenario::Scenario;
         match s.scenario {
             Some(Scenario::ServerLeave(_)) => {
-                let leave = proto::LeaveRequest {
-                    can_reconnect: true,
-                    reason: proto::DisconnectReason::ServerShutdown as i32,
-                    action: proto::leave_request::Action::Reconnect as i32,
-                    regions: None,
-                };
+                let leave = leave_request(
+                    proto::DisconnectReason::ServerShutdown,
+                    proto::leave_request::Action::Reconnect,
+                );
                 self.remove(pid, proto::DisconnectReason::ServerShutdown, Some(leave));
             }
             Some(Scenario::NodeFailure(_)) => {
@@ -971,11 +960,7 @@ impl Sfu {
         let Some(room) = self.parts.get(&pid).map(|p| p.room.clone()) else {
             return;
         };
-        let members = self
-            .rooms
-            .get(&room)
-            .map(|r| r.members.clone())
-            .unwrap_or_default();
+        let members = self.members(&room);
         let mut found = Vec::new();
         for m in members.iter().filter(|m| **m != pid) {
             if let Some(o) = self.parts.get(m) {
@@ -1043,6 +1028,20 @@ impl DownTrack {
 
     fn needs_offer(&self) -> bool {
         matches!(self.state, DtState::ToOpen | DtState::ToStop(_))
+    }
+}
+
+/// A `leave` message; clients reconnect on their own when the action says so
+/// (`can_reconnect` follows from it).
+pub(crate) fn leave_request(
+    reason: proto::DisconnectReason,
+    action: proto::leave_request::Action,
+) -> proto::LeaveRequest {
+    proto::LeaveRequest {
+        can_reconnect: action != proto::leave_request::Action::Disconnect,
+        reason: reason as i32,
+        action: action as i32,
+        regions: None,
     }
 }
 

@@ -151,12 +151,10 @@ impl Sfu {
             }
             ServiceCall::RemoveParticipant(req) => {
                 let pid = self.find(&req.room, &req.identity)?;
-                let leave = proto::LeaveRequest {
-                    can_reconnect: false,
-                    reason: proto::DisconnectReason::ParticipantRemoved as i32,
-                    action: proto::leave_request::Action::Disconnect as i32,
-                    regions: None,
-                };
+                let leave = super::leave_request(
+                    proto::DisconnectReason::ParticipantRemoved,
+                    proto::leave_request::Action::Disconnect,
+                );
                 self.remove(
                     pid,
                     proto::DisconnectReason::ParticipantRemoved,
