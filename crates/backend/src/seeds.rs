@@ -1,0 +1,768 @@
+//! The five platforms' token and session APIs, each at its seed's path with
+//! its seed's JSON. The write-ups are in `shared/reference/seeds/000–004`.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row as _;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{ApiError, Shape, rejection};
+use crate::lk::{self, Grant};
+use crate::model::{self, Session, Side, User};
+
+const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
+const ONE_HOUR: Duration = Duration::from_secs(3600);
+
+/// Routes that mint tokens or check passwords (rate limited).
+pub(crate) fn token_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/livekit-token", get(token_000))
+        .route("/functions/v1/livekit-token", post(token_001))
+        .route(
+            "/api/v1/admin/sessions/{session_id}/livekit-token",
+            post(token_002),
+        )
+        .route("/api/livekit/token", post(token_003))
+        .route("/api/sessions/validate", post(validate_004))
+        .route("/api/sessions/livekit-token", post(token_004))
+}
+
+/// Everything else.
+pub(crate) fn other_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/sessions", get(my_sessions))
+        .route("/api/livekit/rooms", post(create_room).get(list_rooms))
+        .route(
+            "/api/livekit/rooms/{room}",
+            get(get_room).delete(delete_room),
+        )
+        .route(
+            "/api/livekit/rooms/{room}/remove-participant",
+            post(remove_participant),
+        )
+        .route("/api/livekit/status", get(status))
+        .route("/api/sessions/join", post(join_004))
+        .route("/api/sessions/end", post(end_004))
+}
+
+fn body<T>(b: Result<Json<T>, JsonRejection>, shape: Shape) -> Result<T, ApiError> {
+    b.map(|Json(t)| t).map_err(|e| rejection(e, shape))
+}
+
+fn iso(ts: i64) -> String {
+    chrono::DateTime::from_timestamp(ts, 0)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string()
+}
+
+fn iso_ms_z(ts: chrono::DateTime<chrono::Utc>) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// A required, bounded text field.
+fn required<'a>(
+    v: &'a Option<String>,
+    name: &str,
+    max: usize,
+    shape: Shape,
+) -> Result<&'a str, ApiError> {
+    match v.as_deref().map(str::trim) {
+        None | Some("") => Err(ApiError::bad_request(format!("{name} is required")).shaped(shape)),
+        Some(s) if s.len() > max => {
+            Err(ApiError::bad_request(format!("{name} is longer than {max} bytes")).shaped(shape))
+        }
+        Some(s) if s.chars().any(char::is_control) => {
+            Err(ApiError::bad_request(format!("{name} contains control characters")).shaped(shape))
+        }
+        Some(s) => Ok(s),
+    }
+}
+
+async fn session_for(state: &AppState, id: &str, shape: Shape) -> Result<Session, ApiError> {
+    let missing = || ApiError::not_found("session not found").shaped(shape);
+    if !model::plausible_id(id) {
+        return Err(missing());
+    }
+    model::session_by_id(&state.db, id)
+        .await
+        .map_err(|e| e.shaped(shape))?
+        .ok_or_else(missing)
+}
+
+// ---- seed 000: GET /api/livekit-token?sessionId= → {token, serverUrl} ----
+
+async fn token_000(
+    State(state): State<AppState>,
+    caller: Caller,
+    q: Result<Query<HashMap<String, String>>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = caller.in_shape(Shape::Plain)?;
+    let Query(q) = q.map_err(|e| rejection(e, Shape::Plain))?;
+    let sid = required(&q.get("sessionId").cloned(), "sessionId", 64, Shape::Plain)?.to_owned();
+    let session = session_for(&state, &sid, Shape::Plain).await?;
+    let side = session
+        .side_of(&user.id)
+        .ok_or_else(|| ApiError::forbidden("you are not a participant of this session"))?;
+    let mut grant = Grant::full(&session.id, TWO_HOURS);
+    grant.can_update_metadata = side == Side::Coach;
+    let token = lk::mint(&state.cfg, &user, &user.display_name, &grant)?;
+    let mut out = json!({ "token": token, "serverUrl": state.cfg.livekit_url });
+    if state.cfg.dev {
+        out["_debug"] = json!({ "serverTimeUtc": iso_ms_z(chrono::Utc::now()) });
+    }
+    Ok(Json(out))
+}
+
+// ---- seed 001: POST /functions/v1/livekit-token {roomType} → {token, livekitUrl} ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Req001 {
+    room_type: Option<String>,
+    user_name: Option<String>,
+}
+
+/// Audition and main show: judges and contestants perform (publish); everyone
+/// else watches (subscribe only).
+pub(crate) fn grant_001(role: &str, room_type: &str) -> Option<Grant> {
+    let room = match room_type {
+        "audition" => "audition-room",
+        "main_show" => "main-show",
+        _ => return None,
+    };
+    let performer = matches!(role, "judge" | "contestant" | "admin");
+    Some(Grant {
+        can_publish: performer,
+        can_publish_data: performer,
+        can_update_metadata: performer,
+        ..Grant::full(room, ONE_HOUR)
+    })
+}
+
+async fn token_001(
+    State(state): State<AppState>,
+    caller: Caller,
+    b: Result<Json<Req001>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let user = caller.in_shape(Shape::Plain)?;
+    let req = body(b, Shape::Plain)?;
+    let room_type = required(&req.room_type, "roomType", 32, Shape::Plain)?;
+    let grant = grant_001(&user.role, room_type)
+        .ok_or_else(|| ApiError::bad_request("roomType must be \"audition\" or \"main_show\""))?;
+    let name = match &req.user_name {
+        Some(_) => required(&req.user_name, "userName", 128, Shape::Plain)?.to_owned(),
+        None => user.display_name.clone(),
+    };
+    let token = lk::mint(&state.cfg, &user, &name, &grant)?;
+    Ok(Json(
+        json!({ "token": token, "livekitUrl": state.cfg.livekit_url }),
+    ))
+}
+
+// ---- seed 002: POST /api/v1/admin/sessions/:id/livekit-token ----
+
+/// Who may join when (seed 002's access rules); the error says why not.
+pub(crate) fn access_002(session: &Session, side: Side) -> Result<Grant, ApiError> {
+    let refuse = |m: &str| Err(ApiError::bad_request(m).shaped(Shape::Envelope));
+    match (session.status.as_str(), session.mode.as_str()) {
+        ("cancelled", _) => return refuse("this session is cancelled"),
+        ("completed", _) => return refuse("this session has ended"),
+        ("scheduled", "offline") => {
+            return refuse("this offline session is not accessible until the trainer starts it");
+        }
+        _ => {}
+    }
+    let mut grant = Grant::full(&format!("session-{}", session.id), TWO_HOURS);
+    grant.can_update_metadata = side == Side::Coach;
+    Ok(grant)
+}
+
+async fn token_002(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(session_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let user = caller.in_shape(Shape::Envelope)?;
+    let session = session_for(&state, &session_id, Shape::Envelope).await?;
+    let side = session.side_of(&user.id).ok_or_else(|| {
+        ApiError::forbidden("you do not have access to this session").shaped(Shape::Envelope)
+    })?;
+    let grant = access_002(&session, side)?;
+    let token = lk::mint(&state.cfg, &user, &user.display_name, &grant)
+        .map_err(|e| e.shaped(Shape::Envelope))?;
+    Ok(Json(json!({
+        "success": true,
+        "message": "LiveKit token generated successfully",
+        "data": { "token": token, "url": state.cfg.livekit_url, "roomName": grant.room },
+    })))
+}
+
+// ---- seed 003: study groups ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Req003 {
+    room_name: Option<String>,
+    participant_name: Option<String>,
+}
+
+async fn token_003(
+    State(state): State<AppState>,
+    caller: Caller,
+    b: Result<Json<Req003>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let shape = Shape::Envelope;
+    let user = caller.in_shape(shape)?;
+    let req = body(b, shape)?;
+    let room = required(&req.room_name, "roomName", 255, shape)?;
+    let name = match &req.participant_name {
+        Some(_) => required(&req.participant_name, "participantName", 128, shape)?.to_owned(),
+        None => user.display_name.clone(),
+    };
+    let group = sqlx::query("SELECT id, owner_user_id FROM study_groups WHERE room_name = $1")
+        .bind(room)
+        .fetch_optional(&state.db.pool)
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?
+        .ok_or_else(|| {
+            ApiError::not_found(format!("no study group uses room {room:?}")).shaped(shape)
+        })?;
+    let group_id: String = group.get("id");
+    let owner: String = group.get("owner_user_id");
+    let member = sqlx::query(
+        "SELECT 1 AS one FROM study_group_members WHERE group_id = $1 AND user_id = $2",
+    )
+    .bind(&group_id)
+    .bind(&user.id)
+    .fetch_optional(&state.db.pool)
+    .await
+    .map_err(|e| ApiError::from(e).shaped(shape))?
+    .is_some();
+    if !(member || owner == user.id || user.role == "admin") {
+        return Err(ApiError::forbidden("you are not a member of this study group").shaped(shape));
+    }
+    let grant = Grant {
+        can_update_metadata: true,
+        ..Grant::full(room, TWO_HOURS)
+    };
+    let token = lk::mint(&state.cfg, &user, &name, &grant).map_err(|e| e.shaped(shape))?;
+    Ok(Json(json!({
+        "success": true,
+        "data": {
+            "token": token,
+            "serverUrl": state.cfg.livekit_url,
+            "roomName": room,
+            "identity": user.id,
+            "participantName": name,
+        },
+    })))
+}
+
+/// Room management is for coaches and admins.
+fn manager(caller: Caller) -> Result<User, ApiError> {
+    let user = caller.in_shape(Shape::Envelope)?;
+    if matches!(user.role.as_str(), "coach" | "trainer" | "admin") {
+        Ok(user)
+    } else {
+        Err(
+            ApiError::forbidden("room management is for coaches and admins")
+                .shaped(Shape::Envelope),
+        )
+    }
+}
+
+fn client(state: &AppState) -> Result<livekit_api::services::room::RoomClient, ApiError> {
+    lk::room_client(&state.cfg).ok_or_else(|| {
+        ApiError::internal(
+            "LiveKit service not configured (LIVEKIT_API_KEY / LIVEKIT_API_SECRET / LIVEKIT_URL)",
+        )
+        .shaped(Shape::Envelope)
+    })
+}
+
+fn room_json(r: &livekit_protocol::Room) -> Value {
+    json!({
+        "sid": r.sid,
+        "name": r.name,
+        "emptyTimeout": r.empty_timeout,
+        "maxParticipants": r.max_participants,
+        "numParticipants": r.num_participants,
+        "creationTime": r.creation_time,
+    })
+}
+
+fn room_name(name: &str) -> Result<&str, ApiError> {
+    let ok = !name.is_empty() && name.len() <= 255 && !name.chars().any(char::is_control);
+    ok.then_some(name).ok_or_else(|| {
+        ApiError::bad_request("room name must be 1–255 printable characters")
+            .shaped(Shape::Envelope)
+    })
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CreateRoom {
+    name: Option<String>,
+    empty_timeout: Option<u32>,
+    max_participants: Option<u32>,
+}
+
+async fn create_room(
+    State(state): State<AppState>,
+    caller: Caller,
+    b: Result<Json<CreateRoom>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    manager(caller)?;
+    let req = body(b, Shape::Envelope)?;
+    let name = room_name(required(&req.name, "name", 255, Shape::Envelope)?)?;
+    let opts = livekit_api::services::room::CreateRoomOptions {
+        empty_timeout: req.empty_timeout.unwrap_or(600).min(86_400),
+        max_participants: req.max_participants.unwrap_or(0).min(10_000),
+        ..Default::default()
+    };
+    let room = client(&state)?
+        .create_room(name, opts)
+        .await
+        .map_err(lk::service_error)?;
+    Ok(Json(json!({ "success": true, "data": room_json(&room) })))
+}
+
+async fn list_rooms(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    manager(caller)?;
+    let rooms = client(&state)?
+        .list_rooms(Vec::new())
+        .await
+        .map_err(lk::service_error)?;
+    let list: Vec<Value> = rooms.iter().map(room_json).collect();
+    Ok(Json(
+        json!({ "success": true, "data": { "total": list.len(), "rooms": list } }),
+    ))
+}
+
+async fn get_room(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    manager(caller)?;
+    let room = room_name(&room)?;
+    let c = client(&state)?;
+    let rooms = c
+        .list_rooms(vec![room.to_owned()])
+        .await
+        .map_err(lk::service_error)?;
+    let r = rooms.first().ok_or_else(|| {
+        ApiError::not_found(format!("room {room:?} is not active")).shaped(Shape::Envelope)
+    })?;
+    let participants = c.list_participants(room).await.map_err(lk::service_error)?;
+    let people: Vec<Value> = participants
+        .iter()
+        .map(|p| {
+            json!({
+                "sid": p.sid,
+                "identity": p.identity,
+                "name": p.name,
+                "state": livekit_protocol::participant_info::State::try_from(p.state).map(|s| s.as_str_name()).unwrap_or("UNKNOWN"),
+                "joinedAt": p.joined_at,
+                "metadata": p.metadata,
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({ "success": true, "data": { "room": room_json(r), "participants": people } }),
+    ))
+}
+
+async fn delete_room(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    manager(caller)?;
+    let room = room_name(&room)?;
+    client(&state)?
+        .delete_room(room)
+        .await
+        .map_err(lk::service_error)?;
+    Ok(Json(json!({
+        "success": true,
+        "message": format!("Room '{room}' has been deleted"),
+        "data": { "roomName": room, "deletedAt": iso_ms_z(chrono::Utc::now()) },
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Remove {
+    participant_identity: Option<String>,
+}
+
+async fn remove_participant(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(room): Path<String>,
+    b: Result<Json<Remove>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    manager(caller)?;
+    let room = room_name(&room)?;
+    let req = body(b, Shape::Envelope)?;
+    let who = required(
+        &req.participant_identity,
+        "participantIdentity",
+        255,
+        Shape::Envelope,
+    )?;
+    client(&state)?
+        .remove_participant(room, who)
+        .await
+        .map_err(lk::service_error)?;
+    Ok(Json(json!({
+        "success": true,
+        "message": "Participant removed from room",
+        "data": { "roomName": room, "participantIdentity": who, "removedAt": iso_ms_z(chrono::Utc::now()) },
+    })))
+}
+
+async fn status(State(state): State<AppState>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    manager(caller)?;
+    let c = &state.cfg;
+    Ok(Json(json!({
+        "success": true,
+        "data": {
+            "configured": c.livekit_configured(),
+            "serverUrl": c.livekit_url,
+            "hasApiKey": !c.livekit_api_key.is_empty(),
+            "hasApiSecret": !c.livekit_api_secret.is_empty(),
+            "hasServerUrl": !c.livekit_url.is_empty(),
+        },
+    })))
+}
+
+// ---- seed 004: join links ----
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LinkReq {
+    token: Option<String>,
+}
+
+/// A valid, unexpired join link with its session and user.
+struct Link {
+    session: Session,
+    user: User,
+    participant_type: String,
+}
+
+async fn link(state: &AppState, token: &str, shape: Shape) -> Result<Link, ApiError> {
+    let unknown = || ApiError::not_found("this session link is not valid").shaped(shape);
+    if token.len() > 128
+        || !token
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(unknown());
+    }
+    let row = sqlx::query("SELECT session_id, user_id, participant_type, valid_until FROM session_links WHERE token = $1")
+        .bind(token)
+        .fetch_optional(&state.db.pool)
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?
+        .ok_or_else(unknown)?;
+    let valid_until: i64 = row.get("valid_until");
+    if valid_until < db::now() {
+        return Err(ApiError::new(
+            axum::http::StatusCode::GONE,
+            "this session link has expired",
+        )
+        .shaped(shape));
+    }
+    let session_id: String = row.get("session_id");
+    let user_id: String = row.get("user_id");
+    let session = session_for(state, &session_id, shape).await?;
+    let user = model::user_by_id(&state.db, &user_id)
+        .await
+        .map_err(|e| e.shaped(shape))?
+        .ok_or_else(unknown)?;
+    Ok(Link {
+        session,
+        user,
+        participant_type: row.get("participant_type"),
+    })
+}
+
+async fn validate_004(
+    State(state): State<AppState>,
+    b: Result<Json<LinkReq>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let req = body(b, Shape::Validate)?;
+    let token = required(&req.token, "token", 128, Shape::Validate)?;
+    let l = link(&state, token, Shape::Validate).await?;
+    let other_id = if l.participant_type == "user" {
+        &l.session.coach_user_id
+    } else {
+        &l.session.client_user_id
+    };
+    let other = model::user_by_id(&state.db, other_id)
+        .await
+        .map_err(|e| e.shaped(Shape::Validate))?;
+    Ok(Json(json!({
+        "valid": true,
+        "sessionId": l.session.id,
+        "roomId": l.session.room_name,
+        "sessionType": l.session.session_type,
+        "participantType": l.participant_type,
+        "participantId": l.user.id,
+        "otherParticipantName": other.map(|u| u.display_name).unwrap_or_default(),
+        "paidDurationMinutes": l.session.paid_minutes,
+        "status": l.session.status,
+        "scheduledStartTime": iso(l.session.scheduled_start),
+    })))
+}
+
+/// What a session type lets a participant send.
+pub(crate) fn grant_004(session: &Session) -> Grant {
+    let ttl = Duration::from_secs((session.paid_minutes.clamp(1, 600) as u64 + 30) * 60);
+    let mut g = Grant::full(&session.room_name, ttl);
+    match session.session_type.as_str() {
+        "chat" => g.can_publish = false,
+        "voice" => g.sources = vec!["microphone".into()],
+        _ => g.sources = vec!["camera".into(), "microphone".into()],
+    }
+    g
+}
+
+fn joinable(session: &Session, shape: Shape) -> Result<(), ApiError> {
+    match session.status.as_str() {
+        "cancelled" => Err(ApiError::bad_request("this session is cancelled").shaped(shape)),
+        "completed" => Err(ApiError::bad_request("this session has ended").shaped(shape)),
+        _ => Ok(()),
+    }
+}
+
+async fn token_004(
+    State(state): State<AppState>,
+    b: Result<Json<LinkReq>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let shape = Shape::Envelope;
+    let req = body(b, shape)?;
+    let token = required(&req.token, "token", 128, shape)?;
+    let l = link(&state, token, shape).await?;
+    joinable(&l.session, shape)?;
+    let grant = grant_004(&l.session);
+    let lk_token =
+        lk::mint(&state.cfg, &l.user, &l.user.display_name, &grant).map_err(|e| e.shaped(shape))?;
+    Ok(Json(json!({
+        "success": true,
+        "token": lk_token,
+        "serverUrl": state.cfg.livekit_url,
+        "roomName": grant.room,
+        "identity": l.user.id,
+        "sessionType": l.session.session_type,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinEnd {
+    session_id: Option<String>,
+    participant_type: Option<String>,
+    reason: Option<String>,
+    /// The join link's token, for callers without a user JWT.
+    token: Option<String>,
+}
+
+/// The caller (by link token or bearer JWT) and its side of the session.
+async fn participant(
+    state: &AppState,
+    caller: Caller,
+    req: &JoinEnd,
+) -> Result<(User, Session, Side), ApiError> {
+    let shape = Shape::Envelope;
+    let sid = required(&req.session_id, "sessionId", 64, shape)?;
+    let (user, session) = match &req.token {
+        Some(t) => {
+            let l = link(state, t, shape).await?;
+            if l.session.id != sid {
+                return Err(ApiError::forbidden("this link is for another session").shaped(shape));
+            }
+            (l.user, l.session)
+        }
+        None => (
+            caller.in_shape(shape)?,
+            session_for(state, sid, shape).await?,
+        ),
+    };
+    let side = session.side_of(&user.id).ok_or_else(|| {
+        ApiError::forbidden("you are not a participant of this session").shaped(shape)
+    })?;
+    if let Some(pt) = &req.participant_type {
+        let claimed = match pt.as_str() {
+            "user" => Side::Client,
+            "astrologer" | "coach" => Side::Coach,
+            _ => {
+                return Err(ApiError::bad_request(
+                    "participantType must be \"user\" or \"astrologer\"",
+                )
+                .shaped(shape));
+            }
+        };
+        if claimed != side {
+            return Err(ApiError::forbidden(
+                "participantType does not match your side of the session",
+            )
+            .shaped(shape));
+        }
+    }
+    Ok((user, session, side))
+}
+
+async fn join_004(
+    State(state): State<AppState>,
+    caller: Caller,
+    b: Result<Json<JoinEnd>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let shape = Shape::Envelope;
+    let req = body(b, shape)?;
+    let (user, session, _) = participant(&state, caller, &req).await?;
+    joinable(&session, shape)?;
+    let now = db::now();
+    let mut tx = state
+        .db
+        .pool
+        .begin()
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?;
+    model::add_event(&mut *tx, &session.id, "join", Some(&user.id), now, "api")
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?;
+    let joined: i64 = sqlx::query("SELECT COUNT(DISTINCT user_id) AS n FROM session_events WHERE session_id = $1 AND kind = 'join' AND user_id IN ($2, $3)")
+        .bind(&session.id)
+        .bind(&session.coach_user_id)
+        .bind(&session.client_user_id)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?
+        .get("n");
+    let both = joined >= 2;
+    if both && session.status == "scheduled" {
+        sqlx::query("UPDATE sessions SET status = 'in_progress', started_at = $1 WHERE id = $2 AND status = 'scheduled'")
+            .bind(now)
+            .bind(&session.id)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| ApiError::from(e).shaped(shape))?;
+    }
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?;
+    Ok(Json(json!({
+        "success": true,
+        "sessionActive": both || session.status == "in_progress",
+        "bothJoined": both,
+        "message": if both { "Session started" } else { "Waiting for the other participant" },
+    })))
+}
+
+async fn end_004(
+    State(state): State<AppState>,
+    caller: Caller,
+    b: Result<Json<JoinEnd>, JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let shape = Shape::Envelope;
+    let req = body(b, shape)?;
+    let reason = match &req.reason {
+        Some(_) => required(&req.reason, "reason", 64, shape)?.to_owned(),
+        None => "completed".to_owned(),
+    };
+    let (user, session, _) = participant(&state, caller, &req).await?;
+    joinable(&session, shape)?;
+    let now = db::now();
+    let duration = session.started_at.map_or(0, |s| (now - s).max(0));
+    let new_status = if session.started_at.is_none() && reason == "cancelled" {
+        "cancelled"
+    } else {
+        "completed"
+    };
+    let mut tx = state
+        .db
+        .pool
+        .begin()
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?;
+    let updated = sqlx::query(
+        "UPDATE sessions SET status = $1, ended_at = $2, duration_seconds = $3, end_reason = $4 \
+         WHERE id = $5 AND status IN ('scheduled', 'in_progress')",
+    )
+    .bind(new_status)
+    .bind(now)
+    .bind(duration)
+    .bind(&reason)
+    .bind(&session.id)
+    .execute(&mut *tx)
+    .await
+    .map_err(|e| ApiError::from(e).shaped(shape))?
+    .rows_affected();
+    if updated == 0 {
+        return Err(ApiError::bad_request("this session has already ended").shaped(shape));
+    }
+    model::add_event(&mut *tx, &session.id, "end", Some(&user.id), now, &reason)
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?;
+    tx.commit()
+        .await
+        .map_err(|e| ApiError::from(e).shaped(shape))?;
+    Ok(Json(json!({
+        "success": true,
+        "durationSeconds": duration,
+        "amountReleased": "0.00",
+        "message": "Session ended",
+    })))
+}
+
+/// `GET /api/sessions`: the caller's sessions, soonest first.
+async fn my_sessions(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Value>, ApiError> {
+    let user = caller.in_shape(Shape::Plain)?;
+    let rows = sqlx::query(
+        "SELECT s.id, s.scheduled_start, s.paid_minutes, s.session_type, s.mode, s.status, s.room_name, \
+         cu.display_name AS coach_name, cl.display_name AS client_name \
+         FROM sessions s JOIN coaches c ON c.id = s.coach_id JOIN users cu ON cu.id = c.user_id \
+         JOIN users cl ON cl.id = s.client_user_id \
+         WHERE c.user_id = $1 OR s.client_user_id = $1 ORDER BY s.scheduled_start LIMIT 200",
+    )
+    .bind(&user.id)
+    .fetch_all(&state.db.pool)
+    .await?;
+    let sessions: Vec<Value> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.get::<String, _>("id"),
+                "scheduledStartTime": iso(r.get("scheduled_start")),
+                "paidDurationMinutes": r.get::<i64, _>("paid_minutes"),
+                "sessionType": r.get::<String, _>("session_type"),
+                "mode": r.get::<String, _>("mode"),
+                "status": r.get::<String, _>("status"),
+                "roomName": r.get::<String, _>("room_name"),
+                "coachName": r.get::<String, _>("coach_name"),
+                "clientName": r.get::<String, _>("client_name"),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "sessions": sessions })))
+}
