@@ -13,6 +13,10 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("iproute2", "private network namespaces for media tests"),
     ("util-linux", "unshare, to enter those namespaces"),
     ("chromium", "the browser the JS SDK interop peer runs in"),
+    (
+        "postgresql",
+        "the backend's tests run on a real PostgreSQL too",
+    ),
 ];
 
 /// Installs the packages that are not installed yet; does nothing (and

@@ -54,7 +54,12 @@ pub(crate) fn run_all() -> Result<()> {
         println!("==> {name}: {}", run::display(&cmd));
         let started = Instant::now();
         let result = if name == "test" {
-            run_tests(&mut cmd, hint, &mut totals)
+            // The backend's suite runs on SQLite and on this real PostgreSQL.
+            let pg = crate::pg::TestPostgres::start()?;
+            cmd.env("TANDEM_TEST_POSTGRES", &pg.url);
+            let r = run_tests(&mut cmd, hint, &mut totals);
+            drop(pg);
+            r
         } else {
             run::status(&mut cmd, hint)
         };

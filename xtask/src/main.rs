@@ -11,6 +11,7 @@
 mod apt;
 mod gate;
 mod livekit;
+mod pg;
 mod run;
 
 use anyhow::Result;
