@@ -148,7 +148,16 @@ async fn seed_002_access_matrix() {
         for (mode, status, want) in cases {
             let sid = fx.sessions[&format!("{mode}-{status}")].clone();
             let path = format!("/api/v1/admin/sessions/{sid}/livekit-token");
-            for who in ["trainer", "student", "outsider", "coach", "judge", "admin"] {
+            for who in [
+                "trainer",
+                "student",
+                "outsider",
+                "coach",
+                "client",
+                "judge",
+                "contestant",
+                "admin",
+            ] {
                 let (s, b) = fx.call("POST", &path, Some(who), None).await;
                 let participant = matches!(who, "trainer" | "student");
                 let expect = if participant { want } else { 403 };
