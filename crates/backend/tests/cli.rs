@@ -2,9 +2,10 @@
 //! stops on Ctrl-C; bad configuration is refused with a reason.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
+use std::io::BufReader;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use tandem_testkit::process;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-backend");
 
@@ -21,15 +22,7 @@ async fn dev_mode_prints_working_logins_and_links() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = String::new();
-    while !printed.contains("Ctrl-C") {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "exited early: {printed}"
-        );
-        printed.push_str(&line);
-    }
+    let printed = process::read_until(&mut out, "Ctrl-C");
     let field = |label: &str| -> String {
         printed
             .lines()
@@ -76,22 +69,7 @@ async fn dev_mode_prints_working_logins_and_links() {
         .unwrap();
     assert_eq!(res.status(), 200);
 
-    Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "did not stop on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}");
+    assert!(process::interrupt(&mut child), "Ctrl-C exits 0");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,9 +1,10 @@
 //! The `tandem-devserver` binary: what it prints, bad flags, Ctrl-C.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead as _, BufReader};
+use std::io::BufReader;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+
+use tandem_testkit::process;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-devserver");
 
@@ -16,38 +17,13 @@ fn dev_mode_prints_url_and_keys_and_stops_cleanly_on_ctrl_c() {
         .spawn()
         .unwrap();
     let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut printed = String::new();
-    while !printed.contains("Ctrl-C") {
-        let mut line = String::new();
-        assert!(
-            out.read_line(&mut line).unwrap() > 0,
-            "exited early: {printed}"
-        );
-        printed.push_str(&line);
-    }
+    let printed = process::read_until(&mut out, "Ctrl-C");
     assert!(printed.contains("ws://127.0.0.1:"), "{printed}");
     assert!(
         printed.contains("devkey") && printed.contains("secret"),
         "{printed}"
     );
-    // SIGINT, as Ctrl-C in a terminal sends.
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "did not stop on Ctrl-C"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    assert!(status.success(), "{status}");
+    assert!(process::interrupt(&mut child), "Ctrl-C exits 0");
     let mut rest = String::new();
     let _ = std::io::Read::read_to_string(&mut out, &mut rest);
     assert!(rest.contains("stopping"), "{rest}");

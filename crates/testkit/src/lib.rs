@@ -7,6 +7,7 @@
 
 pub mod netns;
 pub mod peer;
+pub mod process;
 pub mod token;
 
 /// The workspace root, for finding scripts under `tests/`.

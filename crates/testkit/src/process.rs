@@ -1,0 +1,40 @@
+//! Driving a command-line program the way a person in a terminal does.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, ChildStdout};
+use std::time::{Duration, Instant};
+
+/// Reads the child's stdout until a line contains `marker`; returns all of it.
+/// Panics if the program exits first.
+pub fn read_until(out: &mut BufReader<ChildStdout>, marker: &str) -> String {
+    let mut printed = String::new();
+    while !printed.contains(marker) {
+        let mut line = String::new();
+        let n = out
+            .read_line(&mut line)
+            .expect("reading the program's output");
+        assert!(n > 0, "exited before printing {marker:?}: {printed}");
+        printed.push_str(&line);
+    }
+    printed
+}
+
+/// Sends SIGINT (Ctrl-C) and waits up to 10 s; returns whether it exited 0.
+pub fn interrupt(child: &mut Child) -> bool {
+    let sent = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("running kill");
+    assert!(sent.success(), "kill -INT failed");
+    let started = Instant::now();
+    loop {
+        if let Some(s) = child.try_wait().expect("waiting for the program") {
+            return s.success();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "did not stop on Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
