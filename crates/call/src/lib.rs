@@ -1,0 +1,6 @@
+//! tandem-call: the call engine, free of UI. So far: fetching a token from
+//! each platform's backend with classified errors, and diagnosing why a
+//! LiveKit server might refuse a token.
+
+pub mod backend;
+pub mod diagnose;
