@@ -1,0 +1,250 @@
+//! A whole call: tandem-backend hands out the token (seed 004 link),
+//! tandem-devserver carries the media, `CallSession` publishes the test
+//! pattern and a tone, and LiveKit's Python SDK is the other participant.
+//! Inside a private network namespace.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_backend::dev::{add_coach, add_link, add_session, add_user};
+use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
+use tandem_call::session::{
+    self, CallConfig, CallEvent, CallState, EndReason, SessionType, SyntheticMedia, TokenSource,
+};
+use tandem_testkit::peer::Peer;
+use tandem_testkit::token;
+
+async fn next_matching(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
+    what: &str,
+    mut pred: impl FnMut(&CallEvent) -> bool,
+) -> CallEvent {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("call events ended before {what}"));
+        if let CallEvent::State(CallState::Failed(e)) = &ev {
+            panic!("call failed while waiting for {what}: {e}");
+        }
+        if pred(&ev) {
+            return ev;
+        }
+    }
+}
+
+#[test]
+fn call_session_through_backend_and_devserver_with_a_python_peer() {
+    tandem_testkit::media_test(
+        "call_session_through_backend_and_devserver_with_a_python_peer",
+        |ip| async move {
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let db_path =
+                std::env::temp_dir().join(format!("tandem-call-e2e-{}.db", std::process::id()));
+            let _ = std::fs::remove_file(&db_path);
+            let backend = tandem_backend::start(tandem_backend::Config {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                database_url: format!("sqlite://{}", db_path.display()),
+                jwt_secret: "e2e-jwt-secret-0123456789".into(),
+                livekit_url: ds.url(),
+                livekit_api_key: "devkey".into(),
+                livekit_api_secret: "secret".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+            let db = backend.state.db.clone();
+            let coach = add_user(&db, "coach@e2e", "Coach", "coach", None)
+                .await
+                .unwrap();
+            let client = add_user(&db, "client@e2e", "Client", "client", None)
+                .await
+                .unwrap();
+            let coach_row = add_coach(&db, &coach).await.unwrap();
+            let sid = add_session(
+                &db,
+                &coach_row,
+                &client,
+                0,
+                30,
+                "video",
+                "online",
+                "scheduled",
+            )
+            .await
+            .unwrap();
+            let link = add_link(&db, &sid, &client, "user", 3600).await.unwrap();
+
+            let mut peer = Peer::python("peer", &ds.url(), &token::join(&sid, "peer"))
+                .await
+                .unwrap();
+            peer.cmd(json!({"cmd": "publish_audio", "freq": 660}))
+                .await
+                .unwrap();
+
+            let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
+            let mut call = session::start(CallConfig {
+                token: TokenSource::Backend(
+                    Box::new(api),
+                    TokenRequest {
+                        link: Some(link),
+                        ..Default::default()
+                    },
+                ),
+                session_type: SessionType::Video,
+                paid_minutes: Some(30),
+                warn_before: Duration::from_secs(300),
+                media: SyntheticMedia {
+                    width: 640,
+                    height: 360,
+                    fps: 15,
+                    tone_hz: 440.0,
+                },
+                mic_on: true,
+                camera_on: true,
+            });
+            let mut states = Vec::new();
+            next_matching(&mut call.events, "connected", |e| {
+                if let CallEvent::State(s) = e {
+                    states.push(s.clone());
+                }
+                e == &CallEvent::State(CallState::Connected)
+            })
+            .await;
+            assert_eq!(
+                states,
+                [
+                    CallState::Idle,
+                    CallState::FetchingToken,
+                    CallState::Connecting,
+                    CallState::Connected
+                ]
+            );
+            next_matching(&mut call.events, "the peer's audio", |e| matches!(e, CallEvent::TrackSubscribed { identity, kind: tandem_lk::TrackKind::Audio } if identity == "peer")).await;
+            next_matching(&mut call.events, "a timer tick", |e| matches!(e, CallEvent::Timer { remaining: Some(r), ending_soon: false, .. } if r.as_secs() > 29 * 60)).await;
+
+            // The peer sees our picture and hears our tone.
+            let us = client.as_str();
+            peer.stats_until(Duration::from_secs(20), |s| {
+                let v = &s["video"][us];
+                v["frames"].as_u64().unwrap_or(0) > 10
+                    && v["width"] == 640
+                    && s["audio"][us]["freq"]
+                        .as_f64()
+                        .is_some_and(|f| (f - 440.0).abs() < 6.0)
+            })
+            .await
+            .unwrap();
+
+            // Chat both ways, both formats.
+            call.send_chat("hello from tandem ✓");
+            next_matching(
+                &mut call.events,
+                "chat sent",
+                |e| matches!(e, CallEvent::ChatSent(m) if m.text == "hello from tandem ✓"),
+            )
+            .await;
+            peer.expect("chat", json!({"sender": us, "text": "hello from tandem ✓"}))
+                .await
+                .unwrap();
+            let legacy = peer
+                .wait(Duration::from_secs(10), |e| {
+                    e["event"] == "data" && e["topic"] == "chat"
+                })
+                .await
+                .unwrap();
+            let body: serde_json::Value =
+                serde_json::from_str(legacy["payload"].as_str().unwrap()).unwrap();
+            assert_eq!(body["message"], "hello from tandem ✓");
+            assert!(
+                body["id"].is_string() && body["timestamp"].is_i64(),
+                "{body}"
+            );
+            peer.cmd(
+                json!({"cmd": "send_chat", "text": "<img src=x onerror=alert(1)> from python"}),
+            )
+            .await
+            .unwrap();
+            next_matching(&mut call.events, "lk.chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.from == "peer" && m.text == "<img src=x onerror=alert(1)> from python")).await;
+            let packet = json!({"id": "legacy-1", "timestamp": 1_700_000_000_000_i64, "message": "legacy hello"}).to_string();
+            peer.cmd(
+                json!({"cmd": "send_data", "payload": packet, "topic": "chat", "reliable": true}),
+            )
+            .await
+            .unwrap();
+            next_matching(&mut call.events, "legacy chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.id == "legacy-1" && m.text == "legacy hello")).await;
+
+            // Mute is seen by the other side; so is leaving.
+            call.set_mic(false);
+            peer.expect("track_muted", json!({"identity": us, "kind": "audio"}))
+                .await
+                .unwrap();
+            call.leave();
+            next_matching(&mut call.events, "ended", |e| {
+                e == &CallEvent::State(CallState::Ended(EndReason::Left))
+            })
+            .await;
+            peer.expect("participant_disconnected", json!({"identity": us}))
+                .await
+                .unwrap();
+            peer.disconnect().await.unwrap();
+            backend.stop().await;
+            ds.stop().await;
+            let _ = std::fs::remove_file(&db_path);
+        },
+    );
+}
+
+#[tokio::test]
+async fn a_refused_token_fails_the_call_with_the_likely_cause() {
+    // A token signed with another secret against a dev server on loopback:
+    // the join is refused and the call says the secret is the likely cause.
+    let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(
+        "127.0.0.1".parse().unwrap(),
+    ))
+    .await
+    .unwrap();
+    let forged =
+        livekit_api::access_token::AccessToken::with_api_key("devkey", "some-other-secret")
+            .with_identity("x")
+            .with_grants(livekit_api::access_token::VideoGrants {
+                room_join: true,
+                room: "r".into(),
+                ..Default::default()
+            })
+            .to_jwt()
+            .unwrap();
+    let mut call = session::start(CallConfig {
+        token: TokenSource::Direct {
+            url: ds.url(),
+            token: forged,
+        },
+        session_type: SessionType::Chat,
+        paid_minutes: None,
+        warn_before: Duration::from_secs(60),
+        media: SyntheticMedia::default(),
+        mic_on: false,
+        camera_on: false,
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let ev = tokio::time::timeout_at(deadline, call.events.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        if let CallEvent::State(CallState::Failed(e)) = ev {
+            let text = e.to_string();
+            assert!(text.contains("LIVEKIT_API_SECRET"), "{text}");
+            break;
+        }
+        assert!(
+            !matches!(ev, CallEvent::State(CallState::Connected)),
+            "a forged token must not connect"
+        );
+    }
+    ds.stop().await;
+}
