@@ -140,6 +140,35 @@ impl BackendError {
     }
 }
 
+/// Signs in to tandem-backend (`POST /api/auth/login`) and returns the user JWT.
+pub async fn login(base: &str, email: &str, password: &str) -> Result<String, BackendError> {
+    let base = base.trim_end_matches('/');
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .map_err(|e| BackendError::Tls(e.to_string()))?;
+    let res = http
+        .post(format!("{base}/api/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .map_err(|e| classify_transport(base, &e, Duration::from_secs(10)))?;
+    let status = res.status().as_u16();
+    let text = res
+        .text()
+        .await
+        .map_err(|e| classify_transport(base, &e, Duration::from_secs(10)))?;
+    let parsed: Option<Value> = serde_json::from_str(&text).ok();
+    if !(200..300).contains(&status) {
+        return Err(classify_status(status, parsed.as_ref(), &text, 30));
+    }
+    parsed
+        .as_ref()
+        .and_then(|v| v["access_token"].as_str())
+        .map(str::to_owned)
+        .ok_or_else(|| BackendError::WrongShape("no `access_token` in the sign-in answer".into()))
+}
+
 /// One request: method, path, body, and where the token, URL and room sit in the answer.
 #[derive(Debug)]
 struct Spec<'a>(

@@ -1,0 +1,283 @@
+//! `tandem-cli`: a headless Tandem. Join a call (synthetic camera and
+//! microphone for now), run a test bot that echoes chat, or mint a dev token.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use livekit_api::access_token::{AccessToken, VideoGrants};
+use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
+use tandem_call::session::{
+    self, CallConfig, CallEvent, CallState, SessionType, SyntheticMedia, TokenSource,
+};
+use tokio::io::AsyncBufReadExt as _;
+
+#[derive(Debug, Parser)]
+#[command(name = "tandem-cli", version, about = "Tandem from a terminal")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Join a call; prints its events, sends each stdin line as chat; Ctrl-C leaves.
+    Join(Conn),
+    /// A test peer: publishes the moving pattern and a tone, echoes chat, reports what it receives.
+    Bot(Conn),
+    /// Mint a LiveKit token (with --dev: the dev server's devkey/secret).
+    Token(TokenArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Chat,
+    Voice,
+    Video,
+}
+
+#[derive(Debug, Args)]
+struct Conn {
+    /// LiveKit server URL (with --token), e.g. ws://127.0.0.1:7880.
+    #[arg(long, requires = "token", conflicts_with = "backend")]
+    url: Option<String>,
+    /// LiveKit token (with --url).
+    #[arg(long, requires = "url")]
+    token: Option<String>,
+    /// The platform backend's URL, e.g. http://127.0.0.1:3000.
+    #[arg(long, requires = "profile")]
+    backend: Option<String>,
+    /// The backend's API shape: 000, 001, 002, 003 or 004.
+    #[arg(long)]
+    profile: Option<String>,
+    /// Session id (profiles 000, 002).
+    #[arg(long)]
+    session: Option<String>,
+    /// Room type (001) or room name (003).
+    #[arg(long)]
+    room: Option<String>,
+    /// Join-link token (004).
+    #[arg(long)]
+    link: Option<String>,
+    /// Your bearer token (JWT) for the backend.
+    #[arg(long, conflicts_with = "email")]
+    auth: Option<String>,
+    /// Sign in to tandem-backend with this email (and --password).
+    #[arg(long, requires = "password")]
+    email: Option<String>,
+    #[arg(long)]
+    password: Option<String>,
+    /// Supabase anon key (profile 001), sent as `apikey`.
+    #[arg(long)]
+    apikey: Option<String>,
+    /// Display name to ask for (001, 003).
+    #[arg(long)]
+    name: Option<String>,
+    /// Session type: what to publish.
+    #[arg(long, value_enum, default_value = "video")]
+    r#type: Kind,
+    /// Camera: only `test-pattern` until device capture lands.
+    #[arg(long, default_value = "test-pattern")]
+    camera: String,
+    /// Microphone: only `tone` until device capture lands.
+    #[arg(long, default_value = "tone")]
+    mic: String,
+    /// Tone frequency in Hz.
+    #[arg(long, default_value_t = 440.0)]
+    tone_hz: f64,
+    /// Leave after this many seconds.
+    #[arg(long)]
+    seconds: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+struct TokenArgs {
+    /// Sign with the dev server's devkey/secret.
+    #[arg(long)]
+    dev: bool,
+    #[arg(long, required_unless_present = "dev")]
+    key: Option<String>,
+    #[arg(long, required_unless_present = "dev")]
+    secret: Option<String>,
+    #[arg(long)]
+    room: String,
+    #[arg(long)]
+    identity: String,
+    #[arg(long)]
+    name: Option<String>,
+    /// Validity in minutes.
+    #[arg(long, default_value_t = 120)]
+    minutes: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "warn,livekit=error".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match Cli::parse().cmd {
+        Cmd::Token(t) => token(t),
+        Cmd::Join(c) => call(c, false).await,
+        Cmd::Bot(c) => call(c, true).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tandem-cli: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(t: TokenArgs) -> Result<()> {
+    let (key, secret) = if t.dev {
+        ("devkey".to_owned(), "secret".to_owned())
+    } else {
+        (t.key.context("--key")?, t.secret.context("--secret")?)
+    };
+    if t.room.is_empty() || t.identity.is_empty() {
+        bail!("--room and --identity must not be empty");
+    }
+    let jwt = AccessToken::with_api_key(&key, &secret)
+        .with_identity(&t.identity)
+        .with_name(t.name.as_deref().unwrap_or(&t.identity))
+        .with_ttl(Duration::from_secs(t.minutes.clamp(1, 7 * 24 * 60) * 60))
+        .with_grants(VideoGrants {
+            room_join: true,
+            room: t.room,
+            can_update_own_metadata: Some(true),
+            ..Default::default()
+        })
+        .to_jwt()?;
+    println!("{jwt}");
+    Ok(())
+}
+
+async fn token_source(c: &Conn) -> Result<TokenSource> {
+    if let (Some(url), Some(token)) = (&c.url, &c.token) {
+        return Ok(TokenSource::Direct {
+            url: url.clone(),
+            token: token.clone(),
+        });
+    }
+    let (Some(base), Some(p)) = (&c.backend, &c.profile) else {
+        bail!("give --url and --token, or --backend and --profile");
+    };
+    let profile = Profile::named(p)
+        .with_context(|| format!("unknown profile {p:?}: use 000, 001, 002, 003 or 004"))?;
+    let auth = match (&c.auth, &c.email, &c.password) {
+        (Some(jwt), _, _) => match &c.apikey {
+            Some(k) => Auth::Supabase {
+                jwt: jwt.clone(),
+                anon_key: k.clone(),
+            },
+            None => Auth::Bearer(jwt.clone()),
+        },
+        (None, Some(email), Some(password)) => {
+            Auth::Bearer(tandem_call::backend::login(base, email, password).await?)
+        }
+        _ => Auth::None,
+    };
+    let client = BackendClient::new(base, profile, auth)?;
+    let req = TokenRequest {
+        session: c.session.clone(),
+        room: c.room.clone(),
+        name: c.name.clone(),
+        link: c.link.clone(),
+    };
+    Ok(TokenSource::Backend(Box::new(client), req))
+}
+
+async fn call(c: Conn, bot: bool) -> Result<()> {
+    if c.camera != "test-pattern" || c.mic != "tone" {
+        bail!("only --camera test-pattern and --mic tone are available until device capture lands");
+    }
+    let source = token_source(&c).await?;
+    let mut handle = session::start(CallConfig {
+        token: source,
+        session_type: match c.r#type {
+            Kind::Chat => SessionType::Chat,
+            Kind::Voice => SessionType::Voice,
+            Kind::Video => SessionType::Video,
+        },
+        paid_minutes: None,
+        warn_before: Duration::from_secs(300),
+        media: SyntheticMedia {
+            tone_hz: c.tone_hz,
+            ..SyntheticMedia::default()
+        },
+        mic_on: true,
+        camera_on: true,
+    });
+    let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+    let mut stdin_open = !bot;
+    let stop = async {
+        match c.seconds {
+            Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    };
+    tokio::pin!(stop);
+    let mut left = false;
+    loop {
+        tokio::select! {
+            _ = &mut stop, if !left => {
+                left = true;
+                handle.leave();
+            }
+            line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(l)) if !l.trim().is_empty() => handle.send_chat(l.trim()),
+                Ok(Some(_)) => {}
+                _ => stdin_open = false,
+            },
+            ev = handle.events.recv() => {
+                let Some(ev) = ev else { return Ok(()) };
+                print_event(&ev);
+                match ev {
+                    CallEvent::ChatReceived(m) if bot => handle.send_chat(&format!("echo: {}", m.text)),
+                    CallEvent::State(CallState::Ended(_)) => return Ok(()),
+                    CallEvent::State(CallState::Failed(e)) => bail!("{e}"),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+/// One line per event; chat text is printed escaped so it cannot drive the terminal.
+fn print_event(ev: &CallEvent) {
+    match ev {
+        CallEvent::State(s) => println!("state: {s:?}"),
+        CallEvent::Warning(w) => println!("warning: {w}"),
+        CallEvent::ParticipantJoined { identity, name } => println!(
+            "joined: {} ({})",
+            identity.escape_debug(),
+            name.escape_debug()
+        ),
+        CallEvent::ParticipantLeft { identity } => println!("left: {}", identity.escape_debug()),
+        CallEvent::TrackSubscribed { identity, kind } => {
+            println!("receiving {kind:?} from {}", identity.escape_debug())
+        }
+        CallEvent::TrackMuted { identity, muted } => println!(
+            "{} {}",
+            identity.escape_debug(),
+            if *muted { "muted" } else { "unmuted" }
+        ),
+        CallEvent::ChatReceived(m) => println!(
+            "chat from {}: {}",
+            m.from.escape_debug(),
+            m.text.escape_debug()
+        ),
+        CallEvent::ChatSent(m) => println!("chat sent: {}", m.text.escape_debug()),
+        CallEvent::ChatFailed { error, .. } => println!("chat not sent: {error}"),
+        CallEvent::Timer { .. } => {}
+    }
+}

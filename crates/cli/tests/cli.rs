@@ -1,0 +1,129 @@
+//! `tandem-cli` as a person (or a test) runs it.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::BufReader;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use livekit_api::access_token::TokenVerifier;
+use serde_json::json;
+use tandem_testkit::peer::Peer;
+use tandem_testkit::{process, token};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
+
+#[test]
+fn dev_tokens_verify_with_the_dev_keys() {
+    let out = Command::new(BIN)
+        .args([
+            "token",
+            "--dev",
+            "--room",
+            "r1",
+            "--identity",
+            "ann",
+            "--name",
+            "Ann",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let jwt = String::from_utf8(out.stdout).unwrap();
+    let c = TokenVerifier::with_api_key("devkey", "secret")
+        .verify(jwt.trim())
+        .unwrap();
+    assert_eq!(
+        (c.sub.as_str(), c.name.as_str(), c.video.room.as_str()),
+        ("ann", "Ann", "r1")
+    );
+    assert!(c.video.room_join);
+    let out = Command::new(BIN)
+        .args(["token", "--room", "r1", "--identity", "ann"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "without --dev a key and secret are required"
+    );
+    let out = Command::new(BIN)
+        .args(["join", "--backend", "http://x", "--profile", "999"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile"));
+}
+
+#[test]
+fn the_bot_publishes_pattern_and_tone_and_echoes_chat() {
+    tandem_testkit::media_test(
+        "the_bot_publishes_pattern_and_tone_and_echoes_chat",
+        |ip| async move {
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let mut bot = Command::new(BIN)
+                .args([
+                    "bot",
+                    "--url",
+                    &ds.url(),
+                    "--token",
+                    &token::join("r", "bot"),
+                    "--tone-hz",
+                    "523",
+                ])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let mut out = BufReader::new(bot.stdout.take().unwrap());
+            let printed = tokio::task::spawn_blocking(move || {
+                let p = process::read_until(&mut out, "state: Connected");
+                (p, out)
+            });
+            let (printed, mut out) = printed.await.unwrap();
+            assert!(printed.contains("state: Connecting"), "{printed}");
+            let mut peer = Peer::python("peer", &ds.url(), &token::join("r", "peer"))
+                .await
+                .unwrap();
+            peer.stats_until(Duration::from_secs(20), |s| {
+                s["video"]["bot"]["frames"].as_u64().unwrap_or(0) > 10
+                    && s["audio"]["bot"]["freq"]
+                        .as_f64()
+                        .is_some_and(|f| (f - 523.0).abs() < 6.0)
+            })
+            .await
+            .unwrap();
+            peer.cmd(json!({"cmd": "send_chat", "text": "ping <b>"}))
+                .await
+                .unwrap();
+            peer.expect("chat", json!({"sender": "bot", "text": "echo: ping <b>"}))
+                .await
+                .unwrap();
+            let rest = tokio::task::spawn_blocking(move || {
+                let ok = process::interrupt(&mut bot);
+                let mut rest = String::new();
+                let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+                (ok, rest)
+            })
+            .await
+            .unwrap();
+            assert!(rest.0, "Ctrl-C leaves and exits 0");
+            assert!(
+                rest.1.contains("chat from peer: ping <b>")
+                    && rest.1.contains("state: Ended(Left)"),
+                "{}",
+                rest.1
+            );
+            peer.expect("participant_disconnected", json!({"identity": "bot"}))
+                .await
+                .unwrap();
+            peer.disconnect().await.unwrap();
+            ds.stop().await;
+        },
+    );
+}
