@@ -114,6 +114,20 @@ impl Config {
         Ok(())
     }
 
+    /// Settings for tests and local demos: loopback on a free port, the dev
+    /// server's `devkey`/`secret`, the given database, LiveKit URL and JWT secret.
+    pub fn for_tests(database_url: &str, livekit_url: &str, jwt_secret: &str) -> Config {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database_url.to_owned(),
+            jwt_secret: jwt_secret.to_owned(),
+            livekit_url: livekit_url.to_owned(),
+            livekit_api_key: "devkey".into(),
+            livekit_api_secret: "secret".into(),
+            ..Config::default()
+        }
+    }
+
     /// Checks what the server cannot run without.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.jwt_secret.len() < 16 {

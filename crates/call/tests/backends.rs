@@ -31,15 +31,11 @@ async fn world(tweak: impl FnOnce(&mut tandem_backend::Config)) -> World {
         std::process::id(),
         rand_tag()
     ));
-    let mut cfg = tandem_backend::Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: format!("sqlite://{}", path.display()),
-        jwt_secret: SECRET.into(),
-        livekit_url: "ws://127.0.0.1:7880".into(),
-        livekit_api_key: "devkey".into(),
-        livekit_api_secret: "secret".into(),
-        ..Default::default()
-    };
+    let mut cfg = tandem_backend::Config::for_tests(
+        &format!("sqlite://{}", path.display()),
+        "ws://127.0.0.1:7880",
+        SECRET,
+    );
     tweak(&mut cfg);
     let run = tandem_backend::start(cfg).await.unwrap();
     let db = run.state.db.clone();
@@ -259,19 +255,29 @@ async fn backend_refusals_are_typed_with_the_backends_message() {
 }
 
 /// A stand-in backend that answers every request with `answer`.
-async fn fake(answer: axum::response::Response<axum::body::Body>, delay: Duration) -> String {
-    let answer = std::sync::Arc::new(std::sync::Mutex::new(Some(answer)));
+/// A stand-in backend answering `answers` in order (then empty 200s), each after `delay`.
+async fn fake_seq(
+    answers: Vec<axum::response::Response<axum::body::Body>>,
+    delay: Duration,
+) -> String {
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::from(
+        answers,
+    )));
     let app = axum::Router::new().fallback(any(move || {
-        let answer = answer.clone();
+        let queue = queue.clone();
         async move {
             tokio::time::sleep(delay).await;
-            answer.lock().unwrap().take().unwrap_or_default()
+            queue.lock().unwrap().pop_front().unwrap_or_default()
         }
     }));
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", l.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(l, app).await });
     url
+}
+
+async fn fake(answer: axum::response::Response<axum::body::Body>, delay: Duration) -> String {
+    fake_seq(vec![answer], delay).await
 }
 
 fn resp(status: u16, ct: &str, body: &str) -> axum::response::Response<axum::body::Body> {
@@ -369,17 +375,14 @@ async fn transport_and_shape_failures_are_typed() {
     assert!(e.transient() && e.to_string().contains("503"), "{e}");
     // A transient failure is retried: the second answer succeeds.
     let good = r#"{"token": "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjF9.c2ln", "serverUrl": "wss://ok"}"#;
-    let seq = std::sync::Arc::new(std::sync::Mutex::new(vec![
-        resp(200, "application/json", good),
-        resp(502, "text/plain", "bad gateway"),
-    ]));
-    let app = axum::Router::new().fallback(any(move || {
-        let seq = seq.clone();
-        async move { seq.lock().unwrap().pop().unwrap_or_default() }
-    }));
-    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(l, app).await });
+    let url = fake_seq(
+        vec![
+            resp(502, "text/plain", "bad gateway"),
+            resp(200, "application/json", good),
+        ],
+        Duration::ZERO,
+    )
+    .await;
     let g = BackendClient::new(&url, Profile::Seed000, Auth::None)
         .unwrap()
         .with_limits(Duration::from_secs(2), 1)

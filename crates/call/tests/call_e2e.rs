@@ -46,15 +46,11 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             let db_path =
                 std::env::temp_dir().join(format!("tandem-call-e2e-{}.db", std::process::id()));
             let _ = std::fs::remove_file(&db_path);
-            let backend = tandem_backend::start(tandem_backend::Config {
-                listen: "127.0.0.1:0".parse().unwrap(),
-                database_url: format!("sqlite://{}", db_path.display()),
-                jwt_secret: "e2e-jwt-secret-0123456789".into(),
-                livekit_url: ds.url(),
-                livekit_api_key: "devkey".into(),
-                livekit_api_secret: "secret".into(),
-                ..Default::default()
-            })
+            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+                &format!("sqlite://{}", db_path.display()),
+                &ds.url(),
+                "e2e-jwt-secret-0123456789",
+            ))
             .await
             .unwrap();
             let db = backend.state.db.clone();

@@ -63,17 +63,11 @@ fn rand_u64() -> u64 {
 
 pub fn config(db_url: &str, livekit_url: &str) -> Config {
     Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        database_url: db_url.to_owned(),
-        jwt_secret: JWT_SECRET.into(),
-        livekit_url: livekit_url.into(),
-        livekit_api_key: "devkey".into(),
-        livekit_api_secret: "secret".into(),
         dev: true,
         cors_origins: vec!["https://app.example".into()],
         login_per_minute: 1000,
         token_per_minute: 100_000,
-        ..Config::default()
+        ..Config::for_tests(db_url, livekit_url, JWT_SECRET)
     }
 }
 
