@@ -47,9 +47,41 @@ impl TestPostgres {
         }
     }
 
+    /// Stops and removes servers left by runs that were interrupted before
+    /// they could clean up (their process is gone).
+    fn sweep_stale(bin: &std::path::Path, as_postgres: bool) {
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name
+                .strip_prefix("tandem-test-pg-")
+                .and_then(|p| p.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            let stale = TestPostgres {
+                bin: bin.to_path_buf(),
+                dir: e.path(),
+                as_postgres,
+                url: String::new(),
+            };
+            println!(
+                "stopping a test PostgreSQL left by an interrupted run ({})",
+                e.path().display()
+            );
+            drop(stale);
+        }
+    }
+
     /// initdb + pg_ctl start on a free loopback port.
     pub(crate) fn start() -> Result<TestPostgres> {
         let bin = bin_dir()?;
+        Self::sweep_stale(&bin, is_root());
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
