@@ -86,6 +86,36 @@ pub async fn add_session(
     Ok(id)
 }
 
+/// A study group (seed 003) owned by `owner`, with `members`.
+pub async fn add_study_group(
+    db: &Db,
+    title: &str,
+    room: &str,
+    owner: &str,
+    members: &[&str],
+) -> Result<String, ApiError> {
+    let id = db::new_id();
+    let mut tx = db.pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO study_groups (id, title, room_name, owner_user_id) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&id)
+    .bind(title)
+    .bind(room)
+    .bind(owner)
+    .execute(&mut *tx)
+    .await?;
+    for m in members {
+        sqlx::query("INSERT INTO study_group_members (group_id, user_id) VALUES ($1, $2)")
+            .bind(&id)
+            .bind(m)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(id)
+}
+
 /// A join link for one side of a session, valid for `valid_secs`.
 pub async fn add_link(
     db: &Db,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::routing::any;
 use tandem_backend::auth::issue_user_jwt;
-use tandem_backend::dev::{add_coach, add_link, add_session, add_user};
+use tandem_backend::dev::{add_coach, add_link, add_session, add_study_group, add_user};
 use tandem_backend::model::User;
 use tandem_call::backend::{Auth, BackendClient, BackendError, Profile, TokenRequest};
 use tandem_call::diagnose;
@@ -88,6 +88,9 @@ async fn world(tweak: impl FnOnce(&mut tandem_backend::Config)) -> World {
         .await
         .unwrap();
     let expired = add_link(&db, &session, &client_id, "user", -5)
+        .await
+        .unwrap();
+    add_study_group(&db, "Study", "study_group_1", &coach_id, &[&client_id])
         .await
         .unwrap();
     World {
@@ -181,17 +184,26 @@ async fn every_profile_gets_a_token_from_tandem_backend() {
         .await
         .unwrap();
     check(g, &w.session);
-    // Seed 003 needs a study group; a missing one is the backend's 404, classified.
-    let e = client(&w, Profile::Seed003, Auth::Bearer(w.client.clone()))
+    let g = client(&w, Profile::Seed003, Auth::Bearer(w.client.clone()))
         .fetch_token(&TokenRequest {
             room: Some("study_group_1".into()),
             name: Some("Stu".into()),
             ..Default::default()
         })
         .await
+        .unwrap();
+    assert_eq!(g.room.as_deref(), Some("study_group_1"));
+    check(g, "study_group_1");
+    // An unknown room is the backend's 404, classified.
+    let e = client(&w, Profile::Seed003, Auth::Bearer(w.client.clone()))
+        .fetch_token(&TokenRequest {
+            room: Some("study_group_9".into()),
+            ..Default::default()
+        })
+        .await
         .unwrap_err();
     assert!(
-        matches!(&e, BackendError::NotFound(m) if m.contains("study_group_1")),
+        matches!(&e, BackendError::NotFound(m) if m.contains("study_group_9")),
         "{e}"
     );
     w.run.stop().await;

@@ -198,22 +198,15 @@ fn leak(s: String) -> &'static str {
 }
 
 async fn study_group(db: &Db, users: &HashMap<&'static str, (String, String)>) {
-    sqlx::query(
-        "INSERT INTO study_groups (id, title, room_name, owner_user_id) VALUES ($1, $2, $3, $4)",
+    tandem_backend::dev::add_study_group(
+        db,
+        "Gospel of John",
+        "study_group_123",
+        &users["coach"].0,
+        &[&users["student"].0],
     )
-    .bind("g1")
-    .bind("Gospel of John")
-    .bind("study_group_123")
-    .bind(&users["coach"].0)
-    .execute(&db.pool)
     .await
     .unwrap();
-    sqlx::query("INSERT INTO study_group_members (group_id, user_id) VALUES ($1, $2)")
-        .bind("g1")
-        .bind(&users["student"].0)
-        .execute(&db.pool)
-        .await
-        .unwrap();
 }
 
 impl Fx {
