@@ -63,6 +63,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
             cfg.cors_origins = vec!["*".into()];
         }
     }
+    let interrupt = interrupted()?;
     let running = tandem_backend::start(cfg).await?;
     println!("tandem-backend is running at {}", running.url());
     if args.dev {
@@ -87,7 +88,25 @@ async fn run(args: Args) -> anyhow::Result<()> {
         );
     }
     println!("  Ctrl-C stops it.");
-    tokio::signal::ctrl_c().await?;
+    interrupt.await;
     running.stop().await;
     Ok(())
+}
+
+/// Ctrl-C, with the handler installed when this is called (not when first
+/// awaited), so a Ctrl-C right after the "Ctrl-C stops it" line is not lost.
+fn interrupted() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        let mut sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        Ok(async move {
+            sig.recv().await;
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

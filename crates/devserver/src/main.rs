@@ -97,6 +97,13 @@ async fn main() -> ExitCode {
     let key_list: Vec<String> = cfg.keys.keys().cloned().collect();
     let dev_secret =
         cfg.keys.get(config::DEV_API_KEY).map(String::as_str) == Some(config::DEV_API_SECRET);
+    let interrupt = match interrupted() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("tandem-devserver: cannot watch for Ctrl-C: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let server = match Server::start(cfg).await {
         Ok(s) => s,
         Err(e) => {
@@ -117,10 +124,26 @@ async fn main() -> ExitCode {
         println!("  API keys:  {}", key_list.join(", "));
     }
     println!("  Ctrl-C stops it.");
-    if let Err(e) = tokio::signal::ctrl_c().await {
-        eprintln!("tandem-devserver: cannot wait for Ctrl-C: {e}");
-    }
+    interrupt.await;
     println!("stopping…");
     server.stop().await;
     ExitCode::SUCCESS
+}
+
+/// Ctrl-C, with the handler installed when this is called (not when first
+/// awaited), so a Ctrl-C right after the "Ctrl-C stops it" line is not lost.
+fn interrupted() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    #[cfg(unix)]
+    {
+        let mut sig = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+        Ok(async move {
+            sig.recv().await;
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }
