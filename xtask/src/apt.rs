@@ -14,6 +14,20 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("util-linux", "unshare, to enter those namespaces"),
     ("chromium", "the browser the JS SDK interop peer runs in"),
     (
+        "libclang-dev",
+        "nokhwa's V4L2 bindings are generated with bindgen",
+    ),
+    ("libasound2-dev", "cpal's ALSA backend"),
+    ("pulseaudio", "fake microphone and speakers for audio tests"),
+    (
+        "pulseaudio-utils",
+        "pactl and parec drive and record those devices",
+    ),
+    (
+        "libasound2-plugins",
+        "routes ALSA's default device to PulseAudio",
+    ),
+    (
         "postgresql",
         "the backend's tests run on a real PostgreSQL too",
     ),

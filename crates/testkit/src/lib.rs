@@ -8,6 +8,7 @@
 pub mod netns;
 pub mod peer;
 pub mod process;
+pub mod pulse;
 pub mod token;
 
 /// The workspace root, for finding scripts under `tests/`.

@@ -1,0 +1,397 @@
+//! The microphone: a device (or a tone, or silence) read on its own thread,
+//! turned into 10 ms frames of 48 kHz mono, cleaned by the processing module
+//! and handed to the caller; its level is published for meters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc as std_mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use cpal::traits::{DeviceTrait, StreamTrait};
+use cpal::{FromSample, SizedSample};
+use tandem_lk as lk;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use super::signal::{Level, Tone, tone};
+use super::{AudioError, DeviceStatus, FRAME, RATE, SharedProcessor, find_device, open_error};
+
+/// What the microphone captures.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MicChoice {
+    /// The system's default microphone.
+    Default,
+    /// A device by its [`AudioDevice::id`](super::AudioDevice::id).
+    Id(String),
+    /// A sine at this frequency (tests, the bot).
+    Tone(f64),
+    /// Nothing.
+    Silence,
+}
+
+enum Command {
+    Switch(MicChoice, oneshot::Sender<Result<(), AudioError>>),
+}
+
+/// A running microphone. Dropping it stops its thread and closes the device.
+#[derive(Debug)]
+pub struct Microphone {
+    commands: std_mpsc::Sender<Command>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    level: watch::Receiver<Level>,
+    status: watch::Receiver<DeviceStatus>,
+    frames: Option<mpsc::Receiver<Vec<i16>>>,
+    dropped: Arc<AtomicU64>,
+}
+
+impl Microphone {
+    /// Opens `choice`; `processor` (when given) cleans every frame.
+    pub fn start(
+        choice: MicChoice,
+        processor: Option<SharedProcessor>,
+    ) -> Result<Microphone, AudioError> {
+        let (commands, rx) = std_mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let (level_tx, level) = watch::channel(Level::SILENT);
+        let (status_tx, status) = watch::channel(DeviceStatus::Running(String::new()));
+        // Half a second of frames; a reader that falls further behind loses
+        // the oldest audio, not the device thread's pace.
+        let (frame_tx, frames) = mpsc::channel(50);
+        let dropped = Arc::new(AtomicU64::new(0));
+        let (opened_tx, opened_rx) = std_mpsc::sync_channel(1);
+        let worker = Worker {
+            stop: stop.clone(),
+            commands: rx,
+            level: level_tx,
+            status: status_tx,
+            frames: frame_tx,
+            dropped: dropped.clone(),
+            processor,
+        };
+        let thread = std::thread::Builder::new()
+            .name("microphone".into())
+            .spawn(move || worker.run(choice, opened_tx))
+            .map_err(|e| AudioError::Processing(format!("cannot start the thread: {e}")))?;
+        match opened_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(e);
+            }
+            Err(_) => return Err(AudioError::Processing("the microphone thread ended".into())),
+        }
+        Ok(Microphone {
+            commands,
+            stop,
+            thread: Some(thread),
+            level,
+            status,
+            frames: Some(frames),
+            dropped,
+        })
+    }
+
+    /// The 10 ms frames (48 kHz mono), once; frames nobody reads are dropped.
+    pub fn take_frames(&mut self) -> Option<mpsc::Receiver<Vec<i16>>> {
+        self.frames.take()
+    }
+
+    /// The latest level, for a meter.
+    pub fn level(&self) -> watch::Receiver<Level> {
+        self.level.clone()
+    }
+
+    /// The device in use, or why it was lost.
+    pub fn status(&self) -> watch::Receiver<DeviceStatus> {
+        self.status.clone()
+    }
+
+    /// Frames dropped because the reader fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Switches to another microphone without stopping the frames; on
+    /// failure the previous one keeps running.
+    pub async fn switch(&self, choice: MicChoice) -> Result<(), AudioError> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Switch(choice, tx))
+            .map_err(|_| AudioError::Lost)?;
+        rx.await.map_err(|_| AudioError::Lost)?
+    }
+}
+
+impl Drop for Microphone {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Where samples come from right now.
+enum Source {
+    Device(DeviceInput),
+    Tone(Tone),
+    Silence,
+}
+
+/// An open input stream and the ring its callback fills.
+struct DeviceInput {
+    _stream: cpal::Stream,
+    ring: rtrb::Consumer<f32>,
+    rate: u32,
+    channels: usize,
+    lost: Arc<AtomicBool>,
+    name: String,
+}
+
+struct Worker {
+    stop: Arc<AtomicBool>,
+    commands: std_mpsc::Receiver<Command>,
+    level: watch::Sender<Level>,
+    status: watch::Sender<DeviceStatus>,
+    frames: mpsc::Sender<Vec<i16>>,
+    dropped: Arc<AtomicU64>,
+    processor: Option<SharedProcessor>,
+}
+
+impl Worker {
+    fn run(self, choice: MicChoice, opened: std_mpsc::SyncSender<Result<(), AudioError>>) {
+        let mut source = match open(&choice) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = opened.send(Err(e));
+                return;
+            }
+        };
+        self.status
+            .send_replace(DeviceStatus::Running(describe(&choice, &source)));
+        let _ = opened.send(Ok(()));
+        let mut resampler: Option<(u32, lk::Resampler)> = None;
+        let mut pending: Vec<i16> = Vec::with_capacity(FRAME * 4);
+        let mut mono: Vec<i16> = Vec::with_capacity(FRAME * 4);
+        let mut next_at = Instant::now();
+        while !self.stop.load(Ordering::Relaxed) {
+            while let Ok(Command::Switch(choice, reply)) = self.commands.try_recv() {
+                match open(&choice) {
+                    Ok(s) => {
+                        self.status
+                            .send_replace(DeviceStatus::Running(describe(&choice, &s)));
+                        source = s;
+                        resampler = None;
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                    }
+                }
+            }
+            mono.clear();
+            let rate = match &mut source {
+                Source::Device(d) => {
+                    if d.lost.load(Ordering::Relaxed) {
+                        tracing::warn!(device = %d.name, "microphone lost");
+                        self.status
+                            .send_replace(DeviceStatus::Lost(AudioError::Lost));
+                        source = Source::Silence;
+                        next_at = Instant::now();
+                        continue;
+                    }
+                    let want = (d.rate as usize / 100) * d.channels;
+                    if d.ring.slots() < want {
+                        std::thread::sleep(Duration::from_millis(2));
+                        continue;
+                    }
+                    let Ok(chunk) = d.ring.read_chunk(want) else {
+                        continue;
+                    };
+                    let (a, b) = chunk.as_slices();
+                    let ch = d.channels;
+                    // Down-mix by averaging the channels of each sample.
+                    let to_mono = |frame: &[f32]| {
+                        let v = frame.iter().sum::<f32>() / ch as f32;
+                        (v.clamp(-1.0, 1.0) * 32_767.0) as i16
+                    };
+                    if a.len() % ch == 0 {
+                        mono.extend(a.chunks(ch).map(to_mono));
+                        mono.extend(b.chunks(ch).map(to_mono));
+                    } else {
+                        let joined: Vec<f32> = a.iter().chain(b).copied().collect();
+                        mono.extend(joined.chunks(ch).map(to_mono));
+                    }
+                    chunk.commit_all();
+                    d.rate
+                }
+                Source::Tone(_) | Source::Silence => {
+                    let now = Instant::now();
+                    if next_at > now {
+                        std::thread::sleep(next_at - now);
+                    }
+                    next_at = next_at.max(Instant::now() - Duration::from_millis(50))
+                        + Duration::from_millis(10);
+                    mono.resize(FRAME, 0);
+                    if let Source::Tone(t) = &mut source {
+                        t.fill(&mut mono);
+                    }
+                    RATE
+                }
+            };
+            if rate == RATE {
+                pending.extend_from_slice(&mono);
+            } else {
+                if resampler.as_ref().is_none_or(|(r, _)| *r != rate) {
+                    match lk::Resampler::new(rate, RATE, 1) {
+                        Ok(r) => resampler = Some((rate, r)),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot resample the microphone");
+                            continue;
+                        }
+                    }
+                }
+                if let Some((_, r)) = &mut resampler
+                    && let Ok(out) = r.push(&mono)
+                {
+                    pending.extend_from_slice(&out);
+                }
+            }
+            while pending.len() >= FRAME {
+                let mut frame: Vec<i16> = pending.drain(..FRAME).collect();
+                self.level.send_replace(Level::of(&frame));
+                if let Some(p) = &self.processor
+                    && let Ok(mut apm) = p.lock()
+                    && let Err(e) = apm.process_capture(&mut frame, RATE, 1)
+                {
+                    tracing::debug!(error = %e, "microphone processing skipped a frame");
+                }
+                if self.frames.try_send(frame).is_err() {
+                    self.dropped.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+}
+
+fn describe(choice: &MicChoice, source: &Source) -> String {
+    match (choice, source) {
+        (_, Source::Device(d)) => d.name.clone(),
+        (MicChoice::Tone(hz), _) => format!("{hz} Hz tone"),
+        _ => "silence".into(),
+    }
+}
+
+fn open(choice: &MicChoice) -> Result<Source, AudioError> {
+    let id = match choice {
+        MicChoice::Tone(hz) => return Ok(Source::Tone(tone(*hz))),
+        MicChoice::Silence => return Ok(Source::Silence),
+        MicChoice::Default => None,
+        MicChoice::Id(id) => Some(id.as_str()),
+    };
+    let (device, name) = find_device(id, true)?;
+    let config = device
+        .default_input_config()
+        .map_err(|e| open_error(&name, &e))?;
+    let rate = config.sample_rate();
+    let channels = usize::from(config.channels()).max(1);
+    // Half a second of device audio.
+    let (producer, ring) = rtrb::RingBuffer::new(rate as usize / 2 * channels);
+    let lost = Arc::new(AtomicBool::new(false));
+    let stream = match config.sample_format() {
+        cpal::SampleFormat::F32 => build::<f32>(&device, &config, producer, lost.clone()),
+        cpal::SampleFormat::I16 => build::<i16>(&device, &config, producer, lost.clone()),
+        cpal::SampleFormat::I32 => build::<i32>(&device, &config, producer, lost.clone()),
+        cpal::SampleFormat::U16 => build::<u16>(&device, &config, producer, lost.clone()),
+        other => {
+            return Err(AudioError::Open {
+                name,
+                reason: format!("its sample format {other} is not supported"),
+            });
+        }
+    }
+    .map_err(|e| open_error(&name, &e))?;
+    stream.play().map_err(|e| open_error(&name, &e))?;
+    tracing::info!(device = %name, rate, channels, "microphone open");
+    Ok(Source::Device(DeviceInput {
+        _stream: stream,
+        ring,
+        rate,
+        channels,
+        lost,
+        name,
+    }))
+}
+
+fn build<T>(
+    device: &cpal::Device,
+    config: &cpal::SupportedStreamConfig,
+    mut producer: rtrb::Producer<f32>,
+    lost: Arc<AtomicBool>,
+) -> Result<cpal::Stream, cpal::Error>
+where
+    T: SizedSample,
+    f32: FromSample<T>,
+{
+    device.build_input_stream::<T, _, _>(
+        super::stream_config(config),
+        // The callback: copy into the ring; when full, the newest is lost.
+        move |data: &[T], _| {
+            let n = data.len().min(producer.slots());
+            if let Ok(chunk) = producer.write_chunk_uninit(n) {
+                chunk.fill_from_iter(data.iter().map(|s| s.to_sample::<f32>()));
+            }
+        },
+        move |e| {
+            if matches!(
+                e.kind(),
+                cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable
+            ) {
+                lost.store(true, Ordering::Relaxed);
+            }
+        },
+        None,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::audio::signal::dominant_hz;
+
+    #[tokio::test]
+    async fn a_tone_microphone_delivers_paced_frames_with_its_level() {
+        let mut mic = Microphone::start(MicChoice::Tone(440.0), None).unwrap();
+        let mut frames = mic.take_frames().unwrap();
+        let started = Instant::now();
+        let mut all = Vec::new();
+        for _ in 0..30 {
+            let f = frames.recv().await.unwrap();
+            assert_eq!(f.len(), FRAME);
+            all.extend(f);
+        }
+        assert!(started.elapsed() >= Duration::from_millis(250));
+        assert!((dominant_hz(&all, RATE) - 440.0).abs() < 5.0);
+        assert!((mic.level().borrow().peak_dbfs + 11.2).abs() < 0.2);
+        mic.switch(MicChoice::Silence).await.unwrap();
+        // Frames keep coming; soon they are silent.
+        let mut silent = 0;
+        while silent < 3 {
+            if frames.recv().await.unwrap().iter().all(|&s| s == 0) {
+                silent += 1;
+            }
+        }
+        assert_eq!(*mic.level().borrow(), Level::SILENT);
+        assert!(matches!(
+            mic.switch(MicChoice::Id("alsa:no-such-device".into()))
+                .await,
+            Err(AudioError::NotFound(_))
+        ));
+        assert_eq!(
+            *mic.status().borrow(),
+            DeviceStatus::Running("silence".into())
+        );
+    }
+}

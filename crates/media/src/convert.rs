@@ -1,0 +1,210 @@
+//! Camera pixel formats to I420, with SIMD libraries (yuvutils-rs for colour
+//! conversion, zune-jpeg for MJPEG); no hand-written pixel loops.
+
+use yuvutils_rs::{
+    BufferStoreMut, YuvBiPlanarImage, YuvConversionMode, YuvPackedImage, YuvPlanarImageMut,
+    YuvRange, YuvStandardMatrix,
+};
+use zune_jpeg::JpegDecoder;
+use zune_jpeg::zune_core::colorspace::ColorSpace;
+use zune_jpeg::zune_core::options::DecoderOptions;
+
+use crate::frame::{FrameError, I420Frame};
+
+/// How a camera lays out a picture.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PixelFormat {
+    /// Motion JPEG: each frame a JPEG picture.
+    Mjpeg,
+    /// Packed 4:2:2, Y0 U Y1 V.
+    Yuyv,
+    /// Y plane, then interleaved U/V at half size.
+    Nv12,
+    /// Packed 8-bit red, green, blue.
+    Rgb,
+    /// Packed 8-bit blue, green, red.
+    Bgr,
+    /// 8-bit luma only.
+    Gray,
+}
+
+impl PixelFormat {
+    /// The name cameras use for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Mjpeg => "MJPEG",
+            Self::Yuyv => "YUYV",
+            Self::Nv12 => "NV12",
+            Self::Rgb => "RGB",
+            Self::Bgr => "BGR",
+            Self::Gray => "GRAY",
+        }
+    }
+}
+
+/// Converts one camera picture to I420.
+pub fn to_i420(
+    format: PixelFormat,
+    width: u32,
+    height: u32,
+    data: &[u8],
+) -> Result<I420Frame, FrameError> {
+    let mut out = I420Frame::new(width, height)?;
+    let (w, h) = (width as usize, height as usize);
+    let need = |want: usize| {
+        if data.len() < want {
+            Err(FrameError::Truncated {
+                format: format.name(),
+                width,
+                height,
+                got: data.len(),
+                want,
+            })
+        } else {
+            Ok(())
+        }
+    };
+    match format {
+        PixelFormat::Mjpeg => {
+            let rgb = decode_jpeg(data, width, height)?;
+            rgb_into(&mut out, &rgb, false)?;
+        }
+        PixelFormat::Rgb | PixelFormat::Bgr => {
+            need(w * h * 3)?;
+            rgb_into(&mut out, &data[..w * h * 3], format == PixelFormat::Bgr)?;
+        }
+        PixelFormat::Yuyv => {
+            need(w * h * 2)?;
+            let packed = YuvPackedImage {
+                yuy: &data[..w * h * 2],
+                yuy_stride: width * 2,
+                width,
+                height,
+            };
+            // yuvutils-rs 0.8.3's direct YUYV → I420 leaves the last 16
+            // columns of each row unwritten; through RGB is correct.
+            let mut rgb = vec![0u8; w * h * 3];
+            yuvutils_rs::yuyv422_to_rgb(
+                &packed,
+                &mut rgb,
+                width * 3,
+                YuvRange::Limited,
+                YuvStandardMatrix::Bt601,
+            )
+            .map_err(|e| FrameError::Convert(e.to_string()))?;
+            rgb_into(&mut out, &rgb, false)?;
+        }
+        PixelFormat::Nv12 => {
+            need(w * h * 3 / 2)?;
+            // No direct NV12 → I420 in the library: through RGB, both passes SIMD.
+            let bi = YuvBiPlanarImage {
+                y_plane: &data[..w * h],
+                y_stride: width,
+                uv_plane: &data[w * h..w * h * 3 / 2],
+                uv_stride: width,
+                width,
+                height,
+            };
+            let mut rgb = vec![0u8; w * h * 3];
+            yuvutils_rs::yuv_nv12_to_rgb(
+                &bi,
+                &mut rgb,
+                width * 3,
+                YuvRange::Limited,
+                YuvStandardMatrix::Bt601,
+                YuvConversionMode::Balanced,
+            )
+            .map_err(|e| FrameError::Convert(e.to_string()))?;
+            rgb_into(&mut out, &rgb, false)?;
+        }
+        PixelFormat::Gray => {
+            need(w * h)?;
+            out.planes_mut().0.copy_from_slice(&data[..w * h]);
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a JPEG picture to packed RGB, checking it is the size announced.
+fn decode_jpeg(data: &[u8], width: u32, height: u32) -> Result<Vec<u8>, FrameError> {
+    let options = DecoderOptions::default()
+        .jpeg_set_out_colorspace(ColorSpace::RGB)
+        .set_max_width(crate::frame::MAX_SIDE as usize)
+        .set_max_height(crate::frame::MAX_SIDE as usize);
+    let mut decoder = JpegDecoder::new_with_options(data, options);
+    let rgb = decoder
+        .decode()
+        .map_err(|e| FrameError::Jpeg(e.to_string()))?;
+    let got = decoder.dimensions().unwrap_or((0, 0));
+    if got != (width as usize, height as usize) {
+        return Err(FrameError::Jpeg(format!(
+            "it is {}×{}, the camera announced {width}×{height}",
+            got.0, got.1
+        )));
+    }
+    Ok(rgb)
+}
+
+fn rgb_into(out: &mut I420Frame, rgb: &[u8], bgr: bool) -> Result<(), FrameError> {
+    let stride = out.width() * 3;
+    let convert = if bgr {
+        yuvutils_rs::bgr_to_yuv420
+    } else {
+        yuvutils_rs::rgb_to_yuv420
+    };
+    with_planes(out, |planar| {
+        convert(
+            planar,
+            rgb,
+            stride,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt601,
+            YuvConversionMode::Balanced,
+        )
+    })
+}
+
+fn with_planes(
+    out: &mut I420Frame,
+    f: impl FnOnce(&mut YuvPlanarImageMut<'_, u8>) -> Result<(), yuvutils_rs::YuvError>,
+) -> Result<(), FrameError> {
+    let (width, height) = (out.width(), out.height());
+    let (y, u, v) = out.planes_mut();
+    let mut planar = YuvPlanarImageMut {
+        y_plane: BufferStoreMut::Borrowed(y),
+        y_stride: width,
+        u_plane: BufferStoreMut::Borrowed(u),
+        u_stride: width / 2,
+        v_plane: BufferStoreMut::Borrowed(v),
+        v_stride: width / 2,
+        width,
+        height,
+    };
+    f(&mut planar).map_err(|e| FrameError::Convert(e.to_string()))
+}
+
+/// Converts I420 to packed RGB (for tests and snapshots).
+pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
+    let (w, h) = (frame.width(), frame.height());
+    let (y, u, v) = frame.planes();
+    let planar = yuvutils_rs::YuvPlanarImage {
+        y_plane: y,
+        y_stride: w,
+        u_plane: u,
+        u_stride: w / 2,
+        v_plane: v,
+        v_stride: w / 2,
+        width: w,
+        height: h,
+    };
+    let mut rgb = vec![0u8; w as usize * h as usize * 3];
+    yuvutils_rs::yuv420_to_rgb(
+        &planar,
+        &mut rgb,
+        w * 3,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+    )
+    .map_err(|e| FrameError::Convert(e.to_string()))?;
+    Ok(rgb)
+}
