@@ -32,6 +32,31 @@ AUDIO_RATE = 48000  # rate requested from every AudioStream (mono)
 CHAT_TOPIC = "lk.chat"
 
 
+def read_stamp(frame):
+    """Reads the frame counter and capture time Tandem's test pattern draws:
+    two rows of 40 black/white blocks (width // 40 px, even) at the top left;
+    row 0 = 32-bit counter + 8-bit check, row 1 = capture ms (low 40 bits);
+    check = XOR of the nine payload bytes with 0x5A. None when absent."""
+    i420 = frame.convert(rtc.VideoBufferType.I420)
+    w, h = i420.width, i420.height
+    b = (w // 40) & ~1
+    if b < 2 or h < 2 * b:
+        return None
+    y = np.frombuffer(i420.data, dtype=np.uint8)[: w * h].reshape(h, w).astype(np.int32)
+    bits = []
+    for i in range(80):
+        band, col = divmod(i, 40)
+        cy, cx = band * b + b // 2, col * b + b // 2
+        bits.append(int(y[cy - 1:cy + 1, cx - 1:cx + 1].mean() >= 128))
+    data = bytes(int("".join(map(str, bits[k:k + 8])), 2) for k in range(0, 80, 8))
+    check = 0x5A
+    for v in data[:4] + data[5:]:
+        check ^= v
+    if check != data[4]:
+        return None
+    return {"counter": int.from_bytes(data[:4], "big"), "time_ms": int.from_bytes(data[5:], "big")}
+
+
 def emit(event, **fields):
     try:
         _OUT.write(json.dumps({"event": event, **fields}) + "\n")
@@ -292,7 +317,8 @@ class Peer:
                 px = np.frombuffer(rgba.data, dtype=np.uint8).reshape(h, w, 4)
                 centre = px[h // 4:h - h // 4, w // 4:w - w // 4, :3]
                 entry.update(width=f.width, height=f.height,
-                             color=[int(round(v)) for v in centre.reshape(-1, 3).mean(axis=0)])
+                             color=[int(round(v)) for v in centre.reshape(-1, 3).mean(axis=0)],
+                             stamp=read_stamp(f))
             video[ident] = entry
         audio = {ident: st.summary() for ident, st in self.audio_stats.items()}
         emit("stats", id=c.get("id"), video=video, audio=audio)

@@ -5,3 +5,4 @@
 pub mod backend;
 pub mod diagnose;
 pub mod session;
+pub use tandem_media as media;

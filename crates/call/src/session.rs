@@ -17,6 +17,12 @@ use serde_json::json;
 use tandem_lk as lk;
 use tokio::sync::mpsc;
 
+use tandem_media::audio::{self, MicChoice, Microphone, Speaker, SpeakerChoice};
+use tandem_media::camera::{
+    self, CameraChoice, CameraFeed, CameraStatus, CaptureFormat, PatternColour,
+};
+use tandem_media::{FrameReceiver, I420Frame};
+
 use crate::backend::{BackendClient, BackendError, TokenRequest};
 use crate::diagnose;
 
@@ -40,25 +46,43 @@ pub enum TokenSource {
     Direct { url: String, token: String },
 }
 
-/// Local media for a call. Devices come with tandem-media; these synthetic
-/// sources are what tests and the bot use.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct SyntheticMedia {
-    /// Test pattern size and rate.
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-    /// Tone frequency in Hz.
-    pub tone_hz: f64,
+/// Which devices a call uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaConfig {
+    pub camera: CameraChoice,
+    /// Asked of the camera (it may offer the nearest it has).
+    pub capture: CaptureFormat,
+    pub mic: MicChoice,
+    pub speaker: SpeakerChoice,
+    /// Echo cancellation, noise suppression and gain control on the
+    /// microphone (with what the speaker plays as the echo reference).
+    pub processing: bool,
 }
 
-impl Default for SyntheticMedia {
-    fn default() -> Self {
+impl MediaConfig {
+    /// The system's default camera, microphone and speaker, processed.
+    pub fn devices() -> Self {
         Self {
-            width: 640,
-            height: 360,
-            fps: 30,
-            tone_hz: 440.0,
+            camera: CameraChoice::Default,
+            capture: CaptureFormat::default(),
+            mic: MicChoice::Default,
+            speaker: SpeakerChoice::Default,
+            processing: true,
+        }
+    }
+
+    /// The moving test pattern and a tone; nothing played (bots, tests).
+    pub fn synthetic(tone_hz: f64) -> Self {
+        Self {
+            camera: CameraChoice::TestPattern(PatternColour::TEAL),
+            capture: CaptureFormat {
+                width: 640,
+                height: 360,
+                fps: 30,
+            },
+            mic: MicChoice::Tone(tone_hz),
+            speaker: SpeakerChoice::Discard,
+            processing: false,
         }
     }
 }
@@ -72,7 +96,7 @@ pub struct CallConfig {
     pub paid_minutes: Option<u32>,
     /// Warn this long before the paid time ends.
     pub warn_before: Duration,
-    pub media: SyntheticMedia,
+    pub media: MediaConfig,
     /// Start with the microphone / camera on.
     pub mic_on: bool,
     pub camera_on: bool,
@@ -150,6 +174,27 @@ pub enum CallEvent {
         id: String,
         error: String,
     },
+    /// Who is speaking now (identities, loudest first; ours included).
+    Speaking(Vec<String>),
+    /// A participant's connection quality changed.
+    Quality {
+        identity: String,
+        quality: lk::ConnectionQuality,
+    },
+    /// A participant's video can be read with [`CallHandle::video`].
+    VideoAvailable {
+        identity: String,
+    },
+    /// A device is in use (at the start or after a switch).
+    DeviceInUse {
+        device: Device,
+        name: String,
+    },
+    /// A device failed or could not open; the call goes on without it.
+    DeviceProblem {
+        device: Device,
+        error: String,
+    },
     /// Once a second while connected.
     Timer {
         elapsed: Duration,
@@ -158,19 +203,38 @@ pub enum CallEvent {
     },
 }
 
+/// A kind of local device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Camera,
+    Microphone,
+    Speaker,
+}
+
 /// Commands to a running call.
 #[derive(Debug)]
 enum Command {
     Mic(bool),
     Camera(bool),
     Chat(String),
+    SwitchCamera(CameraChoice),
+    SwitchMic(MicChoice),
+    SwitchSpeaker(SpeakerChoice),
+    TestSpeaker,
     Leave,
 }
+
+/// The identity under which the local camera preview is kept.
+pub const LOCAL_VIDEO: &str = "";
+
+/// Newest frames per participant identity (and [`LOCAL_VIDEO`]).
+type VideoMap = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, FrameReceiver>>>;
 
 /// The caller's side of a call.
 #[derive(Debug)]
 pub struct CallHandle {
     tx: mpsc::UnboundedSender<Command>,
+    video: VideoMap,
     /// The event stream; ends after `Ended` or `Failed`.
     pub events: mpsc::UnboundedReceiver<CallEvent>,
 }
@@ -188,14 +252,42 @@ impl CallHandle {
     pub fn leave(&self) {
         let _ = self.tx.send(Command::Leave);
     }
+    /// Moves capture to another camera.
+    pub fn switch_camera(&self, choice: CameraChoice) {
+        let _ = self.tx.send(Command::SwitchCamera(choice));
+    }
+    /// Moves capture to another microphone.
+    pub fn switch_mic(&self, choice: MicChoice) {
+        let _ = self.tx.send(Command::SwitchMic(choice));
+    }
+    /// Moves playback to another speaker.
+    pub fn switch_speaker(&self, choice: SpeakerChoice) {
+        let _ = self.tx.send(Command::SwitchSpeaker(choice));
+    }
+    /// Plays the speaker-test chime.
+    pub fn test_speaker(&self) {
+        let _ = self.tx.send(Command::TestSpeaker);
+    }
+    /// The newest video frame of `identity` ([`LOCAL_VIDEO`] for our own
+    /// camera), when there is such video.
+    pub fn video(&self, identity: &str) -> Option<FrameReceiver> {
+        self.video.lock().ok()?.get(identity).cloned()
+    }
+}
+
+/// The newest frame of `rx`, scaled to fit `max_width`×`max_height`.
+pub fn frame_fitted(rx: &FrameReceiver, max_width: u32, max_height: u32) -> Option<I420Frame> {
+    let frame = rx.borrow().clone()?;
+    frame.fitted(max_width, max_height).ok()
 }
 
 /// Starts a call.
 pub fn start(config: CallConfig) -> CallHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let (etx, events) = mpsc::unbounded_channel();
-    tokio::spawn(run(config, rx, etx));
-    CallHandle { tx, events }
+    let video = VideoMap::default();
+    tokio::spawn(run(config, rx, etx, video.clone()));
+    CallHandle { tx, events, video }
 }
 
 /// Chat text is bounded so one message cannot flood a call.
@@ -230,19 +322,48 @@ pub fn timer(elapsed: Duration, paid_minutes: Option<u32>, warn_before: Duration
     }
 }
 
+/// Everything local in a call: tracks, devices, and the tasks between them.
+/// Dropping it stops the tasks and closes the devices.
+#[derive(Default)]
 struct Local {
     video: Option<lk::LocalVideoTrack>,
+    video_source: Option<lk::VideoSource>,
+    camera: Option<CameraFeed>,
+    camera_task: Option<tokio::task::JoinHandle<()>>,
     audio: Option<lk::LocalAudioTrack>,
+    mic: Option<Microphone>,
+    mic_task: Option<tokio::task::JoinHandle<()>>,
+    speaker: Option<Speaker>,
+    processor: Option<audio::SharedProcessor>,
+    remote_tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        for t in self
+            .camera_task
+            .iter()
+            .chain(&self.mic_task)
+            .chain(&self.remote_tasks)
+        {
+            t.abort();
+        }
+    }
+}
+
+type Events = mpsc::UnboundedSender<CallEvent>;
+
+fn send(out: &Events, e: CallEvent) {
+    let _ = out.send(e);
 }
 
 async fn run(
     cfg: CallConfig,
     mut rx: mpsc::UnboundedReceiver<Command>,
-    out: mpsc::UnboundedSender<CallEvent>,
+    out: Events,
+    video: VideoMap,
 ) {
-    let emit = |e: CallEvent| {
-        let _ = out.send(e);
-    };
+    let emit = |e: CallEvent| send(&out, e);
     emit(CallEvent::State(CallState::Idle));
     let (url, token, server_time) = match &cfg.token {
         TokenSource::Direct { url, token } => (url.clone(), token.clone(), None),
@@ -280,11 +401,8 @@ async fn run(
             }
         };
     let me = room.local_participant().clone();
-    let mut local = Local {
-        video: None,
-        audio: None,
-    };
-    if let Err(e) = publish(&cfg, &me, &mut local).await {
+    let mut local = Local::default();
+    if let Err(e) = publish(&cfg, &me, &mut local, &out, &video).await {
         let _ = room.disconnect().await;
         return emit(CallEvent::State(CallState::Failed(CallError::Media(e))));
     }
@@ -305,8 +423,26 @@ async fn run(
                 Some(Command::Mic(on)) => {
                     if let Some(a) = &local.audio { let _ = a.set_muted(!on); }
                 }
-                Some(Command::Camera(on)) => {
-                    if let Some(v) = &local.video { let _ = v.set_muted(!on); }
+                Some(Command::Camera(on)) => set_camera(&cfg, &me, &mut local, on, &out, &video).await,
+                Some(Command::SwitchCamera(choice)) => {
+                    let cfg = CallConfig { media: MediaConfig { camera: choice, ..cfg.media.clone() }, ..cfg.clone() };
+                    if local.camera.is_some() {
+                        set_camera(&cfg, &me, &mut local, false, &out, &video).await;
+                        set_camera(&cfg, &me, &mut local, true, &out, &video).await;
+                    }
+                }
+                Some(Command::SwitchMic(choice)) => {
+                    if let Some(m) = &local.mic {
+                        report_switch(&out, Device::Microphone, m.switch(choice).await, &m.status());
+                    }
+                }
+                Some(Command::SwitchSpeaker(choice)) => {
+                    if let Some(sp) = &local.speaker {
+                        report_switch(&out, Device::Speaker, sp.switch(choice).await, &sp.status());
+                    }
+                }
+                Some(Command::TestSpeaker) => {
+                    if let Some(sp) = &local.speaker { sp.play_test_sound(); }
                 }
                 Some(Command::Chat(text)) => {
                     let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
@@ -331,15 +467,27 @@ async fn run(
                 let Some(ev) = ev else { break EndReason::Remote("the room closed".into()) };
                 match ev {
                     lk::RoomEvent::ParticipantConnected(p) => emit(CallEvent::ParticipantJoined { identity: p.identity, name: p.name }),
-                    lk::RoomEvent::ParticipantDisconnected { identity, .. } => emit(CallEvent::ParticipantLeft { identity }),
+                    lk::RoomEvent::ParticipantDisconnected { identity, .. } => {
+                        if let Ok(mut v) = video.lock() { v.remove(&identity); }
+                        emit(CallEvent::ParticipantLeft { identity });
+                    }
                     lk::RoomEvent::TrackSubscribed { participant, track, .. } => {
-                        emit(CallEvent::TrackSubscribed { identity: participant, kind: track.kind() });
+                        let kind = track.kind();
+                        if let Some(task) = play_remote(&participant, &track, &local, &out, &video) {
+                            local.remote_tasks.retain(|t| !t.is_finished());
+                            local.remote_tasks.push(task);
+                        }
+                        emit(CallEvent::TrackSubscribed { identity: participant, kind });
                     }
                     lk::RoomEvent::TrackMuted { participant, .. } if participant != my_identity => {
                         emit(CallEvent::TrackMuted { identity: participant, muted: true });
                     }
                     lk::RoomEvent::TrackUnmuted { participant, .. } if participant != my_identity => {
                         emit(CallEvent::TrackMuted { identity: participant, muted: false });
+                    }
+                    lk::RoomEvent::ActiveSpeakers(who) => emit(CallEvent::Speaking(who)),
+                    lk::RoomEvent::ConnectionQuality { participant, quality } => {
+                        emit(CallEvent::Quality { identity: participant, quality });
                     }
                     lk::RoomEvent::TextReceived(t) if t.topic == "lk.chat" && seen.insert((t.sender.clone(), t.id.clone())) => {
                         emit(CallEvent::ChatReceived(ChatMessage {
@@ -362,15 +510,94 @@ async fn run(
         }
     };
     drop(local);
+    if let Ok(mut v) = video.lock() {
+        v.clear();
+    }
     emit(CallEvent::State(CallState::Ended(end)));
+}
+
+fn report_switch(
+    out: &Events,
+    device: Device,
+    result: Result<(), audio::AudioError>,
+    status: &tokio::sync::watch::Receiver<audio::DeviceStatus>,
+) {
+    match result {
+        Ok(()) => {
+            if let audio::DeviceStatus::Running(name) = status.borrow().clone() {
+                send(out, CallEvent::DeviceInUse { device, name });
+            }
+        }
+        Err(e) => send(
+            out,
+            CallEvent::DeviceProblem {
+                device,
+                error: e.to_string(),
+            },
+        ),
+    }
+}
+
+/// Reports a device thread's status changes (a device lost mid-call) as events.
+fn watch_device(
+    out: &Events,
+    device: Device,
+    mut status: tokio::sync::watch::Receiver<audio::DeviceStatus>,
+) -> tokio::task::JoinHandle<()> {
+    let out = out.clone();
+    tokio::spawn(async move {
+        while status.changed().await.is_ok() {
+            if let audio::DeviceStatus::Lost(e) = status.borrow_and_update().clone() {
+                send(
+                    &out,
+                    CallEvent::DeviceProblem {
+                        device,
+                        error: e.to_string(),
+                    },
+                );
+            }
+        }
+    })
 }
 
 async fn publish(
     cfg: &CallConfig,
     me: &lk::LocalParticipant,
     local: &mut Local,
+    out: &Events,
+    video: &VideoMap,
 ) -> Result<(), String> {
-    let m = cfg.media;
+    let m = &cfg.media;
+    if cfg.media.processing && cfg.session_type != SessionType::Chat {
+        match audio::processor() {
+            Ok(p) => local.processor = Some(p),
+            Err(e) => send(out, CallEvent::Warning(e.to_string())),
+        }
+    }
+    match Speaker::start(m.speaker.clone(), local.processor.clone()) {
+        Ok(sp) => {
+            if let audio::DeviceStatus::Running(name) = sp.status().borrow().clone() {
+                send(
+                    out,
+                    CallEvent::DeviceInUse {
+                        device: Device::Speaker,
+                        name,
+                    },
+                );
+            }
+            local
+                .remote_tasks
+                .push(watch_device(out, Device::Speaker, sp.status()));
+            local.speaker = Some(sp);
+        }
+        Err(e) => send(
+            out,
+            CallEvent::DeviceProblem {
+                device: Device::Speaker,
+                error: e.to_string(),
+            },
+        ),
+    }
     if matches!(cfg.session_type, SessionType::Voice | SessionType::Video) {
         let source =
             lk::AudioSource::new(lk::AudioSourceOptions::default()).map_err(|e| e.to_string())?;
@@ -385,81 +612,269 @@ async fn publish(
         .await
         .map_err(|e| e.to_string())?;
         track.set_muted(!cfg.mic_on).map_err(|e| e.to_string())?;
-        spawn_tone(source, m.tone_hz);
+        let choice = m.mic.clone();
+        let processor = local.processor.clone();
+        match tokio::task::spawn_blocking(move || Microphone::start(choice, processor)).await {
+            Ok(Ok(mut mic)) => {
+                if let audio::DeviceStatus::Running(name) = mic.status().borrow().clone() {
+                    send(
+                        out,
+                        CallEvent::DeviceInUse {
+                            device: Device::Microphone,
+                            name,
+                        },
+                    );
+                }
+                if let Some(mut frames) = mic.take_frames() {
+                    local.mic_task = Some(tokio::spawn(async move {
+                        while let Some(data) = frames.recv().await {
+                            let frame = lk::AudioFrame {
+                                data,
+                                sample_rate: audio::RATE,
+                                channels: 1,
+                            };
+                            if source.capture(frame).await.is_err() {
+                                return;
+                            }
+                        }
+                    }));
+                }
+                local
+                    .remote_tasks
+                    .push(watch_device(out, Device::Microphone, mic.status()));
+                local.mic = Some(mic);
+            }
+            Ok(Err(e)) => send(
+                out,
+                CallEvent::DeviceProblem {
+                    device: Device::Microphone,
+                    error: e.to_string(),
+                },
+            ),
+            Err(e) => return Err(e.to_string()),
+        }
         local.audio = Some(track);
     }
     if cfg.session_type == SessionType::Video {
-        let source = lk::VideoSource::new(m.width, m.height).map_err(|e| e.to_string())?;
-        let track = lk::LocalVideoTrack::new("camera", &source).map_err(|e| e.to_string())?;
-        me.publish_track(
-            track.track(),
-            lk::PublishOptions {
-                source: lk::TrackSource::Camera,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
-        track.set_muted(!cfg.camera_on).map_err(|e| e.to_string())?;
-        spawn_pattern(source, m);
-        local.video = Some(track);
+        set_camera(cfg, me, local, cfg.camera_on, out, video).await;
     }
     Ok(())
 }
 
-/// A continuous sine at `hz`, 10 ms frames, paced by the source's own queue.
-fn spawn_tone(source: lk::AudioSource, hz: f64) {
-    tokio::spawn(async move {
-        let rate = source.options().sample_rate;
-        let per = (rate / 100) as usize;
-        for i in 0usize.. {
-            let data = (i * per..(i + 1) * per)
-                .map(|n| {
-                    ((n as f64 * hz * std::f64::consts::TAU / f64::from(rate)).sin() * 9_000.0)
-                        as i16
-                })
-                .collect();
-            if source
-                .capture(lk::AudioFrame {
-                    data,
-                    sample_rate: rate,
-                    channels: 1,
-                })
-                .await
-                .is_err()
-            {
-                return;
+/// Turns the camera on (opening it, publishing on first use) or off
+/// (muting the track and closing the device, so its light goes out).
+async fn set_camera(
+    cfg: &CallConfig,
+    me: &lk::LocalParticipant,
+    local: &mut Local,
+    on: bool,
+    out: &Events,
+    video: &VideoMap,
+) {
+    if !on {
+        if let Some(v) = &local.video {
+            let _ = v.set_muted(true);
+        }
+        if let Some(t) = local.camera_task.take() {
+            t.abort();
+        }
+        local.camera = None;
+        if let Ok(mut v) = video.lock() {
+            v.remove(LOCAL_VIDEO);
+        }
+        return;
+    }
+    if local.camera.is_some() {
+        return;
+    }
+    let (choice, format) = (cfg.media.camera.clone(), cfg.media.capture);
+    let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
+        Ok(Ok(feed)) => feed,
+        Ok(Err(e)) => {
+            return send(
+                out,
+                CallEvent::DeviceProblem {
+                    device: Device::Camera,
+                    error: e.to_string(),
+                },
+            );
+        }
+        Err(e) => {
+            return send(
+                out,
+                CallEvent::DeviceProblem {
+                    device: Device::Camera,
+                    error: e.to_string(),
+                },
+            );
+        }
+    };
+    let f = feed.format();
+    if local.video.is_none() {
+        let published = async {
+            let source = lk::VideoSource::new(f.width, f.height).map_err(|e| e.to_string())?;
+            let track = lk::LocalVideoTrack::new("camera", &source).map_err(|e| e.to_string())?;
+            me.publish_track(
+                track.track(),
+                lk::PublishOptions {
+                    source: lk::TrackSource::Camera,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok::<_, String>((source, track))
+        };
+        match published.await {
+            Ok((source, track)) => {
+                local.video_source = Some(source);
+                local.video = Some(track);
+            }
+            Err(e) => {
+                return send(
+                    out,
+                    CallEvent::DeviceProblem {
+                        device: Device::Camera,
+                        error: e,
+                    },
+                );
             }
         }
-    });
+    }
+    if let Some(v) = &local.video {
+        let _ = v.set_muted(false);
+    }
+    send(
+        out,
+        CallEvent::DeviceInUse {
+            device: Device::Camera,
+            name: format!("{}×{} at {} fps", f.width, f.height, f.fps),
+        },
+    );
+    if let Ok(mut v) = video.lock() {
+        v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
+    }
+    if let Some(source) = local.video_source.clone() {
+        local.camera_task = Some(pump_camera(
+            feed.frames(),
+            feed.status(),
+            source,
+            out.clone(),
+        ));
+    }
+    local.camera = Some(feed);
 }
 
-/// A grey picture with a bright bar moving across it.
-fn spawn_pattern(source: lk::VideoSource, m: SyntheticMedia) {
+/// Sends the camera's newest frames to the published track, at the track's
+/// size; reports the camera failing.
+fn pump_camera(
+    mut frames: FrameReceiver,
+    mut status: tokio::sync::watch::Receiver<CameraStatus>,
+    source: lk::VideoSource,
+    out: Events,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let Ok(mut buf) = lk::I420Buffer::new(m.width, m.height) else {
+        let (w, h) = source.resolution();
+        let Ok(mut buf) = lk::I420Buffer::new(w, h) else {
             return;
         };
-        let period = Duration::from_secs(1) / m.fps.max(1);
-        let mut tick = tokio::time::interval(period);
-        for n in 0u32.. {
-            tick.tick().await;
-            let w = m.width as usize;
-            let bar = (n as usize * 8) % w;
-            let (y, u, v) = buf.planes_mut();
-            for row in y.chunks_mut(w) {
-                row.fill(90);
-                let end = (bar + w / 16).min(w);
-                row[bar..end].fill(235);
-            }
-            u.fill(128);
-            v.fill(128);
-            let ts = i64::from(n) * period.as_micros() as i64;
-            if source.capture(&buf, ts, lk::FrameMeta::default()).is_err() {
-                return;
+        loop {
+            tokio::select! {
+                changed = frames.changed() => {
+                    if changed.is_err() { return; }
+                    let Some(frame) = frames.borrow_and_update().clone() else { continue };
+                    let scaled;
+                    let frame = if (frame.width(), frame.height()) == (w, h) {
+                        &*frame
+                    } else {
+                        match frame.scaled(w, h) { Ok(f) => { scaled = f; &scaled } Err(_) => continue }
+                    };
+                    let (dy, du, dv) = buf.planes_mut();
+                    let (sy, su, sv) = frame.planes();
+                    if dy.len() != sy.len() || du.len() != su.len() { continue; }
+                    dy.copy_from_slice(sy);
+                    du.copy_from_slice(su);
+                    dv.copy_from_slice(sv);
+                    let meta = lk::FrameMeta { user_timestamp_us: u64::try_from(frame.captured_us).ok(), frame_id: None };
+                    if source.capture(&buf, frame.captured_us, meta).is_err() { return; }
+                }
+                changed = status.changed() => {
+                    if changed.is_err() { return; }
+                    if let CameraStatus::Failed(e) = status.borrow_and_update().clone() {
+                        send(&out, CallEvent::DeviceProblem { device: Device::Camera, error: e.to_string() });
+                        return;
+                    }
+                }
             }
         }
-    });
+    })
+}
+
+/// Starts playing a remote track: audio into the speaker's mix, video into
+/// a newest-frame slot readable with [`CallHandle::video`].
+fn play_remote(
+    identity: &str,
+    track: &lk::Track,
+    local: &Local,
+    out: &Events,
+    video: &VideoMap,
+) -> Option<tokio::task::JoinHandle<()>> {
+    match track.kind() {
+        lk::TrackKind::Audio => {
+            let mut input = local.speaker.as_ref()?.add_input();
+            let mut stream = lk::AudioStream::new(track, lk::AudioStreamOptions::default()).ok()?;
+            Some(tokio::spawn(async move {
+                while let Some(frame) = stream.next().await {
+                    input.push(&frame.data);
+                }
+            }))
+        }
+        lk::TrackKind::Video => {
+            let mut stream = lk::VideoStream::new(track, lk::VideoStreamOptions::default()).ok()?;
+            let (tx, rx) = tandem_media::frame::newest_frame_channel();
+            if let Ok(mut v) = video.lock() {
+                v.insert(identity.to_owned(), rx);
+            }
+            send(
+                out,
+                CallEvent::VideoAvailable {
+                    identity: identity.to_owned(),
+                },
+            );
+            Some(tokio::spawn(async move {
+                while let Some(frame) = stream.next().await {
+                    if let Some(f) = to_frame(&frame) {
+                        tx.send_replace(Some(std::sync::Arc::new(f)));
+                    }
+                }
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Copies a received frame into an owned I420 picture (rounded down to even).
+fn to_frame(frame: &lk::VideoFrame) -> Option<I420Frame> {
+    let (w, h) = (frame.width() & !1, frame.height() & !1);
+    let mut out = I420Frame::new(w, h).ok()?;
+    let src = frame.planes();
+    let (dy, du, dv) = out.planes_mut();
+    for (dst, plane, width) in [
+        (dy, src[0], w as usize),
+        (du, src[1], w as usize / 2),
+        (dv, src[2], w as usize / 2),
+    ] {
+        for (row, line) in dst.chunks_mut(width).enumerate() {
+            let start = row * plane.stride as usize;
+            line.copy_from_slice(plane.data.get(start..start + width)?);
+        }
+    }
+    out.captured_us = frame
+        .meta
+        .user_timestamp_us
+        .and_then(|t| i64::try_from(t).ok())
+        .unwrap_or(0);
+    Some(out)
 }
 
 #[cfg(test)]

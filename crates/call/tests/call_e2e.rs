@@ -10,7 +10,7 @@ use serde_json::json;
 use tandem_backend::dev::{add_coach, add_link, add_session, add_user};
 use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
 use tandem_call::session::{
-    self, CallConfig, CallEvent, CallState, EndReason, SessionType, SyntheticMedia, TokenSource,
+    self, CallConfig, CallEvent, CallState, EndReason, MediaConfig, SessionType, TokenSource,
 };
 use tandem_testkit::peer::Peer;
 use tandem_testkit::token;
@@ -81,6 +81,9 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             peer.cmd(json!({"cmd": "publish_audio", "freq": 660}))
                 .await
                 .unwrap();
+            peer.cmd(json!({"cmd": "publish_video", "color": [200, 40, 160], "width": 320, "height": 180, "fps": 15}))
+                .await
+                .unwrap();
 
             let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
             let mut call = session::start(CallConfig {
@@ -94,11 +97,13 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 session_type: SessionType::Video,
                 paid_minutes: Some(30),
                 warn_before: Duration::from_secs(300),
-                media: SyntheticMedia {
-                    width: 640,
-                    height: 360,
-                    fps: 15,
-                    tone_hz: 440.0,
+                media: MediaConfig {
+                    capture: tandem_call::media::camera::CaptureFormat {
+                        width: 640,
+                        height: 360,
+                        fps: 15,
+                    },
+                    ..MediaConfig::synthetic(440.0)
                 },
                 mic_on: true,
                 camera_on: true,
@@ -127,14 +132,46 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             let us = client.as_str();
             peer.stats_until(Duration::from_secs(20), |s| {
                 let v = &s["video"][us];
+                // Our pattern, recognised by the stamp it carries.
                 v["frames"].as_u64().unwrap_or(0) > 10
                     && v["width"] == 640
+                    && v["stamp"]["counter"].as_u64().unwrap_or(0) > 10
                     && s["audio"][us]["freq"]
                         .as_f64()
                         .is_some_and(|f| (f - 440.0).abs() < 6.0)
             })
             .await
             .unwrap();
+
+            // We see the peer's picture: its colour in our newest-frame slot,
+            // scaled to the size a view asks for.
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+            let seen = loop {
+                if let Some(rx) = call.video("peer")
+                    && let Some(f) = session::frame_fitted(&rx, 160, 160)
+                {
+                    let rgb = tandem_call::media::convert::i420_to_rgb(&f).unwrap();
+                    let mid = ((f.height() / 2 * f.width() + f.width() / 2) * 3) as usize;
+                    let px = [rgb[mid], rgb[mid + 1], rgb[mid + 2]];
+                    if px
+                        .iter()
+                        .zip([200u8, 40, 160])
+                        .all(|(a, b)| a.abs_diff(b) < 30)
+                    {
+                        break (f.width(), f.height(), px);
+                    }
+                }
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the peer's video never arrived"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            };
+            assert_eq!((seen.0, seen.1), (160, 90), "{seen:?}");
+            assert!(
+                call.video(session::LOCAL_VIDEO).is_some(),
+                "no local preview"
+            );
 
             // Chat both ways, both formats.
             call.send_chat("hello from tandem ✓");
@@ -222,7 +259,7 @@ async fn a_refused_token_fails_the_call_with_the_likely_cause() {
         session_type: SessionType::Chat,
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
-        media: SyntheticMedia::default(),
+        media: MediaConfig::synthetic(440.0),
         mic_on: false,
         camera_on: false,
     });

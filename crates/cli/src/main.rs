@@ -1,8 +1,8 @@
-//! `tandem-cli`: a headless Tandem. Join a call (synthetic camera and
-//! microphone for now), run a test bot that echoes chat, or mint a dev token.
+//! `tandem-cli`: a headless Tandem. Join a call with this machine's camera,
+//! microphone and speaker (or a test pattern and a tone), run a test bot that
+//! echoes chat, list devices, or mint a dev token.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
@@ -10,7 +10,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
 use tandem_call::session::{
-    self, CallConfig, CallEvent, CallState, SessionType, SyntheticMedia, TokenSource,
+    self, CallConfig, CallEvent, CallState, MediaConfig, SessionType, TokenSource,
 };
 use tokio::io::AsyncBufReadExt as _;
 
@@ -29,6 +29,8 @@ enum Cmd {
     Bot(Conn),
     /// Mint a LiveKit token (with --dev: the dev server's devkey/secret).
     Token(TokenArgs),
+    /// List cameras, microphones and speakers (ids for --camera, --mic, --speaker).
+    Devices,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -78,12 +80,20 @@ struct Conn {
     /// Session type: what to publish.
     #[arg(long, value_enum, default_value = "video")]
     r#type: Kind,
-    /// Camera: only `test-pattern` until device capture lands.
-    #[arg(long, default_value = "test-pattern")]
+    /// Camera: `default`, a camera id from `tandem-cli devices`,
+    /// `test-pattern`, or `none`. The bot always sends the test pattern.
+    #[arg(long, default_value = "default")]
     camera: String,
-    /// Microphone: only `tone` until device capture lands.
-    #[arg(long, default_value = "tone")]
+    /// Microphone: `default`, an id from `tandem-cli devices`, `tone`, or
+    /// `silence`. The bot always sends the tone.
+    #[arg(long, default_value = "default")]
     mic: String,
+    /// Speaker: `default`, an id from `tandem-cli devices`, or `none`.
+    #[arg(long, default_value = "default")]
+    speaker: String,
+    /// Turn off echo cancellation, noise suppression and gain control.
+    #[arg(long)]
+    no_processing: bool,
     /// Tone frequency in Hz.
     #[arg(long, default_value_t = 440.0)]
     tone_hz: f64,
@@ -113,11 +123,11 @@ struct TokenArgs {
 }
 
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "warn,livekit=error".into()),
+                .unwrap_or_else(|_| "warn,livekit=error,pulseaudio=off".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -125,14 +135,20 @@ async fn main() -> ExitCode {
         Cmd::Token(t) => token(t),
         Cmd::Join(c) => call(c, false).await,
         Cmd::Bot(c) => call(c, true).await,
+        Cmd::Devices => devices(),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match result {
+        Ok(()) => 0,
         Err(e) => {
             eprintln!("tandem-cli: {e:#}");
-            ExitCode::FAILURE
+            1
         }
-    }
+    };
+    // Exit now: a blocking read of a terminal's stdin (chat input) would
+    // otherwise hold the runtime's shutdown until Enter is pressed.
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    std::process::exit(code);
 }
 
 fn token(t: TokenArgs) -> Result<()> {
@@ -194,10 +210,68 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
     Ok(TokenSource::Backend(Box::new(client), req))
 }
 
-async fn call(c: Conn, bot: bool) -> Result<()> {
-    if c.camera != "test-pattern" || c.mic != "tone" {
-        bail!("only --camera test-pattern and --mic tone are available until device capture lands");
+/// Lists what `--camera`, `--mic` and `--speaker` accept.
+fn devices() -> Result<()> {
+    use tandem_call::media::{audio, camera};
+    println!("cameras:");
+    match camera::list_cameras() {
+        Ok(l) if l.is_empty() => println!("  (none found)"),
+        Ok(l) => l
+            .iter()
+            .for_each(|c| println!("  {:<24} {}", c.id, c.name.escape_debug())),
+        Err(e) => println!("  (cannot list: {e})"),
     }
+    let list = audio::devices();
+    for (title, devices) in [("microphones", &list.inputs), ("speakers", &list.outputs)] {
+        println!("{title}:");
+        if devices.is_empty() {
+            println!("  (none found)");
+        }
+        for d in devices {
+            let mark = if d.is_default { " (default)" } else { "" };
+            println!("  {:<24} {}{mark}", d.id, d.name.escape_debug());
+        }
+    }
+    Ok(())
+}
+
+/// The devices a `join` (or, synthetic, a `bot`) uses.
+fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
+    use tandem_call::media::audio::{MicChoice, SpeakerChoice};
+    use tandem_call::media::camera::{CameraChoice, PatternColour};
+    if !(1.0..=20_000.0).contains(&c.tone_hz) {
+        bail!("--tone-hz must be between 1 and 20000");
+    }
+    let mut m = MediaConfig::synthetic(c.tone_hz);
+    if bot {
+        return Ok((m, true));
+    }
+    let camera_on = c.camera != "none";
+    m.camera = match c.camera.as_str() {
+        "test-pattern" => CameraChoice::TestPattern(PatternColour::TEAL),
+        "default" | "none" => CameraChoice::Default,
+        id => CameraChoice::Id(id.to_owned()),
+    };
+    m.mic = match c.mic.as_str() {
+        "tone" => MicChoice::Tone(c.tone_hz),
+        "silence" => MicChoice::Silence,
+        "default" => MicChoice::Default,
+        id => MicChoice::Id(id.to_owned()),
+    };
+    m.speaker = match c.speaker.as_str() {
+        "none" => SpeakerChoice::Discard,
+        "default" => SpeakerChoice::Default,
+        id => SpeakerChoice::Id(id.to_owned()),
+    };
+    m.processing = !c.no_processing && !matches!(m.mic, MicChoice::Tone(_) | MicChoice::Silence);
+    if m.camera != CameraChoice::TestPattern(PatternColour::TEAL) {
+        m.capture = Default::default();
+    }
+    Ok((m, camera_on))
+}
+
+async fn call(c: Conn, bot: bool) -> Result<()> {
+    let (media, camera_on) = media(&c, bot)?;
     let source = token_source(&c).await?;
     let mut handle = session::start(CallConfig {
         token: source,
@@ -208,12 +282,9 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
         },
         paid_minutes: None,
         warn_before: Duration::from_secs(300),
-        media: SyntheticMedia {
-            tone_hz: c.tone_hz,
-            ..SyntheticMedia::default()
-        },
+        media,
         mic_on: true,
-        camera_on: true,
+        camera_on,
     });
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = !bot;
@@ -278,6 +349,13 @@ fn print_event(ev: &CallEvent) {
         ),
         CallEvent::ChatSent(m) => println!("chat sent: {}", m.text.escape_debug()),
         CallEvent::ChatFailed { error, .. } => println!("chat not sent: {error}"),
-        CallEvent::Timer { .. } => {}
+        CallEvent::Speaking(_) | CallEvent::Quality { .. } | CallEvent::Timer { .. } => {}
+        CallEvent::VideoAvailable { identity } => {
+            println!("video from {}", identity.escape_debug())
+        }
+        CallEvent::DeviceInUse { device, name } => {
+            println!("{device:?}: {}", name.escape_debug())
+        }
+        CallEvent::DeviceProblem { device, error } => println!("{device:?} problem: {error}"),
     }
 }

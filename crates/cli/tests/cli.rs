@@ -127,3 +127,108 @@ fn the_bot_publishes_pattern_and_tone_and_echoes_chat() {
         },
     );
 }
+
+/// `tandem-cli join` with this machine's devices (a private PulseAudio server
+/// with a fake microphone and speaker): the peer hears the tone played into
+/// our microphone and sees our pattern; the peer's tone comes out of our
+/// speaker (recorded from its monitor); muting is seen by the peer.
+#[test]
+fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
+    tandem_testkit::media_test(
+        "join_with_devices_sends_the_microphone_and_plays_the_peer",
+        |ip| async move {
+            let fake = tandem_testkit::pulse::FakeAudio::start("cli-join");
+            let tone = fake.play_tone_into_mic(523);
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let mut peer = Peer::python("peer", &ds.url(), &token::join("r", "peer"))
+                .await
+                .unwrap();
+            peer.cmd(json!({"cmd": "publish_audio", "freq": 660}))
+                .await
+                .unwrap();
+            let devices = Command::new(BIN)
+                .arg("devices")
+                .env("PULSE_SERVER", &fake.server)
+                .output()
+                .unwrap();
+            let listed = String::from_utf8_lossy(&devices.stdout).to_string();
+            assert!(
+                listed.contains("Fake-Microphone (default)") && listed.contains("Fake-Headset"),
+                "{listed}"
+            );
+            let mut me = Command::new(BIN)
+                .args([
+                    "join",
+                    "--url",
+                    &ds.url(),
+                    "--token",
+                    &token::join("r", "me"),
+                ])
+                .args([
+                    "--camera",
+                    "test-pattern",
+                    "--mic",
+                    "default",
+                    "--speaker",
+                    "default",
+                ])
+                .env("PULSE_SERVER", &fake.server)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap();
+            let mut out = BufReader::new(me.stdout.take().unwrap());
+            let (printed, out) = tokio::task::spawn_blocking(move || {
+                let p = process::read_until(&mut out, "state: Connected");
+                (p, out)
+            })
+            .await
+            .unwrap();
+            assert!(printed.contains("Microphone: Fake-Microphone"), "{printed}");
+            assert!(printed.contains("Speaker: Fake-Speaker"), "{printed}");
+            // The peer: our microphone's tone (processed: echo cancellation,
+            // noise suppression, gain) and our stamped pattern.
+            peer.stats_until(Duration::from_secs(25), |s| {
+                s["video"]["me"]["stamp"]["counter"].as_u64().unwrap_or(0) > 10
+                    && s["audio"]["me"]["freq"]
+                        .as_f64()
+                        .is_some_and(|f| (f - 523.0).abs() < 6.0)
+            })
+            .await
+            .unwrap();
+            // Our speaker plays the peer's 660 Hz.
+            let server = fake.server.clone();
+            let played = tokio::task::spawn_blocking(move || {
+                tandem_testkit::pulse::record(&server, "speaker", Duration::from_secs(1))
+            })
+            .await
+            .unwrap();
+            let (hz, db) = tandem_testkit::pulse::tone_of(&played, 48_000);
+            println!("speaker played {hz:.1} Hz at {db:.1} dBFS");
+            assert!((hz - 660.0).abs() < 6.0 && db > -40.0, "{hz} Hz, {db} dBFS");
+            fake.stop_tone(&tone);
+            let rest = tokio::task::spawn_blocking(move || {
+                let mut out = out;
+                let ok = process::interrupt(&mut me);
+                let mut rest = String::new();
+                let _ = std::io::Read::read_to_string(&mut out, &mut rest);
+                (ok, rest)
+            })
+            .await
+            .unwrap();
+            assert!(
+                rest.0 && rest.1.contains("state: Ended(Left)"),
+                "{}",
+                rest.1
+            );
+            peer.expect("participant_disconnected", json!({"identity": "me"}))
+                .await
+                .unwrap();
+            peer.disconnect().await.unwrap();
+            ds.stop().await;
+        },
+    );
+}
