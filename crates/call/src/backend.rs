@@ -359,6 +359,18 @@ impl BackendClient {
 
     async fn fetch_once(&self, req: &TokenRequest) -> Result<TokenGrant, BackendError> {
         let Spec(method, path, body, token_at, url_at, room_at) = self.spec(req)?;
+        let (v, server_time) = self.call(method, &path, body.as_ref()).await?;
+        parse_grant(&v, token_at, url_at, room_at, server_time)
+    }
+
+    /// One request with the profile's credentials; the JSON answer and the
+    /// server's clock, or the classified failure.
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(Value, Option<i64>), BackendError> {
         let url = format!("{}{path}", self.base);
         let mut rb = self.http.request(method, &url).timeout(self.timeout);
         match &self.auth {
@@ -366,7 +378,7 @@ impl BackendClient {
             Auth::Bearer(t) => rb = rb.bearer_auth(t),
             Auth::Supabase { jwt, anon_key } => rb = rb.bearer_auth(jwt).header("apikey", anon_key),
         }
-        if let Some(b) = &body {
+        if let Some(b) = body {
             rb = rb.json(b);
         }
         let res = rb
@@ -395,8 +407,115 @@ impl BackendClient {
             return Err(classify_status(status, parsed.as_ref(), &text, retry_after));
         }
         let v = parsed.ok_or_else(|| BackendError::Malformed(describe_non_json(&text)))?;
-        parse_grant(&v, token_at, url_at, room_at, server_time)
+        Ok((v, server_time))
     }
+
+    /// What the platform says about the session before joining, where the
+    /// profile can ask (004 validates its link); `None` elsewhere.
+    pub async fn session_info(
+        &self,
+        req: &TokenRequest,
+    ) -> Result<Option<SessionInfo>, BackendError> {
+        if self.profile != Profile::Seed004 {
+            return Ok(None);
+        }
+        let link = req
+            .link
+            .as_ref()
+            .ok_or(BackendError::MissingInput("a session link"))?;
+        let (v, _) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/sessions/validate",
+                Some(&json!({ "token": link })),
+            )
+            .await?;
+        parse_session_info(&v).map(Some)
+    }
+
+    /// Tells the platform we joined (004's `start_session`); does nothing
+    /// for profiles without such a call.
+    pub async fn mark_joined(
+        &self,
+        req: &TokenRequest,
+        info: &SessionInfo,
+    ) -> Result<(), BackendError> {
+        if self.profile != Profile::Seed004 {
+            return Ok(());
+        }
+        let body = json!({ "sessionId": info.session_id, "token": req.link, "participantType": info.participant_type });
+        self.call(reqwest::Method::POST, "/api/sessions/join", Some(&body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Ends the session on the platform (004's `end_session`, which settles
+    /// its payment); `Ok(None)` for profiles without such a call, else the
+    /// duration the platform recorded, in seconds.
+    pub async fn end_session(
+        &self,
+        req: &TokenRequest,
+        info: &SessionInfo,
+        reason: &str,
+    ) -> Result<Option<i64>, BackendError> {
+        if self.profile != Profile::Seed004 {
+            return Ok(None);
+        }
+        let body = json!({ "sessionId": info.session_id, "token": req.link, "reason": reason });
+        let (v, _) = self
+            .call(reqwest::Method::POST, "/api/sessions/end", Some(&body))
+            .await?;
+        Ok(v["durationSeconds"].as_i64())
+    }
+}
+
+/// A session as the platform describes it (profile 004).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session_id: String,
+    /// `chat`, `voice` or `video`.
+    pub session_type: String,
+    /// `user` (the client) or `astrologer` (the coach), as 004 names them.
+    pub participant_type: String,
+    pub paid_minutes: Option<u32>,
+    /// Who we are meeting.
+    pub other_name: String,
+    /// `scheduled`, `in_progress`, …
+    pub status: String,
+}
+
+/// Reads profile 004's link validation answer.
+pub fn parse_session_info(v: &Value) -> Result<SessionInfo, BackendError> {
+    if v["valid"] == json!(false) {
+        let why = v["error"]
+            .as_str()
+            .or(v["message"].as_str())
+            .unwrap_or("the link is not valid");
+        return Err(BackendError::BadRequest(why.chars().take(200).collect()));
+    }
+    let text = |k: &str| {
+        v[k].as_str()
+            .map(|s| s.chars().take(200).collect::<String>())
+    };
+    let session_id = text("sessionId")
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| BackendError::WrongShape("the answer has no sessionId".into()))?;
+    let session_type = text("sessionType").unwrap_or_else(|| "video".into());
+    if !["chat", "voice", "video"].contains(&session_type.as_str()) {
+        return Err(BackendError::WrongShape(format!(
+            "unknown session type {session_type:?}"
+        )));
+    }
+    Ok(SessionInfo {
+        session_id,
+        session_type,
+        participant_type: text("participantType").unwrap_or_else(|| "user".into()),
+        paid_minutes: v["paidDurationMinutes"]
+            .as_u64()
+            .and_then(|m| u32::try_from(m).ok()),
+        other_name: text("otherParticipantName").unwrap_or_default(),
+        status: text("status").unwrap_or_default(),
+    })
 }
 
 fn map_strings(v: &Value, f: &impl Fn(&str) -> String) -> Value {
@@ -618,6 +737,38 @@ mod tests {
             .server_time,
             Some(5)
         );
+    }
+
+    #[test]
+    fn a_004_link_validation_reads_the_booking() {
+        // The shape seed 004's validate endpoint answers with.
+        let v = json!({
+            "valid": true, "sessionId": "s-1", "roomId": "session_s-1", "sessionType": "voice",
+            "participantType": "user", "participantId": "u-1", "otherParticipantName": "Asha",
+            "paidDurationMinutes": 45, "status": "scheduled", "scheduledStartTime": "2026-11-22T10:00:00Z"
+        });
+        let i = parse_session_info(&v).unwrap();
+        assert_eq!(
+            (
+                i.session_id.as_str(),
+                i.session_type.as_str(),
+                i.paid_minutes,
+                i.other_name.as_str()
+            ),
+            ("s-1", "voice", Some(45), "Asha")
+        );
+        assert_eq!(
+            parse_session_info(&json!({"valid": false, "error": "Link expired"})),
+            Err(BackendError::BadRequest("Link expired".into()))
+        );
+        assert!(matches!(
+            parse_session_info(&json!({"valid": true, "sessionType": "video"})),
+            Err(BackendError::WrongShape(_))
+        ));
+        assert!(matches!(
+            parse_session_info(&json!({"sessionId": "s", "sessionType": "<script>"})),
+            Err(BackendError::WrongShape(_))
+        ));
     }
 
     #[test]

@@ -107,6 +107,9 @@ pub struct CallConfig {
 pub enum EndReason {
     /// We left.
     Left,
+    /// We ended the session for everyone (the platform was told, where it
+    /// has an end-session call).
+    SessionEnded,
     /// The server or the platform ended it (its reason).
     Remote(String),
 }
@@ -153,6 +156,8 @@ pub enum CallEvent {
     State(CallState),
     /// Problems noticed in the token before joining (clock skew…), as advice.
     Warning(String),
+    /// What the platform says about the session (where its API tells).
+    Session(crate::backend::SessionInfo),
     ParticipantJoined {
         identity: String,
         name: String,
@@ -222,6 +227,7 @@ enum Command {
     SwitchSpeaker(SpeakerChoice),
     TestSpeaker,
     Leave,
+    End,
 }
 
 /// The identity under which the local camera preview is kept.
@@ -251,6 +257,11 @@ impl CallHandle {
     }
     pub fn leave(&self) {
         let _ = self.tx.send(Command::Leave);
+    }
+    /// Ends the session for everyone: leaves, and tells the platform where
+    /// its API has an end-session call.
+    pub fn end_session(&self) {
+        let _ = self.tx.send(Command::End);
     }
     /// Moves capture to another camera.
     pub fn switch_camera(&self, choice: CameraChoice) {
@@ -365,10 +376,27 @@ async fn run(
 ) {
     let emit = |e: CallEvent| send(&out, e);
     emit(CallEvent::State(CallState::Idle));
+    let mut cfg = cfg;
+    let mut session_info = None;
     let (url, token, server_time) = match &cfg.token {
         TokenSource::Direct { url, token } => (url.clone(), token.clone(), None),
         TokenSource::Backend(client, req) => {
             emit(CallEvent::State(CallState::FetchingToken));
+            match client.session_info(req).await {
+                Ok(Some(info)) => {
+                    // The booking decides what is published and for how long.
+                    cfg.session_type = match info.session_type.as_str() {
+                        "chat" => SessionType::Chat,
+                        "voice" => SessionType::Voice,
+                        _ => SessionType::Video,
+                    };
+                    cfg.paid_minutes = cfg.paid_minutes.or(info.paid_minutes);
+                    emit(CallEvent::Session(info.clone()));
+                    session_info = Some(info);
+                }
+                Ok(None) => {}
+                Err(e) => return emit(CallEvent::State(CallState::Failed(e.into()))),
+            }
             match client.fetch_token(req).await {
                 Ok(g) => (g.server_url, g.token, g.server_time),
                 Err(e) => return emit(CallEvent::State(CallState::Failed(e.into()))),
@@ -413,6 +441,13 @@ async fn run(
         });
     }
     emit(CallEvent::State(CallState::Connected));
+    if let (TokenSource::Backend(client, req), Some(info)) = (&cfg.token, &session_info)
+        && let Err(e) = client.mark_joined(req, info).await
+    {
+        emit(CallEvent::Warning(format!(
+            "the platform was not told we joined: {e}"
+        )));
+    }
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut seen: HashSet<(String, String)> = HashSet::new();
@@ -460,6 +495,15 @@ async fn run(
                 Some(Command::Leave) | None => {
                     let _ = room.disconnect().await;
                     break EndReason::Left;
+                }
+                Some(Command::End) => {
+                    let _ = room.disconnect().await;
+                    if let (TokenSource::Backend(client, req), Some(info)) = (&cfg.token, &session_info)
+                        && let Err(e) = client.end_session(req, info, "completed").await
+                    {
+                        emit(CallEvent::Warning(format!("the platform was not told the session ended: {e}")));
+                    }
+                    break EndReason::SessionEnded;
                 }
             },
             _ = tick.tick() => emit(timer(started.elapsed(), cfg.paid_minutes, cfg.warn_before)),

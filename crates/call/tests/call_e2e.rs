@@ -90,7 +90,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 token: TokenSource::Backend(
                     Box::new(api),
                     TokenRequest {
-                        link: Some(link),
+                        link: Some(link.clone()),
                         ..Default::default()
                     },
                 ),
@@ -109,9 +109,13 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 camera_on: true,
             });
             let mut states = Vec::new();
+            let mut info = None;
             next_matching(&mut call.events, "connected", |e| {
                 if let CallEvent::State(s) = e {
                     states.push(s.clone());
+                }
+                if let CallEvent::Session(i) = e {
+                    info = Some(i.clone());
                 }
                 e == &CallEvent::State(CallState::Connected)
             })
@@ -124,6 +128,17 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                     CallState::Connecting,
                     CallState::Connected
                 ]
+            );
+            // The link told us the booking before the token was fetched.
+            let info = info.expect("no session info from the 004 link");
+            assert_eq!(
+                (
+                    info.session_id.as_str(),
+                    info.session_type.as_str(),
+                    info.paid_minutes,
+                    info.other_name.as_str()
+                ),
+                (sid.as_str(), "video", Some(30), "Coach")
             );
             next_matching(&mut call.events, "the peer's audio", |e| matches!(e, CallEvent::TrackSubscribed { identity, kind: tandem_lk::TrackKind::Audio } if identity == "peer")).await;
             next_matching(&mut call.events, "a timer tick", |e| matches!(e, CallEvent::Timer { remaining: Some(r), ending_soon: false, .. } if r.as_secs() > 29 * 60)).await;
@@ -216,14 +231,27 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             peer.expect("track_muted", json!({"identity": us, "kind": "audio"}))
                 .await
                 .unwrap();
-            call.leave();
+            // Ending the session leaves the room and settles it on the platform.
+            call.end_session();
             next_matching(&mut call.events, "ended", |e| {
-                e == &CallEvent::State(CallState::Ended(EndReason::Left))
+                e == &CallEvent::State(CallState::Ended(EndReason::SessionEnded))
             })
             .await;
             peer.expect("participant_disconnected", json!({"identity": us}))
                 .await
                 .unwrap();
+            let link_req = TokenRequest {
+                link: Some(link.clone()),
+                ..Default::default()
+            };
+            let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
+            let after = api.session_info(&link_req).await;
+            assert!(
+                matches!(&after, Ok(Some(i)) if i.status == "completed"),
+                "{after:?}"
+            );
+            let rejoin = api.fetch_token(&link_req).await.unwrap_err();
+            assert!(rejoin.to_string().contains("ended"), "{rejoin}");
             peer.disconnect().await.unwrap();
             backend.stop().await;
             ds.stop().await;

@@ -23,7 +23,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Join a call; prints its events, sends each stdin line as chat; Ctrl-C leaves.
+    /// Join a call; prints its events, sends each stdin line as chat (`/end`
+    /// ends the session for everyone); Ctrl-C leaves.
     Join(Conn),
     /// A test peer: publishes the moving pattern and a tone, echoes chat, reports what it receives.
     Bot(Conn),
@@ -305,6 +306,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 handle.leave();
             }
             line = stdin.next_line(), if stdin_open => match line {
+                Ok(Some(l)) if l.trim() == "/end" => handle.end_session(),
                 Ok(Some(l)) if !l.trim().is_empty() => handle.send_chat(l.trim()),
                 Ok(Some(_)) => {}
                 _ => stdin_open = false,
@@ -328,6 +330,13 @@ fn print_event(ev: &CallEvent) {
     match ev {
         CallEvent::State(s) => println!("state: {s:?}"),
         CallEvent::Warning(w) => println!("warning: {w}"),
+        CallEvent::Session(i) => println!(
+            "session: {} with {}, {} minutes, {}",
+            i.session_type.escape_debug(),
+            i.other_name.escape_debug(),
+            i.paid_minutes.map_or_else(|| "?".into(), |m| m.to_string()),
+            i.status.escape_debug()
+        ),
         CallEvent::ParticipantJoined { identity, name } => println!(
             "joined: {} ({})",
             identity.escape_debug(),
