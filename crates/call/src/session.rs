@@ -174,9 +174,17 @@ pub enum CallEvent {
         muted: bool,
     },
     ChatReceived(ChatMessage),
-    ChatSent(ChatMessage),
+    /// A message we sent reached the server (both formats).
+    ChatSent {
+        /// What [`CallHandle::send_chat`] returned.
+        local_id: u64,
+        message: ChatMessage,
+    },
+    /// A message we sent could not be delivered; the text is kept so the
+    /// UI can offer to resend it.
     ChatFailed {
-        id: String,
+        local_id: u64,
+        text: String,
         error: String,
     },
     /// Who is speaking now (identities, loudest first; ours included).
@@ -221,7 +229,7 @@ pub enum Device {
 enum Command {
     Mic(bool),
     Camera(bool),
-    Chat(String),
+    Chat(u64, String),
     SwitchCamera(CameraChoice),
     SwitchMic(MicChoice),
     SwitchSpeaker(SpeakerChoice),
@@ -236,11 +244,36 @@ pub const LOCAL_VIDEO: &str = "";
 /// Newest frames per participant identity (and [`LOCAL_VIDEO`]).
 type VideoMap = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, FrameReceiver>>>;
 
+/// Chat of the call so far, oldest first, and how many older messages were
+/// dropped to keep it at [`MAX_HISTORY`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ChatHistory {
+    pub messages: std::collections::VecDeque<ChatMessage>,
+    pub dropped: u64,
+}
+
+/// Messages kept per call; older ones are dropped (and counted).
+pub const MAX_HISTORY: usize = 2000;
+
+impl ChatHistory {
+    fn push(&mut self, m: ChatMessage) {
+        if self.messages.len() == MAX_HISTORY {
+            self.messages.pop_front();
+            self.dropped += 1;
+        }
+        self.messages.push_back(m);
+    }
+}
+
+type History = std::sync::Arc<std::sync::Mutex<ChatHistory>>;
+
 /// The caller's side of a call.
 #[derive(Debug)]
 pub struct CallHandle {
     tx: mpsc::UnboundedSender<Command>,
     video: VideoMap,
+    history: History,
+    next_chat: std::sync::atomic::AtomicU64,
     /// The event stream; ends after `Ended` or `Failed`.
     pub events: mpsc::UnboundedReceiver<CallEvent>,
 }
@@ -252,8 +285,16 @@ impl CallHandle {
     pub fn set_camera(&self, on: bool) {
         let _ = self.tx.send(Command::Camera(on));
     }
-    pub fn send_chat(&self, text: &str) {
-        let _ = self.tx.send(Command::Chat(text.to_owned()));
+    /// Sends a chat message; returns the id its `ChatSent` or `ChatFailed`
+    /// event will carry.
+    pub fn send_chat(&self, text: &str) -> u64 {
+        let id = self.next_chat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let _ = self.tx.send(Command::Chat(id, text.to_owned()));
+        id
+    }
+    /// The call's chat so far (sent and received).
+    pub fn chat_history(&self) -> ChatHistory {
+        self.history.lock().map(|h| h.clone()).unwrap_or_default()
     }
     pub fn leave(&self) {
         let _ = self.tx.send(Command::Leave);
@@ -297,8 +338,15 @@ pub fn start(config: CallConfig) -> CallHandle {
     let (tx, rx) = mpsc::unbounded_channel();
     let (etx, events) = mpsc::unbounded_channel();
     let video = VideoMap::default();
-    tokio::spawn(run(config, rx, etx, video.clone()));
-    CallHandle { tx, events, video }
+    let history = History::default();
+    tokio::spawn(run(config, rx, etx, video.clone(), history.clone()));
+    CallHandle {
+        tx,
+        events,
+        video,
+        history,
+        next_chat: 1.into(),
+    }
 }
 
 /// Chat text is bounded so one message cannot flood a call.
@@ -373,8 +421,16 @@ async fn run(
     mut rx: mpsc::UnboundedReceiver<Command>,
     out: Events,
     video: VideoMap,
+    history: History,
 ) {
-    let emit = |e: CallEvent| send(&out, e);
+    let emit = |e: CallEvent| {
+        if let CallEvent::ChatReceived(m) | CallEvent::ChatSent { message: m, .. } = &e
+            && let Ok(mut h) = history.lock()
+        {
+            h.push(m.clone());
+        }
+        send(&out, e)
+    };
     emit(CallEvent::State(CallState::Idle));
     let mut cfg = cfg;
     let mut session_info = None;
@@ -479,17 +535,19 @@ async fn run(
                 Some(Command::TestSpeaker) => {
                     if let Some(sp) = &local.speaker { sp.play_test_sound(); }
                 }
-                Some(Command::Chat(text)) => {
+                Some(Command::Chat(local_id, text)) => {
                     let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
                     match me.send_chat(&text).await {
                         Ok(id) => {
                             let ts = chrono::Utc::now().timestamp_millis();
                             let legacy = json!({"id": id, "timestamp": ts, "message": text}).to_string();
                             let opts = lk::DataOptions { reliable: true, topic: Some(LEGACY_CHAT_TOPIC.into()), destinations: vec![] };
-                            let _ = me.publish_data(legacy.into_bytes(), opts).await;
-                            emit(CallEvent::ChatSent(ChatMessage { id, from: my_identity.clone(), text, timestamp_ms: ts }));
+                            if let Err(e) = me.publish_data(legacy.into_bytes(), opts).await {
+                                tracing::warn!(error = %e, "legacy chat copy not sent");
+                            }
+                            emit(CallEvent::ChatSent { local_id, message: ChatMessage { id, from: my_identity.clone(), text, timestamp_ms: ts } });
                         }
-                        Err(e) => emit(CallEvent::ChatFailed { id: String::new(), error: e.to_string() }),
+                        Err(e) => emit(CallEvent::ChatFailed { local_id, text, error: e.to_string() }),
                     }
                 }
                 Some(Command::Leave) | None => {
@@ -951,6 +1009,21 @@ mod tests {
                 .len(),
             MAX_CHAT_CHARS
         );
+    }
+
+    #[test]
+    fn chat_history_is_capped_and_counts_what_it_dropped() {
+        let mut h = ChatHistory::default();
+        for i in 0..MAX_HISTORY + 5 {
+            h.push(ChatMessage {
+                id: i.to_string(),
+                from: "a".into(),
+                text: format!("m{i}"),
+                timestamp_ms: 0,
+            });
+        }
+        assert_eq!((h.messages.len(), h.dropped), (MAX_HISTORY, 5));
+        assert_eq!(h.messages.front().unwrap().text, "m5");
     }
 
     #[test]

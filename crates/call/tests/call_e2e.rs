@@ -189,11 +189,11 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             );
 
             // Chat both ways, both formats.
-            call.send_chat("hello from tandem ✓");
+            let sent_id = call.send_chat("hello from tandem ✓");
             next_matching(
                 &mut call.events,
                 "chat sent",
-                |e| matches!(e, CallEvent::ChatSent(m) if m.text == "hello from tandem ✓"),
+                |e| matches!(e, CallEvent::ChatSent { local_id, message } if *local_id == sent_id && message.text == "hello from tandem ✓"),
             )
             .await;
             peer.expect("chat", json!({"sender": us, "text": "hello from tandem ✓"}))
@@ -225,6 +225,15 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             .await
             .unwrap();
             next_matching(&mut call.events, "legacy chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.id == "legacy-1" && m.text == "legacy hello")).await;
+
+            // The call's history holds both directions, in order, duplicates
+            // (the same message in both formats) once.
+            let h = call.chat_history();
+            let texts: Vec<&str> = h.messages.iter().map(|m| m.text.as_str()).collect();
+            assert_eq!(
+                texts,
+                ["hello from tandem ✓", "<img src=x onerror=alert(1)> from python", "legacy hello"]
+            );
 
             // Mute is seen by the other side; so is leaving.
             call.set_mic(false);

@@ -307,7 +307,9 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
             }
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(l)) if l.trim() == "/end" => handle.end_session(),
-                Ok(Some(l)) if !l.trim().is_empty() => handle.send_chat(l.trim()),
+                Ok(Some(l)) if !l.trim().is_empty() => {
+                    handle.send_chat(l.trim());
+                }
                 Ok(Some(_)) => {}
                 _ => stdin_open = false,
             },
@@ -315,7 +317,9 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 let Some(ev) = ev else { return Ok(()) };
                 print_event(&ev);
                 match ev {
-                    CallEvent::ChatReceived(m) if bot => handle.send_chat(&format!("echo: {}", m.text)),
+                    CallEvent::ChatReceived(m) if bot => {
+                        handle.send_chat(&format!("echo: {}", m.text));
+                    }
                     CallEvent::State(CallState::Ended(_)) => return Ok(()),
                     CallEvent::State(CallState::Failed(e)) => bail!("{e}"),
                     _ => {}
@@ -356,8 +360,12 @@ fn print_event(ev: &CallEvent) {
             m.from.escape_debug(),
             m.text.escape_debug()
         ),
-        CallEvent::ChatSent(m) => println!("chat sent: {}", m.text.escape_debug()),
-        CallEvent::ChatFailed { error, .. } => println!("chat not sent: {error}"),
+        CallEvent::ChatSent { message, .. } => {
+            println!("chat sent: {}", message.text.escape_debug())
+        }
+        CallEvent::ChatFailed { text, error, .. } => {
+            println!("chat not sent ({error}): {}", text.escape_debug())
+        }
         CallEvent::Speaking(_) | CallEvent::Quality { .. } | CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {
             println!("video from {}", identity.escape_debug())
