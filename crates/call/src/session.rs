@@ -241,6 +241,25 @@ enum Command {
 /// The identity under which the local camera preview is kept.
 pub const LOCAL_VIDEO: &str = "";
 
+/// What arrives from one remote participant, for stats and self-tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    pub video_frames: u64,
+    pub video_size: (u32, u32),
+    /// Capture-to-receipt delay read from the test pattern's stamp, when the
+    /// sender draws one (glass-to-glass less our own drawing).
+    pub video_latency_ms: Option<i64>,
+    /// The stamp's frame counter, when there is one.
+    pub video_counter: Option<u32>,
+    pub audio_frames: u64,
+    /// Level of the last half second.
+    pub audio_dbfs: f32,
+    /// Frequency of the last half second, when it is a single tone.
+    pub audio_hz: f64,
+}
+
+type ReceivedMap = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Received>>>;
+
 /// Newest frames per participant identity (and [`LOCAL_VIDEO`]).
 type VideoMap = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, FrameReceiver>>>;
 
@@ -273,6 +292,7 @@ pub struct CallHandle {
     tx: mpsc::UnboundedSender<Command>,
     video: VideoMap,
     history: History,
+    received: ReceivedMap,
     next_chat: std::sync::atomic::AtomicU64,
     /// The event stream; ends after `Ended` or `Failed`.
     pub events: mpsc::UnboundedReceiver<CallEvent>,
@@ -288,9 +308,15 @@ impl CallHandle {
     /// Sends a chat message; returns the id its `ChatSent` or `ChatFailed`
     /// event will carry.
     pub fn send_chat(&self, text: &str) -> u64 {
-        let id = self.next_chat.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let id = self
+            .next_chat
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let _ = self.tx.send(Command::Chat(id, text.to_owned()));
         id
+    }
+    /// What has arrived from each remote participant.
+    pub fn received(&self) -> std::collections::HashMap<String, Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
     /// The call's chat so far (sent and received).
     pub fn chat_history(&self) -> ChatHistory {
@@ -339,12 +365,21 @@ pub fn start(config: CallConfig) -> CallHandle {
     let (etx, events) = mpsc::unbounded_channel();
     let video = VideoMap::default();
     let history = History::default();
-    tokio::spawn(run(config, rx, etx, video.clone(), history.clone()));
+    let received = ReceivedMap::default();
+    tokio::spawn(run(
+        config,
+        rx,
+        etx,
+        video.clone(),
+        history.clone(),
+        received.clone(),
+    ));
     CallHandle {
         tx,
         events,
         video,
         history,
+        received,
         next_chat: 1.into(),
     }
 }
@@ -422,6 +457,7 @@ async fn run(
     out: Events,
     video: VideoMap,
     history: History,
+    received: ReceivedMap,
 ) {
     let emit = |e: CallEvent| {
         if let CallEvent::ChatReceived(m) | CallEvent::ChatSent { message: m, .. } = &e
@@ -575,7 +611,7 @@ async fn run(
                     }
                     lk::RoomEvent::TrackSubscribed { participant, track, .. } => {
                         let kind = track.kind();
-                        if let Some(task) = play_remote(&participant, &track, &local, &out, &video) {
+                        if let Some(task) = play_remote(&participant, &track, &local, &out, &video, &received) {
                             local.remote_tasks.retain(|t| !t.is_finished());
                             local.remote_tasks.push(task);
                         }
@@ -920,14 +956,33 @@ fn play_remote(
     local: &Local,
     out: &Events,
     video: &VideoMap,
+    received: &ReceivedMap,
 ) -> Option<tokio::task::JoinHandle<()>> {
+    let (who, received) = (identity.to_owned(), received.clone());
+    let update = move |f: &mut dyn FnMut(&mut Received)| {
+        if let Ok(mut r) = received.lock() {
+            f(r.entry(who.clone()).or_default());
+        }
+    };
     match track.kind() {
         lk::TrackKind::Audio => {
             let mut input = local.speaker.as_ref()?.add_input();
             let mut stream = lk::AudioStream::new(track, lk::AudioStreamOptions::default()).ok()?;
             Some(tokio::spawn(async move {
+                let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
                 while let Some(frame) = stream.next().await {
                     input.push(&frame.data);
+                    recent.extend_from_slice(&frame.data);
+                    if recent.len() >= audio::RATE as usize / 2 {
+                        let level = audio::Level::of(&recent);
+                        let hz = audio::dominant_hz(&recent, audio::RATE);
+                        update(&mut |r| {
+                            r.audio_dbfs = level.rms_dbfs;
+                            r.audio_hz = hz;
+                        });
+                        recent.clear();
+                    }
+                    update(&mut |r| r.audio_frames += 1);
                 }
             }))
         }
@@ -945,9 +1000,22 @@ fn play_remote(
             );
             Some(tokio::spawn(async move {
                 while let Some(frame) = stream.next().await {
-                    if let Some(f) = to_frame(&frame) {
-                        tx.send_replace(Some(std::sync::Arc::new(f)));
-                    }
+                    let now_ms = chrono::Utc::now().timestamp_millis();
+                    let Some(f) = to_frame(&frame) else { continue };
+                    let stamp = tandem_media::stamp::read(
+                        f.planes().0,
+                        f.width() as usize,
+                        f.width(),
+                        f.height(),
+                    );
+                    update(&mut |r| {
+                        r.video_frames += 1;
+                        r.video_size = (f.width(), f.height());
+                        r.video_counter = stamp.map(|s| s.counter);
+                        r.video_latency_ms =
+                            stamp.map(|s| now_ms - s.time_near(now_ms as u64) as i64);
+                    });
+                    tx.send_replace(Some(std::sync::Arc::new(f)));
                 }
             }))
         }

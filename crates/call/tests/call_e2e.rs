@@ -232,7 +232,11 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             let texts: Vec<&str> = h.messages.iter().map(|m| m.text.as_str()).collect();
             assert_eq!(
                 texts,
-                ["hello from tandem ✓", "<img src=x onerror=alert(1)> from python", "legacy hello"]
+                [
+                    "hello from tandem ✓",
+                    "<img src=x onerror=alert(1)> from python",
+                    "legacy hello"
+                ]
             );
 
             // Mute is seen by the other side; so is leaving.

@@ -14,6 +14,15 @@ use tandem_call::session::{
 };
 use tokio::io::AsyncBufReadExt as _;
 
+/// Prints a line; a closed stdout (piped into `head`, a test that stopped
+/// reading) is ignored instead of panicking.
+macro_rules! say {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "tandem-cli", version, about = "Tandem from a terminal")]
 struct Cli {
@@ -92,6 +101,10 @@ struct Conn {
     /// Speaker: `default`, an id from `tandem-cli devices`, or `none`.
     #[arg(long, default_value = "default")]
     speaker: String,
+    /// Capture size and rate, WIDTHxHEIGHT@FPS (cameras: the nearest they
+    /// offer). Default: 1280x720@30 for cameras, 640x360@30 for the pattern.
+    #[arg(long, value_parser = parse_capture)]
+    capture: Option<tandem_call::media::camera::CaptureFormat>,
     /// Turn off echo cancellation, noise suppression and gain control.
     #[arg(long)]
     no_processing: bool,
@@ -101,6 +114,12 @@ struct Conn {
     /// Leave after this many seconds.
     #[arg(long)]
     seconds: Option<u64>,
+    /// Print what arrives from each participant this often (seconds; 0: never).
+    #[arg(long, default_value_t = 5)]
+    stats: u64,
+    /// Print stats as JSON lines (`stats {...}`), for scripts.
+    #[arg(long)]
+    json_stats: bool,
 }
 
 #[derive(Debug, Args)]
@@ -172,7 +191,7 @@ fn token(t: TokenArgs) -> Result<()> {
             ..Default::default()
         })
         .to_jwt()?;
-    println!("{jwt}");
+    say!("{jwt}");
     Ok(())
 }
 
@@ -211,26 +230,44 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
     Ok(TokenSource::Backend(Box::new(client), req))
 }
 
+/// Parses `1280x720@30` (the rate is optional, default 30).
+fn parse_capture(s: &str) -> Result<tandem_call::media::camera::CaptureFormat, String> {
+    let bad = || format!("{s:?} is not WIDTHxHEIGHT@FPS, e.g. 1280x720@30");
+    let (size, fps) = s.split_once('@').unwrap_or((s, "30"));
+    let (w, h) = size.split_once('x').ok_or_else(bad)?;
+    let (width, height, fps): (u32, u32, u32) = (
+        w.parse().map_err(|_| bad())?,
+        h.parse().map_err(|_| bad())?,
+        fps.parse().map_err(|_| bad())?,
+    );
+    if !(64..=3840).contains(&width) || !(36..=2160).contains(&height) || !(1..=60).contains(&fps) {
+        return Err(format!(
+            "{s:?}: sizes go from 64x36 to 3840x2160, rates from 1 to 60"
+        ));
+    }
+    Ok(tandem_call::media::camera::CaptureFormat { width, height, fps })
+}
+
 /// Lists what `--camera`, `--mic` and `--speaker` accept.
 fn devices() -> Result<()> {
     use tandem_call::media::{audio, camera};
-    println!("cameras:");
+    say!("cameras:");
     match camera::list_cameras() {
-        Ok(l) if l.is_empty() => println!("  (none found)"),
+        Ok(l) if l.is_empty() => say!("  (none found)"),
         Ok(l) => l
             .iter()
-            .for_each(|c| println!("  {:<24} {}", c.id, c.name.escape_debug())),
-        Err(e) => println!("  (cannot list: {e})"),
+            .for_each(|c| say!("  {:<24} {}", c.id, c.name.escape_debug())),
+        Err(e) => say!("  (cannot list: {e})"),
     }
     let list = audio::devices();
     for (title, devices) in [("microphones", &list.inputs), ("speakers", &list.outputs)] {
-        println!("{title}:");
+        say!("{title}:");
         if devices.is_empty() {
-            println!("  (none found)");
+            say!("  (none found)");
         }
         for d in devices {
             let mark = if d.is_default { " (default)" } else { "" };
-            println!("  {:<24} {}{mark}", d.id, d.name.escape_debug());
+            say!("  {:<24} {}{mark}", d.id, d.name.escape_debug());
         }
     }
     Ok(())
@@ -245,6 +282,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
     }
     let mut m = MediaConfig::synthetic(c.tone_hz);
     if bot {
+        m.capture = c.capture.unwrap_or(m.capture);
         return Ok((m, true));
     }
     let camera_on = c.camera != "none";
@@ -268,6 +306,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
     if m.camera != CameraChoice::TestPattern(PatternColour::TEAL) {
         m.capture = Default::default();
     }
+    m.capture = c.capture.unwrap_or(m.capture);
     Ok((m, camera_on))
 }
 
@@ -299,8 +338,28 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
     };
     tokio::pin!(stop);
     let mut left = false;
+    let started = std::time::Instant::now();
+    // Quick ticks until the first picture (to time it), then every --stats seconds.
+    let mut probe = tokio::time::interval(Duration::from_millis(20));
+    let mut first_seen: std::collections::HashSet<String> = Default::default();
+    let mut last_report = std::time::Instant::now();
+    let mut last: std::collections::HashMap<String, session::Received> = Default::default();
     loop {
         tokio::select! {
+            _ = probe.tick() => {
+                let now = handle.received();
+                for (who, r) in &now {
+                    if r.video_frames > 0 && first_seen.insert(who.clone()) {
+                        say!("first video from {} after {} ms", who.escape_debug(), started.elapsed().as_millis());
+                    }
+                }
+                if c.stats > 0 && last_report.elapsed() >= Duration::from_secs(c.stats) {
+                    let secs = last_report.elapsed().as_secs_f64();
+                    last_report = std::time::Instant::now();
+                    print_stats(&now, &last, secs, c.json_stats);
+                    last = now;
+                }
+            }
             _ = &mut stop, if !left => {
                 left = true;
                 handle.leave();
@@ -329,50 +388,90 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
     }
 }
 
+/// One line per participant: what arrived since the last report.
+fn print_stats(
+    now: &std::collections::HashMap<String, session::Received>,
+    before: &std::collections::HashMap<String, session::Received>,
+    secs: f64,
+    json: bool,
+) {
+    let mut who: Vec<&String> = now.keys().collect();
+    who.sort();
+    for id in who {
+        let r = &now[id];
+        let b = before.get(id).cloned().unwrap_or_default();
+        let fps = (r.video_frames - b.video_frames.min(r.video_frames)) as f64 / secs;
+        if json {
+            say!(
+                "stats {}",
+                serde_json::json!({
+                    "identity": id, "fps": (fps * 10.0).round() / 10.0,
+                    "width": r.video_size.0, "height": r.video_size.1,
+                    "latency_ms": r.video_latency_ms, "counter": r.video_counter,
+                    "audio_hz": (r.audio_hz * 10.0).round() / 10.0, "audio_dbfs": r.audio_dbfs,
+                    "audio_frames": r.audio_frames,
+                })
+            );
+        } else {
+            let latency = r
+                .video_latency_ms
+                .map_or_else(String::new, |l| format!(", {l} ms behind"));
+            say!(
+                "stats: {}: video {}x{} {fps:.1} fps{latency}; audio {:.0} Hz at {:.1} dBFS",
+                id.escape_debug(),
+                r.video_size.0,
+                r.video_size.1,
+                r.audio_hz,
+                r.audio_dbfs
+            );
+        }
+    }
+}
+
 /// One line per event; chat text is printed escaped so it cannot drive the terminal.
 fn print_event(ev: &CallEvent) {
     match ev {
-        CallEvent::State(s) => println!("state: {s:?}"),
-        CallEvent::Warning(w) => println!("warning: {w}"),
-        CallEvent::Session(i) => println!(
+        CallEvent::State(s) => say!("state: {s:?}"),
+        CallEvent::Warning(w) => say!("warning: {w}"),
+        CallEvent::Session(i) => say!(
             "session: {} with {}, {} minutes, {}",
             i.session_type.escape_debug(),
             i.other_name.escape_debug(),
             i.paid_minutes.map_or_else(|| "?".into(), |m| m.to_string()),
             i.status.escape_debug()
         ),
-        CallEvent::ParticipantJoined { identity, name } => println!(
+        CallEvent::ParticipantJoined { identity, name } => say!(
             "joined: {} ({})",
             identity.escape_debug(),
             name.escape_debug()
         ),
-        CallEvent::ParticipantLeft { identity } => println!("left: {}", identity.escape_debug()),
+        CallEvent::ParticipantLeft { identity } => say!("left: {}", identity.escape_debug()),
         CallEvent::TrackSubscribed { identity, kind } => {
-            println!("receiving {kind:?} from {}", identity.escape_debug())
+            say!("receiving {kind:?} from {}", identity.escape_debug())
         }
-        CallEvent::TrackMuted { identity, muted } => println!(
+        CallEvent::TrackMuted { identity, muted } => say!(
             "{} {}",
             identity.escape_debug(),
             if *muted { "muted" } else { "unmuted" }
         ),
-        CallEvent::ChatReceived(m) => println!(
+        CallEvent::ChatReceived(m) => say!(
             "chat from {}: {}",
             m.from.escape_debug(),
             m.text.escape_debug()
         ),
         CallEvent::ChatSent { message, .. } => {
-            println!("chat sent: {}", message.text.escape_debug())
+            say!("chat sent: {}", message.text.escape_debug())
         }
         CallEvent::ChatFailed { text, error, .. } => {
-            println!("chat not sent ({error}): {}", text.escape_debug())
+            say!("chat not sent ({error}): {}", text.escape_debug())
         }
         CallEvent::Speaking(_) | CallEvent::Quality { .. } | CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {
-            println!("video from {}", identity.escape_debug())
+            say!("video from {}", identity.escape_debug())
         }
         CallEvent::DeviceInUse { device, name } => {
-            println!("{device:?}: {}", name.escape_debug())
+            say!("{device:?}: {}", name.escape_debug())
         }
-        CallEvent::DeviceProblem { device, error } => println!("{device:?} problem: {error}"),
+        CallEvent::DeviceProblem { device, error } => say!("{device:?} problem: {error}"),
     }
 }

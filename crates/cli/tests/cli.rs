@@ -232,3 +232,104 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
         },
     );
 }
+
+/// Two tandem-cli processes: `join` reports the bot's stamped pattern (frame
+/// counter and delay read back from the picture) and its tone.
+#[test]
+fn join_reports_what_the_bot_sends() {
+    tandem_testkit::media_test("join_reports_what_the_bot_sends", |ip| async move {
+        let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+            .await
+            .unwrap();
+        let mut bot = Command::new(BIN)
+            .args([
+                "bot",
+                "--url",
+                &ds.url(),
+                "--token",
+                &token::join("r", "bot"),
+            ])
+            .args(["--tone-hz", "523", "--stats", "0"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut me = Command::new(BIN)
+            .args([
+                "join",
+                "--url",
+                &ds.url(),
+                "--token",
+                &token::join("r", "me"),
+            ])
+            .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
+            .args(["--stats", "1", "--json-stats", "--capture", "bad"])
+            .output()
+            .unwrap();
+        assert_eq!(
+            me.status.code(),
+            Some(2),
+            "a bad --capture is a usage error"
+        );
+        assert!(String::from_utf8_lossy(&me.stderr).contains("WIDTHxHEIGHT@FPS"));
+        let mut child = Command::new(BIN)
+            .args([
+                "join",
+                "--url",
+                &ds.url(),
+                "--token",
+                &token::join("r", "me"),
+            ])
+            .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
+            .args(["--stats", "1", "--json-stats"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let out = child.stdout.take().unwrap();
+        let report = tokio::task::spawn_blocking(move || {
+            let mut lines = std::io::BufRead::lines(BufReader::new(out));
+            let mut first = None;
+            loop {
+                let line = lines.next().expect("join ended before reporting").unwrap();
+                if line.starts_with("first video from bot after") {
+                    first = Some(line.clone());
+                }
+                let Some(json) = line.strip_prefix("stats ") else {
+                    continue;
+                };
+                let s: serde_json::Value = serde_json::from_str(json).unwrap();
+                if s["identity"] == "bot"
+                    && s["fps"].as_f64().unwrap_or(0.0) > 5.0
+                    && s["counter"].as_u64().unwrap_or(0) > 0
+                    && (s["audio_hz"].as_f64().unwrap_or(0.0) - 523.0).abs() < 6.0
+                {
+                    // Keep draining so the process never writes to a closed pipe.
+                    std::thread::spawn(move || lines.for_each(drop));
+                    return (first, s);
+                }
+            }
+        });
+        let (first, s) = tokio::time::timeout(Duration::from_secs(30), report)
+            .await
+            .expect("no stats with the bot's pattern and tone")
+            .unwrap();
+        println!("{first:?} {s}");
+        assert!(first.is_some());
+        assert_eq!(
+            (s["width"].as_u64(), s["height"].as_u64()),
+            (Some(640), Some(360))
+        );
+        let latency = s["latency_ms"].as_i64().unwrap();
+        assert!((0..2000).contains(&latency), "{latency} ms");
+        assert!(
+            process::interrupt(&mut child),
+            "join did not stop on Ctrl-C"
+        );
+        assert!(
+            process::interrupt(&mut bot),
+            "the bot did not stop on Ctrl-C"
+        );
+        ds.stop().await;
+        me.stdout.clear();
+    });
+}
