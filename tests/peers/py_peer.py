@@ -204,6 +204,7 @@ class Peer:
             async for ev in stream:
                 st["frames"] += 1
                 st["last"] = ev.frame  # already copied out of FFI memory by the SDK
+                st["last_at_ms"] = time.time() * 1000
         finally:
             await close_stream(stream)
 
@@ -319,6 +320,10 @@ class Peer:
                 entry.update(width=f.width, height=f.height,
                              color=[int(round(v)) for v in centre.reshape(-1, 3).mean(axis=0)],
                              stamp=read_stamp(f))
+                if entry["stamp"] is not None:
+                    # Capture (drawn into the picture) to receipt, in ms.
+                    now = int(st["last_at_ms"])
+                    entry["latency_ms"] = now - ((now & ~((1 << 40) - 1)) | entry["stamp"]["time_ms"])
             video[ident] = entry
         audio = {ident: st.summary() for ident, st in self.audio_stats.items()}
         emit("stats", id=c.get("id"), video=video, audio=audio)

@@ -25,6 +25,11 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The peer's process id (for CPU and memory figures).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// A Python SDK participant, once connected (or failed to).
     pub async fn python(name: &str, url: &str, token: &str) -> Result<Peer> {
         let script = crate::workspace_root().join("tests/peers/py_peer.py");
