@@ -32,8 +32,9 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Cmd {
-    /// Join a call; prints its events, sends each stdin line as chat (`/end`
-    /// ends the session for everyone); Ctrl-C leaves.
+    /// Join a call; prints its events, sends each stdin line as chat (lines
+    /// starting with `/` are commands: `/end`, `/mute`, `/speaker <id>`…);
+    /// Ctrl-C leaves.
     Join(Conn),
     /// A test peer: publishes the moving pattern and a tone, echoes chat, reports what it receives.
     Bot(Conn),
@@ -365,7 +366,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 handle.leave();
             }
             line = stdin.next_line(), if stdin_open => match line {
-                Ok(Some(l)) if l.trim() == "/end" => handle.end_session(),
+                Ok(Some(l)) if l.trim().starts_with('/') => command(&handle, l.trim()),
                 Ok(Some(l)) if !l.trim().is_empty() => {
                     handle.send_chat(l.trim());
                 }
@@ -385,6 +386,30 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 }
             }
         }
+    }
+}
+
+/// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
+/// `/mic <id>`, `/speaker <id>`, `/test-speaker`.
+fn command(handle: &session::CallHandle, line: &str) {
+    use tandem_call::media::audio::{MicChoice, SpeakerChoice};
+    use tandem_call::media::camera::CameraChoice;
+    let (cmd, arg) = line
+        .split_once(' ')
+        .map_or((line, ""), |(c, a)| (c, a.trim()));
+    match (cmd, arg) {
+        ("/end", "") => handle.end_session(),
+        ("/mute", "") => handle.set_mic(false),
+        ("/unmute", "") => handle.set_mic(true),
+        ("/camera", "on") => handle.set_camera(true),
+        ("/camera", "off") => handle.set_camera(false),
+        ("/camera", id) if !id.is_empty() => handle.switch_camera(CameraChoice::Id(id.into())),
+        ("/mic", id) if !id.is_empty() => handle.switch_mic(MicChoice::Id(id.into())),
+        ("/speaker", id) if !id.is_empty() => handle.switch_speaker(SpeakerChoice::Id(id.into())),
+        ("/test-speaker", "") => handle.test_speaker(),
+        _ => say!(
+            "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker (ids: tandem-cli devices)"
+        ),
     }
 }
 

@@ -209,6 +209,38 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
             let (hz, db) = tandem_testkit::pulse::tone_of(&played, 48_000);
             println!("speaker played {hz:.1} Hz at {db:.1} dBFS");
             assert!((hz - 660.0).abs() < 6.0 && db > -40.0, "{hz} Hz, {db} dBFS");
+
+            // Switched mid-call (a stdin command) to the 44.1 kHz headset.
+            std::io::Write::write_all(me.stdin.as_mut().unwrap(), b"/speaker pulseaudio:headset\n")
+                .unwrap();
+            let (printed, out) = tokio::task::spawn_blocking(move || {
+                let mut out = out;
+                let p = process::read_until(&mut out, "Speaker: Fake-Headset");
+                (p, out)
+            })
+            .await
+            .unwrap();
+            assert!(printed.contains("Speaker: Fake-Headset"), "{printed}");
+            let server = fake.server.clone();
+            let (on_headset, on_speaker) = tokio::task::spawn_blocking(move || {
+                std::thread::sleep(Duration::from_millis(300));
+                let h = tandem_testkit::pulse::record(&server, "headset", Duration::from_secs(1));
+                let s =
+                    tandem_testkit::pulse::record(&server, "speaker", Duration::from_millis(300));
+                (h, s)
+            })
+            .await
+            .unwrap();
+            let (hz, db) = tandem_testkit::pulse::tone_of(&on_headset, 48_000);
+            println!("headset played {hz:.1} Hz at {db:.1} dBFS");
+            assert!((hz - 660.0).abs() < 8.0 && db > -40.0, "{hz} Hz, {db} dBFS");
+            assert!(tandem_testkit::pulse::tone_of(&on_speaker, 48_000).1 < -60.0);
+
+            // Muting (a stdin command) is seen by the peer.
+            std::io::Write::write_all(me.stdin.as_mut().unwrap(), b"/mute\n").unwrap();
+            peer.expect("track_muted", json!({"identity": "me", "kind": "audio"}))
+                .await
+                .unwrap();
             fake.stop_tone(&tone);
             let rest = tokio::task::spawn_blocking(move || {
                 let mut out = out;

@@ -29,6 +29,8 @@ pub enum SpeakerChoice {
 
 /// How far ahead of the device the mixer stays.
 const AHEAD: Duration = Duration::from_millis(40);
+/// Audio a source must have queued before it plays (60 ms).
+const PRIME: usize = FRAME * 6;
 /// A source holding more than this is trimmed, so latency cannot grow.
 const MAX_QUEUED: usize = FRAME * 20;
 
@@ -184,7 +186,10 @@ impl Mixer {
         self.status
             .send_replace(DeviceStatus::Running(name_of(&out)));
         let _ = opened.send(Ok(()));
-        let mut inputs: Vec<rtrb::Consumer<i16>> = Vec::new();
+        // Each input with whether it has buffered enough to play: a source
+        // starts (and, after running dry, restarts) only with PRIME queued,
+        // so network jitter becomes an occasional whole gap, not chopped audio.
+        let mut inputs: Vec<(rtrb::Consumer<i16>, bool)> = Vec::new();
         let mut test: Option<(Vec<i16>, usize)> = None;
         let mut resampler: Option<(u32, lk::Resampler)> = None;
         let mut mix = [0i16; FRAME];
@@ -194,7 +199,7 @@ impl Mixer {
         while !self.stop.load(Ordering::Relaxed) {
             while let Ok(cmd) = self.commands.try_recv() {
                 match cmd {
-                    Command::Add(c) => inputs.push(c),
+                    Command::Add(c) => inputs.push((c, false)),
                     Command::TestSound => test = Some((speaker_test_sound(), 0)),
                     Command::Switch(choice, reply) => match open(&choice, &self.underruns) {
                         Ok(o) => {
@@ -234,12 +239,20 @@ impl Mixer {
                 continue;
             }
             wide.fill(0);
-            inputs.retain(|c| !(c.is_abandoned() && c.is_empty()));
-            for c in &mut inputs {
+            inputs.retain(|(c, _)| !(c.is_abandoned() && c.is_empty()));
+            for (c, playing) in &mut inputs {
                 if c.slots() > MAX_QUEUED
                     && let Ok(chunk) = c.read_chunk(c.slots() - MAX_QUEUED / 2)
                 {
                     chunk.commit_all();
+                }
+                *playing = if *playing {
+                    c.slots() >= FRAME || (c.is_abandoned() && !c.is_empty())
+                } else {
+                    c.slots() >= PRIME || (c.is_abandoned() && !c.is_empty())
+                };
+                if !*playing {
+                    continue;
                 }
                 let n = c.slots().min(FRAME);
                 if let Ok(chunk) = c.read_chunk(n) {
