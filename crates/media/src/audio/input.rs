@@ -5,15 +5,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 use tandem_lk as lk;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 
 use super::signal::{Level, Tone, tone};
+use super::thread::{DeviceThread, Opened, Reply, by_sample_format, on_stream_error};
 use super::{AudioError, DeviceStatus, FRAME, RATE, SharedProcessor, find_device, open_error};
 
 /// What the microphone captures.
@@ -30,15 +30,13 @@ pub enum MicChoice {
 }
 
 enum Command {
-    Switch(MicChoice, oneshot::Sender<Result<(), AudioError>>),
+    Switch(MicChoice, Reply),
 }
 
 /// A running microphone. Dropping it stops its thread and closes the device.
 #[derive(Debug)]
 pub struct Microphone {
-    commands: std_mpsc::Sender<Command>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: DeviceThread<Command>,
     level: watch::Receiver<Level>,
     status: watch::Receiver<DeviceStatus>,
     frames: Option<mpsc::Receiver<Vec<i16>>>,
@@ -51,40 +49,27 @@ impl Microphone {
         choice: MicChoice,
         processor: Option<SharedProcessor>,
     ) -> Result<Microphone, AudioError> {
-        let (commands, rx) = std_mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
         let (level_tx, level) = watch::channel(Level::SILENT);
         let (status_tx, status) = watch::channel(DeviceStatus::Running(String::new()));
         // Half a second of frames; a reader that falls further behind loses
         // the oldest audio, not the device thread's pace.
         let (frame_tx, frames) = mpsc::channel(50);
         let dropped = Arc::new(AtomicU64::new(0));
-        let (opened_tx, opened_rx) = std_mpsc::sync_channel(1);
-        let worker = Worker {
-            stop: stop.clone(),
-            commands: rx,
-            level: level_tx,
-            status: status_tx,
-            frames: frame_tx,
-            dropped: dropped.clone(),
-            processor,
-        };
-        let thread = std::thread::Builder::new()
-            .name("microphone".into())
-            .spawn(move || worker.run(choice, opened_tx))
-            .map_err(|e| AudioError::Processing(format!("cannot start the thread: {e}")))?;
-        match opened_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                return Err(e);
-            }
-            Err(_) => return Err(AudioError::Processing("the microphone thread ended".into())),
-        }
+        let counter = dropped.clone();
+        let thread = DeviceThread::start("microphone", move |stop, commands, opened| {
+            let worker = Worker {
+                stop,
+                commands,
+                level: level_tx,
+                status: status_tx,
+                frames: frame_tx,
+                dropped: counter,
+                processor,
+            };
+            worker.run(choice, opened)
+        })?;
         Ok(Microphone {
-            commands,
-            stop,
-            thread: Some(thread),
+            thread,
             level,
             status,
             frames: Some(frames),
@@ -115,20 +100,9 @@ impl Microphone {
     /// Switches to another microphone without stopping the frames; on
     /// failure the previous one keeps running.
     pub async fn switch(&self, choice: MicChoice) -> Result<(), AudioError> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Switch(choice, tx))
-            .map_err(|_| AudioError::Lost)?;
-        rx.await.map_err(|_| AudioError::Lost)?
-    }
-}
-
-impl Drop for Microphone {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread
+            .ask(|reply| Command::Switch(choice, reply))
+            .await
     }
 }
 
@@ -160,7 +134,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn run(self, choice: MicChoice, opened: std_mpsc::SyncSender<Result<(), AudioError>>) {
+    fn run(self, choice: MicChoice, opened: Opened) {
         let mut source = match open(&choice) {
             Ok(s) => s,
             Err(e) => {
@@ -299,18 +273,11 @@ fn open(choice: &MicChoice) -> Result<Source, AudioError> {
     // Half a second of device audio.
     let (producer, ring) = rtrb::RingBuffer::new(rate as usize / 2 * channels);
     let lost = Arc::new(AtomicBool::new(false));
-    let stream = match config.sample_format() {
-        cpal::SampleFormat::F32 => build::<f32>(&device, &config, producer, lost.clone()),
-        cpal::SampleFormat::I16 => build::<i16>(&device, &config, producer, lost.clone()),
-        cpal::SampleFormat::I32 => build::<i32>(&device, &config, producer, lost.clone()),
-        cpal::SampleFormat::U16 => build::<u16>(&device, &config, producer, lost.clone()),
-        other => {
-            return Err(AudioError::Open {
-                name,
-                reason: format!("its sample format {other} is not supported"),
-            });
-        }
-    }
+    let stream = by_sample_format!(
+        config.sample_format(),
+        name,
+        build(&device, &config, producer, lost.clone())
+    )
     .map_err(|e| open_error(&name, &e))?;
     stream.play().map_err(|e| open_error(&name, &e))?;
     tracing::info!(device = %name, rate, channels, "microphone open");
@@ -343,14 +310,7 @@ where
                 chunk.fill_from_iter(data.iter().map(|s| s.to_sample::<f32>()));
             }
         },
-        move |e| {
-            if matches!(
-                e.kind(),
-                cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable
-            ) {
-                lost.store(true, Ordering::Relaxed);
-            }
-        },
+        on_stream_error(lost),
         None,
     )
 }

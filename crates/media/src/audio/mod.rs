@@ -9,6 +9,7 @@
 mod input;
 mod output;
 mod signal;
+mod thread;
 
 use std::sync::{Arc, Mutex};
 

@@ -5,15 +5,15 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc as std_mpsc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cpal::traits::{DeviceTrait, StreamTrait};
 use cpal::{FromSample, SizedSample};
 use tandem_lk as lk;
-use tokio::sync::{oneshot, watch};
+use tokio::sync::watch;
 
 use super::signal::speaker_test_sound;
+use super::thread::{DeviceThread, Opened, Reply, by_sample_format, on_stream_error};
 use super::{AudioError, DeviceStatus, FRAME, RATE, SharedProcessor, find_device, open_error};
 
 /// Where the sound goes.
@@ -37,15 +37,13 @@ const MAX_QUEUED: usize = FRAME * 20;
 enum Command {
     Add(rtrb::Consumer<i16>),
     TestSound,
-    Switch(SpeakerChoice, oneshot::Sender<Result<(), AudioError>>),
+    Switch(SpeakerChoice, Reply),
 }
 
 /// A running speaker. Dropping it stops its thread and closes the device.
 #[derive(Debug)]
 pub struct Speaker {
-    commands: std_mpsc::Sender<Command>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    thread: DeviceThread<Command>,
     status: watch::Receiver<DeviceStatus>,
     underruns: Arc<AtomicU64>,
 }
@@ -81,34 +79,21 @@ impl Speaker {
         choice: SpeakerChoice,
         processor: Option<SharedProcessor>,
     ) -> Result<Speaker, AudioError> {
-        let (commands, rx) = std_mpsc::channel();
-        let stop = Arc::new(AtomicBool::new(false));
         let (status_tx, status) = watch::channel(DeviceStatus::Running(String::new()));
         let underruns = Arc::new(AtomicU64::new(0));
-        let (opened_tx, opened_rx) = std_mpsc::sync_channel(1);
-        let mixer = Mixer {
-            stop: stop.clone(),
-            commands: rx,
-            status: status_tx,
-            underruns: underruns.clone(),
-            processor,
-        };
-        let thread = std::thread::Builder::new()
-            .name("speaker".into())
-            .spawn(move || mixer.run(choice, opened_tx))
-            .map_err(|e| AudioError::Processing(format!("cannot start the thread: {e}")))?;
-        match opened_rx.recv() {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                return Err(e);
-            }
-            Err(_) => return Err(AudioError::Processing("the speaker thread ended".into())),
-        }
+        let counter = underruns.clone();
+        let thread = DeviceThread::start("speaker", move |stop, commands, opened| {
+            let mixer = Mixer {
+                stop,
+                commands,
+                status: status_tx,
+                underruns: counter,
+                processor,
+            };
+            mixer.run(choice, opened)
+        })?;
         Ok(Speaker {
-            commands,
-            stop,
-            thread: Some(thread),
+            thread,
             status,
             underruns,
         })
@@ -117,13 +102,13 @@ impl Speaker {
     /// A new stream into the mix.
     pub fn add_input(&self) -> SpeakerInput {
         let (ring, consumer) = rtrb::RingBuffer::new(MAX_QUEUED * 2);
-        let _ = self.commands.send(Command::Add(consumer));
+        self.thread.send(Command::Add(consumer));
         SpeakerInput { ring, dropped: 0 }
     }
 
     /// Plays the speaker-test chime once.
     pub fn play_test_sound(&self) {
-        let _ = self.commands.send(Command::TestSound);
+        self.thread.send(Command::TestSound);
     }
 
     /// The device in use, or why it was lost.
@@ -139,20 +124,9 @@ impl Speaker {
     /// Moves the sound to another device; on failure the previous one
     /// keeps playing.
     pub async fn switch(&self, choice: SpeakerChoice) -> Result<(), AudioError> {
-        let (tx, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Switch(choice, tx))
-            .map_err(|_| AudioError::Lost)?;
-        rx.await.map_err(|_| AudioError::Lost)?
-    }
-}
-
-impl Drop for Speaker {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.thread
+            .ask(|reply| Command::Switch(choice, reply))
+            .await
     }
 }
 
@@ -175,7 +149,7 @@ struct Mixer {
 }
 
 impl Mixer {
-    fn run(self, choice: SpeakerChoice, opened: std_mpsc::SyncSender<Result<(), AudioError>>) {
+    fn run(self, choice: SpeakerChoice, opened: Opened) {
         let mut out = match open(&choice, &self.underruns) {
             Ok(o) => o,
             Err(e) => {
@@ -334,18 +308,11 @@ fn open(
     let (ring, consumer) = rtrb::RingBuffer::new(rate as usize / 4 * channels);
     let lost = Arc::new(AtomicBool::new(false));
     let (l, u) = (lost.clone(), underruns.clone());
-    let stream = match config.sample_format() {
-        cpal::SampleFormat::F32 => build::<f32>(&device, &config, consumer, l, u),
-        cpal::SampleFormat::I16 => build::<i16>(&device, &config, consumer, l, u),
-        cpal::SampleFormat::I32 => build::<i32>(&device, &config, consumer, l, u),
-        cpal::SampleFormat::U16 => build::<u16>(&device, &config, consumer, l, u),
-        other => {
-            return Err(AudioError::Open {
-                name,
-                reason: format!("its sample format {other} is not supported"),
-            });
-        }
-    }
+    let stream = by_sample_format!(
+        config.sample_format(),
+        name,
+        build(&device, &config, consumer, l, u)
+    )
     .map_err(|e| open_error(&name, &e))?;
     stream.play().map_err(|e| open_error(&name, &e))?;
     tracing::info!(device = %name, rate, channels, "speaker open");
@@ -386,14 +353,7 @@ where
                 underruns.fetch_add(1, Ordering::Relaxed);
             }
         },
-        move |e| {
-            if matches!(
-                e.kind(),
-                cpal::ErrorKind::DeviceNotAvailable | cpal::ErrorKind::HostUnavailable
-            ) {
-                lost.store(true, Ordering::Relaxed);
-            }
-        },
+        on_stream_error(lost),
         None,
     )
 }
