@@ -142,7 +142,43 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
             let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
                 .await
                 .unwrap();
-            let mut peer = Peer::python("peer", &ds.url(), &token::join("r", "peer"))
+            // A booked video session on tandem-backend, joined by its link
+            // (profile 004), as a client's desktop would.
+            let db_path =
+                std::env::temp_dir().join(format!("tandem-cli-e2e-{}.db", std::process::id()));
+            let _ = std::fs::remove_file(&db_path);
+            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+                &format!("sqlite://{}", db_path.display()),
+                &ds.url(),
+                "cli-e2e-jwt-secret-0123456789",
+            ))
+            .await
+            .unwrap();
+            let db = backend.state.db.clone();
+            use tandem_backend::dev::{add_coach, add_link, add_session, add_user};
+            let coach = add_user(&db, "coach@cli", "Coach", "coach", None)
+                .await
+                .unwrap();
+            let client = add_user(&db, "client@cli", "Client", "client", None)
+                .await
+                .unwrap();
+            let coach_row = add_coach(&db, &coach).await.unwrap();
+            let sid = add_session(
+                &db,
+                &coach_row,
+                &client,
+                0,
+                30,
+                "video",
+                "online",
+                "scheduled",
+            )
+            .await
+            .unwrap();
+            let link = add_link(&db, &sid, &client, "user", 3600).await.unwrap();
+            let room = sid.clone();
+            let us = client.as_str();
+            let mut peer = Peer::python("peer", &ds.url(), &token::join(&room, "peer"))
                 .await
                 .unwrap();
             peer.cmd(json!({"cmd": "publish_audio", "freq": 660}))
@@ -159,13 +195,8 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
                 "{listed}"
             );
             let mut me = Command::new(BIN)
-                .args([
-                    "join",
-                    "--url",
-                    &ds.url(),
-                    "--token",
-                    &token::join("r", "me"),
-                ])
+                .args(["join", "--backend", &backend.url(), "--profile", "004"])
+                .args(["--link", &link])
                 .args([
                     "--camera",
                     "test-pattern",
@@ -187,13 +218,17 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
             })
             .await
             .unwrap();
+            assert!(
+                printed.contains("session: video with Coach, 30 minutes"),
+                "{printed}"
+            );
             assert!(printed.contains("Microphone: Fake-Microphone"), "{printed}");
             assert!(printed.contains("Speaker: Fake-Speaker"), "{printed}");
             // The peer: our microphone's tone (processed: echo cancellation,
             // noise suppression, gain) and our stamped pattern.
             peer.stats_until(Duration::from_secs(25), |s| {
-                s["video"]["me"]["stamp"]["counter"].as_u64().unwrap_or(0) > 10
-                    && s["audio"]["me"]["freq"]
+                s["video"][us]["stamp"]["counter"].as_u64().unwrap_or(0) > 10
+                    && s["audio"][us]["freq"]
                         .as_f64()
                         .is_some_and(|f| (f - 523.0).abs() < 6.0)
             })
@@ -238,7 +273,7 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
 
             // Muting (a stdin command) is seen by the peer.
             std::io::Write::write_all(me.stdin.as_mut().unwrap(), b"/mute\n").unwrap();
-            peer.expect("track_muted", json!({"identity": "me", "kind": "audio"}))
+            peer.expect("track_muted", json!({"identity": us, "kind": "audio"}))
                 .await
                 .unwrap();
             fake.stop_tone(&tone);
@@ -256,11 +291,13 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
                 "{}",
                 rest.1
             );
-            peer.expect("participant_disconnected", json!({"identity": "me"}))
+            peer.expect("participant_disconnected", json!({"identity": us}))
                 .await
                 .unwrap();
             peer.disconnect().await.unwrap();
+            backend.stop().await;
             ds.stop().await;
+            let _ = std::fs::remove_file(&db_path);
         },
     );
 }
