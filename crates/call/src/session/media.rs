@@ -1,0 +1,436 @@
+//! The local side of a call: devices opened, tracks published, remote
+//! tracks played, and the tasks between them.
+
+use std::sync::Arc;
+
+use tandem_lk as lk;
+use tandem_media::audio::{self, Microphone, Speaker};
+use tandem_media::camera::{self, CameraFeed, CameraStatus};
+use tandem_media::{FrameReceiver, I420Frame};
+
+use super::{
+    CallConfig, CallEvent, Device, Events, LOCAL_VIDEO, Received, ReceivedMap, SessionType,
+    VideoMap, send,
+};
+
+/// Everything local in a call: tracks, devices, and the tasks between them.
+/// Dropping it stops the tasks and closes the devices.
+#[derive(Default)]
+pub(super) struct Local {
+    pub(super) video: Option<lk::LocalVideoTrack>,
+    pub(super) video_source: Option<lk::VideoSource>,
+    pub(super) camera: Option<CameraFeed>,
+    pub(super) camera_task: Option<tokio::task::JoinHandle<()>>,
+    pub(super) audio: Option<lk::LocalAudioTrack>,
+    pub(super) mic: Option<Microphone>,
+    pub(super) mic_task: Option<tokio::task::JoinHandle<()>>,
+    pub(super) speaker: Option<Speaker>,
+    pub(super) processor: Option<audio::SharedProcessor>,
+    pub(super) remote_tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Local {
+    fn drop(&mut self) {
+        for t in self
+            .camera_task
+            .iter()
+            .chain(&self.mic_task)
+            .chain(&self.remote_tasks)
+        {
+            t.abort();
+        }
+    }
+}
+
+pub(super) fn report_switch(
+    out: &Events,
+    device: Device,
+    result: Result<(), audio::AudioError>,
+    status: &tokio::sync::watch::Receiver<audio::DeviceStatus>,
+) {
+    match result {
+        Ok(()) => {
+            if let audio::DeviceStatus::Running(name) = status.borrow().clone() {
+                send(out, CallEvent::DeviceInUse { device, name });
+            }
+        }
+        Err(e) => send(
+            out,
+            CallEvent::DeviceProblem {
+                device,
+                error: e.to_string(),
+            },
+        ),
+    }
+}
+
+/// Reports a device thread's status changes (a device lost mid-call) as events.
+pub(super) fn watch_device(
+    out: &Events,
+    device: Device,
+    mut status: tokio::sync::watch::Receiver<audio::DeviceStatus>,
+) -> tokio::task::JoinHandle<()> {
+    let out = out.clone();
+    tokio::spawn(async move {
+        while status.changed().await.is_ok() {
+            if let audio::DeviceStatus::Lost(e) = status.borrow_and_update().clone() {
+                send(
+                    &out,
+                    CallEvent::DeviceProblem {
+                        device,
+                        error: e.to_string(),
+                    },
+                );
+            }
+        }
+    })
+}
+
+pub(super) async fn publish(
+    cfg: &CallConfig,
+    me: &lk::LocalParticipant,
+    local: &mut Local,
+    out: &Events,
+    video: &VideoMap,
+) -> Result<(), String> {
+    let m = &cfg.media;
+    if cfg.media.processing && cfg.session_type != SessionType::Chat {
+        match audio::processor() {
+            Ok(p) => local.processor = Some(p),
+            Err(e) => send(out, CallEvent::Warning(e.to_string())),
+        }
+    }
+    match Speaker::start(m.speaker.clone(), local.processor.clone()) {
+        Ok(sp) => {
+            if let audio::DeviceStatus::Running(name) = sp.status().borrow().clone() {
+                send(
+                    out,
+                    CallEvent::DeviceInUse {
+                        device: Device::Speaker,
+                        name,
+                    },
+                );
+            }
+            local
+                .remote_tasks
+                .push(watch_device(out, Device::Speaker, sp.status()));
+            local.speaker = Some(sp);
+        }
+        Err(e) => send(
+            out,
+            CallEvent::DeviceProblem {
+                device: Device::Speaker,
+                error: e.to_string(),
+            },
+        ),
+    }
+    if matches!(cfg.session_type, SessionType::Voice | SessionType::Video) {
+        let source =
+            lk::AudioSource::new(lk::AudioSourceOptions::default()).map_err(|e| e.to_string())?;
+        let track = lk::LocalAudioTrack::new("microphone", &source).map_err(|e| e.to_string())?;
+        me.publish_track(
+            track.track(),
+            lk::PublishOptions {
+                source: lk::TrackSource::Microphone,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        track.set_muted(!cfg.mic_on).map_err(|e| e.to_string())?;
+        let choice = m.mic.clone();
+        let processor = local.processor.clone();
+        match tokio::task::spawn_blocking(move || Microphone::start(choice, processor)).await {
+            Ok(Ok(mut mic)) => {
+                if let audio::DeviceStatus::Running(name) = mic.status().borrow().clone() {
+                    send(
+                        out,
+                        CallEvent::DeviceInUse {
+                            device: Device::Microphone,
+                            name,
+                        },
+                    );
+                }
+                if let Some(mut frames) = mic.take_frames() {
+                    local.mic_task = Some(tokio::spawn(async move {
+                        while let Some(data) = frames.recv().await {
+                            let frame = lk::AudioFrame {
+                                data,
+                                sample_rate: audio::RATE,
+                                channels: 1,
+                            };
+                            if source.capture(frame).await.is_err() {
+                                return;
+                            }
+                        }
+                    }));
+                }
+                local
+                    .remote_tasks
+                    .push(watch_device(out, Device::Microphone, mic.status()));
+                local.mic = Some(mic);
+            }
+            Ok(Err(e)) => send(
+                out,
+                CallEvent::DeviceProblem {
+                    device: Device::Microphone,
+                    error: e.to_string(),
+                },
+            ),
+            Err(e) => return Err(e.to_string()),
+        }
+        local.audio = Some(track);
+    }
+    if cfg.session_type == SessionType::Video {
+        set_camera(cfg, me, local, cfg.camera_on, out, video).await;
+    }
+    Ok(())
+}
+
+/// Turns the camera on (opening it, publishing on first use) or off
+/// (muting the track and closing the device, so its light goes out).
+pub(super) async fn set_camera(
+    cfg: &CallConfig,
+    me: &lk::LocalParticipant,
+    local: &mut Local,
+    on: bool,
+    out: &Events,
+    video: &VideoMap,
+) {
+    if !on {
+        if let Some(v) = &local.video {
+            let _ = v.set_muted(true);
+        }
+        if let Some(t) = local.camera_task.take() {
+            t.abort();
+        }
+        local.camera = None;
+        if let Ok(mut v) = video.lock() {
+            v.remove(LOCAL_VIDEO);
+        }
+        return;
+    }
+    if local.camera.is_some() {
+        return;
+    }
+    let (choice, format) = (cfg.media.camera.clone(), cfg.media.capture);
+    let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
+        Ok(Ok(feed)) => feed,
+        Ok(Err(e)) => {
+            return send(
+                out,
+                CallEvent::DeviceProblem {
+                    device: Device::Camera,
+                    error: e.to_string(),
+                },
+            );
+        }
+        Err(e) => {
+            return send(
+                out,
+                CallEvent::DeviceProblem {
+                    device: Device::Camera,
+                    error: e.to_string(),
+                },
+            );
+        }
+    };
+    let f = feed.format();
+    if local.video.is_none() {
+        let published = async {
+            let source = lk::VideoSource::new(f.width, f.height).map_err(|e| e.to_string())?;
+            let track = lk::LocalVideoTrack::new("camera", &source).map_err(|e| e.to_string())?;
+            me.publish_track(
+                track.track(),
+                lk::PublishOptions {
+                    source: lk::TrackSource::Camera,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            Ok::<_, String>((source, track))
+        };
+        match published.await {
+            Ok((source, track)) => {
+                local.video_source = Some(source);
+                local.video = Some(track);
+            }
+            Err(e) => {
+                return send(
+                    out,
+                    CallEvent::DeviceProblem {
+                        device: Device::Camera,
+                        error: e,
+                    },
+                );
+            }
+        }
+    }
+    if let Some(v) = &local.video {
+        let _ = v.set_muted(false);
+    }
+    send(
+        out,
+        CallEvent::DeviceInUse {
+            device: Device::Camera,
+            name: format!("{}×{} at {} fps", f.width, f.height, f.fps),
+        },
+    );
+    if let Ok(mut v) = video.lock() {
+        v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
+    }
+    if let Some(source) = local.video_source.clone() {
+        local.camera_task = Some(pump_camera(
+            feed.frames(),
+            feed.status(),
+            source,
+            out.clone(),
+        ));
+    }
+    local.camera = Some(feed);
+}
+
+/// Sends the camera's newest frames to the published track, at the track's
+/// size; reports the camera failing.
+fn pump_camera(
+    mut frames: FrameReceiver,
+    mut status: tokio::sync::watch::Receiver<CameraStatus>,
+    source: lk::VideoSource,
+    out: Events,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let (w, h) = source.resolution();
+        let Ok(mut buf) = lk::I420Buffer::new(w, h) else {
+            return;
+        };
+        loop {
+            tokio::select! {
+                changed = frames.changed() => {
+                    if changed.is_err() { return; }
+                    let Some(frame) = frames.borrow_and_update().clone() else { continue };
+                    let scaled;
+                    let frame = if (frame.width(), frame.height()) == (w, h) {
+                        &*frame
+                    } else {
+                        match frame.scaled(w, h) { Ok(f) => { scaled = f; &scaled } Err(_) => continue }
+                    };
+                    let (dy, du, dv) = buf.planes_mut();
+                    let (sy, su, sv) = frame.planes();
+                    if dy.len() != sy.len() || du.len() != su.len() { continue; }
+                    dy.copy_from_slice(sy);
+                    du.copy_from_slice(su);
+                    dv.copy_from_slice(sv);
+                    let meta = lk::FrameMeta { user_timestamp_us: u64::try_from(frame.captured_us).ok(), frame_id: None };
+                    if source.capture(&buf, frame.captured_us, meta).is_err() { return; }
+                }
+                changed = status.changed() => {
+                    if changed.is_err() { return; }
+                    if let CameraStatus::Failed(e) = status.borrow_and_update().clone() {
+                        send(&out, CallEvent::DeviceProblem { device: Device::Camera, error: e.to_string() });
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Starts playing a remote track: audio into the speaker's mix, video into
+/// a newest-frame slot readable with [`CallHandle::video`].
+pub(super) fn play_remote(
+    identity: &str,
+    track: &lk::Track,
+    local: &Local,
+    out: &Events,
+    video: &VideoMap,
+    received: &ReceivedMap,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let (who, received) = (identity.to_owned(), received.clone());
+    let update = move |f: &mut dyn FnMut(&mut Received)| {
+        if let Ok(mut r) = received.lock() {
+            f(r.entry(who.clone()).or_default());
+        }
+    };
+    match track.kind() {
+        lk::TrackKind::Audio => {
+            let mut input = local.speaker.as_ref()?.add_input();
+            let mut stream = lk::AudioStream::new(track, lk::AudioStreamOptions::default()).ok()?;
+            Some(tokio::spawn(async move {
+                let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
+                while let Some(frame) = stream.next().await {
+                    input.push(&frame.data);
+                    recent.extend_from_slice(&frame.data);
+                    if recent.len() >= audio::RATE as usize / 2 {
+                        let level = audio::Level::of(&recent);
+                        let hz = audio::dominant_hz(&recent, audio::RATE);
+                        update(&mut |r| {
+                            r.audio_dbfs = level.rms_dbfs;
+                            r.audio_hz = hz;
+                        });
+                        recent.clear();
+                    }
+                    update(&mut |r| r.audio_frames += 1);
+                }
+            }))
+        }
+        lk::TrackKind::Video => {
+            let mut stream = lk::VideoStream::new(track, lk::VideoStreamOptions::default()).ok()?;
+            let (tx, rx) = tandem_media::frame::newest_frame_channel();
+            if let Ok(mut v) = video.lock() {
+                v.insert(identity.to_owned(), rx);
+            }
+            send(
+                out,
+                CallEvent::VideoAvailable {
+                    identity: identity.to_owned(),
+                },
+            );
+            Some(tokio::spawn(async move {
+                while let Some(frame) = stream.next().await {
+                    let now_ms = chrono::Utc::now().timestamp_millis();
+                    let Some(f) = to_frame(&frame) else { continue };
+                    let stamp = tandem_media::stamp::read(
+                        f.planes().0,
+                        f.width() as usize,
+                        f.width(),
+                        f.height(),
+                    );
+                    update(&mut |r| {
+                        r.video_frames += 1;
+                        r.video_size = (f.width(), f.height());
+                        r.video_counter = stamp.map(|s| s.counter);
+                        r.video_latency_ms =
+                            stamp.map(|s| now_ms - s.time_near(now_ms as u64) as i64);
+                    });
+                    tx.send_replace(Some(Arc::new(f)));
+                }
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Copies a received frame into an owned I420 picture (rounded down to even).
+fn to_frame(frame: &lk::VideoFrame) -> Option<I420Frame> {
+    let (w, h) = (frame.width() & !1, frame.height() & !1);
+    let mut out = I420Frame::new(w, h).ok()?;
+    let src = frame.planes();
+    let (dy, du, dv) = out.planes_mut();
+    for (dst, plane, width) in [
+        (dy, src[0], w as usize),
+        (du, src[1], w as usize / 2),
+        (dv, src[2], w as usize / 2),
+    ] {
+        for (row, line) in dst.chunks_mut(width).enumerate() {
+            let start = row * plane.stride as usize;
+            line.copy_from_slice(plane.data.get(start..start + width)?);
+        }
+    }
+    out.captured_us = frame
+        .meta
+        .user_timestamp_us
+        .and_then(|t| i64::try_from(t).ok())
+        .unwrap_or(0);
+    Some(out)
+}
