@@ -11,7 +11,7 @@
 //! carries the same id, and received duplicates are dropped by (sender, id).
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 use tandem_lk as lk;
@@ -25,12 +25,14 @@ use crate::backend::{BackendClient, BackendError, TokenRequest};
 use crate::diagnose;
 
 mod chat;
+mod lifecycle;
 mod media;
 
 use chat::History;
 pub use chat::{
     ChatHistory, ChatMessage, LEGACY_CHAT_TOPIC, MAX_CHAT_CHARS, MAX_HISTORY, parse_legacy_chat,
 };
+use lifecycle::{Input, Lifecycle};
 use media::{Local, play_remote, publish, report_switch, set_camera};
 
 /// What was booked; it decides what is published.
@@ -390,13 +392,19 @@ async fn run(
         }
         send(&out, e)
     };
+    let mut life = Lifecycle::new(cfg.paid_minutes, cfg.warn_before);
+    let step = |life: &mut Lifecycle, input: Input| {
+        for e in life.on(input, Instant::now()) {
+            emit(e);
+        }
+    };
     emit(CallEvent::State(CallState::Idle));
     let mut cfg = cfg;
     let mut session_info = None;
     let (url, token, server_time) = match &cfg.token {
         TokenSource::Direct { url, token } => (url.clone(), token.clone(), None),
         TokenSource::Backend(client, req) => {
-            emit(CallEvent::State(CallState::FetchingToken));
+            step(&mut life, Input::FetchToken);
             match client.session_info(req).await {
                 Ok(Some(info)) => {
                     // The booking decides what is published and for how long.
@@ -406,15 +414,16 @@ async fn run(
                         _ => SessionType::Video,
                     };
                     cfg.paid_minutes = cfg.paid_minutes.or(info.paid_minutes);
+                    life.set_paid_minutes(cfg.paid_minutes);
                     emit(CallEvent::Session(info.clone()));
                     session_info = Some(info);
                 }
                 Ok(None) => {}
-                Err(e) => return emit(CallEvent::State(CallState::Failed(e.into()))),
+                Err(e) => return step(&mut life, Input::Failed(e.into())),
             }
             match client.fetch_token(req).await {
                 Ok(g) => (g.server_url, g.token, g.server_time),
-                Err(e) => return emit(CallEvent::State(CallState::Failed(e.into()))),
+                Err(e) => return step(&mut life, Input::Failed(e.into())),
             }
         }
     };
@@ -425,7 +434,7 @@ async fn run(
             emit(CallEvent::Warning(p.to_string()));
         }
     }
-    emit(CallEvent::State(CallState::Connecting));
+    step(&mut life, Input::Connect);
     let (room, mut room_events) =
         match lk::Room::connect(&url, &token, lk::RoomOptions::default()).await {
             Ok(r) => r,
@@ -433,21 +442,20 @@ async fn run(
                 let likely = claims.as_ref().map_or(diagnose::Likely::WrongSecret, |c| {
                     diagnose::explain_rejection(c, now, server_time)
                 });
-                return emit(CallEvent::State(CallState::Failed(
-                    CallError::TokenRejected { likely },
-                )));
+                return step(
+                    &mut life,
+                    Input::Failed(CallError::TokenRejected { likely }),
+                );
             }
             Err(e) => {
-                return emit(CallEvent::State(CallState::Failed(CallError::Connect(
-                    e.to_string(),
-                ))));
+                return step(&mut life, Input::Failed(CallError::Connect(e.to_string())));
             }
         };
     let me = room.local_participant().clone();
     let mut local = Local::default();
     if let Err(e) = publish(&cfg, &me, &mut local, &out, &video).await {
         let _ = room.disconnect().await;
-        return emit(CallEvent::State(CallState::Failed(CallError::Media(e))));
+        return step(&mut life, Input::Failed(CallError::Media(e)));
     }
     for p in room.remote_participants() {
         emit(CallEvent::ParticipantJoined {
@@ -455,7 +463,7 @@ async fn run(
             name: p.info.name.clone(),
         });
     }
-    emit(CallEvent::State(CallState::Connected));
+    step(&mut life, Input::Connected);
     if let (TokenSource::Backend(client, req), Some(info)) = (&cfg.token, &session_info)
         && let Err(e) = client.mark_joined(req, info).await
     {
@@ -463,7 +471,6 @@ async fn run(
             "the platform was not told we joined: {e}"
         )));
     }
-    let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut seen: HashSet<(String, String)> = HashSet::new();
     let my_identity = me.identity();
@@ -523,7 +530,7 @@ async fn run(
                     break EndReason::SessionEnded;
                 }
             },
-            _ = tick.tick() => emit(timer(started.elapsed(), cfg.paid_minutes, cfg.warn_before)),
+            _ = tick.tick() => step(&mut life, Input::Tick),
             ev = room_events.recv() => {
                 let Some(ev) = ev else { break EndReason::Remote("the room closed".into()) };
                 match ev {
@@ -562,8 +569,8 @@ async fn run(
                             emit(CallEvent::ChatReceived(m));
                         }
                     }
-                    lk::RoomEvent::Reconnecting => emit(CallEvent::State(CallState::Reconnecting)),
-                    lk::RoomEvent::Reconnected => emit(CallEvent::State(CallState::Connected)),
+                    lk::RoomEvent::Reconnecting => step(&mut life, Input::Reconnecting),
+                    lk::RoomEvent::Reconnected => step(&mut life, Input::Reconnected),
                     lk::RoomEvent::Disconnected { reason } => break EndReason::Remote(format!("{reason:?}")),
                     _ => {}
                 }
@@ -574,7 +581,7 @@ async fn run(
     if let Ok(mut v) = video.lock() {
         v.clear();
     }
-    emit(CallEvent::State(CallState::Ended(end)));
+    step(&mut life, Input::Ended(end));
 }
 
 #[cfg(test)]
