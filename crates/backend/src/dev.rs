@@ -136,6 +136,50 @@ pub async fn add_link(
     Ok(token)
 }
 
+/// A session booked and ready to join by link, as end-to-end tests need it.
+#[derive(Debug, Clone)]
+pub struct Booking {
+    /// The coach's user id ("Coach").
+    pub coach: String,
+    /// The client's user id ("Client"), who joins by `link`.
+    pub client: String,
+    /// The session id; also its LiveKit room name.
+    pub session: String,
+    /// The client's join link token (profile 004), valid an hour.
+    pub link: String,
+}
+
+/// Books a scheduled online `session_type` session of `minutes` between a
+/// new coach and a new client (emails `coach@<tag>` and `client@<tag>`).
+pub async fn book(
+    db: &Db,
+    tag: &str,
+    session_type: &str,
+    minutes: i64,
+) -> Result<Booking, ApiError> {
+    let coach = add_user(db, &format!("coach@{tag}"), "Coach", "coach", None).await?;
+    let client = add_user(db, &format!("client@{tag}"), "Client", "client", None).await?;
+    let coach_row = add_coach(db, &coach).await?;
+    let session = add_session(
+        db,
+        &coach_row,
+        &client,
+        0,
+        minutes,
+        session_type,
+        "online",
+        "scheduled",
+    )
+    .await?;
+    let link = add_link(db, &session, &client, "user", 3600).await?;
+    Ok(Booking {
+        coach,
+        client,
+        session,
+        link,
+    })
+}
+
 /// Seeds the demo data once; later runs find it and print it again.
 pub async fn seed(db: &Db) -> Result<Demo, ApiError> {
     let (coach_email, client_email) = ("coach@demo.tandem", "client@demo.tandem");

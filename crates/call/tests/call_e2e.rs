@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde_json::json;
-use tandem_backend::dev::{add_coach, add_link, add_session, add_user};
+use tandem_backend::dev::book;
 use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, EndReason, MediaConfig, SessionType, TokenSource,
@@ -54,26 +54,8 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             .await
             .unwrap();
             let db = backend.state.db.clone();
-            let coach = add_user(&db, "coach@e2e", "Coach", "coach", None)
-                .await
-                .unwrap();
-            let client = add_user(&db, "client@e2e", "Client", "client", None)
-                .await
-                .unwrap();
-            let coach_row = add_coach(&db, &coach).await.unwrap();
-            let sid = add_session(
-                &db,
-                &coach_row,
-                &client,
-                0,
-                30,
-                "video",
-                "online",
-                "scheduled",
-            )
-            .await
-            .unwrap();
-            let link = add_link(&db, &sid, &client, "user", 3600).await.unwrap();
+            let booking = book(&db, "e2e", "video", 30).await.unwrap();
+            let (client, sid, link) = (booking.client, booking.session, booking.link);
 
             let mut peer = Peer::python("peer", &ds.url(), &token::join(&sid, "peer"))
                 .await

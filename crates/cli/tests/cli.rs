@@ -155,27 +155,10 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
             .await
             .unwrap();
             let db = backend.state.db.clone();
-            use tandem_backend::dev::{add_coach, add_link, add_session, add_user};
-            let coach = add_user(&db, "coach@cli", "Coach", "coach", None)
+            let booking = tandem_backend::dev::book(&db, "cli", "video", 30)
                 .await
                 .unwrap();
-            let client = add_user(&db, "client@cli", "Client", "client", None)
-                .await
-                .unwrap();
-            let coach_row = add_coach(&db, &coach).await.unwrap();
-            let sid = add_session(
-                &db,
-                &coach_row,
-                &client,
-                0,
-                30,
-                "video",
-                "online",
-                "scheduled",
-            )
-            .await
-            .unwrap();
-            let link = add_link(&db, &sid, &client, "user", 3600).await.unwrap();
+            let (client, sid, link) = (booking.client, booking.session, booking.link);
             let room = sid.clone();
             let us = client.as_str();
             let mut peer = Peer::python("peer", &ds.url(), &token::join(&room, "peer"))
