@@ -100,7 +100,12 @@ pub(super) async fn publish(
             Err(e) => send(out, CallEvent::Warning(e.to_string())),
         }
     }
-    match Speaker::start(m.speaker.clone(), local.processor.clone()) {
+    // Opening a device waits on the audio server: off the async runtime.
+    let (choice, processor) = (m.speaker.clone(), local.processor.clone());
+    let opened = tokio::task::spawn_blocking(move || Speaker::start(choice, processor))
+        .await
+        .map_err(|e| e.to_string())?;
+    match opened {
         Ok(sp) => {
             if let audio::DeviceStatus::Running(name) = sp.status().borrow().clone() {
                 send(

@@ -577,7 +577,8 @@ async fn run(
             }
         }
     };
-    drop(local);
+    // Closing devices joins their threads: off the async runtime.
+    let _ = tokio::task::spawn_blocking(move || drop(local)).await;
     if let Ok(mut v) = video.lock() {
         v.clear();
     }
