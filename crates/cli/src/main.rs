@@ -490,7 +490,18 @@ fn print_event(ev: &CallEvent) {
         CallEvent::ChatFailed { text, error, .. } => {
             say!("chat not sent ({error}): {}", text.escape_debug())
         }
-        CallEvent::Speaking(_) | CallEvent::Quality { .. } | CallEvent::Timer { .. } => {}
+        CallEvent::Speaking(who) if who.is_empty() => say!("speaking: nobody"),
+        CallEvent::Speaking(who) => say!(
+            "speaking: {}",
+            who.iter()
+                .map(|w| w.escape_debug().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        CallEvent::Quality { identity, quality } => {
+            say!("connection of {}: {quality:?}", identity.escape_debug())
+        }
+        CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {
             say!("video from {}", identity.escape_debug())
         }

@@ -341,16 +341,20 @@ fn join_reports_what_the_bot_sends() {
         let report = tokio::task::spawn_blocking(move || {
             let mut lines = std::io::BufRead::lines(BufReader::new(out));
             let mut first = None;
+            let mut speaking = false;
             loop {
                 let line = lines.next().expect("join ended before reporting").unwrap();
                 if line.starts_with("first video from bot after") {
                     first = Some(line.clone());
                 }
+                // The dev server's active-speaker updates name the bot's tone.
+                speaking |= line == "speaking: bot";
                 let Some(json) = line.strip_prefix("stats ") else {
                     continue;
                 };
                 let s: serde_json::Value = serde_json::from_str(json).unwrap();
                 if s["identity"] == "bot"
+                    && speaking
                     && s["fps"].as_f64().unwrap_or(0.0) > 5.0
                     && s["counter"].as_u64().unwrap_or(0) > 0
                     && (s["audio_hz"].as_f64().unwrap_or(0.0) - 523.0).abs() < 6.0
@@ -363,7 +367,7 @@ fn join_reports_what_the_bot_sends() {
         });
         let (first, s) = tokio::time::timeout(Duration::from_secs(30), report)
             .await
-            .expect("no stats with the bot's pattern and tone")
+            .expect("no stats with the bot's pattern and tone, or the bot never speaking")
             .unwrap();
         println!("{first:?} {s}");
         assert!(first.is_some());

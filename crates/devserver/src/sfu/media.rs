@@ -249,6 +249,8 @@ impl Sfu {
             kind,
             rids_seen: Vec::new(),
             last_pli: None,
+            level: 0.0,
+            heard_at: None,
         });
         let publisher_sid = p.sid.clone();
         let room = p.room.clone();
@@ -318,6 +320,16 @@ impl Sfu {
                 Some(seen) => seen.1 = now,
                 None => track.rids_seen.push((rid, now)),
             }
+        }
+        if let Some(dbov) = data.ext_vals.audio_level {
+            // 0 is loudest, −127 silence; rise at once, fall smoothly.
+            let linear = 10f32.powf(f32::from(dbov.min(0)) / 20.0);
+            track.level = if linear > track.level {
+                linear
+            } else {
+                track.level * 0.9 + linear * 0.1
+            };
+            track.heard_at = Some(now);
         }
         let best = track.best_rid(now);
         let sid = track.info.sid.clone();

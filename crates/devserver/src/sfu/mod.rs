@@ -173,6 +173,10 @@ struct PubTrack {
     /// Simulcast layers seen recently, with when.
     rids_seen: Vec<(Rid, Instant)>,
     last_pli: Option<Instant>,
+    /// Audio: the smoothed level (0–1) from the audio-level header
+    /// extension, and when it was last heard.
+    level: f32,
+    heard_at: Option<Instant>,
 }
 
 /// A track announced with `AddTrackRequest`, waiting for its media section.
@@ -299,7 +303,12 @@ struct RoomState {
     metadata: String,
     members: Vec<Pid>,
     empty_since: Option<Instant>,
+    /// Participant sids announced as speaking.
+    speakers: Vec<String>,
 }
+
+/// Audio above this level (linear, about −40 dBov) counts as speaking.
+const SPEAKING_LEVEL: f32 = 0.01;
 
 /// The SFU state, owned by its task.
 pub(crate) struct Sfu {
@@ -452,6 +461,7 @@ impl Sfu {
             metadata: String::new(),
             members: Vec::new(),
             empty_since: Some(Instant::now()),
+            speakers: Vec::new(),
         };
         tracing::info!(room = name, sid = %room.sid, "room created");
         self.rooms.insert(name.to_owned(), room);
@@ -750,6 +760,68 @@ impl Sfu {
             .collect();
         for name in expired {
             self.close_room(&name, proto::DisconnectReason::RoomClosed);
+        }
+        self.announce_speakers(now);
+    }
+
+    /// Tells each room who is speaking when that changes: participants whose
+    /// unmuted audio was above −40 dBov within the last second, loudest first.
+    fn announce_speakers(&mut self, now: Instant) {
+        let names: Vec<String> = self.rooms.keys().cloned().collect();
+        for name in names {
+            let mut speaking: Vec<(String, f32)> = self
+                .members(&name)
+                .iter()
+                .filter_map(|pid| self.parts.get(pid))
+                .filter_map(|p| {
+                    let level = p
+                        .tracks
+                        .iter()
+                        .filter(|t| t.kind == MediaKind::Audio && !t.info.muted)
+                        .filter(|t| t.heard_at.is_some_and(|h| now - h < Duration::from_secs(1)))
+                        .map(|t| t.level)
+                        .fold(0.0f32, f32::max);
+                    (level > SPEAKING_LEVEL).then(|| (p.sid.clone(), level))
+                })
+                .collect();
+            speaking.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let Some(room) = self.rooms.get_mut(&name) else {
+                continue;
+            };
+            let mut now_sids: Vec<String> = speaking.iter().map(|(s, _)| s.clone()).collect();
+            now_sids.sort();
+            if now_sids == room.speakers {
+                continue;
+            }
+            let stopped: Vec<String> = room
+                .speakers
+                .iter()
+                .filter(|s| !now_sids.contains(s))
+                .cloned()
+                .collect();
+            room.speakers = now_sids;
+            let mut speakers: Vec<proto::SpeakerInfo> = speaking
+                .into_iter()
+                .map(|(sid, level)| proto::SpeakerInfo {
+                    sid,
+                    level,
+                    active: true,
+                })
+                .collect();
+            speakers.extend(stopped.into_iter().map(|sid| proto::SpeakerInfo {
+                sid,
+                level: 0.0,
+                active: false,
+            }));
+            for pid in self.members(&name) {
+                if let Some(p) = self.parts.get_mut(&pid) {
+                    p.send(signal_response::Message::SpeakersChanged(
+                        proto::SpeakersChanged {
+                            speakers: speakers.clone(),
+                        },
+                    ));
+                }
+            }
         }
     }
 
