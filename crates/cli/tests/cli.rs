@@ -342,6 +342,7 @@ fn join_reports_what_the_bot_sends() {
             let mut lines = std::io::BufRead::lines(BufReader::new(out));
             let mut first = None;
             let mut speaking = false;
+            let mut rated = false;
             loop {
                 let line = lines.next().expect("join ended before reporting").unwrap();
                 if line.starts_with("first video from bot after") {
@@ -349,12 +350,15 @@ fn join_reports_what_the_bot_sends() {
                 }
                 // The dev server's active-speaker updates name the bot's tone.
                 speaking |= line == "speaking: bot";
+                // And its connection-quality rating of the bot.
+                rated |= line == "connection of bot: Excellent";
                 let Some(json) = line.strip_prefix("stats ") else {
                     continue;
                 };
                 let s: serde_json::Value = serde_json::from_str(json).unwrap();
                 if s["identity"] == "bot"
                     && speaking
+                    && rated
                     && s["fps"].as_f64().unwrap_or(0.0) > 5.0
                     && s["counter"].as_u64().unwrap_or(0) > 0
                     && (s["audio_hz"].as_f64().unwrap_or(0.0) - 523.0).abs() < 6.0

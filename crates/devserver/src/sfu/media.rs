@@ -166,6 +166,11 @@ impl Sfu {
                 self.unpublish_mid(pid, m.mid);
             }
             (PcRole::Publisher, Event::MediaData(data)) => self.forward(pid, data),
+            (PcRole::Publisher, Event::MediaIngressStats(stats)) => {
+                if let Some(p) = self.parts.get_mut(&pid) {
+                    p.loss = p.loss.max(stats.loss.unwrap_or(0.0));
+                }
+            }
             (PcRole::Publisher, Event::ChannelOpen(id, label)) => {
                 if let (Some(p), Some(kind)) =
                     (self.parts.get_mut(&pid), DataKind::from_label(&label))
@@ -310,6 +315,7 @@ impl Sfu {
         let Some(p) = self.parts.get_mut(&from) else {
             return;
         };
+        p.media_at = Some(now);
         let Some(track) = p.tracks.iter_mut().find(|t| t.mid == data.mid) else {
             tracing::trace!(mid = %data.mid, "media for an unbound mid");
             return;

@@ -5,6 +5,7 @@
 //! ordering surprises. str0m is sans-IO: the task moves datagrams between the
 //! socket and each `Rtc`, and forwards media and data between them.
 
+mod activity;
 mod media;
 mod requests;
 mod service;
@@ -241,6 +242,12 @@ struct Participant {
     pub_channels: HashMap<ChannelId, DataKind>,
     /// Reasons already logged for this participant (each bad input is logged once).
     logged: Vec<&'static str>,
+    /// Worst packet loss its published media showed since the last rating.
+    loss: f32,
+    /// When media last arrived from it.
+    media_at: Option<Instant>,
+    /// The quality last announced for it.
+    quality: Option<proto::ConnectionQuality>,
 }
 
 impl Participant {
@@ -307,9 +314,6 @@ struct RoomState {
     speakers: Vec<String>,
 }
 
-/// Audio above this level (linear, about −40 dBov) counts as speaking.
-const SPEAKING_LEVEL: f32 = 0.01;
-
 /// The SFU state, owned by its task.
 pub(crate) struct Sfu {
     cfg: Arc<Config>,
@@ -324,6 +328,8 @@ pub(crate) struct Sfu {
     events: VecDeque<(Pid, PcRole, str0m::Event)>,
     webhooks: Webhooks,
     traffic: Traffic,
+    /// When connection quality was last rated.
+    quality_checked: Instant,
 }
 
 impl Sfu {
@@ -345,6 +351,7 @@ impl Sfu {
             events: VecDeque::new(),
             webhooks,
             traffic: Traffic::default(),
+            quality_checked: Instant::now(),
         }
     }
 
@@ -561,6 +568,9 @@ impl Sfu {
             backlog: VecDeque::new(),
             pub_channels: HashMap::new(),
             logged: Vec::new(),
+            loss: 0.0,
+            media_at: None,
+            quality: None,
         };
 
         let members: Vec<Pid> = self.members(&room_name);
@@ -627,6 +637,7 @@ impl Sfu {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            .set_stats_interval(Some(Duration::from_secs(1)))
             .build(Instant::now());
         let candidate =
             str0m::Candidate::host(self.media_addr, "udp").map_err(|e| e.to_string())?;
@@ -762,66 +773,9 @@ impl Sfu {
             self.close_room(&name, proto::DisconnectReason::RoomClosed);
         }
         self.announce_speakers(now);
-    }
-
-    /// Tells each room who is speaking when that changes: participants whose
-    /// unmuted audio was above −40 dBov within the last second, loudest first.
-    fn announce_speakers(&mut self, now: Instant) {
-        let names: Vec<String> = self.rooms.keys().cloned().collect();
-        for name in names {
-            let mut speaking: Vec<(String, f32)> = self
-                .members(&name)
-                .iter()
-                .filter_map(|pid| self.parts.get(pid))
-                .filter_map(|p| {
-                    let level = p
-                        .tracks
-                        .iter()
-                        .filter(|t| t.kind == MediaKind::Audio && !t.info.muted)
-                        .filter(|t| t.heard_at.is_some_and(|h| now - h < Duration::from_secs(1)))
-                        .map(|t| t.level)
-                        .fold(0.0f32, f32::max);
-                    (level > SPEAKING_LEVEL).then(|| (p.sid.clone(), level))
-                })
-                .collect();
-            speaking.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let Some(room) = self.rooms.get_mut(&name) else {
-                continue;
-            };
-            let mut now_sids: Vec<String> = speaking.iter().map(|(s, _)| s.clone()).collect();
-            now_sids.sort();
-            if now_sids == room.speakers {
-                continue;
-            }
-            let stopped: Vec<String> = room
-                .speakers
-                .iter()
-                .filter(|s| !now_sids.contains(s))
-                .cloned()
-                .collect();
-            room.speakers = now_sids;
-            let mut speakers: Vec<proto::SpeakerInfo> = speaking
-                .into_iter()
-                .map(|(sid, level)| proto::SpeakerInfo {
-                    sid,
-                    level,
-                    active: true,
-                })
-                .collect();
-            speakers.extend(stopped.into_iter().map(|sid| proto::SpeakerInfo {
-                sid,
-                level: 0.0,
-                active: false,
-            }));
-            for pid in self.members(&name) {
-                if let Some(p) = self.parts.get_mut(&pid) {
-                    p.send(signal_response::Message::SpeakersChanged(
-                        proto::SpeakersChanged {
-                            speakers: speakers.clone(),
-                        },
-                    ));
-                }
-            }
+        if now - self.quality_checked >= activity::QUALITY_EVERY {
+            self.quality_checked = now;
+            self.announce_quality(now);
         }
     }
 
