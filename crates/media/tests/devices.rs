@@ -140,6 +140,32 @@ fn microphone_and_speaker_through_fake_pulseaudio_devices() {
         let (second, _) = tone_of(&loud[16_000..26_000], 48_000);
         println!("chime: {first:.0} Hz then {second:.0} Hz");
         assert!((first - 660.0).abs() < 10.0 && (second - 880.0).abs() < 10.0);
+
+        // The headset is pulled out mid-stream: nothing breaks, and the sound
+        // goes on (PulseAudio moves the stream to the default sink).
+        fake.unplug("headset");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let rec = tokio::task::spawn_blocking({
+            let server = fake.server.clone();
+            move || record_for(&server, "speaker", Duration::from_millis(900))
+        });
+        speaker.play_test_sound();
+        let rec = rec.await.unwrap();
+        println!(
+            "after unplugging: {:?}, {:.1} dBFS on the speaker",
+            *speaker.status().borrow(),
+            tone_of(&rec, 48_000).1
+        );
+        assert!(
+            tone_of(&rec, 48_000).1 > -40.0,
+            "no sound after the headset went away"
+        );
+        // It can be moved back to a device that is there.
+        speaker.switch(SpeakerChoice::Default).await.unwrap();
+        assert_eq!(
+            *speaker.status().borrow(),
+            DeviceStatus::Running("Fake-Speaker".into())
+        );
     });
 }
 

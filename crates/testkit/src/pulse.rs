@@ -106,6 +106,24 @@ impl FakeAudio {
         String::from_utf8_lossy(&out.stdout).trim().to_owned()
     }
 
+    /// Unplugs the sink `name` (unloads the module that made it), as when a
+    /// USB headset is pulled out.
+    pub fn unplug(&self, name: &str) {
+        let out = self
+            .pactl(&["list", "short", "modules"])
+            .stdout(Stdio::piped())
+            .output()
+            .unwrap();
+        let listing = String::from_utf8_lossy(&out.stdout).to_string();
+        let module = listing
+            .lines()
+            .find(|l| l.contains(&format!("sink_name={name} ")))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no module made sink {name}: {listing}"))
+            .to_owned();
+        self.stop_tone(&module);
+    }
+
     /// Stops a tone started by [`play_tone_into_mic`](Self::play_tone_into_mic).
     pub fn stop_tone(&self, module: &str) {
         let _ = self.pactl(&["unload-module", module]).status();

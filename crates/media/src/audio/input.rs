@@ -13,7 +13,7 @@ use tandem_lk as lk;
 use tokio::sync::{mpsc, watch};
 
 use super::signal::{Level, Tone, tone};
-use super::thread::{DeviceThread, Opened, Reply, by_sample_format, on_stream_error};
+use super::thread::{DeviceThread, Heartbeat, Opened, Reply, by_sample_format, on_stream_error};
 use super::{AudioError, DeviceStatus, FRAME, RATE, SharedProcessor, find_device, open_error};
 
 /// What the microphone captures.
@@ -120,6 +120,7 @@ struct DeviceInput {
     rate: u32,
     channels: usize,
     lost: Arc<AtomicBool>,
+    heartbeat: Heartbeat,
     name: String,
 }
 
@@ -167,7 +168,7 @@ impl Worker {
             mono.clear();
             let rate = match &mut source {
                 Source::Device(d) => {
-                    if d.lost.load(Ordering::Relaxed) {
+                    if d.lost.load(Ordering::Relaxed) || d.heartbeat.stalled() {
                         tracing::warn!(device = %d.name, "microphone lost");
                         self.status
                             .send_replace(DeviceStatus::Lost(AudioError::Lost));
@@ -273,13 +274,16 @@ fn open(choice: &MicChoice) -> Result<Source, AudioError> {
     // Half a second of device audio.
     let (producer, ring) = rtrb::RingBuffer::new(rate as usize / 2 * channels);
     let lost = Arc::new(AtomicBool::new(false));
+    let heartbeat = Heartbeat::new();
     let stream = by_sample_format!(
         config.sample_format(),
         name,
-        build(&device, &config, producer, lost.clone())
+        build(&device, &config, producer, lost.clone(), heartbeat.clone())
     )
     .map_err(|e| open_error(&name, &e))?;
     stream.play().map_err(|e| open_error(&name, &e))?;
+    // Opening can take a while; the device's silence counts from now.
+    heartbeat.beat();
     tracing::info!(device = %name, rate, channels, "microphone open");
     Ok(Source::Device(DeviceInput {
         _stream: stream,
@@ -287,6 +291,7 @@ fn open(choice: &MicChoice) -> Result<Source, AudioError> {
         rate,
         channels,
         lost,
+        heartbeat,
         name,
     }))
 }
@@ -296,6 +301,7 @@ fn build<T>(
     config: &cpal::SupportedStreamConfig,
     mut producer: rtrb::Producer<f32>,
     lost: Arc<AtomicBool>,
+    heartbeat: Heartbeat,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample,
@@ -305,6 +311,7 @@ where
         super::stream_config(config),
         // The callback: copy into the ring; when full, the newest is lost.
         move |data: &[T], _| {
+            heartbeat.beat();
             let n = data.len().min(producer.slots());
             if let Ok(chunk) = producer.write_chunk_uninit(n) {
                 chunk.fill_from_iter(data.iter().map(|s| s.to_sample::<f32>()));

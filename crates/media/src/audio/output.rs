@@ -13,7 +13,7 @@ use tandem_lk as lk;
 use tokio::sync::watch;
 
 use super::signal::speaker_test_sound;
-use super::thread::{DeviceThread, Opened, Reply, by_sample_format, on_stream_error};
+use super::thread::{DeviceThread, Heartbeat, Opened, Reply, by_sample_format, on_stream_error};
 use super::{AudioError, DeviceStatus, FRAME, RATE, SharedProcessor, find_device, open_error};
 
 /// Where the sound goes.
@@ -137,6 +137,7 @@ struct DeviceOutput {
     rate: u32,
     channels: usize,
     lost: Arc<AtomicBool>,
+    heartbeat: Heartbeat,
     name: String,
 }
 
@@ -191,7 +192,7 @@ impl Mixer {
                 }
             }
             if let Some(d) = &out
-                && d.lost.load(Ordering::Relaxed)
+                && (d.lost.load(Ordering::Relaxed) || d.heartbeat.stalled())
             {
                 tracing::warn!(device = %d.name, "speaker lost");
                 self.status
@@ -307,14 +308,17 @@ fn open(
     // A quarter second of room; the mixer keeps it only AHEAD full.
     let (ring, consumer) = rtrb::RingBuffer::new(rate as usize / 4 * channels);
     let lost = Arc::new(AtomicBool::new(false));
-    let (l, u) = (lost.clone(), underruns.clone());
+    let heartbeat = Heartbeat::new();
+    let (l, u, h) = (lost.clone(), underruns.clone(), heartbeat.clone());
     let stream = by_sample_format!(
         config.sample_format(),
         name,
-        build(&device, &config, consumer, l, u)
+        build(&device, &config, consumer, l, u, h)
     )
     .map_err(|e| open_error(&name, &e))?;
     stream.play().map_err(|e| open_error(&name, &e))?;
+    // Opening can take a while; the device's silence counts from now.
+    heartbeat.beat();
     tracing::info!(device = %name, rate, channels, "speaker open");
     Ok(Some(DeviceOutput {
         _stream: stream,
@@ -322,6 +326,7 @@ fn open(
         rate,
         channels,
         lost,
+        heartbeat,
         name,
     }))
 }
@@ -332,6 +337,7 @@ fn build<T>(
     mut ring: rtrb::Consumer<f32>,
     lost: Arc<AtomicBool>,
     underruns: Arc<AtomicU64>,
+    heartbeat: Heartbeat,
 ) -> Result<cpal::Stream, cpal::Error>
 where
     T: SizedSample + FromSample<f32>,
@@ -340,6 +346,7 @@ where
         super::stream_config(config),
         // The callback: drain the ring, silence for whatever is missing.
         move |out: &mut [T], _| {
+            heartbeat.beat();
             let n = out.len().min(ring.slots());
             if let Ok(chunk) = ring.read_chunk(n) {
                 let (a, b) = chunk.as_slices();

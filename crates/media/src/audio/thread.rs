@@ -3,9 +3,10 @@
 //! when its owner drops it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
@@ -86,6 +87,46 @@ impl<C> Drop for DeviceThread<C> {
     }
 }
 
+/// When a device callback last ran, so a device that went away without an
+/// error (PulseAudio kills the stream of a removed sink; cpal says nothing)
+/// is still noticed.
+#[derive(Debug, Clone)]
+pub(super) struct Heartbeat {
+    start: Instant,
+    last_ms: Arc<AtomicU64>,
+    limit: Duration,
+}
+
+/// A device whose callback has not run for this long is gone.
+pub(super) const STALLED: Duration = Duration::from_secs(2);
+
+impl Heartbeat {
+    pub(super) fn new() -> Self {
+        Self::with_limit(STALLED)
+    }
+
+    fn with_limit(limit: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            last_ms: Arc::new(AtomicU64::new(0)),
+            limit,
+        }
+    }
+
+    /// From the callback: cheap, never blocks.
+    pub(super) fn beat(&self) {
+        self.last_ms
+            .store(self.start.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    /// Whether the callback has been silent for longer than its limit
+    /// ([`STALLED`]).
+    pub(super) fn stalled(&self) -> bool {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last) > self.limit
+    }
+}
+
 /// A cpal error callback that raises `lost` when the device goes away.
 pub(super) fn on_stream_error(lost: Arc<AtomicBool>) -> impl FnMut(cpal::Error) + Send + 'static {
     move |e| {
@@ -116,3 +157,23 @@ macro_rules! by_sample_format {
     };
 }
 pub(super) use by_sample_format;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_device_whose_callback_stops_is_stalled() {
+        let h = Heartbeat::with_limit(Duration::from_millis(40));
+        let callback = h.clone();
+        for _ in 0..5 {
+            callback.beat();
+            std::thread::sleep(Duration::from_millis(15));
+            assert!(!h.stalled());
+        }
+        std::thread::sleep(Duration::from_millis(80));
+        assert!(h.stalled());
+        callback.beat();
+        assert!(!h.stalled());
+    }
+}
