@@ -219,23 +219,18 @@ pub(super) async fn set_camera(
         return;
     }
     let (choice, format) = (cfg.media.camera.clone(), cfg.media.capture);
-    let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
-        Ok(Ok(feed)) => feed,
-        Ok(Err(e)) => {
+    let opened = tokio::task::spawn_blocking(move || camera::open(&choice, format))
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r.map_err(|e| e.to_string()));
+    let feed = match opened {
+        Ok(feed) => feed,
+        Err(error) => {
             return send(
                 out,
                 CallEvent::DeviceProblem {
                     device: Device::Camera,
-                    error: e.to_string(),
-                },
-            );
-        }
-        Err(e) => {
-            return send(
-                out,
-                CallEvent::DeviceProblem {
-                    device: Device::Camera,
-                    error: e.to_string(),
+                    error,
                 },
             );
         }
@@ -279,7 +274,13 @@ pub(super) async fn set_camera(
         out,
         CallEvent::DeviceInUse {
             device: Device::Camera,
-            name: format!("{}×{} at {} fps", f.width, f.height, f.fps),
+            name: format!(
+                "{} ({}×{} at {} fps)",
+                feed.name(),
+                f.width,
+                f.height,
+                f.fps
+            ),
         },
     );
     if let Ok(mut v) = video.lock() {

@@ -537,6 +537,7 @@ async fn run(
                     lk::RoomEvent::ParticipantConnected(p) => emit(CallEvent::ParticipantJoined { identity: p.identity, name: p.name }),
                     lk::RoomEvent::ParticipantDisconnected { identity, .. } => {
                         if let Ok(mut v) = video.lock() { v.remove(&identity); }
+                        if let Ok(mut r) = received.lock() { r.remove(&identity); }
                         emit(CallEvent::ParticipantLeft { identity });
                     }
                     lk::RoomEvent::TrackSubscribed { participant, track, .. } => {

@@ -90,6 +90,7 @@ pub struct CameraFeed {
     status: watch::Receiver<CameraStatus>,
     format: CaptureFormat,
     delivered: Arc<AtomicU64>,
+    name: String,
 }
 
 impl CameraFeed {
@@ -153,7 +154,13 @@ impl CameraFeed {
             status,
             format,
             delivered,
+            name: name.to_owned(),
         })
+    }
+
+    /// What the camera is called.
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     /// The newest picture, replaced as new ones arrive.
