@@ -2,10 +2,11 @@
 //! the dev server: `tandem-cli bot` sends the stamped 1280×720 30 fps test
 //! pattern and a tone; then
 //! - join: `tandem-cli join` started N times, command → first remote frame;
-//! - steady state: one `tandem-cli join` and one LiveKit Python-SDK peer
-//!   receive the same stream side by side for a measured window: delivered
-//!   fps, capture-to-receipt delay read from the stamp in the picture, and
-//!   each process's CPU and RSS.
+//! - steady state: one `tandem-cli join` and one LiveKit Python-SDK peer are
+//!   both in the call, each sending 720p30 video and a tone and receiving
+//!   the bot and each other, for a measured window: delivered fps and
+//!   capture-to-receipt delay of the bot's stream (read from the stamp in
+//!   the picture), and each process's CPU and RSS.
 //!
 //!     cargo bench -p tandem-cli --bench call [-- JOINS SECONDS]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
@@ -51,7 +52,23 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 /// Starts `tandem-cli join` receiving only; its stdout lines arrive on the channel.
-fn join(url: &str, identity: &str) -> (Child, mpsc::Receiver<String>) {
+/// Sends nothing (only receives).
+const RECEIVE_ONLY: &[&str] = &["--camera", "none", "--mic", "silence", "--speaker", "none"];
+/// Sends the pattern at 720p30 and a tone, as a participant in a call.
+const SEND_720P: &[&str] = &[
+    "--camera",
+    "test-pattern",
+    "--capture",
+    "1280x720@30",
+    "--mic",
+    "tone",
+    "--tone-hz",
+    "330",
+    "--speaker",
+    "none",
+];
+
+fn join(url: &str, identity: &str, media: &[&str]) -> (Child, mpsc::Receiver<String>) {
     let mut child = Command::new(BIN)
         .args([
             "join",
@@ -60,7 +77,7 @@ fn join(url: &str, identity: &str) -> (Child, mpsc::Receiver<String>) {
             "--token",
             &token::join("bench", identity),
         ])
-        .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
+        .args(media)
         .args(["--stats", "1", "--json-stats"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -100,7 +117,7 @@ fn main() {
         let mut join_ms = Vec::new();
         for i in 0..joins {
             let started = Instant::now();
-            let (mut child, lines) = join(&url, &format!("joiner-{i}"));
+            let (mut child, lines) = join(&url, &format!("joiner-{i}"), RECEIVE_ONLY);
             let first = tokio::task::spawn_blocking(move || {
                 lines
                     .iter()
@@ -116,10 +133,18 @@ fn main() {
                 .unwrap();
         }
 
-        // Steady state: tandem-cli and the Python SDK side by side.
-        let (mut me, lines) = join(&url, "tandem");
+        // Steady state: tandem-cli and the Python SDK side by side, each
+        // in the call as a participant: sending 720p30 and a tone, receiving
+        // the bot and each other.
+        let (mut me, lines) = join(&url, "tandem", SEND_720P);
         let py_started = Instant::now();
         let mut py = Peer::python("python", &url, &token::join("bench", "python"))
+            .await
+            .unwrap();
+        py.cmd(serde_json::json!({"cmd": "publish_video", "width": 1280, "height": 720, "fps": 30, "color": [40, 160, 200]}))
+            .await
+            .unwrap();
+        py.cmd(serde_json::json!({"cmd": "publish_audio", "freq": 550}))
             .await
             .unwrap();
         py.stats_until(Duration::from_secs(30), |s| {
@@ -174,7 +199,7 @@ fn main() {
             percentile(&mut join_ms.clone(), 0.5), percentile(&mut join_ms, 1.0));
         println!("Python SDK peer (process start → first frame): {py_first_ms:.0} ms");
         println!();
-        println!("receiving the bot's 1280×720 30 fps stream for {window:.0} s:");
+        println!("in the call for {window:.0} s (sending 720p30 + tone; receiving the bot's and each other's); fps and delay are of the bot's stream:");
         println!("| receiver | fps | delay p50 ms | delay p95 ms | CPU % (one core = 100) | peak RSS MiB |");
         println!("|---|---:|---:|---:|---:|---:|");
         println!("| tandem-cli join | {me_fps_mean:.1} | {:.0} | {:.0} | {me_cpu:.1} | {me_rss:.1} |",
