@@ -469,6 +469,62 @@ impl BackendClient {
     }
 }
 
+/// A booked session as a platform's session list describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    pub id: String,
+    /// RFC 3339 start time, as the platform wrote it.
+    pub starts_at: String,
+    pub paid_minutes: Option<u32>,
+    /// `video`, `voice` or `chat` (the platform's word).
+    pub session_type: String,
+    pub status: String,
+    pub coach_name: String,
+    pub client_name: String,
+}
+
+impl BackendClient {
+    /// The caller's sessions, soonest first (`GET /api/sessions`, which
+    /// tandem-backend offers to signed-in users). A platform without such a
+    /// list answers 404, returned as [`BackendError::NotFound`].
+    pub async fn list_sessions(&self) -> Result<Vec<SessionSummary>, BackendError> {
+        let (v, _) = self
+            .call(reqwest::Method::GET, "/api/sessions", None)
+            .await?;
+        parse_session_list(&v)
+    }
+}
+
+/// Parses `{"sessions": [...]}`; entries without an id are skipped, other
+/// fields default to empty.
+pub fn parse_session_list(v: &Value) -> Result<Vec<SessionSummary>, BackendError> {
+    let list = v["sessions"]
+        .as_array()
+        .ok_or_else(|| BackendError::WrongShape("no `sessions` list in the answer".into()))?;
+    let text = |e: &Value, k: &str| -> String {
+        e[k].as_str()
+            .unwrap_or_default()
+            .chars()
+            .take(200)
+            .collect()
+    };
+    Ok(list
+        .iter()
+        .filter(|e| e["id"].as_str().is_some_and(|id| !id.is_empty()))
+        .map(|e| SessionSummary {
+            id: text(e, "id"),
+            starts_at: text(e, "scheduledStartTime"),
+            paid_minutes: e["paidDurationMinutes"]
+                .as_u64()
+                .and_then(|m| u32::try_from(m).ok()),
+            session_type: text(e, "sessionType"),
+            status: text(e, "status"),
+            coach_name: text(e, "coachName"),
+            client_name: text(e, "clientName"),
+        })
+        .collect())
+}
+
 /// A session as the platform describes it (profile 004).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionInfo {
@@ -701,6 +757,27 @@ fn classify_transport(base: &str, e: &reqwest::Error, timeout: Duration) -> Back
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn session_list_is_read_leniently() {
+        let v = json!({"sessions": [
+            {"id": "s1", "scheduledStartTime": "2026-11-22T10:00:00Z", "paidDurationMinutes": 45,
+             "sessionType": "video", "status": "scheduled", "coachName": "Coach", "clientName": "Client"},
+            {"id": ""},
+            {"nothing": true},
+            {"id": "s2", "paidDurationMinutes": -3}
+        ]});
+        let list = parse_session_list(&v).unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].paid_minutes, Some(45));
+        assert_eq!(list[0].coach_name, "Coach");
+        assert_eq!(list[1].id, "s2");
+        assert_eq!(list[1].paid_minutes, None);
+        assert!(matches!(
+            parse_session_list(&json!({"data": []})),
+            Err(BackendError::WrongShape(_))
+        ));
+    }
 
     const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln";
 

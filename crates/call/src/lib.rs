@@ -1,8 +1,10 @@
-//! tandem-call: the call engine, free of UI. So far: fetching a token from
-//! each platform's backend with classified errors, and diagnosing why a
-//! LiveKit server might refuse a token.
+//! tandem-call: the call engine, free of UI: tokens from each platform's
+//! backend with classified errors, token diagnosis, the device preview
+//! before joining, and the call session.
 
 pub mod backend;
 pub mod diagnose;
+pub mod prejoin;
 pub mod session;
+pub use tandem_lk as lk;
 pub use tandem_media as media;

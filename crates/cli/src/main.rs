@@ -458,6 +458,13 @@ fn print_event(ev: &CallEvent) {
     match ev {
         CallEvent::State(s) => say!("state: {s:?}"),
         CallEvent::Warning(w) => say!("warning: {w}"),
+        CallEvent::Joined { identity, room } => {
+            say!(
+                "joined room {} as {}",
+                room.escape_debug(),
+                identity.escape_debug()
+            )
+        }
         CallEvent::Session(i) => say!(
             "session: {} with {}, {} minutes, {}",
             i.session_type.escape_debug(),
@@ -474,7 +481,9 @@ fn print_event(ev: &CallEvent) {
         CallEvent::TrackSubscribed { identity, kind } => {
             say!("receiving {kind:?} from {}", identity.escape_debug())
         }
-        CallEvent::TrackMuted { identity, muted } => say!(
+        CallEvent::TrackMuted {
+            identity, muted, ..
+        } => say!(
             "{} {}",
             identity.escape_debug(),
             if *muted { "muted" } else { "unmuted" }

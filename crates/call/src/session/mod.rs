@@ -154,6 +154,12 @@ pub enum CallEvent {
     State(CallState),
     /// Problems noticed in the token before joining (clock skew…), as advice.
     Warning(String),
+    /// We are in the room, under this identity (sent just before the
+    /// first `Connected`).
+    Joined {
+        identity: String,
+        room: String,
+    },
     /// What the platform says about the session (where its API tells).
     Session(crate::backend::SessionInfo),
     ParticipantJoined {
@@ -169,6 +175,9 @@ pub enum CallEvent {
     },
     TrackMuted {
         identity: String,
+        /// Which track, when it was subscribed before (mutes of tracks we
+        /// never received are reported without).
+        kind: Option<lk::TrackKind>,
         muted: bool,
     },
     ChatReceived(ChatMessage),
@@ -463,6 +472,10 @@ async fn run(
             name: p.info.name.clone(),
         });
     }
+    emit(CallEvent::Joined {
+        identity: me.identity(),
+        room: room.info().name,
+    });
     step(&mut life, Input::Connected);
     if let (TokenSource::Backend(client, req), Some(info)) = (&cfg.token, &session_info)
         && let Err(e) = client.mark_joined(req, info).await
@@ -473,6 +486,9 @@ async fn run(
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut seen: HashSet<(String, String)> = HashSet::new();
+    // Track kinds by sid, so mutes can say which track.
+    let mut kinds: std::collections::HashMap<String, lk::TrackKind> =
+        std::collections::HashMap::new();
     let my_identity = me.identity();
     let end = loop {
         tokio::select! {
@@ -542,17 +558,18 @@ async fn run(
                     }
                     lk::RoomEvent::TrackSubscribed { participant, track, .. } => {
                         let kind = track.kind();
+                        kinds.insert(track.sid().to_owned(), kind);
                         if let Some(task) = play_remote(&participant, &track, &local, &out, &video, &received) {
                             local.remote_tasks.retain(|t| !t.is_finished());
                             local.remote_tasks.push(task);
                         }
                         emit(CallEvent::TrackSubscribed { identity: participant, kind });
                     }
-                    lk::RoomEvent::TrackMuted { participant, .. } if participant != my_identity => {
-                        emit(CallEvent::TrackMuted { identity: participant, muted: true });
+                    lk::RoomEvent::TrackMuted { participant, sid } if participant != my_identity => {
+                        emit(CallEvent::TrackMuted { identity: participant, kind: kinds.get(&sid).copied(), muted: true });
                     }
-                    lk::RoomEvent::TrackUnmuted { participant, .. } if participant != my_identity => {
-                        emit(CallEvent::TrackMuted { identity: participant, muted: false });
+                    lk::RoomEvent::TrackUnmuted { participant, sid } if participant != my_identity => {
+                        emit(CallEvent::TrackMuted { identity: participant, kind: kinds.get(&sid).copied(), muted: false });
                     }
                     lk::RoomEvent::ActiveSpeakers(who) => emit(CallEvent::Speaking(who)),
                     lk::RoomEvent::ConnectionQuality { participant, quality } => {
