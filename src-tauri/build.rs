@@ -1,0 +1,34 @@
+//! Tauri's build step, with the app's own commands declared so that the
+//! capability file can allow exactly the ones the UI uses.
+
+const COMMANDS: &[&str] = &[
+    "platforms_list",
+    "platform_add",
+    "platform_remove",
+    "sign_in",
+    "sign_out",
+    "sessions_list",
+    "session_by_id",
+    "open_join_link",
+    "launch_options",
+    "devices_list",
+    "preview_set",
+    "preview_close",
+    "speaker_test",
+    "call_join",
+    "call_set_mic",
+    "call_set_camera",
+    "call_send_chat",
+    "call_switch_device",
+    "call_leave",
+    "call_end_session",
+    "open_external",
+];
+
+fn main() {
+    tauri_build::try_build(
+        tauri_build::Attributes::new()
+            .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),
+    )
+    .unwrap_or_else(|e| panic!("tauri build step failed: {e:#}"));
+}

@@ -1,0 +1,370 @@
+//! Commands of the call screen, and the task that turns tandem-call's
+//! events into `CallUpdate`s for the UI.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tandem_call::backend::TokenRequest;
+use tandem_call::lk::{ConnectionQuality, TrackKind};
+use tandem_call::session::{
+    self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, Device, EndReason,
+    MediaConfig, SessionType, TokenSource,
+};
+use tauri::{AppHandle, Manager, State};
+use tauri_specta::Event;
+
+use crate::dto::{
+    CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, ProfileId, Quality,
+    SessionKind,
+};
+use crate::error::{AppError, ErrorCode};
+use crate::prejoin::{camera_choice, mic_choice, speaker_choice};
+use crate::{AppState, blocking};
+
+/// Starts the call; progress and everything after arrive as `CallUpdate`s.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_join(
+    app: AppHandle,
+    state: State<'_, AppState>,
+    request: JoinRequest,
+) -> Result<(), AppError> {
+    if state.call_running() {
+        return Err(AppError::invalid("You are already in a call."));
+    }
+    let name = request.display_name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "Enter your name as others should see it (up to 64 characters).",
+        ));
+    }
+    let target = request.target.clone();
+    let platform = state.platforms.get(&target.platform_id)?;
+    let client = {
+        let id = platform.id.clone();
+        blocking(&state, move |p| p.client(&id)).await?
+    };
+    let token_request = match platform.profile {
+        ProfileId::Seed004 => TokenRequest {
+            link: target.link.clone(),
+            name: Some(name.clone()),
+            ..TokenRequest::default()
+        },
+        ProfileId::Seed001 | ProfileId::Seed003 => TokenRequest {
+            room: target.session.clone(),
+            name: Some(name.clone()),
+            ..TokenRequest::default()
+        },
+        ProfileId::Seed000 | ProfileId::Seed002 => TokenRequest {
+            session: target.session.clone(),
+            name: Some(name.clone()),
+            ..TokenRequest::default()
+        },
+    };
+    // The preview holds the devices the call is about to open.
+    state.meter_generation.fetch_add(1, Ordering::SeqCst);
+    let preview = state.preview.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Ok(mut p) = preview.lock() {
+            p.close();
+        }
+    })
+    .await
+    .map_err(AppError::internal)?;
+    let kind = target.kind;
+    let config = CallConfig {
+        token: TokenSource::Backend(Box::new(client), token_request),
+        session_type: match kind {
+            SessionKind::Video => SessionType::Video,
+            SessionKind::Voice => SessionType::Voice,
+            SessionKind::Chat => SessionType::Chat,
+        },
+        paid_minutes: target.paid_minutes,
+        warn_before: Duration::from_secs(5 * 60),
+        media: MediaConfig {
+            camera: camera_choice(request.camera.as_deref()),
+            mic: mic_choice(request.microphone.as_deref()),
+            speaker: speaker_choice(request.speaker.as_deref()),
+            ..MediaConfig::devices()
+        },
+        mic_on: request.mic_on,
+        camera_on: request.camera_on,
+    };
+    let mut handle = session::start(config);
+    let events = std::mem::replace(&mut handle.events, tokio::sync::mpsc::unbounded_channel().1);
+    let handle = Arc::new(handle);
+    let generation = state.set_call(Some(handle.clone()));
+    tauri::async_runtime::spawn(forward(app, events, generation));
+    Ok(())
+}
+
+/// Forwards one call's events until it ends, then forgets the call.
+async fn forward(
+    app: AppHandle,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
+    generation: u64,
+) {
+    let mut elapsed = 0;
+    while let Some(ev) = events.recv().await {
+        if let CallEvent::Timer { elapsed: e, .. } = &ev {
+            elapsed = secs(*e);
+        }
+        let last = matches!(
+            ev,
+            CallEvent::State(CallState::Ended(_) | CallState::Failed(_))
+        );
+        if let Some(update) = update(ev, elapsed) {
+            let _ = update.emit(&app);
+        }
+        if last {
+            break;
+        }
+    }
+    let state = app.state::<AppState>();
+    state.clear_call(generation);
+}
+
+fn secs(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
+}
+
+fn line(m: ChatMessage) -> ChatLine {
+    ChatLine {
+        id: m.id,
+        from: m.from,
+        text: m.text,
+        timestamp_ms: m.timestamp_ms as f64,
+    }
+}
+
+fn device(d: Device) -> DeviceKind {
+    match d {
+        Device::Camera => DeviceKind::Camera,
+        Device::Microphone => DeviceKind::Microphone,
+        Device::Speaker => DeviceKind::Speaker,
+    }
+}
+
+/// What the UI hears about an event (some have nothing to show).
+pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
+    Some(match ev {
+        CallEvent::State(s) => match s {
+            CallState::Idle => return None,
+            CallState::FetchingToken => CallUpdate::Phase {
+                phase: CallPhase::FetchingToken,
+            },
+            CallState::Connecting => CallUpdate::Phase {
+                phase: CallPhase::Connecting,
+            },
+            CallState::Connected => CallUpdate::Phase {
+                phase: CallPhase::Connected,
+            },
+            CallState::Reconnecting => CallUpdate::Phase {
+                phase: CallPhase::Reconnecting,
+            },
+            CallState::Ended(reason) => {
+                let (kind, reason) = match reason {
+                    EndReason::Left => (EndKind::Left, "You left the call.".to_owned()),
+                    EndReason::SessionEnded => {
+                        (EndKind::SessionEnded, "You ended the session.".to_owned())
+                    }
+                    EndReason::Remote(why) => {
+                        (EndKind::Remote, format!("The call was ended: {why}."))
+                    }
+                };
+                CallUpdate::Ended {
+                    kind,
+                    reason,
+                    duration_secs: elapsed_secs,
+                }
+            }
+            CallState::Failed(e) => CallUpdate::Failed { error: e.into() },
+        },
+        CallEvent::Joined { identity, room } => CallUpdate::Joined { identity, room },
+        CallEvent::Warning(message) => CallUpdate::Warning { message },
+        CallEvent::Session(info) => CallUpdate::Session {
+            kind: SessionKind::from_platform(&info.session_type),
+            other_name: info.other_name,
+            paid_minutes: info.paid_minutes,
+        },
+        CallEvent::ParticipantJoined { identity, name } => {
+            CallUpdate::ParticipantJoined { identity, name }
+        }
+        CallEvent::ParticipantLeft { identity } => CallUpdate::ParticipantLeft { identity },
+        CallEvent::TrackSubscribed { .. } => return None,
+        CallEvent::TrackMuted {
+            identity,
+            kind,
+            muted,
+        } => CallUpdate::Muted {
+            identity,
+            video: kind.map(|k| k == TrackKind::Video),
+            muted,
+        },
+        CallEvent::ChatReceived(m) => CallUpdate::Chat { message: line(m) },
+        CallEvent::ChatSent { local_id, message } => CallUpdate::ChatSent {
+            local_id: u32::try_from(local_id).unwrap_or(u32::MAX),
+            message: line(message),
+        },
+        CallEvent::ChatFailed {
+            local_id,
+            text,
+            error,
+        } => CallUpdate::ChatFailed {
+            local_id: u32::try_from(local_id).unwrap_or(u32::MAX),
+            text,
+            error,
+        },
+        CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
+        CallEvent::Quality { identity, quality } => CallUpdate::Quality {
+            identity,
+            quality: match quality {
+                ConnectionQuality::Excellent => Quality::Excellent,
+                ConnectionQuality::Good => Quality::Good,
+                ConnectionQuality::Poor => Quality::Poor,
+                ConnectionQuality::Lost => Quality::Lost,
+            },
+        },
+        CallEvent::VideoAvailable { identity } => CallUpdate::Video { identity },
+        CallEvent::DeviceInUse { device: d, name } => CallUpdate::DeviceInUse {
+            device: device(d),
+            name,
+        },
+        CallEvent::DeviceProblem { device: d, error } => CallUpdate::DeviceProblem {
+            device: device(d),
+            error,
+        },
+        CallEvent::Timer {
+            elapsed,
+            remaining,
+            ending_soon,
+        } => CallUpdate::Timer {
+            elapsed_secs: secs(elapsed),
+            remaining_secs: remaining.map(secs),
+            ending_soon,
+        },
+    })
+}
+
+fn running(state: &AppState) -> Result<Arc<CallHandle>, AppError> {
+    state
+        .call()
+        .ok_or_else(|| AppError::new(ErrorCode::NoCall, "The call has already ended."))
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
+    running(&state)?.set_mic(on);
+    Ok(())
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_set_camera(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
+    running(&state)?.set_camera(on);
+    Ok(())
+}
+
+/// Sends a chat message; returns the id its `chatSent`/`chatFailed` carries.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_send_chat(
+    state: State<'_, AppState>,
+    text: String,
+) -> Result<u32, AppError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(AppError::invalid("Type a message first."));
+    }
+    if text.chars().count() > session::MAX_CHAT_CHARS {
+        return Err(AppError::invalid(format!(
+            "Messages are limited to {} characters.",
+            session::MAX_CHAT_CHARS
+        )));
+    }
+    let id = running(&state)?.send_chat(text);
+    Ok(u32::try_from(id).unwrap_or(u32::MAX))
+}
+
+/// Moves the call to another device.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_switch_device(
+    state: State<'_, AppState>,
+    device: DeviceKind,
+    id: Option<String>,
+) -> Result<(), AppError> {
+    let call = running(&state)?;
+    match device {
+        DeviceKind::Camera => call.switch_camera(camera_choice(id.as_deref())),
+        DeviceKind::Microphone => call.switch_mic(mic_choice(id.as_deref())),
+        DeviceKind::Speaker => call.switch_speaker(speaker_choice(id.as_deref())),
+    }
+    Ok(())
+}
+
+/// Leaves (the session stays open for rejoining).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_leave(state: State<'_, AppState>) -> Result<(), AppError> {
+    running(&state)?.leave();
+    Ok(())
+}
+
+/// Ends the session for everyone (where the platform has such a call).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_end_session(state: State<'_, AppState>) -> Result<(), AppError> {
+    running(&state)?.end_session();
+    Ok(())
+}
+
+/// Opens an http(s) link from the chat in the system browser (the UI asks
+/// the user first). Anything else is refused.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn open_external(url: String) -> Result<(), AppError> {
+    let parsed =
+        url::Url::parse(url.trim()).map_err(|_| AppError::invalid("That is not a web link."))?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return Err(AppError::invalid(
+            "Only http and https links can be opened.",
+        ));
+    }
+    open::that_detached(parsed.as_str())
+        .map_err(|e| AppError::internal(format!("The browser could not be opened: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ends_and_failures_become_readable_updates() {
+        let u = update(
+            CallEvent::State(CallState::Ended(EndReason::Remote("room deleted".into()))),
+            61,
+        );
+        assert_eq!(
+            u,
+            Some(CallUpdate::Ended {
+                kind: EndKind::Remote,
+                reason: "The call was ended: room deleted.".into(),
+                duration_secs: 61
+            })
+        );
+        let u = update(
+            CallEvent::State(CallState::Failed(session::CallError::Connect(
+                "refused".into(),
+            ))),
+            0,
+        );
+        let Some(CallUpdate::Failed { error }) = u else {
+            panic!("{u:?}")
+        };
+        assert_eq!(error.code, ErrorCode::ConnectFailed);
+        assert_eq!(update(CallEvent::State(CallState::Idle), 0), None);
+    }
+}

@@ -1,0 +1,355 @@
+//! Commands of the connect screen: platforms, sign-in, sessions, links.
+
+use tandem_call::backend::{self, TokenRequest};
+use tauri::State;
+
+use crate::dto::{
+    JoinTarget, LaunchOptions, NewPlatform, Platform, ProfileId, SessionKind, SignIn,
+};
+use crate::error::{AppError, ErrorCode};
+use crate::platforms::{valid_backend_url, valid_secret};
+use crate::{AppState, blocking};
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn platforms_list(state: State<'_, AppState>) -> Result<Vec<Platform>, AppError> {
+    state.platforms.list()
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn platform_add(
+    state: State<'_, AppState>,
+    platform: NewPlatform,
+) -> Result<Platform, AppError> {
+    state.platforms.add(platform)
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn platform_remove(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<(), AppError> {
+    state.platforms.remove(&id)
+}
+
+/// Signs in to a platform and keeps the credentials in the keychain.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_in(
+    state: State<'_, AppState>,
+    id: String,
+    credentials: SignIn,
+) -> Result<Platform, AppError> {
+    let p = state.platforms.get(&id)?;
+    let (account, token) = match credentials {
+        SignIn::Password { email, password } => {
+            let email = email.trim().to_owned();
+            if !email.contains('@') || email.len() > 320 {
+                return Err(AppError::invalid(
+                    "Enter the email address you sign in with.",
+                ));
+            }
+            if password.is_empty() {
+                return Err(AppError::invalid("Enter your password."));
+            }
+            let jwt = backend::login(&p.backend_url, &email, &password).await?;
+            (email, jwt)
+        }
+        SignIn::Bearer { token } => ("token".to_owned(), valid_secret("token", &token)?),
+    };
+    blocking(&state, move |p| p.store_token(&id, &account, &token)).await
+}
+
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sign_out(state: State<'_, AppState>, id: String) -> Result<Platform, AppError> {
+    blocking(&state, move |p| p.sign_out(&id)).await
+}
+
+/// The signed-in user's sessions, where the platform lists them.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn sessions_list(
+    state: State<'_, AppState>,
+    id: String,
+) -> Result<Vec<JoinTarget>, AppError> {
+    let p = state.platforms.get(&id)?;
+    let client = {
+        let id = id.clone();
+        blocking(&state, move |p| p.client(&id)).await?
+    };
+    let list = match client.list_sessions().await {
+        Ok(l) => l,
+        Err(backend::BackendError::NotFound(_)) => {
+            return Err(AppError::new(
+                ErrorCode::Unsupported,
+                format!(
+                    "{} does not list sessions here: enter the session id from its website.",
+                    p.name
+                ),
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(list
+        .into_iter()
+        .filter(|s| matches!(s.status.as_str(), "scheduled" | "in_progress" | ""))
+        .map(|s| {
+            let me = p.account.as_deref().unwrap_or_default();
+            let other = if s.coach_name.is_empty() {
+                s.client_name.clone()
+            } else {
+                s.coach_name.clone()
+            };
+            JoinTarget {
+                platform_id: p.id.clone(),
+                session: Some(s.id.clone()),
+                link: None,
+                kind: SessionKind::from_platform(&s.session_type),
+                title: format!(
+                    "Session with {}",
+                    if other.is_empty() {
+                        "your coach"
+                    } else {
+                        &other
+                    }
+                ),
+                other_name: (!other.is_empty() && other != me).then_some(other),
+                paid_minutes: s.paid_minutes,
+                starts_at: (!s.starts_at.is_empty()).then_some(s.starts_at),
+            }
+        })
+        .collect())
+}
+
+/// How the app was started: a join link on the command line (how the OS
+/// hands over links), a name, and whether to join at once (the demo).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn launch_options(state: State<'_, AppState>) -> Result<LaunchOptions, AppError> {
+    Ok(state.launch.clone())
+}
+
+/// A session entered by hand (its id, or room for profile 003).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn session_by_id(
+    state: State<'_, AppState>,
+    id: String,
+    session: String,
+) -> Result<JoinTarget, AppError> {
+    let p = state.platforms.get(&id)?;
+    let session = session.trim();
+    if session.is_empty() || session.len() > 200 || session.chars().any(char::is_control) {
+        return Err(AppError::invalid(
+            "Enter the session id shown on the platform's website.",
+        ));
+    }
+    Ok(JoinTarget {
+        platform_id: p.id,
+        session: Some(session.to_owned()),
+        link: None,
+        kind: SessionKind::Video,
+        title: format!("Session {session}"),
+        other_name: None,
+        paid_minutes: None,
+        starts_at: None,
+    })
+}
+
+/// Opens a join link (profile 004): a URL whose `token` parameter or last
+/// path segment is the link token, or the token itself with `backend`.
+/// The platform is added when it is new; the booking is checked with the
+/// platform before the prejoin screen shows it.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn open_join_link(
+    state: State<'_, AppState>,
+    link: String,
+    backend_url: Option<String>,
+) -> Result<JoinTarget, AppError> {
+    let (base, token) = parse_join_link(&link, backend_url.as_deref())?;
+    let platform = state.platforms.add(NewPlatform {
+        name: base.host_str().unwrap_or("Platform").to_owned(),
+        backend_url: base.to_string(),
+        profile: ProfileId::Seed004,
+        anon_key: None,
+    })?;
+    let client = {
+        let id = platform.id.clone();
+        blocking(&state, move |p| p.client(&id)).await?
+    };
+    let req = TokenRequest {
+        link: Some(token.clone()),
+        ..TokenRequest::default()
+    };
+    let info = client.session_info(&req).await?.ok_or_else(|| {
+        AppError::new(
+            ErrorCode::BackendFailed,
+            "The platform did not describe the session.",
+        )
+    })?;
+    match info.status.as_str() {
+        "cancelled" => {
+            return Err(AppError::new(
+                ErrorCode::Gone,
+                "This session was cancelled. Ask your coach for a new booking.",
+            ));
+        }
+        "completed" | "ended" => {
+            return Err(AppError::new(
+                ErrorCode::Gone,
+                "This session has already ended.",
+            ));
+        }
+        _ => {}
+    }
+    let other = info.other_name.clone();
+    Ok(JoinTarget {
+        platform_id: platform.id,
+        session: Some(info.session_id),
+        link: Some(token),
+        kind: SessionKind::from_platform(&info.session_type),
+        title: if other.is_empty() {
+            "Your session".into()
+        } else {
+            format!("Session with {other}")
+        },
+        other_name: (!other.is_empty()).then_some(other),
+        paid_minutes: info.paid_minutes,
+        starts_at: None,
+    })
+}
+
+/// Splits a pasted link into the platform's address and the link token.
+pub(crate) fn parse_join_link(
+    link: &str,
+    backend: Option<&str>,
+) -> Result<(url::Url, String), AppError> {
+    let link = link.trim();
+    let valid_token = |t: &str| {
+        (8..=512).contains(&t.len())
+            && t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
+    };
+    if let Some(b) = backend.filter(|b| !b.trim().is_empty()) {
+        let base = valid_backend_url(b)?;
+        if valid_token(link) {
+            return Ok((base, link.to_owned()));
+        }
+    }
+    if link.starts_with("tandem:") {
+        return parse_app_link(link);
+    }
+    let url = url::Url::parse(link).map_err(|_| {
+        AppError::invalid(
+            "Paste the whole join link from your booking email (it starts with https://).",
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(AppError::invalid("A join link starts with https://."));
+    }
+    let token = url
+        .query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .or_else(|| url.path_segments().and_then(|mut s| s.next_back()).map(str::to_owned))
+        .filter(|t| valid_token(t))
+        .ok_or_else(|| AppError::invalid("This link has no session token in it: paste the whole link from your booking email."))?;
+    let mut base = url.clone();
+    base.set_path("");
+    base.set_query(None);
+    base.set_fragment(None);
+    Ok((base, token))
+}
+
+/// `tandem://join?backend=<url>&profile=004&link=<token>`, the form the
+/// platforms (and `tandem-backend --dev`) hand out.
+fn parse_app_link(link: &str) -> Result<(url::Url, String), AppError> {
+    let bad = |why: &str| AppError::invalid(format!("This Tandem link cannot be used: {why}."));
+    let url = url::Url::parse(link).map_err(|_| bad("it is malformed"))?;
+    if url.host_str() != Some("join") {
+        return Err(bad("it is not a join link"));
+    }
+    let (mut backend, mut profile, mut token) = (None, None, None);
+    for (k, v) in url.query_pairs() {
+        let slot = match &*k {
+            "backend" => &mut backend,
+            "profile" => &mut profile,
+            "link" => &mut token,
+            _ => continue,
+        };
+        if slot.is_some() {
+            return Err(bad(&format!("`{k}` is given twice")));
+        }
+        *slot = Some(v.into_owned());
+    }
+    if profile.as_deref().is_some_and(|p| p != "004") {
+        return Err(bad("only join links (profile 004) can be opened this way"));
+    }
+    let backend = valid_backend_url(&backend.ok_or_else(|| bad("it names no backend"))?)?;
+    let token = token.ok_or_else(|| bad("it carries no session token"))?;
+    parse_join_link(&token, Some(backend.as_str()))
+        .map_err(|_| bad("its session token is malformed"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn join_links_are_read_in_their_usual_forms() {
+        let (b, t) =
+            parse_join_link("https://coach.example.com/join?token=abcdEFGH1234", None).unwrap();
+        assert_eq!(
+            (b.as_str(), t.as_str()),
+            ("https://coach.example.com/", "abcdEFGH1234")
+        );
+        let (b, t) =
+            parse_join_link(" http://127.0.0.1:8080/session/join/tok_12345678 ", None).unwrap();
+        assert_eq!(
+            (b.as_str(), t.as_str()),
+            ("http://127.0.0.1:8080/", "tok_12345678")
+        );
+        let (_, t) = parse_join_link("tok_12345678", Some("http://127.0.0.1:9")).unwrap();
+        assert_eq!(t, "tok_12345678");
+        let (b, t) = parse_join_link(
+            "tandem://join?backend=http://127.0.0.1:8080&profile=004&link=tok_12345678",
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (b.as_str(), t.as_str()),
+            ("http://127.0.0.1:8080/", "tok_12345678")
+        );
+        for bad in [
+            "tandem://join?backend=http://a.b&profile=004&link=tok_12345678&link=tok_87654321",
+            "tandem://join?backend=javascript:alert(1)&profile=004&link=tok_12345678",
+            "tandem://join?backend=http://a.b&profile=000&link=tok_12345678",
+            "tandem://other?backend=http://a.b&link=tok_12345678",
+            "tandem://join?backend=http://a.b&link=<script>",
+        ] {
+            assert_eq!(
+                parse_join_link(bad, None).unwrap_err().code,
+                ErrorCode::InvalidInput,
+                "{bad}"
+            );
+        }
+        for bad in [
+            "",
+            "tok_12345678",
+            "javascript:alert(1)//?token=abcdefgh1",
+            "https://x.y/join?token=<script>",
+            "https://x.y/",
+        ] {
+            assert_eq!(
+                parse_join_link(bad, None).unwrap_err().code,
+                ErrorCode::InvalidInput,
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! The shapes that cross to the UI (commands' arguments and results, and
+//! events). TypeScript bindings are generated from these into
+//! `ui/src/lib/backend/bindings.ts`; a test fails when that file is stale.
+
+use serde::{Deserialize, Serialize};
+use specta::Type;
+
+use crate::error::AppError;
+
+/// A platform's API shape (see tandem-call's `Profile`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+pub enum ProfileId {
+    /// `GET /api/livekit-token?sessionId=`, signed in with email and
+    /// password or a bearer token (tandem-backend's own shape).
+    #[serde(rename = "000")]
+    Seed000,
+    /// Supabase function; needs the project's anon key.
+    #[serde(rename = "001")]
+    Seed001,
+    /// Admin session token endpoint.
+    #[serde(rename = "002")]
+    Seed002,
+    /// `POST /api/livekit/token` by room name.
+    #[serde(rename = "003")]
+    Seed003,
+    /// Join links.
+    #[serde(rename = "004")]
+    Seed004,
+}
+
+/// A platform the user added.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Platform {
+    pub id: String,
+    pub name: String,
+    pub backend_url: String,
+    pub profile: ProfileId,
+    /// Supabase anon key (public; profile 001).
+    pub anon_key: Option<String>,
+    /// Who is signed in (an email, or "token").
+    pub account: Option<String>,
+    /// Credentials are in the keychain (or, when it is unavailable, held
+    /// for this run only: then `remembered` is false).
+    pub signed_in: bool,
+    pub remembered: bool,
+}
+
+/// What the "add platform" form sends.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NewPlatform {
+    pub name: String,
+    pub backend_url: String,
+    pub profile: ProfileId,
+    pub anon_key: Option<String>,
+}
+
+/// How to sign in.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum SignIn {
+    Password { email: String, password: String },
+    Bearer { token: String },
+}
+
+/// What kind of session was booked; it decides what is offered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionKind {
+    Video,
+    Voice,
+    Chat,
+}
+
+impl SessionKind {
+    /// Reads a platform's word for it; unknown words mean video.
+    pub fn from_platform(word: &str) -> Self {
+        match word.to_ascii_lowercase().as_str() {
+            "chat" | "text" | "messaging" => SessionKind::Chat,
+            "voice" | "audio" | "phone" | "call" => SessionKind::Voice,
+            _ => SessionKind::Video,
+        }
+    }
+}
+
+/// A session to join, as the prejoin screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinTarget {
+    pub platform_id: String,
+    /// Session id (profiles 000, 002) or room (003).
+    pub session: Option<String>,
+    /// Join-link token (profile 004).
+    pub link: Option<String>,
+    pub kind: SessionKind,
+    pub title: String,
+    /// The other person, when the platform says.
+    pub other_name: Option<String>,
+    pub paid_minutes: Option<u32>,
+    /// RFC 3339, when the platform says.
+    pub starts_at: Option<String>,
+}
+
+/// Devices the system offers. Ids are passed back to choose one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceList {
+    pub cameras: Vec<DeviceEntry>,
+    pub microphones: Vec<DeviceEntry>,
+    pub speakers: Vec<DeviceEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct DeviceEntry {
+    pub id: String,
+    pub name: String,
+    pub is_default: bool,
+}
+
+/// The camera id meaning "the moving test pattern" (machines without a
+/// camera, demos).
+pub const TEST_PATTERN: &str = "test-pattern";
+
+/// A kind of local device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum DeviceKind {
+    Camera,
+    Microphone,
+    Speaker,
+}
+
+/// What the prejoin screen chose.
+#[derive(Debug, Clone, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct JoinRequest {
+    pub target: JoinTarget,
+    pub display_name: String,
+    /// Device ids; `None` = the system default.
+    pub camera: Option<String>,
+    pub microphone: Option<String>,
+    pub speaker: Option<String>,
+    pub camera_on: bool,
+    pub mic_on: bool,
+}
+
+/// The preview's state after a change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct PreviewState {
+    /// The camera shown (its name), when one is open.
+    pub camera: Option<String>,
+    /// Why the camera or microphone could not open.
+    pub camera_error: Option<String>,
+    pub mic_error: Option<String>,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum CallPhase {
+    FetchingToken,
+    Connecting,
+    Connected,
+    Reconnecting,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum EndKind {
+    Left,
+    SessionEnded,
+    Remote,
+}
+
+/// A participant's link quality.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum Quality {
+    Excellent,
+    Good,
+    Poor,
+    Lost,
+}
+
+/// A chat message (text only; the UI renders it as text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatLine {
+    pub id: String,
+    pub from: String,
+    pub text: String,
+    /// Sender's clock, ms since the Unix epoch (f64: exact to 2^53; typed
+    /// as a plain number, which it always is).
+    #[specta(type = u32)]
+    pub timestamp_ms: f64,
+}
+
+/// Everything a running call tells the UI.
+#[derive(Debug, Clone, PartialEq, Serialize, Type, tauri_specta::Event)]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
+pub enum CallUpdate {
+    Phase {
+        phase: CallPhase,
+    },
+    /// Our own identity in the room, once connected.
+    Joined {
+        identity: String,
+        room: String,
+    },
+    Ended {
+        kind: EndKind,
+        /// What a person reads ("You left", the server's reason…).
+        reason: String,
+        duration_secs: u32,
+    },
+    Failed {
+        error: AppError,
+    },
+    Warning {
+        message: String,
+    },
+    Session {
+        kind: SessionKind,
+        other_name: String,
+        paid_minutes: Option<u32>,
+    },
+    ParticipantJoined {
+        identity: String,
+        name: String,
+    },
+    ParticipantLeft {
+        identity: String,
+    },
+    Muted {
+        identity: String,
+        /// Which track; `None` when unknown.
+        video: Option<bool>,
+        muted: bool,
+    },
+    Chat {
+        message: ChatLine,
+    },
+    ChatSent {
+        local_id: u32,
+        message: ChatLine,
+    },
+    ChatFailed {
+        local_id: u32,
+        text: String,
+        error: String,
+    },
+    Speaking {
+        identities: Vec<String>,
+    },
+    Quality {
+        identity: String,
+        quality: Quality,
+    },
+    /// Video of `identity` can be shown (view source `identity`).
+    Video {
+        identity: String,
+    },
+    DeviceInUse {
+        device: DeviceKind,
+        name: String,
+    },
+    DeviceProblem {
+        device: DeviceKind,
+        error: String,
+    },
+    Timer {
+        elapsed_secs: u32,
+        remaining_secs: Option<u32>,
+        ending_soon: bool,
+    },
+}
+
+/// The preview microphone's level, about 20 times a second.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct MicLevel {
+    /// RMS, dBFS (−100 = silence; never NaN).
+    #[specta(type = i32)]
+    pub dbfs: f32,
+}
+
+/// What the command line asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct LaunchOptions {
+    /// A join link (`tandem://join?…` or https) to open at start.
+    pub link: Option<String>,
+    /// The display name to fill in.
+    pub name: Option<String>,
+    /// Join without waiting on the prejoin screen.
+    pub join_now: bool,
+}
+
+impl LaunchOptions {
+    /// Reads `[LINK] [--name NAME] [--join-now]`; anything else is ignored
+    /// (with a warning), so an odd launcher cannot stop the app.
+    pub fn from_args(args: impl IntoIterator<Item = String>) -> Self {
+        let mut out = LaunchOptions::default();
+        let mut args = args.into_iter();
+        while let Some(a) = args.next() {
+            match a.as_str() {
+                "--name" => out.name = args.next().map(|n| n.chars().take(64).collect()),
+                "--join-now" => out.join_now = true,
+                _ if out.link.is_none()
+                    && (a.starts_with("tandem:")
+                        || a.starts_with("https:")
+                        || a.starts_with("http:"))
+                    && a.len() <= 4096 =>
+                {
+                    out.link = Some(a);
+                }
+                _ => tracing::warn!("ignoring an unknown command-line argument"),
+            }
+        }
+        out
+    }
+}

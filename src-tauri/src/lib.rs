@@ -1,0 +1,215 @@
+//! The Tandem desktop app: a thin Tauri shell over tandem-call. It registers
+//! commands and events (typed, with generated TypeScript bindings), keeps
+//! the platforms, the preview and the running call, and serves video frames
+//! to the page through the `frames:` protocol. Call logic lives in
+//! tandem-call; nothing here decides how a call behaves.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use tandem_call::prejoin::Preview;
+use tandem_call::session::{CallHandle, LOCAL_VIDEO};
+use tauri::Manager;
+
+mod call;
+mod connect;
+pub mod dto;
+pub mod error;
+pub mod frames;
+pub mod platforms;
+mod prejoin;
+
+use error::AppError;
+use platforms::{Keychain, MemoryKeychain, OsKeychain, Platforms};
+
+/// What the commands share.
+#[derive(Debug)]
+pub struct AppState {
+    platforms: Arc<Platforms>,
+    preview: Arc<Mutex<Preview>>,
+    /// The running call and its generation (a finished call's forwarder
+    /// must not clear a newer call).
+    call: Mutex<(u64, Option<Arc<CallHandle>>)>,
+    /// Bumped whenever the preview microphone changes; a meter task stops
+    /// when it no longer matches.
+    meter_generation: Arc<AtomicU64>,
+    views: frames::Views,
+    launch: dto::LaunchOptions,
+}
+
+impl AppState {
+    pub fn new(platforms: Platforms, launch: dto::LaunchOptions) -> Self {
+        Self {
+            platforms: Arc::new(platforms),
+            preview: Arc::new(Mutex::new(Preview::new())),
+            call: Mutex::new((0, None)),
+            meter_generation: Arc::new(AtomicU64::new(0)),
+            views: frames::Views::default(),
+            launch,
+        }
+    }
+
+    fn call(&self) -> Option<Arc<CallHandle>> {
+        self.call.lock().ok()?.1.clone()
+    }
+
+    fn call_running(&self) -> bool {
+        self.call().is_some()
+    }
+
+    fn set_call(&self, call: Option<Arc<CallHandle>>) -> u64 {
+        match self.call.lock() {
+            Ok(mut c) => {
+                c.0 += 1;
+                c.1 = call;
+                c.0
+            }
+            Err(_) => 0,
+        }
+    }
+
+    fn clear_call(&self, generation: u64) {
+        if let Ok(mut c) = self.call.lock()
+            && c.0 == generation
+        {
+            c.1 = None;
+        }
+    }
+
+    /// Frames of `source`: "local" is our camera (in a call, or the preview).
+    fn video(&self, source: &str) -> Option<tandem_call::media::FrameReceiver> {
+        let identity = if source == "local" {
+            LOCAL_VIDEO
+        } else {
+            source
+        };
+        if let Some(call) = self.call() {
+            return call.video(identity);
+        }
+        if identity == LOCAL_VIDEO {
+            return self.preview.lock().ok()?.video();
+        }
+        None
+    }
+}
+
+/// Runs `f` on the platforms off the async runtime (the keychain blocks).
+async fn blocking<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&Platforms) -> Result<T, AppError> + Send + 'static,
+) -> Result<T, AppError> {
+    let platforms = state.platforms.clone();
+    tokio::task::spawn_blocking(move || f(&platforms))
+        .await
+        .map_err(AppError::internal)?
+}
+
+/// The commands and events the UI may use, for registration and for the
+/// TypeScript bindings.
+pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
+    tauri_specta::Builder::<tauri::Wry>::new()
+        .commands(tauri_specta::collect_commands![
+            connect::platforms_list,
+            connect::platform_add,
+            connect::platform_remove,
+            connect::sign_in,
+            connect::sign_out,
+            connect::sessions_list,
+            connect::session_by_id,
+            connect::open_join_link,
+            connect::launch_options,
+            prejoin::devices_list,
+            prejoin::preview_set,
+            prejoin::preview_close,
+            prejoin::speaker_test,
+            call::call_join,
+            call::call_set_mic,
+            call::call_set_camera,
+            call::call_send_chat,
+            call::call_switch_device,
+            call::call_leave,
+            call::call_end_session,
+            call::open_external,
+        ])
+        .events(tauri_specta::collect_events![
+            dto::CallUpdate,
+            dto::MicLevel
+        ])
+}
+
+/// Where the generated bindings live (relative to this crate).
+pub const BINDINGS: &str = "../ui/src/lib/backend/bindings.ts";
+
+/// Writes the TypeScript bindings.
+pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
+    specta_builder()
+        .export(
+            specta_typescript::Typescript::default().header("// Generated from src-tauri by `cargo test -p tandem`; do not edit.\n/* eslint-disable */"),
+            path,
+        )
+        .map_err(|e| e.to_string())
+}
+
+/// Starts the app.
+pub fn run() -> anyhow::Result<()> {
+    let builder = specta_builder();
+    tauri::Builder::default()
+        .invoke_handler(builder.invoke_handler())
+        .register_asynchronous_uri_scheme_protocol("frames", |ctx, request, responder| {
+            let app = ctx.app_handle().clone();
+            let uri = request.uri().to_string();
+            tauri::async_runtime::spawn(async move {
+                let state = app.state::<AppState>();
+                let answer = match frames::FrameRequest::parse(&uri) {
+                    Ok(req) => state.views.answer(req, |s| state.video(s)).await,
+                    Err(why) => frames::Answer::Bad(why),
+                };
+                responder.respond(frames::response(answer));
+            });
+        })
+        .setup(move |app| {
+            builder.mount_events(app);
+            let file = app
+                .path()
+                .app_config_dir()
+                .ok()
+                .map(|d| d.join("platforms.json"));
+            let keychain: Box<dyn Keychain> =
+                if std::env::var("TANDEM_KEYCHAIN").as_deref() == Ok("memory") {
+                    Box::new(MemoryKeychain::default())
+                } else {
+                    Box::new(OsKeychain)
+                };
+            let launch = dto::LaunchOptions::from_args(std::env::args().skip(1));
+            app.manage(AppState::new(Platforms::load(file, keychain), launch));
+            Ok(())
+        })
+        .run(tauri::generate_context!())?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The committed bindings match the Rust types: run
+    /// `cargo test -p tandem` and commit `ui/src/lib/backend/bindings.ts`
+    /// when this fails.
+    #[test]
+    fn typescript_bindings_are_current() {
+        let committed = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(super::BINDINGS);
+        let fresh = std::env::temp_dir().join(format!("tandem-bindings-{}.ts", std::process::id()));
+        super::export_bindings(&fresh).unwrap_or_else(|e| panic!("export failed: {e}"));
+        let new = std::fs::read_to_string(&fresh).unwrap_or_default();
+        let _ = std::fs::remove_file(&fresh);
+        let old = std::fs::read_to_string(&committed).unwrap_or_default();
+        if old != new {
+            if std::env::var_os("TANDEM_UPDATE_BINDINGS").is_some() {
+                std::fs::write(&committed, &new).unwrap_or_else(|e| panic!("{e}"));
+            } else {
+                panic!(
+                    "{} is stale: run `TANDEM_UPDATE_BINDINGS=1 cargo test -p tandem bindings` and commit it",
+                    committed.display()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,449 @@
+//! The platforms a user added, and their credentials. The list (names,
+//! addresses, profiles, account names) is a JSON file in the app's config
+//! folder; tokens live only in the OS keychain. When the keychain cannot be
+//! used, a token is held in memory for this run and the UI says so.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use tandem_call::backend::{Auth, BackendClient, Profile};
+
+use crate::dto::{NewPlatform, Platform, ProfileId};
+use crate::error::{AppError, ErrorCode};
+
+/// Where tokens are kept.
+pub trait Keychain: Send + Sync + std::fmt::Debug {
+    fn get(&self, account: &str) -> Result<Option<String>, String>;
+    fn set(&self, account: &str, secret: &str) -> Result<(), String>;
+    fn delete(&self, account: &str) -> Result<(), String>;
+}
+
+/// The OS keychain (Keychain on macOS, Credential Manager on Windows, the
+/// Secret Service on Linux).
+#[derive(Debug)]
+pub struct OsKeychain;
+
+const SERVICE: &str = "Tandem";
+
+impl Keychain for OsKeychain {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        match entry.get_password() {
+            Ok(s) => Ok(Some(s)),
+            Err(keyring::Error::NoEntry) => Ok(None),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
+        keyring::Entry::new(SERVICE, account)
+            .and_then(|e| e.set_password(secret))
+            .map_err(|e| e.to_string())
+    }
+    fn delete(&self, account: &str) -> Result<(), String> {
+        let entry = keyring::Entry::new(SERVICE, account).map_err(|e| e.to_string())?;
+        match entry.delete_credential() {
+            Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+}
+
+/// A keychain that forgets everything at exit (tests; `TANDEM_KEYCHAIN=memory`).
+#[derive(Debug, Default)]
+pub struct MemoryKeychain(Mutex<HashMap<String, String>>);
+
+impl Keychain for MemoryKeychain {
+    fn get(&self, account: &str) -> Result<Option<String>, String> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|e| e.to_string())?
+            .get(account)
+            .cloned())
+    }
+    fn set(&self, account: &str, secret: &str) -> Result<(), String> {
+        self.0
+            .lock()
+            .map_err(|e| e.to_string())?
+            .insert(account.into(), secret.into());
+        Ok(())
+    }
+    fn delete(&self, account: &str) -> Result<(), String> {
+        self.0.lock().map_err(|e| e.to_string())?.remove(account);
+        Ok(())
+    }
+}
+
+/// The platforms and their credentials.
+#[derive(Debug)]
+pub struct Platforms {
+    file: Option<PathBuf>,
+    list: Mutex<Vec<Platform>>,
+    keychain: Box<dyn Keychain>,
+    /// Tokens the keychain refused to keep (this run only).
+    fallback: MemoryKeychain,
+}
+
+/// Longest accepted name, URL or token, so a pasted novel is refused early.
+const MAX_FIELD: usize = 8 * 1024;
+
+impl Platforms {
+    /// Loads the list from `file` (none or unreadable: empty, and the
+    /// problem logged, never fatal).
+    pub fn load(file: Option<PathBuf>, keychain: Box<dyn Keychain>) -> Self {
+        let list = file
+            .as_ref()
+            .and_then(|f| match std::fs::read(f) {
+                Ok(bytes) => match serde_json::from_slice::<Vec<Platform>>(&bytes) {
+                    Ok(l) => Some(l),
+                    Err(e) => {
+                        tracing::warn!("ignoring unreadable platform list {}: {e}", f.display());
+                        None
+                    }
+                },
+                Err(_) => None,
+            })
+            .unwrap_or_default();
+        Self {
+            file,
+            list: Mutex::new(list),
+            keychain,
+            fallback: MemoryKeychain::default(),
+        }
+    }
+
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Vec<Platform>>, AppError> {
+        self.list.lock().map_err(AppError::internal)
+    }
+
+    fn save(&self, list: &[Platform]) -> Result<(), AppError> {
+        let Some(file) = &self.file else {
+            return Ok(());
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(dir) = file.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let tmp = file.with_extension("json.tmp");
+            std::fs::write(&tmp, serde_json::to_vec_pretty(list).unwrap_or_default())?;
+            std::fs::rename(&tmp, file)
+        };
+        write().map_err(|e| {
+            AppError::internal(format!(
+                "could not save the platform list to {}: {e}",
+                file.display()
+            ))
+        })
+    }
+
+    pub fn list(&self) -> Result<Vec<Platform>, AppError> {
+        Ok(self.lock()?.clone())
+    }
+
+    pub fn get(&self, id: &str) -> Result<Platform, AppError> {
+        self.lock()?
+            .iter()
+            .find(|p| p.id == id)
+            .cloned()
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "That platform was removed."))
+    }
+
+    /// Validates and adds a platform; the same address and profile twice
+    /// returns the existing one.
+    pub fn add(&self, new: NewPlatform) -> Result<Platform, AppError> {
+        let url = valid_backend_url(&new.backend_url)?;
+        let name = new.name.trim();
+        if name.chars().count() > 80 {
+            return Err(AppError::invalid("The name is longer than 80 characters."));
+        }
+        let name = if name.is_empty() {
+            url.host_str().unwrap_or("Platform").to_owned()
+        } else {
+            name.to_owned()
+        };
+        let anon_key = new
+            .anon_key
+            .map(|k| k.trim().to_owned())
+            .filter(|k| !k.is_empty());
+        if new.profile == ProfileId::Seed001 && anon_key.is_none() {
+            return Err(AppError::invalid(
+                "This platform type (Supabase) needs the project's anon key.",
+            ));
+        }
+        if anon_key.as_ref().is_some_and(|k| k.len() > MAX_FIELD) {
+            return Err(AppError::invalid("The anon key is too long."));
+        }
+        let backend_url = url.as_str().trim_end_matches('/').to_owned();
+        let mut list = self.lock()?;
+        if let Some(p) = list
+            .iter()
+            .find(|p| p.backend_url == backend_url && p.profile == new.profile)
+        {
+            return Ok(p.clone());
+        }
+        let platform = Platform {
+            id: new_id(&backend_url, list.len()),
+            name,
+            backend_url,
+            profile: new.profile,
+            anon_key,
+            account: None,
+            signed_in: new.profile == ProfileId::Seed004,
+            remembered: true,
+        };
+        list.push(platform.clone());
+        self.save(&list)?;
+        Ok(platform)
+    }
+
+    pub fn remove(&self, id: &str) -> Result<(), AppError> {
+        let mut list = self.lock()?;
+        list.retain(|p| p.id != id);
+        self.save(&list)?;
+        drop(list);
+        let _ = self.keychain.delete(id);
+        let _ = self.fallback.delete(id);
+        Ok(())
+    }
+
+    /// Keeps `token` for platform `id` signed in as `account`.
+    pub fn store_token(&self, id: &str, account: &str, token: &str) -> Result<Platform, AppError> {
+        let remembered = match self.keychain.set(id, token) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("the keychain refused the sign-in: {e}; holding it for this run");
+                self.fallback.set(id, token).map_err(AppError::internal)?;
+                false
+            }
+        };
+        let mut list = self.lock()?;
+        let p = list
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "That platform was removed."))?;
+        p.account = Some(account.chars().take(200).collect());
+        p.signed_in = true;
+        p.remembered = remembered;
+        let out = p.clone();
+        self.save(&list)?;
+        Ok(out)
+    }
+
+    pub fn sign_out(&self, id: &str) -> Result<Platform, AppError> {
+        let _ = self.fallback.delete(id);
+        self.keychain.delete(id).map_err(|e| {
+            AppError::new(
+                ErrorCode::Keychain,
+                format!("The keychain could not remove the sign-in: {e}"),
+            )
+        })?;
+        let mut list = self.lock()?;
+        let p = list
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "That platform was removed."))?;
+        p.account = None;
+        p.signed_in = p.profile == ProfileId::Seed004;
+        p.remembered = true;
+        let out = p.clone();
+        self.save(&list)?;
+        Ok(out)
+    }
+
+    /// The stored token of platform `id`.
+    fn token(&self, id: &str) -> Result<Option<String>, AppError> {
+        if let Some(t) = self.fallback.get(id).map_err(AppError::internal)? {
+            return Ok(Some(t));
+        }
+        self.keychain.get(id).map_err(|e| {
+            AppError::new(
+                ErrorCode::Keychain,
+                format!(
+                    "The system keychain could not be read ({e}). Unlock it, or sign in again."
+                ),
+            )
+        })
+    }
+
+    /// A client for platform `id` with its credentials.
+    pub fn client(&self, id: &str) -> Result<BackendClient, AppError> {
+        let p = self.get(id)?;
+        let token = self.token(id)?;
+        let auth = match (p.profile, token) {
+            (ProfileId::Seed004, _) => Auth::None,
+            (ProfileId::Seed001, Some(jwt)) => Auth::Supabase {
+                jwt,
+                anon_key: p.anon_key.clone().unwrap_or_default(),
+            },
+            (_, Some(t)) => Auth::Bearer(t),
+            (_, None) => {
+                return Err(AppError::new(
+                    ErrorCode::SignInRequired,
+                    format!("Sign in to {} first.", p.name),
+                ));
+            }
+        };
+        Ok(BackendClient::new(
+            &p.backend_url,
+            profile(p.profile),
+            auth,
+        )?)
+    }
+}
+
+pub fn profile(p: ProfileId) -> Profile {
+    match p {
+        ProfileId::Seed000 => Profile::Seed000,
+        ProfileId::Seed001 => Profile::Seed001,
+        ProfileId::Seed002 => Profile::Seed002,
+        ProfileId::Seed003 => Profile::Seed003,
+        ProfileId::Seed004 => Profile::Seed004,
+    }
+}
+
+/// An id that is stable for the file and unique within it.
+fn new_id(url: &str, n: usize) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    url.hash(&mut h);
+    std::time::SystemTime::now().hash(&mut h);
+    n.hash(&mut h);
+    format!("p{:016x}", h.finish())
+}
+
+/// An http(s) URL with a host and no credentials, query or fragment.
+pub fn valid_backend_url(input: &str) -> Result<url::Url, AppError> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err(AppError::invalid(
+            "Enter the platform's backend address, e.g. https://coach.example.com.",
+        ));
+    }
+    if input.len() > 2048 {
+        return Err(AppError::invalid("That address is too long."));
+    }
+    let url = url::Url::parse(input).map_err(|e| {
+        AppError::invalid(format!(
+            "\"{}\" is not a web address ({e}); it should look like https://coach.example.com.",
+            input.chars().take(80).collect::<String>()
+        ))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(AppError::invalid(
+            "The backend address must start with https:// (or http:// for a local test server).",
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(AppError::invalid("The backend address has no host name."));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(AppError::invalid(
+            "Put no user name or password in the address; sign in below instead.",
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(AppError::invalid(
+            "The backend address should not contain ? or #: use only the site's address.",
+        ));
+    }
+    Ok(url)
+}
+
+/// Limits a pasted secret.
+pub fn valid_secret(what: &str, s: &str) -> Result<String, AppError> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err(AppError::invalid(format!("Enter the {what}.")));
+    }
+    if s.len() > MAX_FIELD {
+        return Err(AppError::invalid(format!("That {what} is too long.")));
+    }
+    if s.chars().any(char::is_control) || s.contains(' ') {
+        return Err(AppError::invalid(format!(
+            "That {what} contains spaces or control characters: paste it again."
+        )));
+    }
+    Ok(s.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn store(dir: &std::path::Path) -> Platforms {
+        Platforms::load(
+            Some(dir.join("platforms.json")),
+            Box::new(MemoryKeychain::default()),
+        )
+    }
+
+    #[test]
+    fn platforms_persist_without_their_tokens() {
+        let dir = std::env::temp_dir().join(format!("tandem-platforms-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = store(&dir);
+        let p = s
+            .add(NewPlatform {
+                name: " My coach ".into(),
+                backend_url: "http://127.0.0.1:8080/".into(),
+                profile: ProfileId::Seed000,
+                anon_key: None,
+            })
+            .unwrap();
+        assert_eq!(p.name, "My coach");
+        assert_eq!(p.backend_url, "http://127.0.0.1:8080");
+        assert!(!p.signed_in);
+        assert!(matches!(
+            s.client(&p.id),
+            Err(AppError {
+                code: ErrorCode::SignInRequired,
+                ..
+            })
+        ));
+        s.store_token(&p.id, "coach@example.com", "secret-jwt")
+            .unwrap();
+        assert!(s.client(&p.id).is_ok());
+        let on_disk = std::fs::read_to_string(dir.join("platforms.json")).unwrap();
+        assert!(on_disk.contains("coach@example.com"));
+        assert!(!on_disk.contains("secret-jwt"), "tokens never go to files");
+        // Reloaded: the list survives; this memory keychain does not.
+        let again = store(&dir);
+        assert_eq!(again.list().unwrap().len(), 1);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn bad_addresses_are_refused_with_advice() {
+        for bad in [
+            "",
+            "coach.example.com",
+            "ftp://x.y",
+            "https://u:p@x.y",
+            "https://x.y/?a=1",
+            "javascript:alert(1)",
+        ] {
+            let e = valid_backend_url(bad).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput, "{bad}");
+            assert!(!e.message.is_empty());
+        }
+        assert!(valid_backend_url("https://coach.example.com/api").is_ok());
+        assert!(valid_secret("token", "a b").is_err());
+        assert!(valid_secret("token", "").is_err());
+    }
+
+    #[test]
+    fn supabase_needs_its_anon_key() {
+        let s = Platforms::load(None, Box::new(MemoryKeychain::default()));
+        let e = s
+            .add(NewPlatform {
+                name: String::new(),
+                backend_url: "https://x.supabase.co".into(),
+                profile: ProfileId::Seed001,
+                anon_key: None,
+            })
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+    }
+}
