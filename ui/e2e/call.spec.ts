@@ -1,0 +1,192 @@
+import { expect, test } from '@playwright/test';
+import { centreColour, emit, joinCall, shot, toPrejoin, watchProblems } from './helpers';
+
+test('prejoin previews the camera, moves the meter, tests the speaker and needs a name', async ({ page }) => {
+  const problems = watchProblems(page);
+  await toPrejoin(page);
+  await expect(page.getByTestId('session-kind')).toHaveText('Video session');
+  await expect(page.getByTestId('preview-video')).toHaveAttribute('data-has-video', 'true');
+  const levels = new Set<string>();
+  for (let i = 0; i < 10; i++) {
+    levels.add((await page.getByTestId('mic-meter').getAttribute('data-level')) ?? '');
+    await page.waitForTimeout(60);
+  }
+  expect(levels.size).toBeGreaterThan(2);
+  await page.getByTestId('speaker-test').click();
+  await expect(page.getByText('Playing a chime')).toBeVisible();
+  await page.getByTestId('join').click();
+  await expect(page.getByText('Enter your name')).toBeVisible();
+  await page.getByTestId('display-name').fill('Sam Client');
+  await shot(page, 'prejoin');
+  await page.getByTestId('camera-on').uncheck();
+  await expect(page.getByText('Camera is off')).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
+test('a video call: stages, remote video, picture-in-picture, chat, controls, keys, leave', async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.addInitScript(() => {
+    (window as any).__pwned = 0;
+  });
+  await toPrejoin(page);
+  await page.evaluate(() => ((window as any).__fake.stageMs = 600));
+  await page.getByTestId('display-name').fill('Sam Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('join-stages')).toBeVisible();
+  await shot(page, 'call-joining');
+  await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');
+
+  // The remote person fills the view; their (orange) video is drawn.
+  const remote = page.getByTestId('remote-tile');
+  await expect(remote).toHaveCount(1);
+  await expect(page.getByTestId('remote-name')).toHaveText('Coach Alex');
+  await expect(page.getByTestId('remote-video')).toHaveAttribute('data-has-video', 'true');
+  await expect.poll(async () => (await centreColour(page, '[data-testid=remote-video]'))[0]).toBeGreaterThan(180);
+  const [r, g, b] = await centreColour(page, '[data-testid=remote-video]');
+  expect(r).toBeGreaterThan(g);
+  expect(g).toBeGreaterThan(b);
+  await expect(page.getByTestId('remote-quality')).toHaveAttribute('aria-label', 'Connection: Excellent');
+
+  // Our camera, mirrored, picture-in-picture; dragged to the top left.
+  const pip = page.getByTestId('pip');
+  await expect(pip).toHaveAttribute('data-corner', 'bottom-right');
+  await expect(page.locator('[data-testid=local-video] canvas')).toHaveClass(/mirrored/);
+  const box = (await pip.boundingBox())!;
+  await page.mouse.move(box.x + 60, box.y + 40);
+  await page.mouse.down();
+  await page.mouse.move(80, 120, { steps: 8 });
+  await page.mouse.up();
+  await expect(pip).toHaveAttribute('data-corner', 'top-left');
+  await page.getByTestId('pip-hide').click();
+  await expect(pip).toHaveCount(0);
+  await page.getByTestId('pip-show').click();
+  await expect(pip).toBeVisible();
+
+  // Speaking ring, mute state.
+  await emit(page, { type: 'speaking', identities: ['coach'] });
+  await expect(remote).toHaveAttribute('data-speaking', 'true');
+  await emit(page, { type: 'muted', identity: 'coach', video: false, muted: true });
+  await expect(page.getByTestId('remote-muted')).toBeVisible();
+  await shot(page, 'call-video');
+
+  // Chat: a message arrives (unread badge), hostile text stays text.
+  const payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
+  await emit(page, { type: 'participantJoined', identity: 'coach', name: 'Coach Alex' });
+  await emit(page, { type: 'chat', message: { id: 'c1', from: 'coach', text: payload, timestampMs: Date.now() } });
+  await emit(page, { type: 'chat', message: { id: 'c2', from: 'coach', text: 'Notes: https://example.com/plan', timestampMs: Date.now() } });
+  await expect(page.getByTestId('unread')).toHaveText('2');
+  await page.keyboard.press('Control+Shift+C');
+  await expect(page.getByTestId('chat-panel')).toBeVisible();
+  await expect(page.getByTestId('unread')).toHaveCount(0);
+  await expect(page.getByTestId('chat-text').first()).toHaveText(payload);
+  expect(await page.evaluate(() => (window as any).__pwned)).toBe(0);
+  await expect(page.getByTestId('chat-panel').locator('img, script')).toHaveCount(0);
+
+  // A link asks first, then opens in the system browser.
+  await page.getByRole('button', { name: 'https://example.com/plan' }).click();
+  await expect(page.getByTestId('confirm-link')).toBeVisible();
+  await shot(page, 'call-confirm-link');
+  await page.getByTestId('confirm-link-open').click();
+  expect(await page.evaluate(() => (window as any).__fake.opened)).toEqual(['https://example.com/plan']);
+
+  // Sending: delivered, and a failed one can be resent.
+  await page.getByTestId('chat-input').fill('Thanks, see you next week');
+  await page.getByTestId('chat-input').press('Enter');
+  await expect(page.locator('[data-testid=chat-message][data-status=sent]')).toHaveCount(1);
+  await page.getByTestId('chat-input').fill('this one #fail');
+  await page.getByTestId('chat-send').click();
+  await expect(page.locator('[data-testid=chat-message][data-status=failed]')).toContainText('Not sent');
+  await shot(page, 'call-chat');
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('chat-panel')).toHaveCount(0);
+
+  // Keyboard: mic and camera.
+  await page.keyboard.press('Control+d');
+  await expect(page.getByTestId('toggle-mic')).toHaveAttribute('aria-pressed', 'true');
+  await page.keyboard.press('Control+e');
+  await expect(page.getByTestId('toggle-camera')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('pip')).toHaveCount(0);
+  const calls = await page.evaluate(() => (window as any).__fake.calls.map((c: any) => `${c.name}:${c.args[0]}`));
+  expect(calls).toContain('callSetMic:false');
+  expect(calls).toContain('callSetCamera:false');
+
+  // Reconnecting banner, then back.
+  await emit(page, { type: 'phase', phase: 'reconnecting' });
+  await expect(page.getByTestId('reconnecting')).toBeVisible();
+  await shot(page, 'call-reconnecting');
+  await emit(page, { type: 'phase', phase: 'connected' });
+  await expect(page.getByTestId('reconnecting')).toHaveCount(0);
+
+  // Timer and the end warning.
+  await emit(page, { type: 'timer', elapsedSecs: 2400, remainingSecs: 240, endingSoon: true });
+  await expect(page.getByTestId('ending-soon')).toHaveText('The session ends in 4 min');
+
+  // Leave: the ended screen, then rejoin goes back to prejoin.
+  await page.getByTestId('leave').click();
+  await page.getByTestId('leave-confirm').click();
+  await expect(page.getByTestId('screen-ended')).toBeVisible();
+  await expect(page.getByTestId('end-reason')).toHaveText('You left the call.');
+  await shot(page, 'ended');
+  await page.getByTestId('rejoin').click();
+  await expect(page.getByTestId('screen-prejoin')).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
+test('more than two people: a grid and a participant list', async ({ page }) => {
+  await joinCall(page);
+  await emit(page, { type: 'participantJoined', identity: 'p2', name: 'Jordan' });
+  await emit(page, { type: 'participantJoined', identity: 'p3', name: 'Riley' });
+  await expect(page.getByTestId('remote-tile')).toHaveCount(3);
+  await page.getByTestId('toggle-people').click();
+  await expect(page.getByTestId('people')).toContainText('In the call (4)');
+  await shot(page, 'call-grid');
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('people')).toHaveCount(0);
+});
+
+test('voice-only and chat-only sessions offer only what they use', async ({ page }) => {
+  await joinCall(page, 1);
+  await expect(page.getByTestId('toggle-camera')).toHaveCount(0);
+  await expect(page.getByTestId('toggle-mic')).toBeVisible();
+  await expect(page.getByTestId('pip')).toHaveCount(0);
+  await expect(page.getByTestId('remote-video')).toHaveCount(0);
+  await shot(page, 'call-voice');
+
+  await joinCall(page, 2);
+  await expect(page.getByTestId('toggle-mic')).toHaveCount(0);
+  await expect(page.getByTestId('chat-panel')).toBeVisible();
+  await shot(page, 'call-chat-only');
+});
+
+test('the remote side ending the session shows why', async ({ page }) => {
+  await joinCall(page);
+  await page.evaluate(() => (window as any).__fake.remoteEnd('the coach ended the session'));
+  await expect(page.getByTestId('end-reason')).toHaveText('The call was ended: the coach ended the session.');
+});
+
+const failures: [string, string, string][] = [
+  ['clock_skew', "This computer's clock is 600 s ahead of the server's: turn on automatic time (NTP) and try again.", "Your computer's clock is wrong"],
+  ['wrong_secret', 'The call server refused to let you in: the LiveKit keys do not match.', "The platform's call server is misconfigured"],
+  ['forbidden', 'The backend refused: you are not a participant of this session', "You can't join this session"],
+  ['gone', 'This link has expired: session cancelled', 'This session is no longer available'],
+  ['unreachable', "The platform's backend at https://x cannot be reached", "Can't reach your platform"],
+  ['connect_failed', 'Cannot reach the call server (refused).', "Can't reach the call server"],
+  ['sign_in_required', 'The backend did not accept your sign-in (expired): sign in again', 'Please sign in again'],
+  ['rate_limited', 'Too many attempts; try again in 30 s', 'Too many attempts'],
+];
+
+for (const [code, message, title] of failures) {
+  test(`join failure ${code} is explained with a way forward`, async ({ page }) => {
+    await toPrejoin(page);
+    await page.evaluate(([c, m]) => ((window as any).__fake.failJoin = { code: c, message: m }), [code, message]);
+    await page.getByTestId('display-name').fill('Sam Client');
+    await page.getByTestId('join').click();
+    await expect(page.getByTestId('screen-error')).toHaveAttribute('data-code', code);
+    await expect(page.getByTestId('error-title')).toHaveText(title);
+    await expect(page.getByTestId('error-message')).toHaveText(message);
+    await expect(page.getByTestId('error-back')).toBeVisible();
+    if (code === 'clock_skew' || code === 'wrong_secret') await shot(page, `error-${code}`);
+    await page.getByTestId('error-back').click();
+    await expect(page.getByTestId('screen-connect')).toBeVisible();
+  });
+}

@@ -1,0 +1,116 @@
+// The UI's only way out: every screen talks to a `Backend`. The Tauri
+// implementation calls the app's commands; the fake one (browser tests)
+// plays a scripted platform and call.
+import type {
+  AppError,
+  CallUpdate_Serialize,
+  DeviceKind,
+  DeviceList,
+  JoinRequest_Serialize,
+  JoinTarget_Serialize,
+  LaunchOptions_Serialize,
+  NewPlatform_Serialize,
+  Platform_Serialize,
+  PreviewState_Serialize,
+  SignIn,
+} from './bindings';
+
+// The generated file has a variant of each type per direction; the UI
+// uses the complete (serialized) shapes, which commands also accept.
+export type CallUpdate = CallUpdate_Serialize;
+export type JoinRequest = JoinRequest_Serialize;
+export type JoinTarget = JoinTarget_Serialize;
+export type LaunchOptions = LaunchOptions_Serialize;
+export type NewPlatform = NewPlatform_Serialize;
+export type Platform = Platform_Serialize;
+export type PreviewState = PreviewState_Serialize;
+export type { AppError, DeviceKind, DeviceList, SignIn };
+export type ErrorCode = AppError['code'];
+
+/// A failed command, as thrown to the UI: branch on `code`, show `message`.
+export class BackendError extends Error {
+  readonly code: ErrorCode;
+  constructor(e: AppError) {
+    super(e.message);
+    this.code = e.code;
+    this.name = 'BackendError';
+  }
+}
+
+/// Anything thrown, as something a person can read.
+export function asAppError(e: unknown): AppError {
+  if (e instanceof BackendError) return { code: e.code, message: e.message };
+  if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
+    const { code, message } = e as AppError;
+    return { code, message: String(message) };
+  }
+  return { code: 'internal', message: e instanceof Error ? e.message : String(e) };
+}
+
+/// One decoded video frame (I420 planes, tightly packed).
+export interface Frame {
+  seq: number;
+  width: number;
+  height: number;
+  capturedUs: number;
+  data: Uint8Array;
+}
+
+/// What a frame request gives: a frame, nothing new yet, or no video.
+export type FrameResult = Frame | 'none-yet' | 'no-video';
+
+export type Unlisten = () => void;
+
+export interface Backend {
+  platformsList(): Promise<Platform[]>;
+  platformAdd(platform: NewPlatform): Promise<Platform>;
+  platformRemove(id: string): Promise<void>;
+  signIn(id: string, credentials: SignIn): Promise<Platform>;
+  signOut(id: string): Promise<Platform>;
+  sessionsList(id: string): Promise<JoinTarget[]>;
+  sessionById(id: string, session: string): Promise<JoinTarget>;
+  openJoinLink(link: string, backendUrl: string | null): Promise<JoinTarget>;
+  launchOptions(): Promise<LaunchOptions>;
+  devicesList(): Promise<DeviceList>;
+  previewSet(
+    camera: string | null,
+    cameraOn: boolean,
+    microphone: string | null,
+    micOn: boolean,
+  ): Promise<PreviewState>;
+  previewClose(): Promise<void>;
+  speakerTest(speaker: string | null): Promise<void>;
+  callJoin(request: JoinRequest): Promise<void>;
+  callSetMic(on: boolean): Promise<void>;
+  callSetCamera(on: boolean): Promise<void>;
+  callSendChat(text: string): Promise<number>;
+  callSwitchDevice(device: DeviceKind, id: string | null): Promise<void>;
+  callLeave(): Promise<void>;
+  callEndSession(): Promise<void>;
+  openExternal(url: string): Promise<void>;
+  onCallUpdate(cb: (u: CallUpdate) => void): Promise<Unlisten>;
+  onMicLevel(cb: (dbfs: number) => void): Promise<Unlisten>;
+  /// The next frame of `source` for the element `view`, scaled to fit
+  /// `width`×`height`, newer than `after`.
+  frame(
+    view: string,
+    source: string,
+    after: number,
+    width: number,
+    height: number,
+    signal: AbortSignal,
+  ): Promise<FrameResult>;
+}
+
+/// Reads the frames protocol's answer (see src-tauri/src/frames.rs).
+export function decodeFrame(buf: ArrayBuffer): Frame {
+  if (buf.byteLength < 24) throw new Error('short frame');
+  const v = new DataView(buf);
+  const width = v.getUint32(4, true);
+  const height = v.getUint32(8, true);
+  const data = new Uint8Array(buf, 24);
+  if (width < 2 || height < 2 || data.byteLength < (width * height * 3) / 2) {
+    throw new Error('bad frame size');
+  }
+  return { seq: v.getUint32(0, true), width, height, capturedUs: v.getFloat64(16, true), data };
+}

@@ -1,0 +1,379 @@
+// A scripted Backend for browser tests and UI work without the app: one
+// platform, a few sessions, devices, and a call with one remote person
+// whose video is generated here. Tests drive it further through
+// `window.__fake` (emit updates, make the next join fail).
+import {
+  BackendError,
+  type AppError,
+  type Backend,
+  type CallUpdate,
+  type DeviceList,
+  type FrameResult,
+  type JoinRequest,
+  type JoinTarget,
+  type NewPlatform,
+  type Platform,
+  type SignIn,
+} from './backend';
+
+type Listener<T> = (v: T) => void;
+
+/// Colours as YUV (BT.601 limited range).
+const TEAL = [111, 150, 84] as const; // ≈ rgb(0,128,128)
+const ORANGE = [136, 56, 186] as const; // ≈ rgb(230,120,30)
+
+export interface FakeOptions {
+  /// Start signed out with no platforms.
+  empty?: boolean;
+  /// The next join fails with this error.
+  failJoin?: AppError;
+  /// Milliseconds per join stage.
+  stageMs?: number;
+}
+
+export class FakeBackend implements Backend {
+  platforms: Platform[] = [];
+  private updates = new Set<Listener<CallUpdate>>();
+  private levels = new Set<Listener<number>>();
+  private meter: ReturnType<typeof setInterval> | null = null;
+  private inCall = false;
+  private nextChat = 0;
+  private started = 0;
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private cameraOn = true;
+  remoteVideo = true;
+  failJoin: AppError | null;
+  stageMs: number;
+  /// Everything the UI asked for, for assertions.
+  calls: { name: string; args: unknown[] }[] = [];
+  sentChat: string[] = [];
+  opened: string[] = [];
+
+  constructor(opts: FakeOptions = {}) {
+    this.failJoin = opts.failJoin ?? null;
+    this.stageMs = opts.stageMs ?? 150;
+    if (!opts.empty) {
+      this.platforms.push({
+        id: 'p1',
+        name: 'Coaching Studio',
+        backendUrl: 'https://studio.example.com',
+        profile: '000',
+        anonKey: null,
+        account: 'client@example.com',
+        signedIn: true,
+        remembered: true,
+      });
+    }
+  }
+
+  private log(name: string, ...args: unknown[]) {
+    this.calls.push({ name, args });
+  }
+
+  private find(id: string): Platform {
+    const p = this.platforms.find((x) => x.id === id);
+    if (!p) throw new BackendError({ code: 'not_found', message: 'That platform was removed.' });
+    return p;
+  }
+
+  emit(u: CallUpdate) {
+    for (const l of this.updates) l(u);
+  }
+
+  async platformsList() {
+    this.log('platformsList');
+    return structuredClone(this.platforms);
+  }
+
+  async platformAdd(n: NewPlatform) {
+    this.log('platformAdd', n);
+    let url: URL;
+    try {
+      url = new URL(n.backendUrl.trim());
+    } catch {
+      throw new BackendError({
+        code: 'invalid_input',
+        message: `"${n.backendUrl}" is not a web address; it should look like https://coach.example.com.`,
+      });
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') {
+      throw new BackendError({
+        code: 'invalid_input',
+        message: 'The backend address must start with https:// (or http:// for a local test server).',
+      });
+    }
+    const p: Platform = {
+      id: `p${this.platforms.length + 1}`,
+      name: n.name.trim() || url.host,
+      backendUrl: url.origin,
+      profile: n.profile,
+      anonKey: n.anonKey,
+      account: null,
+      signedIn: n.profile === '004',
+      remembered: true,
+    };
+    this.platforms.push(p);
+    return structuredClone(p);
+  }
+
+  async platformRemove(id: string) {
+    this.log('platformRemove', id);
+    this.platforms = this.platforms.filter((p) => p.id !== id);
+  }
+
+  async signIn(id: string, c: SignIn) {
+    this.log('signIn', id, c.kind);
+    const p = this.find(id);
+    if (c.kind === 'password') {
+      if (c.password !== 'demo-password') {
+        throw new BackendError({
+          code: 'sign_in_required',
+          message: 'The backend did not accept your sign-in (wrong email or password): sign in again',
+        });
+      }
+      p.account = c.email;
+    } else {
+      p.account = 'token';
+    }
+    p.signedIn = true;
+    return structuredClone(p);
+  }
+
+  async signOut(id: string) {
+    this.log('signOut', id);
+    const p = this.find(id);
+    p.signedIn = false;
+    p.account = null;
+    return structuredClone(p);
+  }
+
+  async sessionsList(id: string): Promise<JoinTarget[]> {
+    this.log('sessionsList', id);
+    const p = this.find(id);
+    if (!p.signedIn) throw new BackendError({ code: 'sign_in_required', message: `Sign in to ${p.name} first.` });
+    const soon = new Date(Date.now() + 10 * 60_000).toISOString();
+    return [
+      { platformId: id, session: 's-video', link: null, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 45, startsAt: soon },
+      { platformId: id, session: 's-voice', link: null, kind: 'voice', title: 'Voice check-in with Coach Alex', otherName: 'Coach Alex', paidMinutes: 15, startsAt: soon },
+      { platformId: id, session: 's-chat', link: null, kind: 'chat', title: 'Chat with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: soon },
+    ];
+  }
+
+  async sessionById(id: string, session: string): Promise<JoinTarget> {
+    this.log('sessionById', id, session);
+    if (!session.trim()) throw new BackendError({ code: 'invalid_input', message: "Enter the session id shown on the platform's website." });
+    return { platformId: id, session: session.trim(), link: null, kind: 'video', title: `Session ${session.trim()}`, otherName: null, paidMinutes: null, startsAt: null };
+  }
+
+  async openJoinLink(link: string, _backendUrl: string | null): Promise<JoinTarget> {
+    this.log('openJoinLink', link);
+    let token: string | null = null;
+    try {
+      const u = new URL(link.trim());
+      token = u.searchParams.get('token');
+    } catch {
+      /* fall through */
+    }
+    if (!token) {
+      throw new BackendError({ code: 'invalid_input', message: 'Paste the whole join link from your booking email (it starts with https://).' });
+    }
+    if (token === 'expired') throw new BackendError({ code: 'gone', message: 'This link has expired: ask your coach for a new one' });
+    const p = await this.platformAdd({ name: '', backendUrl: new URL(link).origin, profile: '004', anonKey: null });
+    return { platformId: p.id, session: 'linked', link: token, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: null };
+  }
+
+  launch: { link: string | null; name: string | null; joinNow: boolean } = { link: null, name: null, joinNow: false };
+
+  async launchOptions() {
+    return this.launch;
+  }
+
+  async devicesList(): Promise<DeviceList> {
+    this.log('devicesList');
+    return {
+      cameras: [
+        { id: 'cam-1', name: 'Integrated Camera', isDefault: true },
+        { id: 'test-pattern', name: 'Test pattern', isDefault: false },
+      ],
+      microphones: [
+        { id: 'mic-1', name: 'Built-in Microphone', isDefault: true },
+        { id: 'mic-2', name: 'USB Headset Microphone', isDefault: false },
+      ],
+      speakers: [
+        { id: 'spk-1', name: 'Built-in Speakers', isDefault: true },
+        { id: 'spk-2', name: 'USB Headset', isDefault: false },
+      ],
+    };
+  }
+
+  async previewSet(camera: string | null, cameraOn: boolean, microphone: string | null, micOn: boolean) {
+    this.log('previewSet', camera, cameraOn, microphone, micOn);
+    this.cameraOn = cameraOn;
+    if (this.meter) clearInterval(this.meter);
+    this.meter = null;
+    if (micOn) {
+      let t = 0;
+      this.meter = setInterval(() => {
+        t += 1;
+        const dbfs = -40 + 25 * Math.abs(Math.sin(t / 6));
+        for (const l of this.levels) l(dbfs);
+      }, 50);
+    }
+    return { camera: cameraOn ? 'Integrated Camera' : null, cameraError: null, micError: null };
+  }
+
+  async previewClose() {
+    this.log('previewClose');
+    if (this.meter) clearInterval(this.meter);
+    this.meter = null;
+  }
+
+  async speakerTest(speaker: string | null) {
+    this.log('speakerTest', speaker);
+  }
+
+  private wait() {
+    return new Promise((r) => setTimeout(r, this.stageMs));
+  }
+
+  async callJoin(req: JoinRequest) {
+    this.log('callJoin', req);
+    if (this.inCall) throw new BackendError({ code: 'invalid_input', message: 'You are already in a call.' });
+    if (!req.displayName.trim()) {
+      throw new BackendError({ code: 'invalid_input', message: 'Enter your name as others should see it (up to 64 characters).' });
+    }
+    this.inCall = true;
+    this.cameraOn = req.cameraOn;
+    void this.script(req);
+  }
+
+  private async script(req: JoinRequest) {
+    this.emit({ type: 'phase', phase: 'fetchingToken' });
+    await this.wait();
+    const fail = this.failJoin;
+    if (fail) {
+      this.failJoin = null;
+      this.inCall = false;
+      this.emit({ type: 'failed', error: fail });
+      return;
+    }
+    this.emit({ type: 'phase', phase: 'connecting' });
+    await this.wait();
+    this.emit({ type: 'joined', identity: 'me', room: req.target.session ?? 'room' });
+    this.emit({ type: 'participantJoined', identity: 'coach', name: req.target.otherName ?? 'Coach Alex' });
+    this.emit({ type: 'phase', phase: 'connected' });
+    this.emit({ type: 'deviceInUse', device: 'microphone', name: 'Built-in Microphone' });
+    if (req.target.kind === 'video') {
+      this.emit({ type: 'deviceInUse', device: 'camera', name: 'Integrated Camera' });
+      if (this.remoteVideo) this.emit({ type: 'video', identity: 'coach' });
+    }
+    this.emit({ type: 'quality', identity: 'coach', quality: 'excellent' });
+    this.started = Date.now();
+    const paid = req.target.paidMinutes;
+    this.timer = setInterval(() => {
+      const elapsed = Math.floor((Date.now() - this.started) / 1000);
+      const remaining = paid === null ? null : Math.max(0, paid * 60 - elapsed);
+      this.emit({ type: 'timer', elapsedSecs: elapsed, remainingSecs: remaining, endingSoon: remaining !== null && remaining < 300 });
+    }, 1000);
+  }
+
+  private finish(kind: 'left' | 'sessionEnded' | 'remote', reason: string) {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const secs = this.started ? Math.floor((Date.now() - this.started) / 1000) : 0;
+    this.inCall = false;
+    this.emit({ type: 'ended', kind, reason, durationSecs: secs });
+  }
+
+  private needCall() {
+    if (!this.inCall) throw new BackendError({ code: 'no_call', message: 'The call has already ended.' });
+  }
+
+  async callSetMic(on: boolean) {
+    this.log('callSetMic', on);
+    this.needCall();
+  }
+  async callSetCamera(on: boolean) {
+    this.log('callSetCamera', on);
+    this.needCall();
+    this.cameraOn = on;
+  }
+  async callSendChat(text: string) {
+    this.log('callSendChat', text);
+    this.needCall();
+    const id = this.nextChat++;
+    this.sentChat.push(text);
+    setTimeout(() => {
+      if (text.includes('#fail')) {
+        this.emit({ type: 'chatFailed', localId: id, text, error: 'not connected' });
+      } else {
+        this.emit({ type: 'chatSent', localId: id, message: { id: `m${id}`, from: 'me', text, timestampMs: Date.now() } });
+      }
+    }, 20);
+    return id;
+  }
+  async callSwitchDevice(device: string, id: string | null) {
+    this.log('callSwitchDevice', device, id);
+    this.needCall();
+  }
+  async callLeave() {
+    this.log('callLeave');
+    this.needCall();
+    setTimeout(() => this.finish('left', 'You left the call.'), 20);
+  }
+  async callEndSession() {
+    this.log('callEndSession');
+    this.needCall();
+    setTimeout(() => this.finish('sessionEnded', 'You ended the session.'), 20);
+  }
+  async openExternal(url: string) {
+    this.log('openExternal', url);
+    this.opened.push(url);
+  }
+
+  /// The remote side ends the call (tests).
+  remoteEnd(reason: string) {
+    this.finish('remote', `The call was ended: ${reason}.`);
+  }
+
+  async onCallUpdate(cb: Listener<CallUpdate>) {
+    this.updates.add(cb);
+    return () => this.updates.delete(cb);
+  }
+  async onMicLevel(cb: Listener<number>) {
+    this.levels.add(cb);
+    return () => this.levels.delete(cb);
+  }
+
+  async frame(_view: string, source: string, after: number, width: number, height: number, signal: AbortSignal): Promise<FrameResult> {
+    const local = source === 'local';
+    if (local ? !this.cameraOn : !this.remoteVideo) return 'no-video';
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(resolve, 33);
+      signal.addEventListener('abort', () => {
+        clearTimeout(t);
+        reject(new DOMException('aborted', 'AbortError'));
+      });
+    });
+    return synthFrame(after + 1, width, height, local ? TEAL : ORANGE);
+  }
+}
+
+/// A 16:9 frame fitted into width×height: a flat colour with a moving bar.
+export function synthFrame(seq: number, maxW: number, maxH: number, yuv: readonly [number, number, number]) {
+  let w = maxW;
+  let h = Math.round((w * 9) / 16);
+  if (h > maxH) {
+    h = maxH;
+    w = Math.round((h * 16) / 9);
+  }
+  w = Math.max(2, w & ~1);
+  h = Math.max(2, h & ~1);
+  const data = new Uint8Array((w * h * 3) / 2);
+  data.fill(yuv[0], 0, w * h);
+  data.fill(yuv[1], w * h, w * h + (w * h) / 4);
+  data.fill(yuv[2], w * h + (w * h) / 4);
+  const bar = Math.floor(((seq * 4) % w) / 2) * 2;
+  for (let y = 0; y < h; y++) data.fill(235, y * w + bar, y * w + Math.min(w, bar + 8));
+  return { seq, width: w, height: h, capturedUs: Date.now() * 1000, data };
+}

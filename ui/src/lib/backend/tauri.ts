@@ -1,0 +1,84 @@
+// The Backend over the app's commands and events (generated bindings).
+import { commands, events } from './bindings';
+import {
+  BackendError,
+  decodeFrame,
+  type AppError,
+  type Backend,
+  type FrameResult,
+} from './backend';
+
+type Result<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
+
+function ok<T>(r: Result<T>): T {
+  if (r.status === 'ok') return r.data;
+  throw new BackendError(r.error);
+}
+
+/// `frames:` as the webview spells custom schemes on this OS.
+function framesBase(): string {
+  const ua = navigator.userAgent;
+  return ua.includes('Windows') || ua.includes('Android')
+    ? 'http://frames.localhost/'
+    : 'frames://localhost/';
+}
+
+export class TauriBackend implements Backend {
+  private readonly base = framesBase();
+
+  async platformsList() { return ok(await commands.platformsList()); }
+  async platformAdd(p: Parameters<Backend['platformAdd']>[0]) { return ok(await commands.platformAdd(p)); }
+  async platformRemove(id: string) { ok(await commands.platformRemove(id)); }
+  async signIn(id: string, c: Parameters<Backend['signIn']>[1]) { return ok(await commands.signIn(id, c)); }
+  async signOut(id: string) { return ok(await commands.signOut(id)); }
+  async sessionsList(id: string) { return ok(await commands.sessionsList(id)); }
+  async sessionById(id: string, s: string) { return ok(await commands.sessionById(id, s)); }
+  async openJoinLink(link: string, backendUrl: string | null) {
+    return ok(await commands.openJoinLink(link, backendUrl));
+  }
+  async launchOptions() { return ok(await commands.launchOptions()); }
+  async devicesList() { return ok(await commands.devicesList()); }
+  async previewSet(camera: string | null, cameraOn: boolean, mic: string | null, micOn: boolean) {
+    return ok(await commands.previewSet(camera, cameraOn, mic, micOn));
+  }
+  async previewClose() { ok(await commands.previewClose()); }
+  async speakerTest(speaker: string | null) { ok(await commands.speakerTest(speaker)); }
+  async callJoin(r: Parameters<Backend['callJoin']>[0]) { ok(await commands.callJoin(r)); }
+  async callSetMic(on: boolean) { ok(await commands.callSetMic(on)); }
+  async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
+  async callSendChat(text: string) { return ok(await commands.callSendChat(text)); }
+  async callSwitchDevice(d: Parameters<Backend['callSwitchDevice']>[0], id: string | null) {
+    ok(await commands.callSwitchDevice(d, id));
+  }
+  async callLeave() { ok(await commands.callLeave()); }
+  async callEndSession() { ok(await commands.callEndSession()); }
+  async openExternal(url: string) { ok(await commands.openExternal(url)); }
+
+  async onCallUpdate(cb: Parameters<Backend['onCallUpdate']>[0]) {
+    return events.callUpdate.listen((e) => cb(e.payload));
+  }
+  async onMicLevel(cb: (dbfs: number) => void) {
+    return events.micLevel.listen((e) => cb(e.payload.dbfs));
+  }
+
+  async frame(
+    view: string,
+    source: string,
+    after: number,
+    width: number,
+    height: number,
+    signal: AbortSignal,
+  ): Promise<FrameResult> {
+    const q = new URLSearchParams({
+      src: source,
+      after: String(after),
+      w: String(width),
+      h: String(height),
+    });
+    const res = await fetch(`${this.base}${encodeURIComponent(view)}?${q}`, { signal });
+    if (res.status === 204) return 'none-yet';
+    if (res.status === 404) return 'no-video';
+    if (!res.ok) throw new Error(`frame request failed: ${res.status}`);
+    return decodeFrame(await res.arrayBuffer());
+  }
+}

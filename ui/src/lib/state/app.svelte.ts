@@ -1,0 +1,174 @@
+// Which screen is shown and the choices carried between them. Screens call
+// the backend through here so that transitions live in one place.
+import { asAppError, type AppError, type Backend, type JoinTarget, type Unlisten } from '../backend/backend';
+import { CallModel, type Ended } from './call.svelte';
+
+export type Screen =
+  | { name: 'connect' }
+  | { name: 'prejoin'; target: JoinTarget }
+  | { name: 'call'; target: JoinTarget }
+  | { name: 'ended'; target: JoinTarget; ended: Ended }
+  | { name: 'error'; error: AppError; target: JoinTarget | null };
+
+/// What the user chose on prejoin, remembered between sessions (no secrets).
+export interface Choices {
+  displayName: string;
+  camera: string | null;
+  microphone: string | null;
+  speaker: string | null;
+  cameraOn: boolean;
+  micOn: boolean;
+}
+
+const CHOICES_KEY = 'tandem.choices';
+
+function loadChoices(): Choices {
+  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true };
+  try {
+    const raw = localStorage.getItem(CHOICES_KEY);
+    if (!raw) return fallback;
+    const v = JSON.parse(raw) as Partial<Choices>;
+    const str = (x: unknown) => (typeof x === 'string' ? x : null);
+    return {
+      displayName: str(v.displayName)?.slice(0, 64) ?? '',
+      camera: str(v.camera),
+      microphone: str(v.microphone),
+      speaker: str(v.speaker),
+      cameraOn: v.cameraOn !== false,
+      micOn: v.micOn !== false,
+    };
+  } catch {
+    return fallback;
+  }
+}
+
+export class AppModel {
+  screen = $state<Screen>({ name: 'connect' });
+  call = $state<CallModel | null>(null);
+  choices = $state<Choices>(loadChoices());
+  /// The platform selected on the connect screen.
+  platformId = $state<string | null>(null);
+  micOn = $state(true);
+  cameraOn = $state(true);
+  private unlisten: Unlisten | null = null;
+
+  constructor(readonly backend: Backend) {}
+
+  async start() {
+    this.unlisten = await this.backend.onCallUpdate((u) => {
+      const call = this.call;
+      if (!call) return;
+      call.apply(u);
+      const s = this.screen;
+      if (s.name !== 'call') return;
+      if (u.type === 'ended') {
+        this.screen = { name: 'ended', target: s.target, ended: call.ended! };
+      } else if (u.type === 'failed') {
+        this.screen = { name: 'error', error: u.error, target: s.target };
+      }
+    });
+  }
+
+  /// Opens the link the app was started with (the demo, links from the OS).
+  async openLaunchLink() {
+    let opts;
+    try {
+      opts = await this.backend.launchOptions();
+    } catch {
+      return;
+    }
+    if (opts.name) this.choices.displayName = opts.name;
+    if (!opts.link) return;
+    try {
+      const target = await this.backend.openJoinLink(opts.link, null);
+      this.toPrejoin(target);
+      if (opts.joinNow && this.choices.displayName.trim()) await this.join(target);
+    } catch (e) {
+      this.showError(e, null);
+    }
+  }
+
+  stop() {
+    this.unlisten?.();
+  }
+
+  saveChoices() {
+    try {
+      localStorage.setItem(CHOICES_KEY, JSON.stringify(this.choices));
+    } catch {
+      /* private mode: not remembered */
+    }
+  }
+
+  toConnect() {
+    void this.backend.previewClose().catch(() => {});
+    this.call = null;
+    this.screen = { name: 'connect' };
+  }
+
+  toPrejoin(target: JoinTarget) {
+    this.call = null;
+    this.platformId = target.platformId;
+    this.screen = { name: 'prejoin', target };
+  }
+
+  showError(e: unknown, target: JoinTarget | null) {
+    this.screen = { name: 'error', error: asAppError(e), target };
+  }
+
+  async join(target: JoinTarget) {
+    this.saveChoices();
+    const c = this.choices;
+    const kind = target.kind;
+    this.micOn = kind !== 'chat' && c.micOn;
+    this.cameraOn = kind === 'video' && c.cameraOn;
+    this.call = new CallModel(kind, target.otherName ?? '', target.paidMinutes);
+    this.screen = { name: 'call', target };
+    try {
+      await this.backend.callJoin({
+        target,
+        displayName: c.displayName,
+        camera: c.camera,
+        microphone: c.microphone,
+        speaker: c.speaker,
+        cameraOn: this.cameraOn,
+        micOn: this.micOn,
+      });
+    } catch (e) {
+      this.showError(e, target);
+    }
+  }
+
+  async toggleMic() {
+    if (!this.call || this.call.kind === 'chat') return;
+    const on = !this.micOn;
+    this.micOn = on;
+    try {
+      await this.backend.callSetMic(on);
+    } catch {
+      this.micOn = !on;
+    }
+  }
+
+  async toggleCamera() {
+    if (!this.call || this.call.kind !== 'video') return;
+    const on = !this.cameraOn;
+    this.cameraOn = on;
+    try {
+      await this.backend.callSetCamera(on);
+    } catch {
+      this.cameraOn = !on;
+    }
+  }
+
+  async sendChat(text: string) {
+    const call = this.call;
+    if (!call) return;
+    const entry = call.addOutgoing(text);
+    try {
+      call.sending(entry, await this.backend.callSendChat(text));
+    } catch (e) {
+      call.refused(entry, asAppError(e).message);
+    }
+  }
+}

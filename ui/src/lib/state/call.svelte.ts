@@ -1,0 +1,280 @@
+// What the call screen shows, built from the app's CallUpdates. Pure state:
+// no backend calls here, so it is tested directly.
+import type { AppError, CallUpdate } from '../backend/backend';
+import type { CallPhase, EndKind, Quality, SessionKind } from '../backend/bindings';
+
+export interface Participant {
+  identity: string;
+  name: string;
+  audioMuted: boolean;
+  videoMuted: boolean;
+  hasVideo: boolean;
+  quality: Quality | null;
+}
+
+export interface ChatEntry {
+  /// Unique within the call (message id, or a local key while sending).
+  key: string;
+  from: string;
+  text: string;
+  timestampMs: number;
+  mine: boolean;
+  status: 'sending' | 'sent' | 'failed' | 'received';
+  localId: number | null;
+  error: string | null;
+}
+
+export interface Ended {
+  kind: EndKind;
+  reason: string;
+  durationSecs: number;
+}
+
+/// Chat lines kept on screen; older ones are dropped with a note.
+export const MAX_CHAT = 2000;
+
+export class CallModel {
+  phase = $state<CallPhase | 'idle'>('idle');
+  identity = $state('');
+  room = $state('');
+  kind = $state<SessionKind>('video');
+  otherName = $state('');
+  paidMinutes = $state<number | null>(null);
+  participants = $state<Participant[]>([]);
+  speaking = $state<string[]>([]);
+  chat = $state<ChatEntry[]>([]);
+  chatDropped = $state(0);
+  unread = $state(0);
+  chatOpen = $state(false);
+  elapsedSecs = $state(0);
+  remainingSecs = $state<number | null>(null);
+  endingSoon = $state(false);
+  warnings = $state<string[]>([]);
+  deviceProblems = $state<string[]>([]);
+  devicesInUse = $state<Record<string, string>>({});
+  ended = $state<Ended | null>(null);
+  failed = $state<AppError | null>(null);
+  /// Acks that arrived before the send command returned its id.
+  // Not shown, so not reactive.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  private early = new Map<number, CallUpdate & { type: 'chatSent' | 'chatFailed' }>();
+  private nextKey = 0;
+
+  constructor(kind: SessionKind = 'video', otherName = '', paidMinutes: number | null = null) {
+    this.kind = kind;
+    this.otherName = otherName;
+    this.paidMinutes = paidMinutes;
+  }
+
+  get reconnecting(): boolean {
+    return this.phase === 'reconnecting';
+  }
+
+  /// Display name of an identity (ours is "You").
+  nameOf(identity: string): string {
+    if (identity === this.identity) return 'You';
+    return this.participants.find((p) => p.identity === identity)?.name || identity;
+  }
+
+  private participant(identity: string): Participant {
+    let p = this.participants.find((x) => x.identity === identity);
+    if (!p) {
+      this.participants.push({
+        identity,
+        name: identity,
+        audioMuted: false,
+        videoMuted: false,
+        hasVideo: false,
+        quality: null,
+      });
+      p = this.participants[this.participants.length - 1]!;
+    }
+    return p;
+  }
+
+  private pushChat(e: ChatEntry) {
+    this.chat.push(e);
+    if (this.chat.length > MAX_CHAT) {
+      const over = this.chat.length - MAX_CHAT;
+      this.chat.splice(0, over);
+      this.chatDropped += over;
+    }
+  }
+
+  apply(u: CallUpdate): void {
+    switch (u.type) {
+      case 'phase':
+        this.phase = u.phase;
+        break;
+      case 'joined':
+        this.identity = u.identity;
+        this.room = u.room;
+        break;
+      case 'ended':
+        this.ended = { kind: u.kind, reason: u.reason, durationSecs: u.durationSecs };
+        break;
+      case 'failed':
+        this.failed = u.error;
+        break;
+      case 'warning':
+        this.warnings.push(u.message);
+        break;
+      case 'session':
+        this.kind = u.kind;
+        if (u.otherName) this.otherName = u.otherName;
+        if (u.paidMinutes !== null) this.paidMinutes = u.paidMinutes;
+        break;
+      case 'participantJoined': {
+        const p = this.participant(u.identity);
+        p.name = u.name || u.identity;
+        break;
+      }
+      case 'participantLeft':
+        this.participants = this.participants.filter((p) => p.identity !== u.identity);
+        this.speaking = this.speaking.filter((s) => s !== u.identity);
+        break;
+      case 'muted': {
+        const p = this.participant(u.identity);
+        if (u.video === true) p.videoMuted = u.muted;
+        else p.audioMuted = u.muted;
+        break;
+      }
+      case 'video':
+        if (u.identity !== this.identity) this.participant(u.identity).hasVideo = true;
+        break;
+      case 'speaking':
+        this.speaking = u.identities;
+        break;
+      case 'quality':
+        if (u.identity !== this.identity) this.participant(u.identity).quality = u.quality;
+        break;
+      case 'chat':
+        if (this.chat.some((c) => c.key === u.message.id && c.from === u.message.from)) break;
+        this.pushChat({
+          key: u.message.id,
+          from: u.message.from,
+          text: u.message.text,
+          timestampMs: u.message.timestampMs,
+          mine: false,
+          status: 'received',
+          localId: null,
+          error: null,
+        });
+        if (!this.chatOpen) this.unread += 1;
+        break;
+      case 'chatSent':
+      case 'chatFailed': {
+        const entry = this.chat.find((c) => c.mine && c.localId === u.localId);
+        if (!entry) {
+          this.early.set(u.localId, u);
+          break;
+        }
+        this.ack(entry, u);
+        break;
+      }
+      case 'deviceInUse':
+        this.devicesInUse[u.device] = u.name;
+        this.deviceProblems = this.deviceProblems.filter((d) => !d.startsWith(label(u.device)));
+        break;
+      case 'deviceProblem':
+        this.deviceProblems.push(`${label(u.device)}: ${u.error}`);
+        break;
+      case 'timer':
+        this.elapsedSecs = u.elapsedSecs;
+        this.remainingSecs = u.remainingSecs;
+        this.endingSoon = u.endingSoon;
+        break;
+    }
+  }
+
+  private ack(entry: ChatEntry, u: CallUpdate & { type: 'chatSent' | 'chatFailed' }) {
+    if (u.type === 'chatSent') {
+      entry.status = 'sent';
+      entry.timestampMs = u.message.timestampMs;
+      entry.from = u.message.from;
+    } else {
+      entry.status = 'failed';
+      entry.error = u.error;
+    }
+  }
+
+  /// A message being sent: shown at once, marked when the app confirms.
+  addOutgoing(text: string): ChatEntry {
+    const entry: ChatEntry = {
+      key: `local-${this.nextKey++}`,
+      from: this.identity,
+      text,
+      timestampMs: Date.now(),
+      mine: true,
+      status: 'sending',
+      localId: null,
+      error: null,
+    };
+    this.pushChat(entry);
+    return this.chat[this.chat.length - 1]!;
+  }
+
+  /// The app accepted the message under `localId`.
+  sending(entry: ChatEntry, localId: number) {
+    const live = this.chat.find((c) => c.key === entry.key);
+    if (!live) return;
+    live.localId = localId;
+    const early = this.early.get(localId);
+    if (early) {
+      this.early.delete(localId);
+      this.ack(live, early);
+    }
+  }
+
+  /// The app refused the message outright.
+  refused(entry: ChatEntry, error: string) {
+    const live = this.chat.find((c) => c.key === entry.key);
+    if (live) {
+      live.status = 'failed';
+      live.error = error;
+    }
+  }
+
+  openChat(open: boolean) {
+    this.chatOpen = open;
+    if (open) this.unread = 0;
+  }
+
+  /// Remote participants, the one shown large first.
+  get remotes(): Participant[] {
+    return this.participants.filter((p) => p.identity !== this.identity);
+  }
+}
+
+function label(device: string): string {
+  return device === 'camera' ? 'Camera' : device === 'microphone' ? 'Microphone' : 'Speaker';
+}
+
+/// 75 → "1:15", 3725 → "1:02:05".
+export function clock(secs: number): string {
+  const s = Math.max(0, Math.floor(secs));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+/// Splits chat text into plain parts and http(s) links (shown as text; a
+/// link opens only after the user confirms).
+export function linkify(text: string): { text: string; url: string | null }[] {
+  const out: { text: string; url: string | null }[] = [];
+  const re = /\bhttps?:\/\/[^\s<>"']+/gi;
+  let last = 0;
+  for (const m of text.matchAll(re)) {
+    const start = m.index ?? 0;
+    let url = m[0];
+    // Trailing punctuation belongs to the sentence.
+    const trail = /[.,;:!?)\]]+$/.exec(url);
+    if (trail) url = url.slice(0, -trail[0].length);
+    if (start > last) out.push({ text: text.slice(last, start), url: null });
+    out.push({ text: url, url });
+    last = start + url.length;
+  }
+  if (last < text.length) out.push({ text: text.slice(last), url: null });
+  return out;
+}

@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { CallModel, MAX_CHAT, clock, linkify } from './call.svelte';
+
+describe('CallModel', () => {
+  it('follows a call from join to a chat with the other person', () => {
+    const c = new CallModel('video', 'Coach', 45);
+    c.apply({ type: 'phase', phase: 'fetchingToken' });
+    c.apply({ type: 'phase', phase: 'connecting' });
+    c.apply({ type: 'joined', identity: 'me', room: 'r1' });
+    c.apply({ type: 'participantJoined', identity: 'coach', name: 'Coach Alex' });
+    c.apply({ type: 'phase', phase: 'connected' });
+    c.apply({ type: 'video', identity: 'coach' });
+    c.apply({ type: 'muted', identity: 'coach', video: false, muted: true });
+    expect(c.remotes).toHaveLength(1);
+    expect(c.remotes[0]).toMatchObject({ name: 'Coach Alex', hasVideo: true, audioMuted: true, videoMuted: false });
+    c.apply({ type: 'chat', message: { id: 'a', from: 'coach', text: 'hi', timestampMs: 1 } });
+    c.apply({ type: 'chat', message: { id: 'a', from: 'coach', text: 'hi', timestampMs: 1 } });
+    expect(c.chat).toHaveLength(1);
+    expect(c.unread).toBe(1);
+    expect(c.nameOf('coach')).toBe('Coach Alex');
+    expect(c.nameOf('me')).toBe('You');
+    c.openChat(true);
+    expect(c.unread).toBe(0);
+    c.apply({ type: 'chat', message: { id: 'b', from: 'coach', text: 'again', timestampMs: 2 } });
+    expect(c.unread).toBe(0);
+    c.apply({ type: 'participantLeft', identity: 'coach' });
+    expect(c.remotes).toHaveLength(0);
+  });
+
+  it('marks sent and failed messages even when the ack comes first', () => {
+    const c = new CallModel();
+    const a = c.addOutgoing('first');
+    c.sending(a, 0);
+    c.apply({ type: 'chatSent', localId: 0, message: { id: 'x', from: 'me', text: 'first', timestampMs: 5 } });
+    const b = c.addOutgoing('second');
+    // The failure arrives before the command returned the id.
+    c.apply({ type: 'chatFailed', localId: 1, text: 'second', error: 'not connected' });
+    c.sending(b, 1);
+    expect(c.chat.map((m) => m.status)).toEqual(['sent', 'failed']);
+    expect(c.chat[1]!.error).toBe('not connected');
+    const d = c.addOutgoing('third');
+    c.refused(d, 'too long');
+    expect(c.chat[2]!.status).toBe('failed');
+  });
+
+  it('keeps the chat bounded and says how much was dropped', () => {
+    const c = new CallModel();
+    for (let i = 0; i < MAX_CHAT + 5; i++) {
+      c.apply({ type: 'chat', message: { id: String(i), from: 'p', text: 't', timestampMs: i } });
+    }
+    expect(c.chat).toHaveLength(MAX_CHAT);
+    expect(c.chatDropped).toBe(5);
+    expect(c.chat[0]!.key).toBe('5');
+  });
+
+  it('tracks timer, reconnection, end and device problems', () => {
+    const c = new CallModel();
+    c.apply({ type: 'phase', phase: 'reconnecting' });
+    expect(c.reconnecting).toBe(true);
+    c.apply({ type: 'timer', elapsedSecs: 65, remainingSecs: 240, endingSoon: true });
+    expect([c.elapsedSecs, c.remainingSecs, c.endingSoon]).toEqual([65, 240, true]);
+    c.apply({ type: 'deviceProblem', device: 'camera', error: 'unplugged' });
+    expect(c.deviceProblems).toEqual(['Camera: unplugged']);
+    c.apply({ type: 'deviceInUse', device: 'camera', name: 'USB cam' });
+    expect(c.deviceProblems).toEqual([]);
+    c.apply({ type: 'ended', kind: 'remote', reason: 'The call was ended: room deleted.', durationSecs: 70 });
+    expect(c.ended).toEqual({ kind: 'remote', reason: 'The call was ended: room deleted.', durationSecs: 70 });
+  });
+});
+
+describe('text helpers', () => {
+  it('formats clocks', () => {
+    expect(clock(0)).toBe('0:00');
+    expect(clock(75)).toBe('1:15');
+    expect(clock(3725)).toBe('1:02:05');
+    expect(clock(-3)).toBe('0:00');
+  });
+
+  it('finds only http(s) links and leaves everything else as text', () => {
+    expect(linkify('see https://example.com/a?b=1.')).toEqual([
+      { text: 'see ', url: null },
+      { text: 'https://example.com/a?b=1', url: 'https://example.com/a?b=1' },
+      { text: '.', url: null },
+    ]);
+    const hostile = 'javascript:alert(1) <img src=x onerror=alert(1)> data:text/html,x';
+    expect(linkify(hostile)).toEqual([{ text: hostile, url: null }]);
+  });
+});

@@ -1,0 +1,85 @@
+// Pulls one element's frames: two requests in flight ("the next frame after
+// N" each), the newest frame drawn on the next animation frame, older ones
+// skipped. Stops when its signal aborts.
+import type { Backend, Frame } from '../backend/backend';
+
+export interface PullStats {
+  received: number;
+  drawn: number;
+  /// Capture-to-draw delay of the last frame drawn, ms (sender's clock).
+  lastDelayMs: number | null;
+}
+
+export interface PullOptions {
+  backend: Backend;
+  view: string;
+  source: string;
+  /// The element's size in device pixels, read before each request.
+  size: () => [number, number];
+  draw: (f: Frame) => void;
+  /// Video started or stopped arriving.
+  onPresence: (hasVideo: boolean) => void;
+  signal: AbortSignal;
+}
+
+const IN_FLIGHT = 2;
+
+export function pull(o: PullOptions): PullStats {
+  const stats: PullStats = { received: 0, drawn: 0, lastDelayMs: null };
+  let newest: Frame | null = null;
+  let lastSeq = 0;
+  let scheduled = false;
+  let present: boolean | null = null;
+
+  const presence = (p: boolean) => {
+    if (present !== p) {
+      present = p;
+      o.onPresence(p);
+    }
+  };
+  const paint = () => {
+    scheduled = false;
+    if (!newest || o.signal.aborted) return;
+    const f = newest;
+    newest = null;
+    o.draw(f);
+    stats.drawn += 1;
+    if (f.capturedUs > 0) stats.lastDelayMs = Date.now() - f.capturedUs / 1000;
+  };
+  const sleep = (ms: number) =>
+    new Promise<void>((r) => {
+      const t = setTimeout(r, ms);
+      o.signal.addEventListener('abort', () => { clearTimeout(t); r(); }, { once: true });
+    });
+
+  const loop = async () => {
+    while (!o.signal.aborted) {
+      const [w, h] = o.size();
+      if (w < 2 || h < 2) {
+        await sleep(100);
+        continue;
+      }
+      try {
+        const r = await o.backend.frame(o.view, o.source, lastSeq, w, h, o.signal);
+        if (r === 'no-video') {
+          presence(false);
+          await sleep(250);
+        } else if (r !== 'none-yet' && r.seq > lastSeq) {
+          lastSeq = r.seq;
+          stats.received += 1;
+          newest = r;
+          presence(true);
+          if (!scheduled) {
+            scheduled = true;
+            requestAnimationFrame(paint);
+          }
+        }
+      } catch {
+        if (o.signal.aborted) return;
+        await sleep(500);
+      }
+    }
+  };
+  for (let i = 0; i < IN_FLIGHT; i++) void loop();
+  return stats;
+}
