@@ -12,6 +12,13 @@ fn cargo() -> Command {
 /// Format check, clippy with warnings denied, then every test. Prints a
 /// timing table at the end.
 pub(crate) fn run_all() -> Result<()> {
+    let ui = |args: &[&str]| {
+        let mut c = Command::new(crate::npm());
+        c.args(["run", "--silent"])
+            .args(args)
+            .current_dir(crate::workspace_root().join("ui"));
+        c
+    };
     let steps: Vec<(&str, Command, &str)> = vec![
         (
             "fmt",
@@ -21,6 +28,17 @@ pub(crate) fn run_all() -> Result<()> {
                 c
             },
             "run `cargo fmt --all` and commit the result",
+        ),
+        ("ui build", ui(&["build"]), "fix the UI build errors above"),
+        (
+            "ui lint",
+            ui(&["lint"]),
+            "fix the lint errors above (`npm run lint` in ui/)",
+        ),
+        (
+            "ui types",
+            ui(&["check"]),
+            "fix the type errors above (`npm run check` in ui/)",
         ),
         (
             "clippy",
@@ -46,6 +64,16 @@ pub(crate) fn run_all() -> Result<()> {
                 c
             },
             "see the failing tests above",
+        ),
+        (
+            "ui unit",
+            ui(&["test"]),
+            "see the failing UI unit tests above",
+        ),
+        (
+            "ui browser",
+            ui(&["e2e"]),
+            "see the failing browser tests above; screenshots are in ui/e2e/screens",
         ),
     ];
     let mut timings = Vec::new();

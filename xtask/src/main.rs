@@ -96,7 +96,8 @@ fn setup(no_apt: bool) -> Result<()> {
     }
     livekit::ensure_host()?;
     python_peers()?;
-    js_peers()?;
+    npm_ci("tests/peers/js", "JS test peer")?;
+    npm_ci("ui", "UI")?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -125,31 +126,34 @@ fn python_peers() -> Result<()> {
 }
 
 /// The workspace root (xtask lives one level below it).
-fn workspace_root() -> std::path::PathBuf {
+pub(crate) fn workspace_root() -> std::path::PathBuf {
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     here.parent().unwrap_or(here).to_path_buf()
 }
 
-/// Installs the JS SDK test peer's pinned npm packages (`npm ci`) when its
-/// lockfile changed since the last install.
-fn js_peers() -> Result<()> {
+/// Installs a folder's pinned npm packages (`npm ci`) when its lockfile
+/// changed since the last install.
+fn npm_ci(rel: &str, what: &str) -> Result<()> {
     use sha2::{Digest as _, Sha256};
-    let dir = workspace_root().join("tests/peers/js");
+    let dir = workspace_root().join(rel);
     let lock = std::fs::read(dir.join("package-lock.json"))?;
     let want = format!("{:x}", Sha256::digest(&lock));
     let marker = dir.join("node_modules/.tandem-lock-sha256");
     if std::fs::read_to_string(&marker).is_ok_and(|have| have.trim() == want) {
-        println!("setup: JS test peer packages present");
+        println!("setup: {what} packages present");
         return Ok(());
     }
-    let npm = if cfg!(windows) { "npm.cmd" } else { "npm" };
     run::status(
-        std::process::Command::new(npm)
+        std::process::Command::new(npm())
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
             .current_dir(&dir),
-        "the JS interop tests need Node.js with npm and the npm registry; install Node 20+ or check the network",
+        "this needs Node.js (20.19 or newer) with npm and the npm registry; install it or check the network",
     )?;
     std::fs::write(&marker, want)?;
-    println!("setup: JS test peer packages installed ({})", dir.display());
+    println!("setup: {what} packages installed ({})", dir.display());
     Ok(())
+}
+
+pub(crate) fn npm() -> &'static str {
+    if cfg!(windows) { "npm.cmd" } else { "npm" }
 }
