@@ -26,6 +26,16 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    let embedded = std::env::var_os("CARGO_FEATURE_CUSTOM_PROTOCOL").is_some();
+    let index = std::path::Path::new("../ui/dist/index.html");
+    println!("cargo:rerun-if-changed=../ui/dist");
+    if embedded && !index.exists() {
+        panic!(
+            "the UI is not built (ui/dist is missing): run `npm ci && npm run build` in ui/ \
+             (`cargo xtask test` and `cargo xtask demo` do it), or build with \
+             --no-default-features to load the Vite dev server instead"
+        );
+    }
     tauri_build::try_build(
         tauri_build::Attributes::new()
             .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS)),

@@ -5,11 +5,13 @@
 // A test harness: failing loudly is how it reports.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod display;
 pub mod netns;
 pub mod peer;
 pub mod process;
 pub mod pulse;
 pub mod token;
+pub mod webdriver;
 
 /// The workspace root, for finding scripts under `tests/`.
 pub fn workspace_root() -> std::path::PathBuf {

@@ -1,0 +1,269 @@
+//! The real desktop app under Xvfb, driven through tauri-driver and
+//! WebKitWebDriver, in a private network namespace with tandem-backend,
+//! tandem-devserver, LiveKit's Python SDK as the other participant and fake
+//! PulseAudio devices: sign in, the prejoin meter follows the microphone,
+//! join, the peer's picture is drawn and ours reaches the peer, chat both
+//! ways, our mute is seen, hostile chat and names stay text, leaving shows
+//! the ended screen.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tandem_testkit::display::Xvfb;
+use tandem_testkit::peer::Peer;
+use tandem_testkit::pulse::FakeAudio;
+use tandem_testkit::token;
+use tandem_testkit::webdriver::{Driver, Session};
+
+/// What a hostile participant would try: markup in a name and a message.
+const PAYLOAD: &str = r#"<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>"#;
+
+fn shots_dir() -> PathBuf {
+    let d = tandem_testkit::workspace_root().join("target/app-e2e");
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+async fn shot(s: &Session, name: &str) {
+    let _ = s.screenshot(&shots_dir().join(format!("{name}.png"))).await;
+}
+
+/// A data-testid's attribute, or null.
+fn attr(testid: &str, name: &str) -> String {
+    format!(
+        "const e = document.querySelector('[data-testid=\"{testid}\"]'); return e ? e.getAttribute('{name}') : null;"
+    )
+}
+
+/// The mean colour at the centre of the remote video's canvas.
+const REMOTE_COLOUR: &str = r#"
+const c = document.querySelector('[data-testid="remote-video"] canvas');
+if (!c || c.width < 4) return null;
+const p = document.createElement('canvas');
+p.width = c.width; p.height = c.height;
+const g = p.getContext('2d');
+g.drawImage(c, 0, 0);
+const d = g.getImageData(c.width / 2 - 4, c.height / 2 - 4, 8, 8).data;
+let r = 0, gg = 0, b = 0;
+for (let i = 0; i < d.length; i += 4) { r += d[i]; gg += d[i + 1]; b += d[i + 2]; }
+const n = d.length / 4;
+return [Math.round(r / n), Math.round(gg / n), Math.round(b / n)];
+"#;
+
+#[test]
+fn the_desktop_app_makes_a_call_with_a_python_peer() {
+    tandem_testkit::media_test(
+        "the_desktop_app_makes_a_call_with_a_python_peer",
+        |ip| async move {
+            let audio = FakeAudio::start("app-e2e");
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let dir = std::env::temp_dir().join(format!("tandem-app-e2e-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+                &format!("sqlite://{}", dir.join("backend.db").display()),
+                &ds.url(),
+                "app-e2e-jwt-secret-0123456789",
+            ))
+            .await
+            .unwrap();
+            let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
+            let session = demo.session_id.clone();
+
+            // The other participant: a hostile display name, a magenta picture, 660 Hz.
+            let mut peer = Peer::python(
+                "peer",
+                &ds.url(),
+                &token::join_named(&session, "coach-peer", PAYLOAD),
+            )
+            .await
+            .unwrap();
+            peer.cmd(json!({"cmd": "publish_video", "color": [200, 40, 160], "width": 640, "height": 360, "fps": 15}))
+            .await
+            .unwrap();
+            peer.cmd(json!({"cmd": "publish_audio", "freq": 660}))
+                .await
+                .unwrap();
+
+            let x = Xvfb::start(1280, 860);
+            let home = |sub: &str| dir.join(sub).display().to_string();
+            let pulse = audio.server.clone();
+            let driver = Driver::start(&[
+                ("DISPLAY", &x.display),
+                ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
+                ("TANDEM_KEYCHAIN", "memory"),
+                ("PULSE_SERVER", &pulse),
+                ("XDG_CONFIG_HOME", &home("config")),
+                ("XDG_DATA_HOME", &home("data")),
+                ("XDG_CACHE_HOME", &home("cache")),
+                ("RUST_LOG", "info,tao=warn,wry=warn"),
+            ])
+            .unwrap();
+            let s = driver
+                .session(std::path::Path::new(env!("CARGO_BIN_EXE_tandem")))
+                .await
+                .unwrap();
+            let result = drive(&s, &backend.url(), &demo, &mut peer, &audio).await;
+            if result.is_err() {
+                shot(&s, "failure").await;
+                x.screenshot(&shots_dir().join("failure-screen.png"));
+            }
+            let _ = s.close().await;
+            drop(driver);
+            result.unwrap();
+            peer.kill().await;
+            let _ = std::fs::remove_dir_all(&dir);
+        },
+    );
+}
+
+async fn drive(
+    s: &Session,
+    backend_url: &str,
+    demo: &tandem_backend::dev::Demo,
+    peer: &mut Peer,
+    audio: &FakeAudio,
+) -> anyhow::Result<()> {
+    let long = Duration::from_secs(30);
+    // Connect: add the platform, a wrong password is refused, the right one signs in.
+    s.testid("screen-connect").await?;
+    s.fill(&s.testid("platform-url").await?, backend_url)
+        .await?;
+    s.click(
+        &s.wait_for("[data-testid=add-platform-form] button[type=submit]", long)
+            .await?,
+    )
+    .await?;
+    s.fill(&s.testid("email").await?, &demo.client_email)
+        .await?;
+    s.fill(&s.testid("password").await?, "not-the-password")
+        .await?;
+    s.click(&s.testid("sign-in").await?).await?;
+    let err = s.text(&s.testid("sign-in-error").await?).await?;
+    anyhow::ensure!(err.contains("sign in again"), "sign-in error said: {err}");
+    s.fill(&s.testid("password").await?, &demo.password).await?;
+    s.click(&s.testid("sign-in").await?).await?;
+    s.click(&s.testid("open-session").await?).await?;
+    shot(s, "1-sessions-opened").await;
+
+    // Prejoin: the meter follows the tone microphone, up and then down.
+    s.testid("screen-prejoin").await?;
+    let tone = audio.play_tone_into_mic(440);
+    s.until(
+        "the meter to rise",
+        long,
+        &format!(
+            "const v = (() => {{ {} }})(); return v !== null && Number(v) > 40 ? v : null;",
+            attr("mic-meter", "data-level")
+        ),
+    )
+    .await?;
+    shot(s, "2-prejoin").await;
+    audio.stop_tone(&tone);
+    s.until(
+        "the meter to fall",
+        long,
+        &format!(
+            "const v = (() => {{ {} }})(); return v !== null && Number(v) < 15 ? 'low' : null;",
+            attr("mic-meter", "data-level")
+        ),
+    )
+    .await?;
+    let tone = audio.play_tone_into_mic(440);
+    s.until(
+        "our preview",
+        long,
+        &format!(
+            "return ({}) === 'true';",
+            format!(
+                "(() => {{ {} }})()",
+                attr("preview-video", "data-has-video")
+            )
+        ),
+    )
+    .await?;
+    s.fill(&s.testid("display-name").await?, "Sam Client")
+        .await?;
+    s.click(&s.testid("join").await?).await?;
+
+    // The call: connected, the peer's name as text, its picture drawn.
+    s.until(
+        "connected",
+        long,
+        &format!(
+            "return ({}) === 'connected';",
+            format!("(() => {{ {} }})()", attr("screen-call", "data-phase"))
+        ),
+    )
+    .await?;
+    let name = s.text(&s.testid("remote-name").await?).await?;
+    anyhow::ensure!(name == PAYLOAD, "the peer's name shows as {name:?}");
+    let colour = s
+        .until("the peer's picture", long, &format!("const c = (() => {{ {REMOTE_COLOUR} }})(); return c && c[0] > 150 && c[1] < 90 && c[2] > 110 ? c : null;"))
+        .await?;
+    shot(s, "3-call").await;
+
+    // The peer sees our pattern and hears our tone.
+    // (We are the only other participant, whatever identity the backend gave us.)
+    let first = |v: &Value| {
+        v.as_object()
+            .and_then(|m| m.values().next())
+            .cloned()
+            .unwrap_or_default()
+    };
+    peer.stats_until(long, |st| {
+        first(&st["video"])["frames"].as_u64().unwrap_or(0) > 10
+            && first(&st["audio"])["freq"]
+                .as_f64()
+                .is_some_and(|f| (f - 440.0).abs() < 8.0)
+    })
+    .await?;
+
+    // Chat both ways; the hostile message stays text and runs nothing.
+    peer.cmd(json!({"cmd": "send_chat", "text": PAYLOAD}))
+        .await?;
+    s.until("the unread badge", long, "const b = document.querySelector('[data-testid=unread]'); return b ? b.textContent : null;").await?;
+    s.click(&s.testid("toggle-chat").await?).await?;
+    let text = s.text(&s.testid("chat-text").await?).await?;
+    anyhow::ensure!(text == PAYLOAD, "chat shows {text:?}");
+    let executed: Value = s
+        .script("return [window.__pwned === undefined, document.querySelectorAll('[data-testid=chat-panel] img, [data-testid=chat-panel] script, [data-testid=remote-tile] img').length];", json!([]))
+        .await?;
+    anyhow::ensure!(
+        executed == json!([true, 0]),
+        "hostile markup became live: {executed}"
+    );
+    s.fill(&s.testid("chat-input").await?, "Hello from Tandem")
+        .await?;
+    s.click(&s.testid("chat-send").await?).await?;
+    peer.expect("chat", json!({"text": "Hello from Tandem"}))
+        .await?;
+    s.until(
+        "our message marked sent",
+        long,
+        "return document.querySelector('[data-testid=chat-message][data-status=sent]') !== null;",
+    )
+    .await?;
+    shot(s, "4-chat").await;
+
+    // Our mute reaches the peer.
+    s.click(&s.testid("toggle-mic").await?).await?;
+    peer.expect("track_muted", json!({"kind": "audio"})).await?;
+    audio.stop_tone(&tone);
+
+    // Leave: the ended screen.
+    s.click(&s.testid("leave").await?).await?;
+    s.click(&s.testid("leave-confirm").await?).await?;
+    let reason = s.text(&s.testid("end-reason").await?).await?;
+    anyhow::ensure!(
+        reason == "You left the call.",
+        "ended screen says {reason:?}"
+    );
+    shot(s, "5-ended").await;
+    eprintln!("peer colour drawn: {colour}");
+    Ok(())
+}
