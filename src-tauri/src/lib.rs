@@ -150,10 +150,38 @@ pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Whether the webview may show `url`: only the app's own pages. Links
+/// from chat open in the system browser instead (`open_external`).
+pub fn allowed_page(url: &url::Url) -> bool {
+    match (url.scheme(), url.host_str()) {
+        ("tauri", Some("localhost")) => true,
+        ("http" | "https", Some("tauri.localhost")) => true,
+        ("about", _) => url.as_str() == "about:blank",
+        // The Vite dev server, only in builds that load it.
+        ("http", Some("localhost")) => {
+            !cfg!(feature = "custom-protocol") && url.port() == Some(1420)
+        }
+        _ => false,
+    }
+}
+
+fn navigation_guard() -> tauri::plugin::TauriPlugin<tauri::Wry> {
+    tauri::plugin::Builder::new("navigation-guard")
+        .on_navigation(|_, url| {
+            let ok = allowed_page(url);
+            if !ok {
+                tracing::warn!("blocked navigation to a {} page", url.scheme());
+            }
+            ok
+        })
+        .build()
+}
+
 /// Starts the app.
 pub fn run() -> anyhow::Result<()> {
     let builder = specta_builder();
     tauri::Builder::default()
+        .plugin(navigation_guard())
         .invoke_handler(builder.invoke_handler())
         .register_asynchronous_uri_scheme_protocol("frames", |ctx, request, responder| {
             let app = ctx.app_handle().clone();
@@ -190,6 +218,25 @@ pub fn run() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_webview_shows_only_the_apps_own_pages() {
+        let ok = |u: &str| {
+            super::allowed_page(&url::Url::parse(u).unwrap_or_else(|e| panic!("{u}: {e}")))
+        };
+        assert!(ok("tauri://localhost/"));
+        assert!(ok("http://tauri.localhost/index.html"));
+        for bad in [
+            "https://example.com/",
+            "http://localhost:1420/",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "tauri://evil/",
+        ] {
+            assert!(!ok(bad), "{bad}");
+        }
+    }
+
     /// The committed bindings match the Rust types: run
     /// `cargo test -p tandem` and commit `ui/src/lib/backend/bindings.ts`
     /// when this fails.

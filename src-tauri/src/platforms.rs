@@ -251,36 +251,45 @@ impl Platforms {
         Ok(out)
     }
 
-    /// The stored token of platform `id`.
-    fn token(&self, id: &str) -> Result<Option<String>, AppError> {
-        if let Some(t) = self.fallback.get(id).map_err(AppError::internal)? {
+    /// The stored token of platform `id`. A keychain that cannot be read
+    /// holds nothing we can use: the user signs in again (and is told why).
+    fn token(&self, id: &str) -> Result<Option<String>, String> {
+        if let Some(t) = self.fallback.get(id)? {
             return Ok(Some(t));
         }
-        self.keychain.get(id).map_err(|e| {
-            AppError::new(
-                ErrorCode::Keychain,
-                format!(
-                    "The system keychain could not be read ({e}). Unlock it, or sign in again."
-                ),
-            )
-        })
+        self.keychain.get(id)
     }
 
     /// A client for platform `id` with its credentials.
     pub fn client(&self, id: &str) -> Result<BackendClient, AppError> {
         let p = self.get(id)?;
-        let token = self.token(id)?;
-        let auth = match (p.profile, token) {
-            (ProfileId::Seed004, _) => Auth::None,
-            (ProfileId::Seed001, Some(jwt)) => Auth::Supabase {
+        if p.profile == ProfileId::Seed004 {
+            // Join links carry their own credentials.
+            return Ok(BackendClient::new(
+                &p.backend_url,
+                profile(p.profile),
+                Auth::None,
+            )?);
+        }
+        let token = self.token(id);
+        let auth = match token {
+            Ok(Some(jwt)) if p.profile == ProfileId::Seed001 => Auth::Supabase {
                 jwt,
                 anon_key: p.anon_key.clone().unwrap_or_default(),
             },
-            (_, Some(t)) => Auth::Bearer(t),
-            (_, None) => {
+            Ok(Some(t)) => Auth::Bearer(t),
+            missing => {
+                let why = match missing {
+                    Err(e) => {
+                        tracing::warn!("the keychain could not be read: {e}");
+                        " (the system keychain is not available, so sign-ins last only while Tandem runs)"
+                    }
+                    _ => "",
+                };
+                self.forget_sign_in(id)?;
                 return Err(AppError::new(
                     ErrorCode::SignInRequired,
-                    format!("Sign in to {} first.", p.name),
+                    format!("Sign in to {} first{why}.", p.name),
                 ));
             }
         };
@@ -289,6 +298,17 @@ impl Platforms {
             profile(p.profile),
             auth,
         )?)
+    }
+
+    /// Marks a platform signed out when its token is gone.
+    fn forget_sign_in(&self, id: &str) -> Result<(), AppError> {
+        let mut list = self.lock()?;
+        if let Some(p) = list.iter_mut().find(|p| p.id == id && p.signed_in) {
+            p.signed_in = false;
+            let list = list.clone();
+            return self.save(&list);
+        }
+        Ok(())
     }
 }
 
@@ -431,6 +451,45 @@ mod tests {
         assert!(valid_backend_url("https://coach.example.com/api").is_ok());
         assert!(valid_secret("token", "a b").is_err());
         assert!(valid_secret("token", "").is_err());
+    }
+
+    /// A keychain with no provider (a desktop without a Secret Service).
+    #[derive(Debug)]
+    struct NoKeychain;
+    impl Keychain for NoKeychain {
+        fn get(&self, _: &str) -> Result<Option<String>, String> {
+            Err("no secret service provider".into())
+        }
+        fn set(&self, _: &str, _: &str) -> Result<(), String> {
+            Err("no secret service provider".into())
+        }
+        fn delete(&self, _: &str) -> Result<(), String> {
+            Err("no secret service provider".into())
+        }
+    }
+
+    #[test]
+    fn without_a_keychain_sign_ins_last_for_the_run_and_links_still_work() {
+        let s = Platforms::load(None, Box::new(NoKeychain));
+        let new = |profile| NewPlatform {
+            name: String::new(),
+            backend_url: "http://127.0.0.1:9".into(),
+            profile,
+            anon_key: None,
+        };
+        let links = s.add(new(ProfileId::Seed004)).unwrap();
+        assert!(s.client(&links.id).is_ok(), "join links need no keychain");
+        let p = s.add(new(ProfileId::Seed000)).unwrap();
+        let e = s.client(&p.id).unwrap_err();
+        assert_eq!(e.code, ErrorCode::SignInRequired);
+        assert!(
+            e.message.contains("keychain is not available"),
+            "{}",
+            e.message
+        );
+        let signed = s.store_token(&p.id, "a@b.c", "jwt").unwrap();
+        assert!(signed.signed_in && !signed.remembered);
+        assert!(s.client(&p.id).is_ok());
     }
 
     #[test]

@@ -54,7 +54,8 @@ pub(crate) async fn devices_list() -> Result<DeviceList, AppError> {
 pub(crate) fn camera_choice(id: Option<&str>) -> CameraChoice {
     match id {
         None | Some("") => CameraChoice::Default,
-        Some(TEST_PATTERN) => CameraChoice::TestPattern(PatternColour::TEAL),
+        // Orange: the bot and tests send teal, so each side is told apart.
+        Some(TEST_PATTERN) => CameraChoice::TestPattern(PatternColour::ORANGE),
         Some(id) => CameraChoice::Id(id.to_owned()),
     }
 }

@@ -180,24 +180,6 @@ fn print_table(timings: &[(&str, std::time::Duration, bool)]) {
     }
 }
 
-/// The demo until the desktop app exists: tandem-lk's `join` example.
-pub(crate) fn demo(args: &[String]) -> Result<()> {
-    run::status(
-        cargo()
-            .args([
-                "run",
-                "--release",
-                "--package",
-                "tandem-lk",
-                "--example",
-                "join",
-                "--",
-            ])
-            .args(args),
-        "see the error above",
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

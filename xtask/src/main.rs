@@ -9,6 +9,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod apt;
+mod demo;
 mod gate;
 mod livekit;
 mod pg;
@@ -39,8 +40,9 @@ enum Command {
         #[arg(long)]
         no_apt: bool,
     },
-    /// Setup, then the demo: publish a test pattern and a tone, locally or
-    /// into a LiveKit room when `--url` and `--token` are given.
+    /// Setup, then a call on this desktop: dev server, backend, a bot as the
+    /// coach and the app as the client (`--seconds N --screenshot F` for a
+    /// bounded run).
     Demo {
         /// Arguments passed on to the demo.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -67,7 +69,7 @@ fn main() -> Result<()> {
         }
         Command::Demo { args } => {
             setup(false)?;
-            gate::demo(&args)
+            demo::run(&args)
         }
         Command::FetchLivekit { target, dest } => {
             let pin = tandem_lk_dist::pin_for_target(&target).ok_or_else(|| {
@@ -98,6 +100,7 @@ fn setup(no_apt: bool) -> Result<()> {
     python_peers()?;
     npm_ci("tests/peers/js", "JS test peer")?;
     npm_ci("ui", "UI")?;
+    tauri_driver()?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -129,6 +132,47 @@ fn python_peers() -> Result<()> {
 pub(crate) fn workspace_root() -> std::path::PathBuf {
     let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     here.parent().unwrap_or(here).to_path_buf()
+}
+
+/// The pinned tauri-driver (WebDriver for the app's end-to-end tests), built
+/// once into `~/.cache/tandem/tools`.
+const TAURI_DRIVER: &str = "2.1.0";
+
+fn tauri_driver() -> Result<()> {
+    if !cfg!(target_os = "linux") {
+        println!("setup: tauri-driver is only needed on Linux");
+        return Ok(());
+    }
+    let home = std::env::var_os("HOME").ok_or_else(|| anyhow::anyhow!("HOME is not set"))?;
+    let root = std::path::Path::new(&home).join(".cache/tandem/tools");
+    let marker = root.join(format!(".tauri-driver-{TAURI_DRIVER}"));
+    if marker.exists() && root.join("bin/tauri-driver").exists() {
+        println!("setup: tauri-driver {TAURI_DRIVER} present");
+        return Ok(());
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run::status(
+        std::process::Command::new(cargo)
+            .args([
+                "install",
+                "--quiet",
+                "--locked",
+                "tauri-driver",
+                "--version",
+                TAURI_DRIVER,
+                "--root",
+            ])
+            .arg(&root)
+            // Its own build directory: the workspace's target is not involved.
+            .env_remove("CARGO_TARGET_DIR"),
+        "the app's end-to-end tests need tauri-driver; check the network",
+    )?;
+    std::fs::write(&marker, "")?;
+    println!(
+        "setup: tauri-driver {TAURI_DRIVER} installed in {}",
+        root.display()
+    );
+    Ok(())
 }
 
 /// Installs a folder's pinned npm packages (`npm ci`) when its lockfile

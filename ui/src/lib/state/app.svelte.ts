@@ -82,7 +82,15 @@ export class AppModel {
     try {
       const target = await this.backend.openJoinLink(opts.link, null);
       this.toPrejoin(target);
-      if (opts.joinNow && this.choices.displayName.trim()) await this.join(target);
+      if (opts.joinNow && this.choices.displayName.trim()) {
+        // Joining without the prejoin screen: a machine without a camera
+        // shows the test pattern rather than nothing.
+        const d = await this.backend.devicesList().catch(() => null);
+        if (d && !this.choices.camera && !d.cameras.some((c) => c.id !== 'test-pattern')) {
+          this.choices.camera = 'test-pattern';
+        }
+        await this.join(target);
+      }
     } catch (e) {
       this.showError(e, null);
     }
