@@ -6,8 +6,9 @@
 //!
 //! Request: `frames://localhost/<view>?src=<identity|local>&after=<seq>&w=<px>&h=<px>`
 //! where `<view>` names one element (two elements showing the same track
-//! each get every frame). Answer: 200 with a 24-byte header — seq, width,
-//! height, 0 (u32 little-endian), capture time in µs (f64) — then the I420
+//! each get every frame). Answer: 200 with a 32-byte header — seq, width,
+//! height, 0 (u32 little-endian), the sender's capture time and our receive
+//! time in µs since the Unix epoch (f64, 0 when unknown) — then the I420
 //! planes; 204 when no newer frame came within a second; 404 when the source
 //! has no video (yet).
 
@@ -23,7 +24,7 @@ const WAIT: Duration = Duration::from_secs(1);
 const IDLE: Duration = Duration::from_secs(30);
 /// The largest size a view may ask for.
 const MAX_SIDE: u32 = 3840;
-pub const HEADER: usize = 24;
+pub const HEADER: usize = 32;
 
 /// One element's position in its source's stream.
 #[derive(Debug)]
@@ -185,6 +186,7 @@ pub fn encode(seq: u32, f: &tandem_call::media::I420Frame) -> Vec<u8> {
     out.extend_from_slice(&f.height().to_le_bytes());
     out.extend_from_slice(&0u32.to_le_bytes());
     out.extend_from_slice(&(f.captured_us as f64).to_le_bytes());
+    out.extend_from_slice(&(f.received_us as f64).to_le_bytes());
     out.extend_from_slice(f.data());
     out
 }

@@ -37,6 +37,13 @@ fn attr(testid: &str, name: &str) -> String {
     )
 }
 
+/// A script that is truthy when `testid`'s attribute `name` passes `test`
+/// (JavaScript on `v`, the attribute's text or null).
+fn attr_is(testid: &str, name: &str, test: &str) -> String {
+    let read = attr(testid, name);
+    format!("const v = (() => {{ {read} }})(); return ({test}) ? (v ?? true) : null;")
+}
+
 /// The mean colour at the centre of the remote video's canvas.
 const REMOTE_COLOUR: &str = r#"
 const c = document.querySelector('[data-testid="remote-video"] canvas');
@@ -156,10 +163,7 @@ async fn drive(
     s.until(
         "the meter to rise",
         long,
-        &format!(
-            "const v = (() => {{ {} }})(); return v !== null && Number(v) > 40 ? v : null;",
-            attr("mic-meter", "data-level")
-        ),
+        &attr_is("mic-meter", "data-level", "v !== null && Number(v) > 40"),
     )
     .await?;
     shot(s, "2-prejoin").await;
@@ -167,23 +171,14 @@ async fn drive(
     s.until(
         "the meter to fall",
         long,
-        &format!(
-            "const v = (() => {{ {} }})(); return v !== null && Number(v) < 15 ? 'low' : null;",
-            attr("mic-meter", "data-level")
-        ),
+        &attr_is("mic-meter", "data-level", "v !== null && Number(v) < 15"),
     )
     .await?;
     let tone = audio.play_tone_into_mic(440);
     s.until(
         "our preview",
         long,
-        &format!(
-            "return ({}) === 'true';",
-            format!(
-                "(() => {{ {} }})()",
-                attr("preview-video", "data-has-video")
-            )
-        ),
+        &attr_is("preview-video", "data-has-video", "v === 'true'"),
     )
     .await?;
     s.fill(&s.testid("display-name").await?, "Sam Client")
@@ -194,10 +189,7 @@ async fn drive(
     s.until(
         "connected",
         long,
-        &format!(
-            "return ({}) === 'connected';",
-            format!("(() => {{ {} }})()", attr("screen-call", "data-phase"))
-        ),
+        &attr_is("screen-call", "data-phase", "v === 'connected'"),
     )
     .await?;
     let name = s.text(&s.testid("remote-name").await?).await?;

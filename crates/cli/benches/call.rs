@@ -18,38 +18,10 @@ use std::time::{Duration, Instant};
 
 use tandem_devserver::{Config, Server};
 use tandem_testkit::peer::Peer;
+use tandem_testkit::procstat::{cpu_time, percentile, rss_mib};
 use tandem_testkit::{netns, process, token};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
-
-/// CPU time (user + system) of a process, from /proc.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the command name: state is field 3, utime 14, stime 15.
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
-
-/// Resident memory of a process and its threads, MiB.
-fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Starts `tandem-cli join` receiving only; its stdout lines arrive on the channel.
 /// Sends nothing (only receives).

@@ -14,6 +14,9 @@ pub struct I420Frame {
     data: Vec<u8>,
     /// When the picture was captured, µs since the Unix epoch.
     pub captured_us: i64,
+    /// When this machine received it (µs since the Unix epoch; 0 for local
+    /// frames): renderers measure their added latency from it.
+    pub received_us: i64,
 }
 
 impl std::fmt::Debug for I420Frame {
@@ -22,6 +25,7 @@ impl std::fmt::Debug for I420Frame {
             .field("width", &self.width)
             .field("height", &self.height)
             .field("captured_us", &self.captured_us)
+            .field("received_us", &self.received_us)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +73,7 @@ impl I420Frame {
             height,
             data,
             captured_us: 0,
+            received_us: 0,
         })
     }
 
@@ -107,6 +112,7 @@ impl I420Frame {
     pub fn scaled(&self, width: u32, height: u32) -> Result<I420Frame, FrameError> {
         let mut out = I420Frame::new(width, height)?;
         out.captured_us = self.captured_us;
+        out.received_us = self.received_us;
         if (width, height) == (self.width, self.height) {
             out.data.copy_from_slice(&self.data);
             return Ok(out);
@@ -204,8 +210,10 @@ mod tests {
         u.fill(90);
         v.fill(170);
         f.captured_us = 77;
+        f.received_us = 88;
         let s = f.scaled(16, 8).unwrap();
         assert_eq!((s.width(), s.height(), s.captured_us), (16, 8, 77));
+        assert_eq!(s.received_us, 88);
         let (y, u, v) = s.planes();
         assert_eq!(y.len(), 128);
         assert!(y[0] < 60 && y[15] > 180, "{:?}", &y[..16]);

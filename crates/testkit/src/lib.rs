@@ -9,6 +9,7 @@ pub mod display;
 pub mod netns;
 pub mod peer;
 pub mod process;
+pub mod procstat;
 pub mod pulse;
 pub mod token;
 pub mod webdriver;

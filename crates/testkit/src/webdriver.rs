@@ -55,15 +55,25 @@ impl Driver {
         Ok(Driver { child, port })
     }
 
+    /// The driver's process id (the app runs below it).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Opens the app at `binary` (waits for the driver to listen).
     pub async fn session(&self, binary: &Path) -> Result<Session> {
+        self.session_with_args(binary, &[]).await
+    }
+
+    /// Opens the app at `binary` with command-line `args`.
+    pub async fn session_with_args(&self, binary: &Path, args: &[&str]) -> Result<Session> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()?;
         let base = format!("http://127.0.0.1:{}", self.port);
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "wry",
-            "tauri:options": {"application": binary}
+            "tauri:options": {"application": binary, "args": args}
         }}});
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {

@@ -438,5 +438,9 @@ fn to_frame(frame: &lk::VideoFrame) -> Option<I420Frame> {
         .user_timestamp_us
         .and_then(|t| i64::try_from(t).ok())
         .unwrap_or(0);
+    out.received_us = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0);
     Some(out)
 }

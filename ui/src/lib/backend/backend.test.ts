@@ -7,20 +7,21 @@ describe('frames', () => {
   it('decodes the header and planes the app sends', () => {
     const w = 4;
     const h = 2;
-    const buf = new ArrayBuffer(24 + (w * h * 3) / 2);
+    const buf = new ArrayBuffer(32 + (w * h * 3) / 2);
     const v = new DataView(buf);
     v.setUint32(0, 7, true);
     v.setUint32(4, w, true);
     v.setUint32(8, h, true);
     v.setFloat64(16, 123456, true);
-    new Uint8Array(buf, 24).fill(9);
+    v.setFloat64(24, 654321, true);
+    new Uint8Array(buf, 32).fill(9);
     const f = decodeFrame(buf);
-    expect([f.seq, f.width, f.height, f.capturedUs, f.data.length]).toEqual([7, 4, 2, 123456, 12]);
+    expect([f.seq, f.width, f.height, f.capturedUs, f.receivedUs, f.data.length]).toEqual([7, 4, 2, 123456, 654321, 12]);
   });
 
   it('refuses short or inconsistent frames', () => {
     expect(() => decodeFrame(new ArrayBuffer(10))).toThrow();
-    const buf = new ArrayBuffer(24 + 4);
+    const buf = new ArrayBuffer(32 + 4);
     new DataView(buf).setUint32(4, 640, true);
     new DataView(buf).setUint32(8, 360, true);
     expect(() => decodeFrame(buf)).toThrow();
@@ -40,5 +41,14 @@ describe('errors', () => {
     expect(asAppError(new Error('boom')).code).toBe('internal');
     expect(advice({ code: 'wrong_secret', message: '' }).retry).toBe(false);
     expect(advice({ code: 'sign_in_required', message: '' }).signIn).toBe(true);
+  });
+});
+
+describe('latency percentiles', async () => {
+  const { percentile } = await import('../video/puller');
+  it('pick from the sorted samples', () => {
+    expect(percentile([], 50)).toBeNull();
+    expect(percentile([30, 10, 20], 50)).toBe(20);
+    expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 100], 95)).toBe(100);
   });
 });

@@ -52,7 +52,10 @@ export interface Frame {
   seq: number;
   width: number;
   height: number;
+  /// The sender's capture time, µs since the Unix epoch (0: unknown).
   capturedUs: number;
+  /// When the app received it from LiveKit, µs since the Unix epoch (0: a local frame).
+  receivedUs: number;
   data: Uint8Array;
 }
 
@@ -102,15 +105,24 @@ export interface Backend {
   ): Promise<FrameResult>;
 }
 
+const HEADER = 32;
+
 /// Reads the frames protocol's answer (see src-tauri/src/frames.rs).
 export function decodeFrame(buf: ArrayBuffer): Frame {
-  if (buf.byteLength < 24) throw new Error('short frame');
+  if (buf.byteLength < HEADER) throw new Error('short frame');
   const v = new DataView(buf);
   const width = v.getUint32(4, true);
   const height = v.getUint32(8, true);
-  const data = new Uint8Array(buf, 24);
+  const data = new Uint8Array(buf, HEADER);
   if (width < 2 || height < 2 || data.byteLength < (width * height * 3) / 2) {
     throw new Error('bad frame size');
   }
-  return { seq: v.getUint32(0, true), width, height, capturedUs: v.getFloat64(16, true), data };
+  return {
+    seq: v.getUint32(0, true),
+    width,
+    height,
+    capturedUs: v.getFloat64(16, true),
+    receivedUs: v.getFloat64(24, true),
+    data,
+  };
 }

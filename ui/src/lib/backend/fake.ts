@@ -375,5 +375,6 @@ export function synthFrame(seq: number, maxW: number, maxH: number, yuv: readonl
   data.fill(yuv[2], w * h + (w * h) / 4);
   const bar = Math.floor(((seq * 4) % w) / 2) * 2;
   for (let y = 0; y < h; y++) data.fill(235, y * w + bar, y * w + Math.min(w, bar + 8));
-  return { seq, width: w, height: h, capturedUs: Date.now() * 1000, data };
+  const now = Date.now() * 1000;
+  return { seq, width: w, height: h, capturedUs: now, receivedUs: now, data };
 }

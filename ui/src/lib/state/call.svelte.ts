@@ -59,6 +59,9 @@ export class CallModel {
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   private early = new Map<number, CallUpdate & { type: 'chatSent' | 'chatFailed' }>();
   private nextKey = 0;
+  /// Received messages by sender and id, so a message is shown once.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  private seen = new Set<string>();
 
   constructor(kind: SessionKind = 'video', otherName = '', paidMinutes: number | null = null) {
     this.kind = kind;
@@ -149,7 +152,11 @@ export class CallModel {
         if (u.identity !== this.identity) this.participant(u.identity).quality = u.quality;
         break;
       case 'chat':
-        if (this.chat.some((c) => c.key === u.message.id && c.from === u.message.from)) break;
+        {
+          const key = `${u.message.from}\u0000${u.message.id}`;
+          if (this.seen.has(key)) break;
+          this.seen.add(key);
+        }
         this.pushChat({
           key: u.message.id,
           from: u.message.from,

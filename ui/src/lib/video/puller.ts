@@ -6,8 +6,21 @@ import type { Backend, Frame } from '../backend/backend';
 export interface PullStats {
   received: number;
   drawn: number;
-  /// Capture-to-draw delay of the last frame drawn, ms (sender's clock).
-  lastDelayMs: number | null;
+  /// When the first frame was drawn (ms since the Unix epoch).
+  firstDrawnAt: number | null;
+  /// Added latency of recent frames: received from LiveKit → drawn, ms.
+  recentAddedMs: number[];
+}
+
+/// Recent latency samples kept for the percentiles.
+const SAMPLES = 120;
+
+/// The p-th percentile (0–100) of `values`, or null when empty.
+export function percentile(values: number[], p: number): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.round((p / 100) * (sorted.length - 1))));
+  return sorted[i]!;
 }
 
 export interface PullOptions {
@@ -25,7 +38,7 @@ export interface PullOptions {
 const IN_FLIGHT = 2;
 
 export function pull(o: PullOptions): PullStats {
-  const stats: PullStats = { received: 0, drawn: 0, lastDelayMs: null };
+  const stats: PullStats = { received: 0, drawn: 0, firstDrawnAt: null, recentAddedMs: [] };
   let newest: Frame | null = null;
   let lastSeq = 0;
   let scheduled = false;
@@ -43,8 +56,13 @@ export function pull(o: PullOptions): PullStats {
     const f = newest;
     newest = null;
     o.draw(f);
+    const now = Date.now();
     stats.drawn += 1;
-    if (f.capturedUs > 0) stats.lastDelayMs = Date.now() - f.capturedUs / 1000;
+    stats.firstDrawnAt ??= now;
+    if (f.receivedUs > 0) {
+      stats.recentAddedMs.push(now - f.receivedUs / 1000);
+      if (stats.recentAddedMs.length > SAMPLES) stats.recentAddedMs.shift();
+    }
   };
   const sleep = (ms: number) =>
     new Promise<void>((r) => {
