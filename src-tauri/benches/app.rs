@@ -191,7 +191,12 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         .iter()
         .zip(&each0)
         .zip(&names)
-        .map(|((&p, &c0), n)| format!("{n} {:.0} %", (cpu_time(p) - c0).as_secs_f64() / secs * 100.0))
+        .map(|((&p, &c0), n)| {
+            format!(
+                "{n} {:.0} %",
+                (cpu_time(p) - c0).as_secs_f64() / secs * 100.0
+            )
+        })
         .collect();
     let size: Value = s
         .script("const c = document.querySelector('[data-testid=remote-video] canvas'); return c ? [c.width, c.height] : null;", json!([]))
