@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { centreColour, emit, joinCall, shot, toPrejoin, watchProblems } from './helpers';
+import { centreColour, emit, joinCall, shot, toPrejoin, unnamedControls, watchProblems } from './helpers';
 
 test('prejoin previews the camera, moves the meter, tests the speaker and needs a name', async ({ page }) => {
   const problems = watchProblems(page);
@@ -18,6 +18,7 @@ test('prejoin previews the camera, moves the meter, tests the speaker and needs 
   await expect(page.getByText('Enter your name')).toBeVisible();
   await page.getByTestId('display-name').fill('Sam Client');
   await shot(page, 'prejoin');
+  expect(await unnamedControls(page)).toEqual([]);
   await page.getByTestId('camera-on').uncheck();
   await expect(page.getByText('Camera is off')).toBeVisible();
   expect(problems).toEqual([]);
@@ -68,6 +69,7 @@ test('a video call: stages, remote video, picture-in-picture, chat, controls, ke
   await emit(page, { type: 'muted', identity: 'coach', video: false, muted: true });
   await expect(page.getByTestId('remote-muted')).toBeVisible();
   await shot(page, 'call-video');
+  expect(await unnamedControls(page)).toEqual([]);
 
   // Chat: a message arrives (unread badge), hostile text stays text.
   const payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
@@ -173,6 +175,13 @@ const failures: [string, string, string][] = [
   ['connect_failed', 'Cannot reach the call server (refused).', "Can't reach the call server"],
   ['sign_in_required', 'The backend did not accept your sign-in (expired): sign in again', 'Please sign in again'],
   ['rate_limited', 'Too many attempts; try again in 30 s', 'Too many attempts'],
+  ['timeout', 'The backend did not answer within 10 s: it may be overloaded; try again', 'Your platform is not answering'],
+  ['tls', 'A secure connection to the backend failed (invalid certificate)', 'Secure connection failed'],
+  ['not_found', 'Not found: no such session', 'Session not found'],
+  ['backend_failed', 'The backend failed (HTTP 500): boom; try again later or contact the platform', 'Your platform had a problem'],
+  ['token_rejected', 'The call server refused to let you in: the session token expired 30 s ago: rejoin to get a fresh one.', 'The call server refused to let you in'],
+  ['device', 'Your camera or microphone could not start: busy.', 'Camera or microphone problem'],
+  ['internal', 'Something broke', 'Something went wrong'],
 ];
 
 for (const [code, message, title] of failures) {

@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { shot, watchProblems } from './helpers';
+import { shot, unnamedControls, watchProblems } from './helpers';
 
 test('a new user adds a platform, fails then succeeds to sign in, and sees sessions', async ({ page }) => {
   const problems = watchProblems(page);
@@ -29,6 +29,7 @@ test('a new user adds a platform, fails then succeeds to sign in, and sees sessi
   await expect(page.getByTestId('session')).toHaveCount(3);
   await expect(page.getByText('Signed in as sam@example.com')).toBeVisible();
   await shot(page, 'connect-sessions');
+  expect(await unnamedControls(page)).toEqual([]);
 
   await page.getByTestId('sign-out').click();
   await expect(page.getByTestId('sign-in-form')).toBeVisible();

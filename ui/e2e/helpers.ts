@@ -50,3 +50,21 @@ export async function joinCall(page: Page, session = 0) {
 export async function emit(page: Page, update: unknown) {
   await page.evaluate((u) => (window as any).__fake.emit(u), update);
 }
+
+/// Controls on the page that a screen reader could not name (no label, text,
+/// aria-label or title), described by their test id or tag.
+export async function unnamedControls(page: Page): Promise<string[]> {
+  return page.evaluate(() => {
+    const out: string[] = [];
+    for (const el of document.querySelectorAll<HTMLElement>('button, input, select, textarea, [role=button], [tabindex]')) {
+      const labels = (el as HTMLInputElement).labels;
+      const name =
+        el.getAttribute('aria-label') ||
+        el.getAttribute('title') ||
+        (el.tagName === 'INPUT' || el.tagName === 'SELECT' || el.tagName === 'TEXTAREA' ? '' : el.textContent?.trim()) ||
+        (labels && labels.length > 0 ? labels[0]!.textContent?.trim() : '');
+      if (!name) out.push(el.dataset.testid ?? el.tagName.toLowerCase());
+    }
+    return out;
+  });
+}
