@@ -2,7 +2,6 @@
 //! events into `CallUpdate`s for the UI.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tandem_call::backend::TokenRequest;
@@ -20,7 +19,7 @@ use crate::dto::{
 };
 use crate::error::{AppError, ErrorCode};
 use crate::prejoin::{camera_choice, mic_choice, speaker_choice};
-use crate::{AppState, blocking};
+use crate::{AppState, client_for, close_preview};
 
 /// Starts the call; progress and everything after arrive as `CallUpdate`s.
 #[tauri::command]
@@ -41,10 +40,7 @@ pub(crate) async fn call_join(
     }
     let target = request.target.clone();
     let platform = state.platforms.get(&target.platform_id)?;
-    let client = {
-        let id = platform.id.clone();
-        blocking(&state, move |p| p.client(&id)).await?
-    };
+    let client = client_for(&state, &platform.id).await?;
     let token_request = match platform.profile {
         ProfileId::Seed004 => TokenRequest {
             link: target.link.clone(),
@@ -63,15 +59,7 @@ pub(crate) async fn call_join(
         },
     };
     // The preview holds the devices the call is about to open.
-    state.meter_generation.fetch_add(1, Ordering::SeqCst);
-    let preview = state.preview.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Ok(mut p) = preview.lock() {
-            p.close();
-        }
-    })
-    .await
-    .map_err(AppError::internal)?;
+    close_preview(&state).await?;
     let kind = target.kind;
     let config = CallConfig {
         token: TokenSource::Backend(Box::new(client), token_request),

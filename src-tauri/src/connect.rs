@@ -8,7 +8,7 @@ use crate::dto::{
 };
 use crate::error::{AppError, ErrorCode};
 use crate::platforms::{valid_backend_url, valid_secret};
-use crate::{AppState, blocking};
+use crate::{AppState, blocking, client_for};
 
 #[tauri::command]
 #[specta::specta]
@@ -76,10 +76,7 @@ pub(crate) async fn sessions_list(
     id: String,
 ) -> Result<Vec<JoinTarget>, AppError> {
     let p = state.platforms.get(&id)?;
-    let client = {
-        let id = id.clone();
-        blocking(&state, move |p| p.client(&id)).await?
-    };
+    let client = client_for(&state, &id).await?;
     let list = match client.list_sessions().await {
         Ok(l) => l,
         Err(backend::BackendError::NotFound(_)) => {
@@ -177,10 +174,7 @@ pub(crate) async fn open_join_link(
         profile: ProfileId::Seed004,
         anon_key: None,
     })?;
-    let client = {
-        let id = platform.id.clone();
-        blocking(&state, move |p| p.client(&id)).await?
-    };
+    let client = client_for(&state, &platform.id).await?;
     let req = TokenRequest {
         link: Some(token.clone()),
         ..TokenRequest::default()

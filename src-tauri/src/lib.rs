@@ -104,6 +104,31 @@ async fn blocking<T: Send + 'static>(
         .map_err(AppError::internal)?
 }
 
+/// A backend client for platform `id` (reads the keychain off the runtime).
+async fn client_for(
+    state: &AppState,
+    id: &str,
+) -> Result<tandem_call::backend::BackendClient, AppError> {
+    let id = id.to_owned();
+    blocking(state, move |p| p.client(&id)).await
+}
+
+/// Closes the preview's devices (leaving prejoin, or before a call opens
+/// the same devices) and stops its meter.
+async fn close_preview(state: &AppState) -> Result<(), AppError> {
+    state
+        .meter_generation
+        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let preview = state.preview.clone();
+    tokio::task::spawn_blocking(move || {
+        if let Ok(mut p) = preview.lock() {
+            p.close();
+        }
+    })
+    .await
+    .map_err(AppError::internal)
+}
+
 /// The commands and events the UI may use, for registration and for the
 /// TypeScript bindings.
 pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {

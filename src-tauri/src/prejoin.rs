@@ -141,15 +141,7 @@ pub(crate) async fn preview_set(
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn preview_close(state: State<'_, AppState>) -> Result<(), AppError> {
-    state.meter_generation.fetch_add(1, Ordering::SeqCst);
-    let preview = state.preview.clone();
-    tokio::task::spawn_blocking(move || {
-        if let Ok(mut p) = preview.lock() {
-            p.close();
-        }
-    })
-    .await
-    .map_err(AppError::internal)
+    crate::close_preview(&state).await
 }
 
 /// Plays the test chime on a speaker (during a call: on the call's speaker).
