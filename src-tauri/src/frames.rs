@@ -169,6 +169,9 @@ impl Views {
         let seq = slot.seq;
         drop(slot);
         let (w, h) = (req.width, req.height);
+        if !worth_scaling(frame.width(), frame.height(), w, h) {
+            return Answer::Frame(encode(seq, &frame));
+        }
         let scaled = tokio::task::spawn_blocking(move || frame.fitted(w, h)).await;
         match scaled {
             Ok(Ok(f)) => Answer::Frame(encode(seq, &f)),
@@ -176,6 +179,14 @@ impl Views {
             Err(e) => Answer::Bad(e.to_string()),
         }
     }
+}
+
+/// Scaling in Rust pays when the view is much smaller than the frame (the
+/// picture-in-picture, grid tiles). When it would keep most of the pixels,
+/// sending the frame as it is costs less: the GPU scales it while drawing.
+pub fn worth_scaling(fw: u32, fh: u32, max_w: u32, max_h: u32) -> bool {
+    let (w, h) = tandem_call::media::frame::fit(fw, fh, max_w, max_h);
+    u64::from(w) * u64::from(h) * 10 < u64::from(fw) * u64::from(fh) * 6
 }
 
 /// Header and planes, as the page's renderer reads them.
@@ -224,6 +235,17 @@ mod tests {
             "frames://localhost/{view}?src=alice&after={after}&w=320&h=320"
         ))
         .unwrap()
+    }
+
+    #[test]
+    fn only_much_smaller_views_get_scaled_frames() {
+        assert!(worth_scaling(1280, 720, 320, 180), "picture-in-picture");
+        assert!(worth_scaling(1280, 720, 640, 480), "a grid tile");
+        assert!(!worth_scaling(1280, 720, 1088, 612), "nearly full size");
+        assert!(
+            !worth_scaling(640, 360, 1920, 1080),
+            "larger than the frame"
+        );
     }
 
     #[test]
