@@ -43,6 +43,10 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ),
     ("dbus", "a session bus for the app under test"),
     (
+        "gnome-keyring",
+        "a real Secret Service for the keychain test",
+    ),
+    (
         "postgresql",
         "the backend's tests run on a real PostgreSQL too",
     ),
