@@ -118,6 +118,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         ("DISPLAY", &x.display),
         ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
         ("TANDEM_KEYCHAIN", "memory"),
+        ("TANDEM_SINGLE_INSTANCE", "0"),
         ("XDG_CONFIG_HOME", &config),
         ("XDG_DATA_HOME", &data),
         ("XDG_CACHE_HOME", &cache),

@@ -328,3 +328,11 @@ impl LaunchOptions {
         out
     }
 }
+
+/// Another launch of Tandem handed over a join link (the OS opened a
+/// `tandem://` link while the app was running).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type, tauri_specta::Event)]
+#[serde(rename_all = "camelCase")]
+pub struct OpenLink {
+    pub link: String,
+}

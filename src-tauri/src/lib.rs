@@ -158,7 +158,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
         ])
         .events(tauri_specta::collect_events![
             dto::CallUpdate,
-            dto::MicLevel
+            dto::MicLevel,
+            dto::OpenLink
         ])
 }
 
@@ -202,11 +203,67 @@ fn navigation_guard() -> tauri::plugin::TauriPlugin<tauri::Wry> {
         .build()
 }
 
+/// Whether a D-Bus session bus is there to keep Tandem to one instance
+/// (Linux; elsewhere the OS mechanism is always present). Without one the
+/// app still runs, as separate instances.
+/// `TANDEM_SINGLE_INSTANCE=0` turns it off (tests that run beside a
+/// user's Tandem).
+fn single_instance_possible() -> bool {
+    if std::env::var("TANDEM_SINGLE_INSTANCE").as_deref() == Ok("0") {
+        return false;
+    }
+    if !cfg!(target_os = "linux") {
+        return true;
+    }
+    // The plugin cannot start on a bus address it cannot use, so only
+    // addresses that point at something are accepted.
+    let usable = |addr: &str| {
+        addr.split(';').any(|a| match a.strip_prefix("unix:") {
+            Some(rest) => rest.split(',').any(|kv| match kv.split_once('=') {
+                Some(("path", p)) => std::path::Path::new(p).exists(),
+                Some(("abstract", _)) => true,
+                _ => false,
+            }),
+            None => false,
+        })
+    };
+    match std::env::var("DBUS_SESSION_BUS_ADDRESS") {
+        Ok(addr) => usable(&addr),
+        Err(_) => std::env::var_os("XDG_RUNTIME_DIR")
+            .is_some_and(|d| std::path::Path::new(&d).join("bus").exists()),
+    }
+}
+
+/// A second launch (the OS opening a `tandem://` link) hands its command
+/// line to this instance and exits; its link goes to the UI, which decides
+/// (it never interrupts a call).
+fn on_second_launch(app: &tauri::AppHandle, argv: Vec<String>) {
+    use tauri_specta::Event as _;
+    let launch = dto::LaunchOptions::from_args(argv.into_iter().skip(1));
+    if let Some(link) = launch.link {
+        let _ = dto::OpenLink { link }.emit(app);
+    }
+    if let Some(window) = app.get_webview_window("main") {
+        let _ = window.unminimize();
+        let _ = window.set_focus();
+    }
+}
+
 /// Starts the app.
 pub fn run() -> anyhow::Result<()> {
     let builder = specta_builder();
-    tauri::Builder::default()
-        .plugin(navigation_guard())
+    let mut app = tauri::Builder::default();
+    if single_instance_possible() {
+        // First, so a second instance exits before doing anything else.
+        app = app.plugin(tauri_plugin_single_instance::init(|app, argv, _cwd| {
+            on_second_launch(app, argv);
+        }));
+    } else {
+        tracing::warn!(
+            "no D-Bus session bus: links opened while Tandem runs start another instance"
+        );
+    }
+    app.plugin(navigation_guard())
         .invoke_handler(builder.invoke_handler())
         .register_asynchronous_uri_scheme_protocol("frames", |ctx, request, responder| {
             let app = ctx.app_handle().clone();

@@ -103,6 +103,7 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 ("DISPLAY", &x.display),
                 ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
                 ("TANDEM_KEYCHAIN", "memory"),
+                ("TANDEM_SINGLE_INSTANCE", "0"),
                 ("PULSE_SERVER", &pulse),
                 ("XDG_CONFIG_HOME", &home("config")),
                 ("XDG_DATA_HOME", &home("data")),

@@ -51,3 +51,18 @@ test('a join link opens prejoin; a bad or expired link says why', async ({ page 
   await expect(page.getByTestId('session-title')).toHaveText('Session with Coach Alex');
   expect(problems).toEqual([]);
 });
+
+test('a link from another launch opens prejoin, but never interrupts a call', async ({ page }) => {
+  await page.goto('/');
+  await expect(page.getByTestId('session').first()).toBeVisible();
+  await page.evaluate(() => (window as any).__fake.openLink('https://studio.example.com/join?token=abcdefgh123'));
+  await expect(page.getByTestId('screen-prejoin')).toBeVisible();
+  await page.getByTestId('display-name').fill('Sam Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');
+  await page.evaluate(() => (window as any).__fake.openLink('https://studio.example.com/join?token=other12345'));
+  await expect(page.getByTestId('notice')).toContainText('Leave this call');
+  await expect(page.getByTestId('screen-call')).toBeVisible();
+  await page.evaluate(() => (window as any).__fake.openLink('https://studio.example.com/join?token=expired'));
+  await expect(page.getByTestId('screen-call')).toBeVisible();
+});

@@ -229,6 +229,8 @@ fn call(opts: &Options) -> Result<()> {
     let mut app = Command::new(bin("tandem"))
         .args([&client, "--name", "Demo client", "--join-now"])
         .env("XDG_CONFIG_HOME", work.join("config"))
+        // Its own instance, even beside a Tandem the user already has open.
+        .env("TANDEM_SINGLE_INSTANCE", "0")
         .spawn()
         .context("starting the app")?;
     println!(

@@ -104,6 +104,17 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // WebKitWebDriver and the app outlive tauri-driver when it is
+        // killed: stop the whole tree, children first.
+        let mut below: Vec<u32> = crate::procstat::tree(self.child.id())
+            .into_iter()
+            .map(|(p, _)| p)
+            .filter(|&p| p != self.child.id())
+            .collect();
+        below.reverse();
+        for pid in below {
+            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

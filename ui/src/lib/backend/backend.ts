@@ -93,6 +93,8 @@ export interface Backend {
   openExternal(url: string): Promise<void>;
   onCallUpdate(cb: (u: CallUpdate) => void): Promise<Unlisten>;
   onMicLevel(cb: (dbfs: number) => void): Promise<Unlisten>;
+  /// A join link handed over by another launch of the app.
+  onOpenLink(cb: (link: string) => void): Promise<Unlisten>;
   /// The next frame of `source` for the element `view`, scaled to fit
   /// `width`×`height`, newer than `after`.
   frame(

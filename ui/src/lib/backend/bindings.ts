@@ -67,6 +67,7 @@ export const commands = {
 export const events = {
 	callUpdate: makeEvent<CallUpdate_Serialize, CallUpdate_Deserialize>("call-update"),
 	micLevel: makeEvent<MicLevel, MicLevel>("mic-level"),
+	openLink: makeEvent<OpenLink, OpenLink>("open-link"),
 };
 
 /* Types */
@@ -284,6 +285,14 @@ export type NewPlatform_Serialize = {
 	backendUrl: string,
 	profile: ProfileId,
 	anonKey: string | null,
+};
+
+/**
+ *  Another launch of Tandem handed over a join link (the OS opened a
+ *  `tandem://` link while the app was running).
+ */
+export type OpenLink = {
+	link: string,
 };
 
 /**  A platform the user added. */

@@ -35,6 +35,7 @@ export class FakeBackend implements Backend {
   platforms: Platform[] = [];
   private updates = new Set<Listener<CallUpdate>>();
   private levels = new Set<Listener<number>>();
+  private links = new Set<Listener<string>>();
   private meter: ReturnType<typeof setInterval> | null = null;
   private inCall = false;
   private nextChat = 0;
@@ -343,6 +344,15 @@ export class FakeBackend implements Backend {
   async onMicLevel(cb: Listener<number>) {
     this.levels.add(cb);
     return () => this.levels.delete(cb);
+  }
+  async onOpenLink(cb: Listener<string>) {
+    this.links.add(cb);
+    return () => this.links.delete(cb);
+  }
+
+  /// Another launch hands over `link` (tests).
+  openLink(link: string) {
+    for (const l of this.links) l(link);
   }
 
   async frame(_view: string, source: string, after: number, width: number, height: number, signal: AbortSignal): Promise<FrameResult> {

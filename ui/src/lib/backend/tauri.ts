@@ -60,6 +60,9 @@ export class TauriBackend implements Backend {
   async onMicLevel(cb: (dbfs: number) => void) {
     return events.micLevel.listen((e) => cb(e.payload.dbfs));
   }
+  async onOpenLink(cb: (link: string) => void) {
+    return events.openLink.listen((e) => cb(e.payload.link));
+  }
 
   async frame(
     view: string,

@@ -50,11 +50,15 @@ export class AppModel {
   platformId = $state<string | null>(null);
   micOn = $state(true);
   cameraOn = $state(true);
+  /// Something to tell whatever screen is up (a link that could not be opened now).
+  notice = $state<string | null>(null);
   private unlisten: Unlisten | null = null;
+  private unlistenLinks: Unlisten | null = null;
 
   constructor(readonly backend: Backend) {}
 
   async start() {
+    this.unlistenLinks = await this.backend.onOpenLink((link) => void this.openLink(link));
     this.unlisten = await this.backend.onCallUpdate((u) => {
       const call = this.call;
       if (!call) return;
@@ -98,6 +102,22 @@ export class AppModel {
 
   stop() {
     this.unlisten?.();
+    this.unlistenLinks?.();
+  }
+
+  /// A link from another launch: opened at once, except during a call,
+  /// which it never interrupts.
+  async openLink(link: string) {
+    if (this.screen.name === 'call') {
+      this.notice = 'A join link was opened. Leave this call to join that session.';
+      return;
+    }
+    try {
+      this.notice = null;
+      this.toPrejoin(await this.backend.openJoinLink(link, null));
+    } catch (e) {
+      this.showError(e, null);
+    }
   }
 
   saveChoices() {

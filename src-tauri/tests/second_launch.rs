@@ -1,0 +1,123 @@
+//! One Tandem at a time: with the app running (under Xvfb, in a private
+//! D-Bus session), launching it again with a `tandem://` join link — what
+//! the OS does when a link is clicked — hands the link to the running app,
+//! which shows prejoin for that session, and the second launch exits. A
+//! malformed link shows an error and joins nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use tandem_testkit::display::Xvfb;
+use tandem_testkit::webdriver::{Driver, Session};
+
+const MARK: &str = "TANDEM_SECOND_LAUNCH_TEST";
+const TEST: &str = "a_second_launch_hands_its_link_to_the_running_app";
+const APP: &str = env!("CARGO_BIN_EXE_tandem");
+
+#[test]
+fn a_second_launch_hands_its_link_to_the_running_app() {
+    if std::env::var_os(MARK).is_none() {
+        let status = Command::new("dbus-run-session")
+            .args(["--", std::env::current_exe().unwrap().to_str().unwrap()])
+            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
+            .env(MARK, "1")
+            .status()
+            .expect("dbus-run-session (Debian package dbus) is needed");
+        assert!(status.success(), "the test failed inside its D-Bus session");
+        return;
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(run());
+}
+
+/// Launches the app again with `link`, as the OS would, and waits for that
+/// second process to hand over and exit.
+fn launch_again(env: &[(&str, String)], link: &str) {
+    let mut second = Command::new(APP);
+    second.arg(link);
+    for (k, v) in env {
+        second.env(k, v);
+    }
+    let mut child = second.spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(status.success(), "the second launch failed: {status}");
+            return;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("the second launch did not hand over and exit");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn run() {
+    let dir = std::env::temp_dir().join(format!("tandem-second-launch-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+        &format!("sqlite://{}", dir.join("b.db").display()),
+        "ws://127.0.0.1:9",
+        "second-launch-jwt-secret-0123456789",
+    ))
+    .await
+    .unwrap();
+    let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
+    let link = format!(
+        "tandem://join?backend={}&profile=004&link={}",
+        backend.url(),
+        demo.client_link
+    );
+
+    let x = Xvfb::start(1200, 800);
+    let env: Vec<(&str, String)> = vec![
+        ("DISPLAY", x.display.clone()),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
+        ("TANDEM_KEYCHAIN", "memory".into()),
+        ("XDG_CONFIG_HOME", dir.join("config").display().to_string()),
+        ("XDG_DATA_HOME", dir.join("data").display().to_string()),
+        ("XDG_CACHE_HOME", dir.join("cache").display().to_string()),
+    ];
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let driver = Driver::start(&pairs).unwrap();
+    let s = driver.session(std::path::Path::new(APP)).await.unwrap();
+    let result = drive(&s, &env, &link).await;
+    if result.is_err() {
+        let shots = tandem_testkit::workspace_root().join("target/app-e2e");
+        let _ = std::fs::create_dir_all(&shots);
+        x.screenshot(&shots.join("second-launch-failure.png"));
+    }
+    let _ = s.close().await;
+    drop(driver);
+    let _ = std::fs::remove_dir_all(&dir);
+    result.unwrap();
+}
+
+async fn drive(s: &Session, env: &[(&str, String)], link: &str) -> anyhow::Result<()> {
+    s.testid("screen-connect").await?;
+    launch_again(env, link);
+    s.testid("screen-prejoin").await?;
+    let title = s.text(&s.testid("session-title").await?).await?;
+    anyhow::ensure!(
+        title == "Session with Casey Coach",
+        "prejoin shows {title:?}"
+    );
+
+    // A malformed link: an error that says so, nothing joined.
+    launch_again(env, "tandem://join?backend=javascript:alert(1)&link=x");
+    s.testid("screen-error").await?;
+    let code = s
+        .script(
+            "return document.querySelector('[data-testid=screen-error]').getAttribute('data-code');",
+            serde_json::json!([]),
+        )
+        .await?;
+    anyhow::ensure!(code == "invalid_input", "error code {code}");
+    Ok(())
+}
