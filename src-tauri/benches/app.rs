@@ -29,6 +29,9 @@ use tandem_testkit::{netns, token};
 
 const APP: &str = env!("CARGO_BIN_EXE_tandem");
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
 fn attr_script(testid: &str, name: &str) -> String {
     format!(
         "const e = document.querySelector('[data-testid=\"{testid}\"]'); return e ? e.getAttribute('{name}') : null;"
@@ -72,22 +75,9 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
     let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
         .await
         .unwrap();
-    let dir = std::env::temp_dir().join(format!("tandem-app-bench-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-        &format!("sqlite://{}", dir.join("b.db").display()),
-        &ds.url(),
-        "app-bench-jwt-secret-0123456789",
-    ))
-    .await
-    .unwrap();
-    let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
-    let link = format!(
-        "tandem://join?backend={}&profile=004&link={}",
-        backend.url(),
-        demo.client_link
-    );
+    let dir = common::Scratch::new("app-bench");
+    let (backend, demo) = common::backend_with_demo(&dir, &ds.url()).await;
+    let link = common::client_link(&backend, &demo);
 
     // The remote stream: 720p30 stamped pattern and a tone, in this process.
     let mut sender = session::start(CallConfig {
@@ -112,19 +102,9 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
     tokio::spawn(async move { while sender.events.recv().await.is_some() {} });
 
     let x = Xvfb::start(1280, 860);
-    let env = |sub: &str| dir.join(sub).display().to_string();
-    let (config, data, cache) = (env("config"), env("data"), env("cache"));
-    let driver = Driver::start(&[
-        ("DISPLAY", &x.display),
-        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-        ("TANDEM_KEYCHAIN", "memory"),
-        ("TANDEM_SINGLE_INSTANCE", "0"),
-        ("XDG_CONFIG_HOME", &config),
-        ("XDG_DATA_HOME", &data),
-        ("XDG_CACHE_HOME", &cache),
-        ("RUST_LOG", "warn"),
-    ])
-    .unwrap();
+    let mut env = common::app_env(&dir, &x.display);
+    env.push(("RUST_LOG", "warn".into()));
+    let driver = Driver::start(&common::pairs(&env)).unwrap();
 
     // Start → connect screen.
     let mut start_ms = Vec::new();
@@ -269,5 +249,4 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         "| Chromium + LiveKit JS SDK (<video>) | — | {:.1} (played) | — | {js_cpu:.0} | {js_rss:.0} |",
         (f1 - f0) / jsecs
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -17,6 +17,8 @@ use tandem_testkit::pulse::FakeAudio;
 use tandem_testkit::token;
 use tandem_testkit::webdriver::{Driver, Session};
 
+mod common;
+
 /// What a hostile participant would try: markup in a name and a message.
 const PAYLOAD: &str = r#"<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>"#;
 
@@ -68,17 +70,8 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
                 .await
                 .unwrap();
-            let dir = std::env::temp_dir().join(format!("tandem-app-e2e-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).unwrap();
-            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-                &format!("sqlite://{}", dir.join("backend.db").display()),
-                &ds.url(),
-                "app-e2e-jwt-secret-0123456789",
-            ))
-            .await
-            .unwrap();
-            let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
+            let dir = common::Scratch::new("app-e2e");
+            let (backend, demo) = common::backend_with_demo(&dir, &ds.url()).await;
             let session = demo.session_id.clone();
 
             // The other participant: a hostile display name, a magenta picture, 660 Hz.
@@ -97,20 +90,10 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 .unwrap();
 
             let x = Xvfb::start(1280, 860);
-            let home = |sub: &str| dir.join(sub).display().to_string();
-            let pulse = audio.server.clone();
-            let driver = Driver::start(&[
-                ("DISPLAY", &x.display),
-                ("WEBKIT_DISABLE_DMABUF_RENDERER", "1"),
-                ("TANDEM_KEYCHAIN", "memory"),
-                ("TANDEM_SINGLE_INSTANCE", "0"),
-                ("PULSE_SERVER", &pulse),
-                ("XDG_CONFIG_HOME", &home("config")),
-                ("XDG_DATA_HOME", &home("data")),
-                ("XDG_CACHE_HOME", &home("cache")),
-                ("RUST_LOG", "info,tao=warn,wry=warn"),
-            ])
-            .unwrap();
+            let mut env = common::app_env(&dir, &x.display);
+            env.push(("PULSE_SERVER", audio.server.clone()));
+            env.push(("RUST_LOG", "info,tao=warn,wry=warn".into()));
+            let driver = Driver::start(&common::pairs(&env)).unwrap();
             let s = driver
                 .session(std::path::Path::new(env!("CARGO_BIN_EXE_tandem")))
                 .await
@@ -124,7 +107,6 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             drop(driver);
             result.unwrap();
             peer.kill().await;
-            let _ = std::fs::remove_dir_all(&dir);
         },
     );
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use tandem_testkit::display::Xvfb;
 use tandem_testkit::webdriver::{Driver, Session};
 
+mod common;
+
 const MARK: &str = "TANDEM_SECOND_LAUNCH_TEST";
 const TEST: &str = "a_second_launch_hands_its_link_to_the_running_app";
 const APP: &str = env!("CARGO_BIN_EXE_tandem");
@@ -58,34 +60,16 @@ fn launch_again(env: &[(&str, String)], link: &str) {
 }
 
 async fn run() {
-    let dir = std::env::temp_dir().join(format!("tandem-second-launch-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-        &format!("sqlite://{}", dir.join("b.db").display()),
-        "ws://127.0.0.1:9",
-        "second-launch-jwt-secret-0123456789",
-    ))
-    .await
-    .unwrap();
-    let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
-    let link = format!(
-        "tandem://join?backend={}&profile=004&link={}",
-        backend.url(),
-        demo.client_link
-    );
-
+    let dir = common::Scratch::new("second-launch");
+    let (backend, demo) = common::backend_with_demo(&dir, "ws://127.0.0.1:9").await;
+    let link = common::client_link(&backend, &demo);
     let x = Xvfb::start(1200, 800);
-    let env: Vec<(&str, String)> = vec![
-        ("DISPLAY", x.display.clone()),
-        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
-        ("TANDEM_KEYCHAIN", "memory".into()),
-        ("XDG_CONFIG_HOME", dir.join("config").display().to_string()),
-        ("XDG_DATA_HOME", dir.join("data").display().to_string()),
-        ("XDG_CACHE_HOME", dir.join("cache").display().to_string()),
-    ];
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let driver = Driver::start(&pairs).unwrap();
+    // This test is about the single instance: leave it on.
+    let env: Vec<(&str, String)> = common::app_env(&dir, &x.display)
+        .into_iter()
+        .filter(|(k, _)| *k != "TANDEM_SINGLE_INSTANCE")
+        .collect();
+    let driver = Driver::start(&common::pairs(&env)).unwrap();
     let s = driver.session(std::path::Path::new(APP)).await.unwrap();
     let result = drive(&s, &env, &link).await;
     if result.is_err() {
@@ -95,7 +79,6 @@ async fn run() {
     }
     let _ = s.close().await;
     drop(driver);
-    let _ = std::fs::remove_dir_all(&dir);
     result.unwrap();
 }
 

@@ -1,0 +1,71 @@
+//! What the app's end-to-end tests and its benchmark share: a scratch
+//! folder, tandem-backend with the demo booking, and the environment the app
+//! runs in under Xvfb.
+#![allow(dead_code, clippy::unwrap_used, missing_debug_implementations)]
+
+use std::path::PathBuf;
+
+/// A scratch folder, removed when dropped.
+pub(crate) struct Scratch(pub(crate) PathBuf);
+
+impl Scratch {
+    pub(crate) fn new(tag: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("tandem-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// tandem-backend on SQLite in `dir`, minting tokens for `livekit_url`,
+/// with the demo coach, client and session.
+pub(crate) async fn backend_with_demo(
+    dir: &Scratch,
+    livekit_url: &str,
+) -> (tandem_backend::Running, tandem_backend::dev::Demo) {
+    let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+        &format!("sqlite://{}", dir.0.join("backend.db").display()),
+        livekit_url,
+        "app-tests-jwt-secret-0123456789",
+    ))
+    .await
+    .unwrap();
+    let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
+    (backend, demo)
+}
+
+/// The client's `tandem://` join link for the demo session.
+pub(crate) fn client_link(backend: &tandem_backend::Running, demo: &tandem_backend::dev::Demo) -> String {
+    format!(
+        "tandem://join?backend={}&profile=004&link={}",
+        backend.url(),
+        demo.client_link
+    )
+}
+
+/// The app's environment: the display, software rendering that works under
+/// Xvfb, an in-memory keychain, its own instance, and config, data and
+/// cache folders inside `dir`.
+pub(crate) fn app_env(dir: &Scratch, display: &str) -> Vec<(&'static str, String)> {
+    let sub = |s: &str| dir.0.join(s).display().to_string();
+    vec![
+        ("DISPLAY", display.to_owned()),
+        ("WEBKIT_DISABLE_DMABUF_RENDERER", "1".into()),
+        ("TANDEM_KEYCHAIN", "memory".into()),
+        ("TANDEM_SINGLE_INSTANCE", "0".into()),
+        ("XDG_CONFIG_HOME", sub("config")),
+        ("XDG_DATA_HOME", sub("data")),
+        ("XDG_CACHE_HOME", sub("cache")),
+    ]
+}
+
+/// [`app_env`] as the pairs `Driver::start` takes.
+pub(crate) fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
