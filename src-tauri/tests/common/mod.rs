@@ -41,7 +41,10 @@ pub(crate) async fn backend_with_demo(
 }
 
 /// The client's `tandem://` join link for the demo session.
-pub(crate) fn client_link(backend: &tandem_backend::Running, demo: &tandem_backend::dev::Demo) -> String {
+pub(crate) fn client_link(
+    backend: &tandem_backend::Running,
+    demo: &tandem_backend::dev::Demo,
+) -> String {
     format!(
         "tandem://join?backend={}&profile=004&link={}",
         backend.url(),
