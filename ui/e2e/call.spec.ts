@@ -14,6 +14,8 @@ test('prejoin previews the camera, moves the meter, tests the speaker and needs 
   expect(levels.size).toBeGreaterThan(2);
   await page.getByTestId('speaker-test').click();
   await expect(page.getByText('Playing a chime')).toBeVisible();
+  await page.getByTestId('mic-select').selectOption('mic-2');
+  await expect.poll(() => page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'previewSet').at(-1).args[2])).toBe('mic-2');
   await page.getByTestId('join').click();
   await expect(page.getByText('Enter your name')).toBeVisible();
   await page.getByTestId('display-name').fill('Sam Client');
@@ -111,6 +113,14 @@ test('a video call: stages, remote video, picture-in-picture, chat, controls, ke
   const calls = await page.evaluate(() => (window as any).__fake.calls.map((c: any) => `${c.name}:${c.args[0]}`));
   expect(calls).toContain('callSetMic:false');
   expect(calls).toContain('callSetCamera:false');
+
+  // Devices: switching the microphone mid-call.
+  await page.getByTestId('devices').click();
+  await page.getByTestId('call-mic-select').selectOption('mic-2');
+  const switched = await page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'callSwitchDevice').map((c: any) => c.args));
+  expect(switched).toEqual([['microphone', 'mic-2']]);
+  await page.keyboard.press('Escape');
+  await expect(page.getByTestId('devices-menu')).toHaveCount(0);
 
   // Reconnecting banner, then back.
   await emit(page, { type: 'phase', phase: 'reconnecting' });
