@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "call_leave",
     "call_end_session",
     "open_external",
+    "app_status",
+    "update_check",
+    "update_install",
 ];
 
 fn main() {

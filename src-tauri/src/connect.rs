@@ -167,6 +167,15 @@ pub(crate) async fn open_join_link(
     link: String,
     backend_url: Option<String>,
 ) -> Result<JoinTarget, AppError> {
+    if link.trim().starts_with("tandem:")
+        && let AppLink::Session {
+            backend,
+            profile,
+            session,
+        } = parse_app_link(link.trim())?
+    {
+        return open_session_link(&state, backend, profile, session).await;
+    }
     let (base, token) = parse_join_link(&link, backend_url.as_deref())?;
     let platform = state.platforms.add(NewPlatform {
         name: base.host_str().unwrap_or("Platform").to_owned(),
@@ -235,7 +244,12 @@ pub(crate) fn parse_join_link(
         }
     }
     if link.starts_with("tandem:") {
-        return parse_app_link(link);
+        return match parse_app_link(link)? {
+            AppLink::Join { backend, token } => Ok((backend, token)),
+            AppLink::Session { .. } => Err(AppError::invalid(
+                "This Tandem link names a session, not a join link.",
+            )),
+        };
     }
     let url = url::Url::parse(link).map_err(|_| {
         AppError::invalid(
@@ -259,20 +273,42 @@ pub(crate) fn parse_join_link(
     Ok((base, token))
 }
 
-/// `tandem://join?backend=<url>&profile=004&link=<token>`, the form the
-/// platforms (and `tandem-backend --dev`) hand out.
-fn parse_app_link(link: &str) -> Result<(url::Url, String), AppError> {
+/// What a `tandem://join` link asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AppLink {
+    /// `tandem://join?backend=<url>&profile=004&link=<token>`: a join link
+    /// (the form platforms and `tandem-backend --dev` hand out).
+    Join { backend: url::Url, token: String },
+    /// `tandem://join?backend=<url>&profile=<000…003>&session=<id>`: a
+    /// session on a platform the person signs in to. Links never carry
+    /// passwords or bearer tokens: they end up in browser history and
+    /// process lists.
+    Session {
+        backend: url::Url,
+        profile: ProfileId,
+        session: String,
+    },
+}
+
+pub(crate) fn parse_app_link(link: &str) -> Result<AppLink, AppError> {
     let bad = |why: &str| AppError::invalid(format!("This Tandem link cannot be used: {why}."));
+    if link.len() > 2048 {
+        return Err(bad("it is too long"));
+    }
     let url = url::Url::parse(link).map_err(|_| bad("it is malformed"))?;
-    if url.host_str() != Some("join") {
+    if url.scheme() != "tandem" || url.host_str() != Some("join") {
         return Err(bad("it is not a join link"));
     }
-    let (mut backend, mut profile, mut token) = (None, None, None);
+    let (mut backend, mut profile, mut token, mut session) = (None, None, None, None);
     for (k, v) in url.query_pairs() {
         let slot = match &*k {
             "backend" => &mut backend,
             "profile" => &mut profile,
             "link" => &mut token,
+            "session" => &mut session,
+            "token" | "password" | "secret" => {
+                return Err(bad("it carries a credential; sign in in Tandem instead"));
+            }
             _ => continue,
         };
         if slot.is_some() {
@@ -280,19 +316,133 @@ fn parse_app_link(link: &str) -> Result<(url::Url, String), AppError> {
         }
         *slot = Some(v.into_owned());
     }
-    if profile.as_deref().is_some_and(|p| p != "004") {
-        return Err(bad("only join links (profile 004) can be opened this way"));
-    }
     let backend = valid_backend_url(&backend.ok_or_else(|| bad("it names no backend"))?)?;
-    let token = token.ok_or_else(|| bad("it carries no session token"))?;
-    parse_join_link(&token, Some(backend.as_str()))
-        .map_err(|_| bad("its session token is malformed"))
+    let profile = match profile.as_deref() {
+        None | Some("004") => ProfileId::Seed004,
+        Some("000") => ProfileId::Seed000,
+        Some("001") => ProfileId::Seed001,
+        Some("002") => ProfileId::Seed002,
+        Some("003") => ProfileId::Seed003,
+        Some(_) => return Err(bad("it names an unknown platform type")),
+    };
+    match (profile, token, session) {
+        (ProfileId::Seed004, Some(token), None) => {
+            let (backend, token) = parse_join_link(&token, Some(backend.as_str()))
+                .map_err(|_| bad("its session token is malformed"))?;
+            Ok(AppLink::Join { backend, token })
+        }
+        (ProfileId::Seed004, _, _) => Err(bad("it carries no session token")),
+        (profile, None, Some(session)) => {
+            if session.is_empty()
+                || session.len() > 200
+                || !session
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
+            {
+                return Err(bad("its session id is malformed"));
+            }
+            Ok(AppLink::Session {
+                backend,
+                profile,
+                session,
+            })
+        }
+        _ => Err(bad("it names no session")),
+    }
+}
+
+/// Opens a session link: the platform must be one the person added and
+/// signed in to (a link alone never signs anyone in).
+async fn open_session_link(
+    state: &AppState,
+    backend: url::Url,
+    profile: ProfileId,
+    session: String,
+) -> Result<JoinTarget, AppError> {
+    let known = state.platforms.list()?.into_iter().find(|p| {
+        p.profile == profile && valid_backend_url(&p.backend_url).ok().as_ref() == Some(&backend)
+    });
+    let host = backend.host_str().unwrap_or("the platform").to_owned();
+    let platform = match known {
+        Some(p) => p,
+        None if profile == ProfileId::Seed001 => {
+            return Err(AppError::new(
+                ErrorCode::SignInRequired,
+                format!(
+                    "Add {host} under Platforms (it needs the project's key) and sign in, then open the link again."
+                ),
+            ));
+        }
+        None => state.platforms.add(NewPlatform {
+            name: host.clone(),
+            backend_url: backend.to_string(),
+            profile,
+            anon_key: None,
+        })?,
+    };
+    if !platform.signed_in {
+        return Err(AppError::new(
+            ErrorCode::SignInRequired,
+            format!(
+                "Sign in to {} under Platforms, then open the link again.",
+                platform.name
+            ),
+        ));
+    }
+    Ok(JoinTarget {
+        platform_id: platform.id,
+        title: format!("Session {session}"),
+        session: Some(session),
+        link: None,
+        kind: SessionKind::Video,
+        other_name: None,
+        paid_minutes: None,
+        starts_at: None,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn session_links_name_a_platform_and_a_session_and_never_a_credential() {
+        let link = parse_app_link(
+            "tandem://join?backend=https://studio.example.com&profile=000&session=sess_42",
+        )
+        .unwrap();
+        assert_eq!(
+            link,
+            AppLink::Session {
+                backend: url::Url::parse("https://studio.example.com/").unwrap(),
+                profile: ProfileId::Seed000,
+                session: "sess_42".into(),
+            }
+        );
+        for bad in [
+            "tandem://join?backend=https://a.b&profile=000&session=sess_42&token=abcdEFGH1234",
+            "tandem://join?backend=https://a.b&profile=000&session=sess_42&password=x",
+            "tandem://join?backend=https://a.b&profile=000&session=<img>",
+            "tandem://join?backend=https://a.b&profile=000&session=",
+            "tandem://join?backend=https://a.b&profile=000&session=a&session=b",
+            "tandem://join?backend=https://a.b&profile=009&session=sess_42",
+            "tandem://join?backend=https://a.b&profile=004&session=sess_42",
+            "tandem://join?backend=file:///etc&profile=000&session=sess_42",
+            "https://join?backend=https://a.b&profile=000&session=sess_42",
+        ] {
+            assert_eq!(
+                parse_app_link(bad).unwrap_err().code,
+                ErrorCode::InvalidInput,
+                "{bad}"
+            );
+        }
+        let long = format!(
+            "tandem://join?backend=https://a.b&profile=000&session={}",
+            "a".repeat(3000)
+        );
+        assert!(parse_app_link(&long).is_err());
+    }
 
     #[test]
     fn join_links_are_read_in_their_usual_forms() {

@@ -47,6 +47,9 @@ pub enum ErrorCode {
     Keychain,
     /// No call is running (the command came too late).
     NoCall,
+    /// Checking for, downloading or installing an update failed (or updates
+    /// are off in this build).
+    Update,
     /// Anything else.
     Internal,
 }

@@ -18,6 +18,7 @@ pub mod error;
 pub mod frames;
 pub mod platforms;
 mod prejoin;
+mod update;
 
 use error::AppError;
 use platforms::{Keychain, MemoryKeychain, OsKeychain, Platforms};
@@ -155,11 +156,15 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_leave,
             call::call_end_session,
             call::open_external,
+            update::app_status,
+            update::update_check,
+            update::update_install,
         ])
         .events(tauri_specta::collect_events![
             dto::CallUpdate,
             dto::MicLevel,
-            dto::OpenLink
+            dto::OpenLink,
+            update::UpdateProgress
         ])
 }
 
@@ -249,6 +254,33 @@ fn on_second_launch(app: &tauri::AppHandle, argv: Vec<String>) {
     }
 }
 
+/// Links the OS hands over other than on the command line: macOS sends
+/// them as events (to the running app, and at start). On Linux and Windows
+/// a link starts a second instance, which the single-instance plugin turns
+/// into `on_second_launch`. An AppImage has no installed desktop entry, so
+/// it registers the scheme for the user itself.
+fn links_from_the_os(app: &tauri::AppHandle) {
+    use tauri_plugin_deep_link::DeepLinkExt as _;
+    if cfg!(target_os = "macos") {
+        let handle = app.clone();
+        app.deep_link().on_open_url(move |event| {
+            use tauri_specta::Event as _;
+            for url in event.urls() {
+                let _ = dto::OpenLink {
+                    link: url.to_string(),
+                }
+                .emit(&handle);
+            }
+        });
+    }
+    if cfg!(target_os = "linux")
+        && std::env::var_os("APPIMAGE").is_some()
+        && let Err(e) = app.deep_link().register_all()
+    {
+        tracing::warn!("could not register tandem:// links for this AppImage: {e}");
+    }
+}
+
 /// Starts the app.
 pub fn run() -> anyhow::Result<()> {
     let builder = specta_builder();
@@ -264,6 +296,8 @@ pub fn run() -> anyhow::Result<()> {
         );
     }
     app.plugin(navigation_guard())
+        .plugin(tauri_plugin_deep_link::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .invoke_handler(builder.invoke_handler())
         .register_asynchronous_uri_scheme_protocol("frames", |ctx, request, responder| {
             let app = ctx.app_handle().clone();
@@ -279,6 +313,10 @@ pub fn run() -> anyhow::Result<()> {
         })
         .setup(move |app| {
             builder.mount_events(app);
+            // Installed apps carry the LiveKit library among their resources.
+            let resource_dirs = app.path().resource_dir().into_iter().collect();
+            tandem_call::lk::configure(tandem_call::lk::LibraryConfig { resource_dirs });
+            links_from_the_os(app.handle());
             let file = app
                 .path()
                 .app_config_dir()

@@ -13,7 +13,12 @@ async function backend(): Promise<Backend> {
   }
   const { FakeBackend } = await import('./lib/backend/fake');
   const params = new URLSearchParams(location.search);
-  const fake = new FakeBackend({ empty: params.has('empty') });
+  const fake = new FakeBackend({
+    empty: params.has('empty'),
+    libraryProblem: params.get('libraryProblem') ?? undefined,
+    update: params.has('update') ? { version: params.get('update')!, notes: 'Faster joins.', date: null } : undefined,
+    updateError: params.has('updateError') ? { code: 'update', message: params.get('updateError')! } : undefined,
+  });
   (window as unknown as { __fake: unknown }).__fake = fake;
   return fake;
 }

@@ -3,6 +3,7 @@
 // plays a scripted platform and call.
 import type {
   AppError,
+  AppStatus_Serialize,
   CallUpdate_Serialize,
   DeviceKind,
   DeviceList,
@@ -13,6 +14,7 @@ import type {
   Platform_Serialize,
   PreviewState_Serialize,
   SignIn,
+  UpdateInfo_Serialize,
 } from './bindings';
 
 // The generated file has a variant of each type per direction; the UI
@@ -24,6 +26,8 @@ export type LaunchOptions = LaunchOptions_Serialize;
 export type NewPlatform = NewPlatform_Serialize;
 export type Platform = Platform_Serialize;
 export type PreviewState = PreviewState_Serialize;
+export type AppStatus = AppStatus_Serialize;
+export type UpdateInfo = UpdateInfo_Serialize;
 export type { AppError, DeviceKind, DeviceList, SignIn };
 export type ErrorCode = AppError['code'];
 
@@ -95,6 +99,14 @@ export interface Backend {
   onMicLevel(cb: (dbfs: number) => void): Promise<Unlisten>;
   /// A join link handed over by another launch of the app.
   onOpenLink(cb: (link: string) => void): Promise<Unlisten>;
+  /// The app's version, whether calls can work, whether it updates itself.
+  appStatus(): Promise<AppStatus>;
+  /// A newer version, if the update feed offers one.
+  updateCheck(): Promise<UpdateInfo | null>;
+  /// Downloads, verifies and installs the newest version, then restarts
+  /// (refused during a call).
+  updateInstall(): Promise<void>;
+  onUpdateProgress(cb: (downloaded: number, total: number | null) => void): Promise<Unlisten>;
   /// The next frame of `source` for the element `view`, scaled to fit
   /// `width`×`height`, newer than `after`.
   frame(

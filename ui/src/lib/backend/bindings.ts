@@ -61,6 +61,18 @@ export const commands = {
 	 *  the user first). Anything else is refused.
 	 */
 	openExternal: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_external", { url })),
+	/**
+	 *  Loads the call library (off the UI thread) and says whether calls can
+	 *  work; the rest of the app works either way.
+	 */
+	appStatus: () => typedError<AppStatus_Serialize, AppError>(__TAURI_INVOKE("app_status")),
+	/**  Asks the feed for a newer version. */
+	updateCheck: () => typedError<UpdateInfo_Serialize | null, AppError>(__TAURI_INVOKE("update_check")),
+	/**
+	 *  Downloads, verifies and installs the newest version, then restarts.
+	 *  Refused during a call: an update never ends one.
+	 */
+	updateInstall: () => typedError<null, AppError>(__TAURI_INVOKE("update_install")),
 };
 
 /** Events */
@@ -68,6 +80,7 @@ export const events = {
 	callUpdate: makeEvent<CallUpdate_Serialize, CallUpdate_Deserialize>("call-update"),
 	micLevel: makeEvent<MicLevel, MicLevel>("mic-level"),
 	openLink: makeEvent<OpenLink, OpenLink>("open-link"),
+	updateProgress: makeEvent<UpdateProgress_Serialize, UpdateProgress_Deserialize>("update-progress"),
 };
 
 /* Types */
@@ -75,6 +88,27 @@ export const events = {
 export type AppError = {
 	code: ErrorCode,
 	message: string,
+};
+
+/**  What the UI shows about the app itself. */
+export type AppStatus = AppStatus_Serialize | AppStatus_Deserialize;
+
+/**  What the UI shows about the app itself. */
+export type AppStatus_Deserialize = {
+	version: string,
+	/**  Why calls cannot work (the LiveKit library is missing or broken). */
+	callLibraryProblem?: string | null,
+	/**  Whether this build can update itself. */
+	updates: boolean,
+};
+
+/**  What the UI shows about the app itself. */
+export type AppStatus_Serialize = {
+	version: string,
+	/**  Why calls cannot work (the LiveKit library is missing or broken). */
+	callLibraryProblem: string | null,
+	/**  Whether this build can update itself. */
+	updates: boolean,
 };
 
 /**  Where a call is. */
@@ -174,6 +208,11 @@ export type ErrorCode =
 "keychain" | 
 /**  No call is running (the command came too late). */
 "no_call" | 
+/**
+ *  Checking for, downloading or installing an update failed (or updates
+ *  are off in this build).
+ */
+"update" | 
 /**  Anything else. */
 "internal";
 
@@ -379,6 +418,38 @@ export type SessionKind = "video" | "voice" | "chat";
 
 /**  How to sign in. */
 export type SignIn = { kind: "password"; email: string; password: string } | { kind: "bearer"; token: string };
+
+/**  An update the feed offers. */
+export type UpdateInfo = UpdateInfo_Serialize | UpdateInfo_Deserialize;
+
+/**  An update the feed offers. */
+export type UpdateInfo_Deserialize = {
+	version: string,
+	notes?: string | null,
+	date?: string | null,
+};
+
+/**  An update the feed offers. */
+export type UpdateInfo_Serialize = {
+	version: string,
+	notes: string | null,
+	date: string | null,
+};
+
+/**  Download progress of an update. */
+export type UpdateProgress = UpdateProgress_Serialize | UpdateProgress_Deserialize;
+
+/**  Download progress of an update. */
+export type UpdateProgress_Deserialize = {
+	downloaded: number,
+	total?: number | null,
+};
+
+/**  Download progress of an update. */
+export type UpdateProgress_Serialize = {
+	downloaded: number,
+	total: number | null,
+};
 
 /* Tauri Specta runtime */
 async function typedError<T, E>(result: Promise<T>): Promise<{ status: "ok"; data: T } | { status: "error"; error: E }> {

@@ -5,6 +5,7 @@
 import {
   BackendError,
   type AppError,
+  type AppStatus,
   type Backend,
   type CallUpdate,
   type DeviceList,
@@ -14,6 +15,7 @@ import {
   type NewPlatform,
   type Platform,
   type SignIn,
+  type UpdateInfo,
 } from './backend';
 
 type Listener<T> = (v: T) => void;
@@ -29,6 +31,12 @@ export interface FakeOptions {
   failJoin?: AppError;
   /// Milliseconds per join stage.
   stageMs?: number;
+  /// Why calls cannot work (the call library is missing).
+  libraryProblem?: string;
+  /// The update feed offers this version.
+  update?: UpdateInfo;
+  /// The update feed fails with this error.
+  updateError?: AppError;
 }
 
 export class FakeBackend implements Backend {
@@ -36,6 +44,7 @@ export class FakeBackend implements Backend {
   private updates = new Set<Listener<CallUpdate>>();
   private levels = new Set<Listener<number>>();
   private links = new Set<Listener<string>>();
+  private progress = new Set<(d: number, t: number | null) => void>();
   private meter: ReturnType<typeof setInterval> | null = null;
   private inCall = false;
   private nextChat = 0;
@@ -50,7 +59,14 @@ export class FakeBackend implements Backend {
   sentChat: string[] = [];
   opened: string[] = [];
 
+  status: AppStatus;
+  update: UpdateInfo | null;
+  updateError: AppError | null;
+
   constructor(opts: FakeOptions = {}) {
+    this.status = { version: '0.1.0', callLibraryProblem: opts.libraryProblem ?? null, updates: true };
+    this.update = opts.update ?? null;
+    this.updateError = opts.updateError ?? null;
     this.failJoin = opts.failJoin ?? null;
     this.stageMs = opts.stageMs ?? 150;
     if (!opts.empty) {
@@ -348,6 +364,33 @@ export class FakeBackend implements Backend {
   async onOpenLink(cb: Listener<string>) {
     this.links.add(cb);
     return () => this.links.delete(cb);
+  }
+
+  async appStatus() {
+    this.log('appStatus');
+    return this.status;
+  }
+  async updateCheck() {
+    this.log('updateCheck');
+    await new Promise((r) => setTimeout(r, 100));
+    if (this.updateError) throw new BackendError(this.updateError);
+    return this.update;
+  }
+  async updateInstall() {
+    this.log('updateInstall');
+    if (this.inCall) {
+      throw new BackendError({ code: 'update', message: 'Tandem updates after your call: leave the call first.' });
+    }
+    if (this.updateError) throw new BackendError(this.updateError);
+    const total = 4_000_000;
+    for (let d = 1_000_000; d <= total; d += 1_000_000) {
+      await new Promise((r) => setTimeout(r, 60));
+      for (const p of this.progress) p(d, total);
+    }
+  }
+  async onUpdateProgress(cb: (d: number, t: number | null) => void) {
+    this.progress.add(cb);
+    return () => this.progress.delete(cb);
   }
 
   /// Another launch hands over `link` (tests).

@@ -63,6 +63,12 @@ export class TauriBackend implements Backend {
   async onOpenLink(cb: (link: string) => void) {
     return events.openLink.listen((e) => cb(e.payload.link));
   }
+  async appStatus() { return ok(await commands.appStatus()); }
+  async updateCheck() { return ok(await commands.updateCheck()); }
+  async updateInstall() { ok(await commands.updateInstall()); }
+  async onUpdateProgress(cb: (downloaded: number, total: number | null) => void) {
+    return events.updateProgress.listen((e) => cb(e.payload.downloaded, e.payload.total));
+  }
 
   async frame(
     view: string,

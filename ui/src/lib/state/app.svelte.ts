@@ -2,6 +2,7 @@
 // the backend through here so that transitions live in one place.
 import { asAppError, type AppError, type Backend, type JoinTarget, type Unlisten } from '../backend/backend';
 import { CallModel, type Ended } from './call.svelte';
+import { UpdatesModel } from './updates.svelte';
 
 export type Screen =
   | { name: 'connect' }
@@ -55,9 +56,16 @@ export class AppModel {
   private unlisten: Unlisten | null = null;
   private unlistenLinks: Unlisten | null = null;
 
-  constructor(readonly backend: Backend) {}
+  /// The app's own state: call library, version, updates.
+  readonly updates: UpdatesModel;
+
+  constructor(readonly backend: Backend) {
+    this.updates = new UpdatesModel(backend, () => this.screen.name === 'call');
+  }
 
   async start() {
+    // In the background: a slow update feed must not hold up a join link.
+    void this.updates.start();
     this.unlistenLinks = await this.backend.onOpenLink((link) => void this.openLink(link));
     this.unlisten = await this.backend.onCallUpdate((u) => {
       const call = this.call;
@@ -101,6 +109,7 @@ export class AppModel {
   }
 
   stop() {
+    this.updates.stop();
     this.unlisten?.();
     this.unlistenLinks?.();
   }

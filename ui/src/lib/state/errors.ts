@@ -29,6 +29,7 @@ const ADVICE: Record<ErrorCode, Advice> = {
   device: { title: 'Camera or microphone problem', next: 'Close other apps that may use it, or choose another device, then try again.', retry: true, signIn: false },
   keychain: { title: 'The system keychain is locked', next: 'Unlock your keychain (or sign in again) and retry.', retry: false, signIn: true },
   no_call: { title: 'The call has ended', next: 'Rejoin from your sessions.', retry: true, signIn: false },
+  update: { title: 'Tandem could not update', next: 'Tandem keeps working as it is; try the update again later.', retry: false, signIn: false },
   internal: { title: 'Something went wrong', next: 'Try again; if it keeps happening, restart Tandem.', retry: true, signIn: false },
 };
 
