@@ -34,6 +34,15 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("libayatana-appindicator3-dev", "tray support Tauri links"),
     ("librsvg2-dev", "icons in the desktop app"),
     ("file", "Tauri's bundler inspects binaries"),
+    ("rpm", "lists the .rpm installer's files to check them"),
+    (
+        "xdg-utils",
+        "opens tandem:// links through the installed desktop entry",
+    ),
+    (
+        "desktop-file-utils",
+        "registers the installed app's tandem:// scheme",
+    ),
     ("xvfb", "a virtual display for the app's tests"),
     ("xauth", "xvfb-run needs it"),
     ("imagemagick", "screenshots of the virtual display"),

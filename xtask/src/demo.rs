@@ -23,12 +23,19 @@ pub(crate) struct Options {
     pub(crate) seconds: Option<u64>,
     /// Save a screenshot of the display here before stopping.
     pub(crate) screenshot: Option<PathBuf>,
+    /// A call with a second machine on this LAN: servers listen on this
+    /// address, and the coach's link is printed for the other machine.
+    pub(crate) lan: Option<String>,
+    /// With `--lan`, also start the bot (one-person testing).
+    pub(crate) bot: bool,
 }
 
 pub(crate) fn parse(args: &[String]) -> Result<Options> {
     let mut o = Options {
         seconds: None,
         screenshot: None,
+        lan: None,
+        bot: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -43,7 +50,26 @@ pub(crate) fn parse(args: &[String]) -> Result<Options> {
             "--screenshot" => {
                 o.screenshot = Some(it.next().context("--screenshot needs a path")?.into())
             }
-            other => bail!("unknown demo option {other:?} (known: --seconds N, --screenshot FILE)"),
+            "--lan" => {
+                let addr = match it.clone().next().filter(|a| !a.starts_with("--")) {
+                    Some(a) => {
+                        it.next();
+                        a.clone()
+                    }
+                    None => lan_address()?,
+                };
+                let ip: std::net::Ipv4Addr = addr
+                    .parse()
+                    .with_context(|| format!("--lan {addr:?} is not an IPv4 address"))?;
+                if ip.is_loopback() || ip.is_unspecified() {
+                    bail!("--lan needs this machine's LAN address, not {ip}");
+                }
+                o.lan = Some(addr);
+            }
+            "--bot" => o.bot = true,
+            other => bail!(
+                "unknown demo option {other:?} (known: --seconds N, --screenshot FILE, --lan [ADDRESS], --bot)"
+            ),
         }
     }
     Ok(o)
@@ -80,7 +106,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             ]),
             "the demo's programs did not build; see above",
         )?;
-        if can_make_namespace() {
+        if opts.lan.is_none() && can_make_namespace() {
             println!("demo: running in a private network namespace ({ADDR})");
             let script = format!(
                 "set -e; ip link set lo up; ip link add tnd0 type veth peer name tnd1; \
@@ -100,6 +126,25 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         }
     }
     call(&opts)
+}
+
+/// This machine's address on its LAN: the source address of the default
+/// route (asking the kernel sends nothing).
+fn lan_address() -> Result<String> {
+    let out = crate::run::output(
+        Command::new("ip").args(["-4", "route", "get", "192.0.2.1"]),
+        "give the address yourself: --lan 192.168.1.20",
+    )?;
+    let mut words = out.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "src" {
+            return words
+                .next()
+                .map(str::to_owned)
+                .context("`ip route get` named no source address; give it: --lan ADDRESS");
+        }
+    }
+    bail!("no route to a LAN here; give the address yourself: --lan 192.168.1.20")
 }
 
 fn can_make_namespace() -> bool {
@@ -166,14 +211,18 @@ fn call(opts: &Options) -> Result<()> {
     std::fs::create_dir_all(&work)?;
     let mut procs = Procs(Vec::new());
 
+    let node_ip = match &opts.lan {
+        Some(addr) => Some(addr.as_str()),
+        None if std::env::var_os(INSIDE).is_some() => Some(ADDR),
+        None => None,
+    };
     let mut ds = Command::new(bin("tandem-devserver"))
         .arg("--dev")
-        // In the namespace, media goes to its own address (the socket must
-        // listen there too); signalling stays on 127.0.0.1.
-        .args(if std::env::var_os(INSIDE).is_some() {
-            vec!["--bind", "0.0.0.0", "--node-ip", ADDR]
-        } else {
-            vec![]
+        // In the namespace (or on the LAN), media goes to that address (the
+        // socket must listen there too).
+        .args(match node_ip {
+            Some(ip) => vec!["--bind", "0.0.0.0", "--node-ip", ip],
+            None => vec![],
         })
         .stdout(Stdio::piped())
         .spawn()
@@ -182,9 +231,14 @@ fn call(opts: &Options) -> Result<()> {
     procs.0.push(("tandem-devserver".into(), ds));
     ready.context("tandem-devserver (is port 7880 or UDP 7882 in use?)")?;
 
-    let mut backend = Command::new(bin("tandem-backend"))
-        .arg("--dev")
-        .current_dir(&work)
+    let mut backend = Command::new(bin("tandem-backend"));
+    backend.arg("--dev").current_dir(&work);
+    if let Some(addr) = &opts.lan {
+        backend
+            .args(["--listen", "0.0.0.0:3000"])
+            .env("LIVEKIT_URL", format!("ws://{addr}:7880"));
+    }
+    let mut backend = backend
         .stdout(Stdio::piped())
         .spawn()
         .context("starting tandem-backend")?;
@@ -199,7 +253,17 @@ fn call(opts: &Options) -> Result<()> {
             .map(str::to_owned)
             .with_context(|| format!("tandem-backend printed no {who} link"))
     };
-    let (coach, client) = (link("coach")?, link("client")?);
+    let (mut coach, mut client) = (link("coach")?, link("client")?);
+    if let Some(addr) = &opts.lan {
+        // The backend prints the address it listens on; the other machine
+        // needs this machine's.
+        for l in [&mut coach, &mut client] {
+            *l = l.replace("http://0.0.0.0:3000", &format!("http://{addr}:3000"));
+        }
+        println!(
+            "\ndemo: LAN call. On the second machine (Tandem installed), open the coach's link:\n\n    {coach}\n\n  e.g. `tandem '{coach}'`, or paste it under \"Have a join link?\". This machine's firewall must let in TCP 3000 and 7880 and UDP 7882.\n"
+        );
+    }
     let coach_token = coach
         .split(['?', '&'])
         .find_map(|kv| kv.strip_prefix("link="))
@@ -211,20 +275,22 @@ fn call(opts: &Options) -> Result<()> {
         .context("the coach link names no backend")?
         .to_owned();
 
-    let bot = Command::new(bin("tandem-cli"))
-        .args([
-            "bot",
-            "--backend",
-            &backend_url,
-            "--profile",
-            "004",
-            "--link",
-            &coach_token,
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .context("starting the bot")?;
-    procs.0.push(("the bot (coach)".into(), bot));
+    if opts.lan.is_none() || opts.bot {
+        let bot = Command::new(bin("tandem-cli"))
+            .args([
+                "bot",
+                "--backend",
+                &backend_url,
+                "--profile",
+                "004",
+                "--link",
+                &coach_token,
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .context("starting the bot")?;
+        procs.0.push(("the bot (coach)".into(), bot));
+    }
 
     let mut app = Command::new(bin("tandem"))
         .args([&client, "--name", "Demo client", "--join-now"])
@@ -234,7 +300,12 @@ fn call(opts: &Options) -> Result<()> {
         .spawn()
         .context("starting the app")?;
     println!(
-        "demo: the app joins as the client; the bot is the coach. Close the window (or Ctrl-C) to stop."
+        "demo: the app joins as the client; {} is the coach. Close the window (or Ctrl-C) to stop.",
+        if opts.lan.is_some() && !opts.bot {
+            "the second machine"
+        } else {
+            "the bot"
+        }
     );
     let started = Instant::now();
     loop {

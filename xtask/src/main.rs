@@ -4,12 +4,16 @@
 //!   packages, the pinned LiveKit library). Idempotent and fast when done.
 //! - `test`: setup, then every gate CI enforces (format, lints, tests).
 //! - `demo`: setup, then the current demo.
-//! - `fetch-livekit`: one target's pinned library into a folder (bundling).
+//! - `fetch-livekit`: one target's pinned library into a folder.
+//! - `bundle`: the app's installers with that library inside.
+//! - `feed`: the update feed (`latest.json`) for signed installers.
 
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 mod apt;
+mod bundle;
 mod demo;
+mod feed;
 mod gate;
 mod livekit;
 mod pg;
@@ -48,6 +52,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Write the update feed (latest.json) for a folder of signed installers.
+    Feed(feed::FeedArgs),
     /// Fetch one target's pinned LiveKit library (sha256-checked) into a folder.
     FetchLivekit {
         /// Rust target triple, e.g. x86_64-pc-windows-msvc.
@@ -56,6 +62,15 @@ enum Command {
         /// Folder that receives the library, its licence and the descriptors.
         #[arg(long)]
         dest: PathBuf,
+    },
+    /// Setup, then the app's installers (.deb and .rpm here; every OS in the
+    /// release workflow) with the LiveKit library and its licence inside.
+    Bundle {
+        /// Skip Debian packages.
+        #[arg(long)]
+        no_apt: bool,
+        #[command(flatten)]
+        args: bundle::BundleArgs,
     },
 }
 
@@ -71,6 +86,11 @@ fn main() -> Result<()> {
             setup(false)?;
             demo::run(&args)
         }
+        Command::Bundle { no_apt, args } => {
+            setup(no_apt)?;
+            bundle::run(&args).map(|_| ())
+        }
+        Command::Feed(args) => feed::run(&args),
         Command::FetchLivekit { target, dest } => {
             let pin = tandem_lk_dist::pin_for_target(&target).ok_or_else(|| {
                 anyhow::anyhow!(
@@ -100,7 +120,7 @@ fn setup(no_apt: bool) -> Result<()> {
     python_peers()?;
     npm_ci("tests/peers/js", "JS test peer")?;
     npm_ci("ui", "UI")?;
-    tauri_driver()?;
+    tools()?;
     println!("setup: done in {:.1}s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -134,44 +154,54 @@ pub(crate) fn workspace_root() -> std::path::PathBuf {
     here.parent().unwrap_or(here).to_path_buf()
 }
 
-/// The pinned tauri-driver (WebDriver for the app's end-to-end tests), built
-/// once into `~/.cache/tandem/tools`.
-const TAURI_DRIVER: &str = "2.1.0";
+/// Tools built once into `~/.cache/tandem/tools` with `cargo install`:
+/// tauri-driver (WebDriver for the app's end-to-end tests) and the Tauri CLI
+/// (the bundler behind `cargo xtask bundle`; its npm package cannot be
+/// locked for every OS from here).
+const TOOLS: &[(&str, &str, &str)] = &[
+    ("tauri-driver", "2.1.0", "the app's end-to-end tests"),
+    ("tauri-cli", "2.12.4", "building the installers"),
+];
 
-fn tauri_driver() -> Result<()> {
-    if !cfg!(target_os = "linux") {
-        println!("setup: tauri-driver is only needed on Linux");
-        return Ok(());
+/// Where those tools live.
+pub(crate) fn tools_dir() -> Result<PathBuf> {
+    let home = std::env::var_os("HOME")
+        .or_else(|| std::env::var_os("USERPROFILE"))
+        .ok_or_else(|| anyhow::anyhow!("HOME is not set"))?;
+    Ok(std::path::Path::new(&home).join(".cache/tandem/tools"))
+}
+
+fn tools() -> Result<()> {
+    let root = tools_dir()?;
+    for &(name, version, why) in TOOLS {
+        if name == "tauri-driver" && !cfg!(target_os = "linux") {
+            continue;
+        }
+        let marker = root.join(format!(".{name}-{version}"));
+        if marker.exists() {
+            println!("setup: {name} {version} present");
+            continue;
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        run::status(
+            std::process::Command::new(cargo)
+                .args([
+                    "install",
+                    "--quiet",
+                    "--locked",
+                    name,
+                    "--version",
+                    version,
+                    "--root",
+                ])
+                .arg(&root)
+                // Its own build directory: the workspace's target is not involved.
+                .env_remove("CARGO_TARGET_DIR"),
+            &format!("{why} need {name}; check the network"),
+        )?;
+        std::fs::write(&marker, "")?;
+        println!("setup: {name} {version} installed in {}", root.display());
     }
-    let home = std::env::var_os("HOME").ok_or_else(|| anyhow::anyhow!("HOME is not set"))?;
-    let root = std::path::Path::new(&home).join(".cache/tandem/tools");
-    let marker = root.join(format!(".tauri-driver-{TAURI_DRIVER}"));
-    if marker.exists() && root.join("bin/tauri-driver").exists() {
-        println!("setup: tauri-driver {TAURI_DRIVER} present");
-        return Ok(());
-    }
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    run::status(
-        std::process::Command::new(cargo)
-            .args([
-                "install",
-                "--quiet",
-                "--locked",
-                "tauri-driver",
-                "--version",
-                TAURI_DRIVER,
-                "--root",
-            ])
-            .arg(&root)
-            // Its own build directory: the workspace's target is not involved.
-            .env_remove("CARGO_TARGET_DIR"),
-        "the app's end-to-end tests need tauri-driver; check the network",
-    )?;
-    std::fs::write(&marker, "")?;
-    println!(
-        "setup: tauri-driver {TAURI_DRIVER} installed in {}",
-        root.display()
-    );
     Ok(())
 }
 
