@@ -179,12 +179,20 @@ async fn run() {
     let env: Vec<(&str, String)> = common::app_env(&dir, &x.display)
         .into_iter()
         .filter(|(k, _)| *k != "TANDEM_SINGLE_INSTANCE")
-        .chain([(
-            // Nothing listens there: the start-up update check must fail
-            // clearly and harmlessly.
-            "TANDEM_UPDATE_FEED",
-            "https://127.0.0.1:9/latest.json".to_owned(),
-        )])
+        .chain([
+            (
+                // Nothing listens there: the start-up update check must fail
+                // clearly and harmlessly.
+                "TANDEM_UPDATE_FEED",
+                "https://127.0.0.1:9/latest.json".to_owned(),
+            ),
+            // Not this machine's setup cache: the installed app must find the
+            // library it ships.
+            (
+                "TANDEM_CACHE_DIR",
+                dir.0.join("no-cache").display().to_string(),
+            ),
+        ])
         .collect();
     let shots = tandem_testkit::workspace_root().join("target/app-e2e");
     let _ = std::fs::create_dir_all(&shots);

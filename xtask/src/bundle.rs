@@ -111,7 +111,7 @@ pub(crate) fn run(args: &BundleArgs) -> Result<Vec<Installer>> {
     let mut built = Vec::new();
     for kind in bundles.split(',').map(str::trim) {
         let dir = out_dir.join(if kind == "app" { "macos" } else { kind });
-        let newest = newest_file(&dir, &version())?;
+        let newest = newest_file(&dir, &version(), installer_suffix(kind))?;
         if matches!(kind, "deb" | "rpm") {
             check_linux_package(kind, &newest, pin.library)?;
         }
@@ -174,8 +174,22 @@ fn overlay_json(target: &str, lib: &Path, licence: &Path, lib_name: &str) -> Res
     )?)
 }
 
-/// The most recently written installer of this version in `dir`.
-fn newest_file(dir: &Path, version: &str) -> Result<PathBuf> {
+/// How an installer of `kind` is named at its end.
+fn installer_suffix(kind: &str) -> &'static str {
+    match kind {
+        "deb" => ".deb",
+        "rpm" => ".rpm",
+        "appimage" => ".AppImage",
+        "dmg" => ".dmg",
+        "nsis" => "-setup.exe",
+        "msi" => ".msi",
+        _ => ".app",
+    }
+}
+
+/// The most recently written installer of this version in `dir` (not its
+/// `.sig`, not the bundler's staging folders).
+fn newest_file(dir: &Path, version: &str, suffix: &str) -> Result<PathBuf> {
     let mut found: Vec<(std::time::SystemTime, PathBuf)> = std::fs::read_dir(dir)
         .with_context(|| format!("the bundler wrote nothing to {}", dir.display()))?
         .filter_map(|e| e.ok())
@@ -183,7 +197,7 @@ fn newest_file(dir: &Path, version: &str) -> Result<PathBuf> {
         .filter(|p| {
             p.file_name()
                 .and_then(|n| n.to_str())
-                .is_some_and(|n| n.contains(version))
+                .is_some_and(|n| (n.contains(version) || suffix == ".app") && n.ends_with(suffix))
         })
         .filter_map(|p| Some((std::fs::metadata(&p).ok()?.modified().ok()?, p)))
         .collect();
@@ -209,8 +223,14 @@ fn check_linux_package(kind: &str, file: &Path, lib_name: &str) -> Result<()> {
         )?
     };
     for want in [lib_name, LICENSE_NAME] {
-        let needle = format!("/usr/lib/Tandem/{want}");
-        if !listing.lines().any(|l| l.trim_end().ends_with(&needle)) {
+        // dpkg lists `usr/lib/…` (after its permissions), rpm `/usr/lib/…`.
+        let needle = format!("usr/lib/Tandem/{want}");
+        let holds = |l: &str| {
+            l.trim_end()
+                .strip_suffix(&needle)
+                .is_some_and(|before| before.ends_with(['/', ' ']) || before.is_empty())
+        };
+        if !listing.lines().any(holds) {
             bail!(
                 "{} lacks {needle}: the installed app could not make calls",
                 file.display()

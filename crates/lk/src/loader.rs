@@ -106,8 +106,12 @@ pub(crate) fn candidates(file: &str, resource_dirs: &[PathBuf]) -> Vec<PathBuf> 
     if let Some(dir) = tandem_lk_dist::installed_host_dist() {
         out.push(dir.join(file));
     }
-    // The folder the protocol was generated from, when this binary was built.
-    out.push(PathBuf::from(env!("TANDEM_LK_BUILD_DIST_DIR")).join(file));
+    // The folder the protocol was generated from, when this binary was
+    // built: development builds only (an installed app must not depend on
+    // the machine that built it).
+    if cfg!(debug_assertions) {
+        out.push(PathBuf::from(env!("TANDEM_LK_BUILD_DIST_DIR")).join(file));
+    }
     let mut seen = std::collections::HashSet::new();
     out.retain(|p| seen.insert(p.clone()));
     out
