@@ -57,11 +57,23 @@ pub(crate) async fn app_status(app: AppHandle) -> Result<AppStatus, AppError> {
         .await
         .map_err(AppError::internal)?
         .map(|e| {
-            format!("Calls cannot start: {e}. Reinstall Tandem from your platform's download page.")
+            // The full story (every path tried) goes to the log; the person
+            // gets what to do.
+            tracing::error!("{e}");
+            use tandem_call::lk::LoadError as L;
+            let what = match e {
+                L::NotFound { file, .. } => format!("its call library ({file}) is missing"),
+                L::Unusable { path, .. } => {
+                    format!("its call library ({}) is damaged", path.display())
+                }
+                L::UnsupportedPlatform(p) => {
+                    return format!("Calls cannot start: Tandem has no call library for this system ({p}).");
+                }
+            };
+            format!(
+                "Calls cannot start: {what}. Reinstall Tandem from your platform's download page; everything else works meanwhile."
+            )
         });
-    if let Some(p) = &problem {
-        tracing::error!("{p}");
-    }
     Ok(AppStatus {
         version: app.package_info().version.to_string(),
         call_library_problem: problem,

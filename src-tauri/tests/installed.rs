@@ -273,7 +273,9 @@ async fn without_library(s: &Session) -> anyhow::Result<()> {
     s.testid("screen-connect").await?;
     let problem = s.text(&s.testid("library-problem").await?).await?;
     anyhow::ensure!(
-        problem.contains("Calls cannot start") && problem.contains("Reinstall Tandem"),
+        problem.contains("Calls cannot start: its call library (liblivekit_ffi.so) is missing")
+            && problem.contains("Reinstall Tandem")
+            && !problem.contains("cargo"),
         "the missing library is explained as {problem:?}"
     );
     // The rest of the app still works: adding a platform opens its form.

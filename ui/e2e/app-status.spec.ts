@@ -58,7 +58,7 @@ test('a broken update feed says so and changes nothing else', async ({ page }) =
 });
 
 test('a missing call library is explained and the rest of the app works', async ({ page }) => {
-  const problem = 'Calls cannot start: the LiveKit library (liblivekit_ffi.so) was not found. Reinstall Tandem from your platform\'s download page.';
+  const problem = "Calls cannot start: its call library (liblivekit_ffi.so) is missing. Reinstall Tandem from your platform's download page; everything else works meanwhile.";
   await page.goto(`/?libraryProblem=${encodeURIComponent(problem)}`);
   await expect(page.getByTestId('library-problem')).toHaveText(problem);
   await expect(page.getByTestId('library-problem')).toHaveAttribute('role', 'alert');
