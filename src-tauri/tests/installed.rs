@@ -22,7 +22,6 @@ use tandem_testkit::webdriver::{Driver, Session};
 
 mod common;
 
-const MARK: &str = "TANDEM_INSTALLED_TEST";
 const TEST: &str = "the_installed_app_opens_links_and_explains_what_is_missing";
 const BIN: &str = "/usr/bin/tandem";
 const LIB_DIR: &str = "/usr/lib/Tandem";
@@ -31,16 +30,7 @@ const LIB: &str = "/usr/lib/Tandem/liblivekit_ffi.so";
 #[test]
 #[ignore = "installs a package as root: run by `cargo xtask test` after `cargo xtask bundle` (TANDEM_DEB=path)"]
 fn the_installed_app_opens_links_and_explains_what_is_missing() {
-    if std::env::var_os(MARK).is_none() {
-        // A private session bus: the single-instance handoff and nothing of
-        // the user's desktop.
-        let status = Command::new("dbus-run-session")
-            .args(["--", std::env::current_exe().unwrap().to_str().unwrap()])
-            .args(["--exact", TEST, "--nocapture", "--ignored"])
-            .env(MARK, "1")
-            .status()
-            .expect("dbus-run-session (Debian package dbus) is needed");
-        assert!(status.success(), "the test failed inside its D-Bus session");
+    if common::ran_in_private_dbus(TEST) {
         return;
     }
     let deb = std::env::var_os("TANDEM_DEB")

@@ -13,20 +13,12 @@ use tandem_testkit::webdriver::{Driver, Session};
 
 mod common;
 
-const MARK: &str = "TANDEM_SECOND_LAUNCH_TEST";
 const TEST: &str = "a_second_launch_hands_its_link_to_the_running_app";
 const APP: &str = env!("CARGO_BIN_EXE_tandem");
 
 #[test]
 fn a_second_launch_hands_its_link_to_the_running_app() {
-    if std::env::var_os(MARK).is_none() {
-        let status = Command::new("dbus-run-session")
-            .args(["--", std::env::current_exe().unwrap().to_str().unwrap()])
-            .args(["--exact", TEST, "--nocapture", "--test-threads=1"])
-            .env(MARK, "1")
-            .status()
-            .expect("dbus-run-session (Debian package dbus) is needed");
-        assert!(status.success(), "the test failed inside its D-Bus session");
+    if common::ran_in_private_dbus(TEST) {
         return;
     }
     tokio::runtime::Builder::new_multi_thread()

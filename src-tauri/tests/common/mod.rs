@@ -72,3 +72,22 @@ pub(crate) fn app_env(dir: &Scratch, display: &str) -> Vec<(&'static str, String
 pub(crate) fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
+
+/// Runs the test `test` again inside a private D-Bus session (what the
+/// single-instance handoff needs, and nothing of the user's desktop) and
+/// checks that it passed there. Returns false inside that session, where
+/// the caller does the work; true outside, where it is done.
+pub(crate) fn ran_in_private_dbus(test: &str) -> bool {
+    const MARK: &str = "TANDEM_IN_PRIVATE_DBUS";
+    if std::env::var_os(MARK).is_some() {
+        return false;
+    }
+    let status = std::process::Command::new("dbus-run-session")
+        .args(["--", std::env::current_exe().unwrap().to_str().unwrap()])
+        .args(["--exact", test, "--nocapture", "--include-ignored"])
+        .env(MARK, "1")
+        .status()
+        .expect("dbus-run-session (Debian package dbus) is needed");
+    assert!(status.success(), "the test failed inside its D-Bus session");
+    true
+}
