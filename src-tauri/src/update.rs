@@ -195,6 +195,7 @@ async fn check(app: &AppHandle) -> Result<Option<tauri_plugin_updater::Update>, 
 fn failed(step: &str, e: &tauri_plugin_updater::Error) -> AppError {
     use tauri_plugin_updater::Error as E;
     tracing::warn!("update {step} failed: {e}");
+    let not_a_feed = "The update server answered something that is not a Tandem update feed. Try again later; if it persists, tell your platform.";
     let message = match e {
         E::Reqwest(r) if r.is_timeout() => {
             "The update server did not answer in time. Try again later.".to_owned()
@@ -202,6 +203,7 @@ fn failed(step: &str, e: &tauri_plugin_updater::Error) -> AppError {
         E::Reqwest(r) if r.is_connect() => {
             "The update server cannot be reached. Check your connection and try again.".to_owned()
         }
+        E::Reqwest(r) if r.is_decode() => not_a_feed.to_owned(),
         E::Reqwest(_) | E::Network(_) => {
             "The update server could not be reached or refused the request. Try again later."
                 .to_owned()
@@ -209,14 +211,18 @@ fn failed(step: &str, e: &tauri_plugin_updater::Error) -> AppError {
         E::InsecureTransportProtocol => {
             "The update feed is not served over HTTPS, so Tandem will not use it.".to_owned()
         }
-        E::ReleaseNotFound | E::Serialization(_) | E::UrlParse(_) | E::Semver(_) => {
-            "The update server answered something that is not a Tandem update feed. Try again later; if it persists, tell your platform.".to_owned()
+        // An error status: the feed is down or moved.
+        E::ReleaseNotFound => {
+            "The update server did not answer with an update feed; it may be having trouble. Try again later.".to_owned()
         }
+        E::Serialization(_) | E::UrlParse(_) | E::Semver(_) => not_a_feed.to_owned(),
         E::TargetNotFound(_) | E::TargetsNotFound(_) => {
             "There is no update for this system in the feed yet.".to_owned()
         }
-        E::Minisign(_) | E::Base64(_) | E::SignatureUtf8(_) | E::MissingSignedVersion
-        | E::SignedVersionMismatch { .. } => {
+        E::SignedVersionMismatch { .. } => {
+            "The downloaded update is not the version the feed announced, so it was not installed.".to_owned()
+        }
+        E::Minisign(_) | E::Base64(_) | E::SignatureUtf8(_) | E::MissingSignedVersion => {
             "The downloaded update is not signed by Tandem's key, so it was not installed.".to_owned()
         }
         E::AuthenticationFailed => {

@@ -5,6 +5,7 @@
 // A test harness: failing loudly is how it reports.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+pub mod canned;
 pub mod display;
 pub mod netns;
 pub mod peer;
