@@ -166,9 +166,8 @@ async fn run() {
     let link = common::client_link(&backend, &demo);
     let x = Xvfb::start(1200, 800);
     // The installed app as the OS starts it: one instance, links handed over.
-    let env: Vec<(&str, String)> = common::app_env(&dir, &x.display)
+    let env: Vec<(&str, String)> = common::app_env_single_instance(&dir, &x.display)
         .into_iter()
-        .filter(|(k, _)| *k != "TANDEM_SINGLE_INSTANCE")
         .chain([
             (
                 // Nothing listens there: the start-up update check must fail

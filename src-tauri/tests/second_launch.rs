@@ -56,11 +56,7 @@ async fn run() {
     let (backend, demo) = common::backend_with_demo(&dir, "ws://127.0.0.1:9").await;
     let link = common::client_link(&backend, &demo);
     let x = Xvfb::start(1200, 800);
-    // This test is about the single instance: leave it on.
-    let env: Vec<(&str, String)> = common::app_env(&dir, &x.display)
-        .into_iter()
-        .filter(|(k, _)| *k != "TANDEM_SINGLE_INSTANCE")
-        .collect();
+    let env = common::app_env_single_instance(&dir, &x.display);
     let driver = Driver::start(&common::pairs(&env)).unwrap();
     let s = driver.session(std::path::Path::new(APP)).await.unwrap();
     let result = drive(&s, &env, &link).await;

@@ -68,6 +68,15 @@ pub(crate) fn app_env(dir: &Scratch, display: &str) -> Vec<(&'static str, String
     ]
 }
 
+/// [`app_env`] with the single instance on, as the OS starts the app:
+/// a second launch hands its link to the running one.
+pub(crate) fn app_env_single_instance(dir: &Scratch, display: &str) -> Vec<(&'static str, String)> {
+    app_env(dir, display)
+        .into_iter()
+        .filter(|(k, _)| *k != "TANDEM_SINGLE_INSTANCE")
+        .collect()
+}
+
 /// [`app_env`] as the pairs `Driver::start` takes.
 pub(crate) fn pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     env.iter().map(|(k, v)| (*k, v.as_str())).collect()
