@@ -140,6 +140,39 @@ impl BackendError {
     }
 }
 
+/// The most of an answer Tandem reads: tokens and session lists are a few
+/// kilobytes; anything far larger is not a platform's answer.
+pub const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Reads a body up to [`MAX_ANSWER_BYTES`] (as text, invalid UTF-8
+/// replaced); `Err(Ok(_))` when it is larger, `Err(Err(_))` when reading
+/// failed.
+async fn read_body(
+    mut res: reqwest::Response,
+) -> Result<String, Result<BackendError, reqwest::Error>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(Err)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(Ok(BackendError::Malformed(format!(
+                "the answer is larger than {} MB",
+                MAX_ANSWER_BYTES >> 20
+            ))));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+/// Reads an answer: the JSON of a 2xx, or the classified failure (with the
+/// backend's own message, bounded, where it gave one).
+pub fn read_answer(status: u16, body: &str, retry_after: u64) -> Result<Value, BackendError> {
+    let parsed: Option<Value> = serde_json::from_str(body).ok();
+    if !(200..300).contains(&status) {
+        return Err(classify_status(status, parsed.as_ref(), body, retry_after));
+    }
+    parsed.ok_or_else(|| BackendError::Malformed(describe_non_json(body)))
+}
+
 /// Signs in to tandem-backend (`POST /api/auth/login`) and returns the user JWT.
 pub async fn login(base: &str, email: &str, password: &str) -> Result<String, BackendError> {
     let base = base.trim_end_matches('/');
@@ -154,17 +187,12 @@ pub async fn login(base: &str, email: &str, password: &str) -> Result<String, Ba
         .await
         .map_err(|e| classify_transport(base, &e, Duration::from_secs(10)))?;
     let status = res.status().as_u16();
-    let text = res
-        .text()
+    let text = read_body(res)
         .await
-        .map_err(|e| classify_transport(base, &e, Duration::from_secs(10)))?;
-    let parsed: Option<Value> = serde_json::from_str(&text).ok();
-    if !(200..300).contains(&status) {
-        return Err(classify_status(status, parsed.as_ref(), &text, 30));
-    }
-    parsed
-        .as_ref()
-        .and_then(|v| v["access_token"].as_str())
+        .map_err(|e| e.unwrap_or_else(|e| classify_transport(base, &e, Duration::from_secs(10))))?;
+    read_answer(status, &text, 30)?
+        .get("access_token")
+        .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| BackendError::WrongShape("no `access_token` in the sign-in answer".into()))
 }
@@ -398,16 +426,10 @@ impl BackendClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(30);
-        let text = res
-            .text()
+        let text = read_body(res)
             .await
-            .map_err(|e| classify_transport(&self.base, &e, self.timeout))?;
-        let parsed: Option<Value> = serde_json::from_str(&text).ok();
-        if !(200..300).contains(&status) {
-            return Err(classify_status(status, parsed.as_ref(), &text, retry_after));
-        }
-        let v = parsed.ok_or_else(|| BackendError::Malformed(describe_non_json(&text)))?;
-        Ok((v, server_time))
+            .map_err(|e| e.unwrap_or_else(|e| classify_transport(&self.base, &e, self.timeout)))?;
+        Ok((read_answer(status, &text, retry_after)?, server_time))
     }
 
     /// What the platform says about the session before joining, where the
@@ -648,6 +670,15 @@ pub fn parse_grant(
         .and_then(|p| at(v, p))
         .and_then(Value::as_str)
         .map(str::to_owned);
+    if room
+        .as_deref()
+        .is_some_and(|r| r.len() > 256 || r.chars().any(char::is_control))
+    {
+        return Err(BackendError::WrongShape(format!(
+            "`{}` is not a room name",
+            room_at.unwrap_or_default()
+        )));
+    }
     Ok(TokenGrant {
         token,
         server_url,

@@ -81,7 +81,7 @@ pub struct Diagnosis {
 /// A likely cause of a refused token, with what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Likely {
-    #[error("this computer's clock is {} s {} the server's: turn on automatic time (NTP) and try again", .0.abs(), if *.0 > 0 { "ahead of" } else { "behind" })]
+    #[error("this computer's clock is {} s {} the server's: turn on automatic time (NTP) and try again", .0.unsigned_abs(), if *.0 > 0 { "ahead of" } else { "behind" })]
     ClockSkew(i64),
     #[error("the session token expired {0} s ago: rejoin to get a fresh one")]
     Expired(i64),
@@ -102,29 +102,54 @@ pub enum Likely {
 
 /// Checks a token's times against the local clock and the backend's `Date`.
 pub fn diagnose(claims: &TokenClaims, now: i64, server_now: Option<i64>) -> Diagnosis {
-    let skew = server_now.map(|s| now - s);
+    let skew = server_now.map(|s| now.saturating_sub(s));
     let mut problems = Vec::new();
     if let Some(s) = skew
-        && s.abs() > SKEW_WARNING_SECS
+        && s.unsigned_abs() > SKEW_WARNING_SECS.unsigned_abs()
     {
         problems.push(Likely::ClockSkew(s));
     }
     // Judge expiry by the server's clock when we know it: that is what LiveKit uses.
     let reference = server_now.unwrap_or(now);
     if claims.exp != 0 && claims.exp <= reference {
-        problems.push(Likely::Expired(reference - claims.exp));
+        problems.push(Likely::Expired(reference.saturating_sub(claims.exp)));
     }
-    if claims.nbf > reference + 5 {
-        problems.push(Likely::NotYetValid(claims.nbf - reference));
+    if claims.nbf > reference.saturating_add(5) {
+        problems.push(Likely::NotYetValid(claims.nbf.saturating_sub(reference)));
     }
     Diagnosis {
         expires_in: if claims.exp == 0 {
             i64::MAX
         } else {
-            claims.exp - now
+            claims.exp.saturating_sub(now)
         },
         skew_secs: skew,
         problems,
+    }
+}
+
+/// Why a token cannot work at all, so trying it would only fail later and
+/// less clearly: it expired by both our clock and the backend's, or it is
+/// for another room than the one the backend named.
+pub fn unusable(
+    claims: &TokenClaims,
+    now: i64,
+    server_now: Option<i64>,
+    named_room: Option<&str>,
+) -> Option<Likely> {
+    let latest = server_now.map_or(now, |s| s.max(now));
+    let earliest = server_now.map_or(now, |s| s.min(now));
+    if claims.exp != 0 && claims.exp <= earliest {
+        return Some(Likely::Expired(latest.saturating_sub(claims.exp)));
+    }
+    match named_room {
+        Some(expected) if !expected.is_empty() && claims.room != expected => {
+            Some(Likely::WrongRoom {
+                token_room: claims.room.clone(),
+                expected: expected.to_owned(),
+            })
+        }
+        _ => None,
     }
 }
 
@@ -161,6 +186,31 @@ mod tests {
         assert_eq!(
             read_claims(&format!("a.{}.c", URL_SAFE_NO_PAD.encode("[1]"))),
             Err(ReadError::BadClaims)
+        );
+    }
+
+    #[test]
+    fn expired_tokens_and_tokens_for_another_room_are_unusable() {
+        let c = TokenClaims {
+            exp: 10_000,
+            room: "session-a".into(),
+            ..Default::default()
+        };
+        assert_eq!(unusable(&c, 5_000, Some(5_000), Some("session-a")), None);
+        assert_eq!(unusable(&c, 5_000, None, None), None);
+        // Expired by both clocks.
+        assert_eq!(
+            unusable(&c, 10_100, Some(10_050), None),
+            Some(Likely::Expired(100))
+        );
+        // Expired by one clock only: worth trying (the warning says why).
+        assert_eq!(unusable(&c, 10_100, Some(9_000), None), None);
+        assert_eq!(
+            unusable(&c, 5_000, None, Some("session-b")),
+            Some(Likely::WrongRoom {
+                token_room: "session-a".into(),
+                expected: "session-b".into()
+            })
         );
     }
 

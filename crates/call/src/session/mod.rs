@@ -130,6 +130,10 @@ pub enum CallError {
     Backend(#[from] BackendError),
     #[error("the LiveKit server refused the token: {likely}")]
     TokenRejected { likely: diagnose::Likely },
+    /// The platform's token cannot work (already expired, or for another
+    /// room than the one it named), so it was not tried.
+    #[error("the platform's token cannot be used: {likely}")]
+    TokenUnusable { likely: diagnose::Likely },
     #[error("cannot connect to the call server: {0}")]
     Connect(String),
     #[error("the local media could not start: {0}")]
@@ -410,8 +414,8 @@ async fn run(
     emit(CallEvent::State(CallState::Idle));
     let mut cfg = cfg;
     let mut session_info = None;
-    let (url, token, server_time) = match &cfg.token {
-        TokenSource::Direct { url, token } => (url.clone(), token.clone(), None),
+    let (url, token, server_time, named_room) = match &cfg.token {
+        TokenSource::Direct { url, token } => (url.clone(), token.clone(), None, None),
         TokenSource::Backend(client, req) => {
             step(&mut life, Input::FetchToken);
             match client.session_info(req).await {
@@ -431,7 +435,7 @@ async fn run(
                 Err(e) => return step(&mut life, Input::Failed(e.into())),
             }
             match client.fetch_token(req).await {
-                Ok(g) => (g.server_url, g.token, g.server_time),
+                Ok(g) => (g.server_url, g.token, g.server_time, g.room),
                 Err(e) => return step(&mut life, Input::Failed(e.into())),
             }
         }
@@ -439,6 +443,12 @@ async fn run(
     let claims = diagnose::read_claims(&token).ok();
     let now = chrono::Utc::now().timestamp();
     if let Some(c) = &claims {
+        if let Some(likely) = diagnose::unusable(c, now, server_time, named_room.as_deref()) {
+            return step(
+                &mut life,
+                Input::Failed(CallError::TokenUnusable { likely }),
+            );
+        }
         for p in diagnose::diagnose(c, now, server_time).problems {
             emit(CallEvent::Warning(p.to_string()));
         }
