@@ -123,6 +123,12 @@ impl From<CallError> for AppError {
                     sentence(format!("The call server refused to let you in: {likely}.")),
                 )
             }
+            CallError::TokenUnusable { likely } => Self::new(
+                ErrorCode::TokenRejected,
+                sentence(format!(
+                    "The platform gave a session token that cannot work: {likely}. Try joining again; if it persists, tell your platform."
+                )),
+            ),
             CallError::Connect(detail) => Self::new(
                 ErrorCode::ConnectFailed,
                 format!(

@@ -15,6 +15,8 @@ pub struct Reply {
     pub status: u16,
     pub content_type: &'static str,
     pub body: Vec<u8>,
+    /// Extra headers (`Retry-After`, `Date`…).
+    pub headers: Vec<(&'static str, String)>,
     /// How long to wait before answering (a slow or silent server).
     pub delay: Duration,
 }
@@ -25,6 +27,7 @@ impl Reply {
             status,
             content_type,
             body: body.into(),
+            headers: Vec::new(),
             delay: Duration::ZERO,
         }
     }
@@ -40,6 +43,11 @@ impl Reply {
             "text/html",
             "<!doctype html><html><body><h1>Something went wrong</h1></body></html>",
         )
+    }
+
+    pub fn header(mut self, name: &'static str, value: impl Into<String>) -> Reply {
+        self.headers.push((name, value.into()));
+        self
     }
 
     pub fn after(mut self, delay: Duration) -> Reply {
@@ -177,14 +185,18 @@ fn serve(stream: TcpStream, replies: &Replies, hits: &Mutex<Vec<Hit>>) -> std::i
         .unwrap_or_else(|| Reply::new(404, "text/plain", "not found"));
     std::thread::sleep(reply.delay);
     let mut out = stream;
-    write!(
-        out,
-        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: {}\r\ncontent-length: {}\r\nconnection: close\r\n",
         reply.status,
         reason(reply.status),
         reply.content_type,
         reply.body.len()
-    )?;
+    );
+    for (k, v) in &reply.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    out.write_all(head.as_bytes())?;
     out.write_all(&reply.body)?;
     out.flush()
 }
@@ -212,7 +224,7 @@ mod tests {
     fn answers_each_path_with_its_reply_and_records_the_request() {
         let server = Canned::start();
         server.set("/feed", Reply::json(200, &serde_json::json!({"a": 1})));
-        server.set("/down", Reply::html(503));
+        server.set("/down", Reply::html(503).header("retry-after", "7"));
         let get = |path: &str| {
             let mut s = TcpStream::connect(server.addr()).unwrap();
             write!(s, "GET {path} HTTP/1.1\r\nhost: x\r\n\r\n").unwrap();
@@ -223,7 +235,11 @@ mod tests {
         let feed = get("/feed?v=1");
         assert!(feed.starts_with("HTTP/1.1 200 OK\r\n"), "{feed}");
         assert!(feed.ends_with(r#"{"a":1}"#), "{feed}");
-        assert!(get("/down").starts_with("HTTP/1.1 503 "));
+        let down = get("/down");
+        assert!(
+            down.starts_with("HTTP/1.1 503 ") && down.contains("\r\nretry-after: 7\r\n"),
+            "{down}"
+        );
         assert!(get("/nothing").starts_with("HTTP/1.1 404 "));
         assert_eq!(server.count("/feed"), 1);
         assert_eq!(server.hits()[0].target, "/feed?v=1");
