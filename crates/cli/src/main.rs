@@ -343,6 +343,9 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
     // Quick ticks until the first picture (to time it), then every --stats seconds.
     let mut probe = tokio::time::interval(Duration::from_millis(20));
     let mut first_seen: std::collections::HashSet<String> = Default::default();
+    // Per participant: frames so far, and when the count last grew.
+    let mut flowing: std::collections::HashMap<String, (u64, std::time::Instant)> =
+        Default::default();
     let mut last_report = std::time::Instant::now();
     let mut last: std::collections::HashMap<String, session::Received> = Default::default();
     loop {
@@ -350,8 +353,21 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
             _ = probe.tick() => {
                 let now = handle.received();
                 for (who, r) in &now {
-                    if r.video_frames > 0 && first_seen.insert(who.clone()) {
+                    let first = r.video_frames > 0 && first_seen.insert(who.clone());
+                    if first {
                         say!("first video from {} after {} ms", who.escape_debug(), started.elapsed().as_millis());
+                    }
+                    // A picture that stopped (a network cut) and came back.
+                    let (count, at) = flowing.entry(who.clone()).or_insert((r.video_frames, std::time::Instant::now()));
+                    // A new subscription (after a rejoin) counts from zero.
+                    *count = (*count).min(r.video_frames);
+                    if r.video_frames > *count {
+                        let gap = at.elapsed();
+                        if gap >= Duration::from_secs(1) && !first {
+                            say!("video from {} again after a {} ms gap", who.escape_debug(), gap.as_millis());
+                        }
+                        *count = r.video_frames;
+                        *at = std::time::Instant::now();
                     }
                 }
                 if c.stats > 0 && last_report.elapsed() >= Duration::from_secs(c.stats) {

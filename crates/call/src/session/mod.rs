@@ -13,7 +13,6 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
 use tandem_lk as lk;
 use tokio::sync::mpsc;
 
@@ -27,6 +26,8 @@ use crate::diagnose;
 mod chat;
 mod lifecycle;
 mod media;
+mod rejoin;
+mod sender;
 
 use chat::History;
 pub use chat::{
@@ -34,6 +35,7 @@ pub use chat::{
 };
 use lifecycle::{Input, Lifecycle};
 use media::{Local, play_remote, publish, report_switch, set_camera};
+use sender::{ChatJob, Recent, chat_sender};
 
 /// What was booked; it decides what is published.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -454,7 +456,7 @@ async fn run(
         }
     }
     step(&mut life, Input::Connect);
-    let (room, mut room_events) =
+    let (mut room, mut room_events) =
         match lk::Room::connect(&url, &token, lk::RoomOptions::default()).await {
             Ok(r) => r,
             Err(lk::ConnectError::Unauthorized { .. }) => {
@@ -470,7 +472,7 @@ async fn run(
                 return step(&mut life, Input::Failed(CallError::Connect(e.to_string())));
             }
         };
-    let me = room.local_participant().clone();
+    let mut me = room.local_participant().clone();
     let mut local = Local::default();
     if let Err(e) = publish(&cfg, &me, &mut local, &out, &video).await {
         let _ = room.disconnect().await;
@@ -500,10 +502,33 @@ async fn run(
     let mut kinds: std::collections::HashMap<String, lk::TrackKind> =
         std::collections::HashMap::new();
     let my_identity = me.identity();
+    let mut mic_on = cfg.mic_on;
+    // Commands held while rejoining, handled first once back.
+    let mut replay: std::collections::VecDeque<Command> = std::collections::VecDeque::new();
+    let (connected_tx, connected_rx) = tokio::sync::watch::channel(true);
+    // Messages sent lately: after the SDK or Tandem rejoined, they are sent
+    // again (as the id-carrying data packet, which receivers deduplicate),
+    // since a rejoin drops what was still in flight.
+    let recent = Recent::default();
+    // Who dropped out of the room, and when.
+    let mut away: std::collections::HashMap<String, Instant> = std::collections::HashMap::new();
+    let mut chat_out = chat_sender(
+        me.clone(),
+        out.clone(),
+        history.clone(),
+        connected_rx.clone(),
+        recent.clone(),
+    );
+    let mut reconnecting_since: Option<Instant> = None;
+    let mut answering_since: Option<Instant> = None;
+    let mut probe = tokio::time::interval(rejoin::PROBE_EVERY);
+    probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let end = loop {
+        let mut lost = false;
         tokio::select! {
-            cmd = rx.recv() => match cmd {
+            cmd = next_command(&mut replay, &mut rx) => match cmd {
                 Some(Command::Mic(on)) => {
+                    mic_on = on;
                     if let Some(a) = &local.audio { let _ = a.set_muted(!on); }
                 }
                 Some(Command::Camera(on)) => set_camera(&cfg, &me, &mut local, on, &out, &video).await,
@@ -528,18 +553,11 @@ async fn run(
                     if let Some(sp) = &local.speaker { sp.play_test_sound(); }
                 }
                 Some(Command::Chat(local_id, text)) => {
+                    // Sent in order by a task of its own: a send waits while
+                    // the connection is down, and the call must not.
                     let text: String = text.chars().take(MAX_CHAT_CHARS).collect();
-                    match me.send_chat(&text).await {
-                        Ok(id) => {
-                            let ts = chrono::Utc::now().timestamp_millis();
-                            let legacy = json!({"id": id, "timestamp": ts, "message": text}).to_string();
-                            let opts = lk::DataOptions { reliable: true, topic: Some(LEGACY_CHAT_TOPIC.into()), destinations: vec![] };
-                            if let Err(e) = me.publish_data(legacy.into_bytes(), opts).await {
-                                tracing::warn!(error = %e, "legacy chat copy not sent");
-                            }
-                            emit(CallEvent::ChatSent { local_id, message: ChatMessage { id, from: my_identity.clone(), text, timestamp_ms: ts } });
-                        }
-                        Err(e) => emit(CallEvent::ChatFailed { local_id, text, error: e.to_string() }),
+                    if let Err(mpsc::error::SendError(ChatJob::Send(local_id, text))) = chat_out.send(ChatJob::Send(local_id, text)) {
+                        emit(CallEvent::ChatFailed { local_id, text, error: "the call is reconnecting".into() });
                     }
                 }
                 Some(Command::Leave) | None => {
@@ -557,11 +575,33 @@ async fn run(
                 }
             },
             _ = tick.tick() => step(&mut life, Input::Tick),
+            _ = probe.tick(), if reconnecting_since.is_some_and(|t| t.elapsed() >= rejoin::PROBE_AFTER) => {
+                // The SDK waits longer and longer between its tries; once the
+                // server answers again, rejoining now beats waiting for it.
+                let up = rejoin::reachable(&url).await;
+                tracing::debug!(up, "probing the call server while reconnecting");
+                if !up {
+                    answering_since = None;
+                } else if answering_since.get_or_insert_with(Instant::now).elapsed() >= rejoin::GRACE {
+                    tracing::info!("the call server answers again; rejoining without waiting for the SDK");
+                    let _ = tokio::time::timeout(Duration::from_secs(2), room.disconnect()).await;
+                    lost = true;
+                }
+            }
             ev = room_events.recv() => {
                 let Some(ev) = ev else { break EndReason::Remote("the room closed".into()) };
                 match ev {
-                    lk::RoomEvent::ParticipantConnected(p) => emit(CallEvent::ParticipantJoined { identity: p.identity, name: p.name }),
+                    lk::RoomEvent::ParticipantConnected(p) => {
+                        // Back after dropping out (their network, or a server
+                        // restart): what we sent meanwhile never reached them.
+                        if let Some(left_at) = away.remove(&p.identity) {
+                            let _ = chat_out.send(ChatJob::Resend { since: left_at.checked_sub(sender::IN_FLIGHT).unwrap_or(left_at) });
+                        }
+                        emit(CallEvent::ParticipantJoined { identity: p.identity, name: p.name });
+                    }
                     lk::RoomEvent::ParticipantDisconnected { identity, .. } => {
+                        away.retain(|_, t| t.elapsed() < rejoin::GIVE_UP_AFTER);
+                        away.insert(identity.clone(), Instant::now());
                         if let Ok(mut v) = video.lock() { v.remove(&identity); }
                         if let Ok(mut r) = received.lock() { r.remove(&identity); }
                         emit(CallEvent::ParticipantLeft { identity });
@@ -597,10 +637,78 @@ async fn run(
                             emit(CallEvent::ChatReceived(m));
                         }
                     }
-                    lk::RoomEvent::Reconnecting => step(&mut life, Input::Reconnecting),
-                    lk::RoomEvent::Reconnected => step(&mut life, Input::Reconnected),
+                    lk::RoomEvent::Reconnecting => {
+                        connected_tx.send_replace(false);
+                        reconnecting_since.get_or_insert_with(Instant::now);
+                        step(&mut life, Input::Reconnecting);
+                    }
+                    lk::RoomEvent::Reconnected => {
+                        connected_tx.send_replace(true);
+                        if let Some(since) = reconnecting_since {
+                            let _ = chat_out.send(ChatJob::Resend { since: since.checked_sub(sender::IN_FLIGHT).unwrap_or(since) });
+                        }
+                        reconnecting_since = None;
+                        answering_since = None;
+                        step(&mut life, Input::Reconnected);
+                    }
+                    lk::RoomEvent::Disconnected { reason } if rejoin::recoverable(&reason) => {
+                        tracing::warn!(?reason, "the room was lost; rejoining");
+                        lost = true;
+                    }
                     lk::RoomEvent::Disconnected { reason } => break EndReason::Remote(format!("{reason:?}")),
                     _ => {}
+                }
+            }
+        }
+        if lost {
+            connected_tx.send_replace(false);
+            let lost_at = reconnecting_since.take().unwrap_or_else(Instant::now);
+            answering_since = None;
+            step(&mut life, Input::Reconnecting);
+            let mut held = Vec::new();
+            match rejoin::rejoin(&cfg.token, &mut rx, &mut held).await {
+                rejoin::Rejoined::Back(new_room, events) => {
+                    room = new_room;
+                    room_events = events;
+                    me = room.local_participant().clone();
+                    chat_out = chat_sender(
+                        me.clone(),
+                        out.clone(),
+                        history.clone(),
+                        connected_rx.clone(),
+                        recent.clone(),
+                    );
+                    republish(&me, &local, mic_on).await;
+                    for p in room.remote_participants() {
+                        emit(CallEvent::ParticipantJoined {
+                            identity: p.info.identity.clone(),
+                            name: p.info.name.clone(),
+                        });
+                    }
+                    connected_tx.send_replace(true);
+                    let _ = chat_out.send(ChatJob::Resend {
+                        since: lost_at.checked_sub(sender::IN_FLIGHT).unwrap_or(lost_at),
+                    });
+                    step(&mut life, Input::Reconnected);
+                    queue_held(held, &mut replay, &out);
+                }
+                rejoin::Rejoined::Left(c) => {
+                    fail_chat(held, &out, "you left the call");
+                    let _ = room.disconnect().await;
+                    replay.push_back(c);
+                }
+                rejoin::Rejoined::Refused(e) => {
+                    fail_chat(held, &out, "the call ended");
+                    break EndReason::Remote(format!(
+                        "the connection was lost and the platform would not let you back in: {e}"
+                    ));
+                }
+                rejoin::Rejoined::GaveUp => {
+                    fail_chat(held, &out, "the call ended");
+                    break EndReason::Remote(format!(
+                        "the connection was lost and could not be restored within {} s",
+                        rejoin::GIVE_UP_AFTER.as_secs()
+                    ));
                 }
             }
         }
@@ -611,6 +719,88 @@ async fn run(
         v.clear();
     }
     step(&mut life, Input::Ended(end));
+}
+
+/// The next command: those held while rejoining first.
+async fn next_command(
+    replay: &mut std::collections::VecDeque<Command>,
+    rx: &mut mpsc::UnboundedReceiver<Command>,
+) -> Option<Command> {
+    match replay.pop_front() {
+        Some(c) => Some(c),
+        None => rx.recv().await,
+    }
+}
+
+/// Publishes our tracks again in a rejoined room, muted as they were.
+async fn republish(me: &lk::LocalParticipant, local: &Local, mic_on: bool) {
+    let tracks = [
+        (
+            local.audio.as_ref().map(|a| a.track()),
+            lk::TrackSource::Microphone,
+        ),
+        (
+            local.video.as_ref().map(|v| v.track()),
+            lk::TrackSource::Camera,
+        ),
+    ];
+    for (track, source) in tracks {
+        let Some(track) = track else { continue };
+        let options = lk::PublishOptions {
+            source,
+            ..Default::default()
+        };
+        if let Err(e) = me.publish_track(track, options).await {
+            tracing::warn!("republishing {source:?} failed: {e}");
+        }
+    }
+    if let Some(a) = &local.audio {
+        let _ = a.set_muted(!mic_on);
+    }
+    if let Some(v) = &local.video {
+        let _ = v.set_muted(local.camera.is_none());
+    }
+}
+
+/// Commands held while rejoining, to run once back; chat beyond
+/// [`rejoin::MAX_QUEUED_CHAT`] is reported unsent.
+fn queue_held(held: Vec<Command>, replay: &mut std::collections::VecDeque<Command>, out: &Events) {
+    let mut chats = 0;
+    for c in held {
+        if let Command::Chat(local_id, text) = c {
+            chats += 1;
+            if chats > rejoin::MAX_QUEUED_CHAT {
+                send(
+                    out,
+                    CallEvent::ChatFailed {
+                        local_id,
+                        text,
+                        error: "too many messages while reconnecting".into(),
+                    },
+                );
+                continue;
+            }
+            replay.push_back(Command::Chat(local_id, text));
+        } else {
+            replay.push_back(c);
+        }
+    }
+}
+
+/// Chat held while rejoining, when the call does not come back.
+fn fail_chat(held: Vec<Command>, out: &Events, why: &str) {
+    for c in held {
+        if let Command::Chat(local_id, text) = c {
+            send(
+                out,
+                CallEvent::ChatFailed {
+                    local_id,
+                    text,
+                    error: why.to_owned(),
+                },
+            );
+        }
+    }
 }
 
 #[cfg(test)]
