@@ -43,6 +43,10 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
         "desktop-file-utils",
         "registers the installed app's tandem:// scheme",
     ),
+    (
+        "nftables",
+        "drops a share of a test client's packets (the kernel here has no netem)",
+    ),
     ("xvfb", "a virtual display for the app's tests"),
     ("xauth", "xvfb-run needs it"),
     ("imagemagick", "screenshots of the virtual display"),

@@ -73,3 +73,94 @@ fn rerun_inside(args: &[&str], indent: bool) -> std::process::ExitStatus {
     }
     child.wait().expect("waiting for the namespaced run")
 }
+
+/// The host end of the link to a [`Guest`] namespace.
+pub const HOST_LINK_ADDR: &str = "10.77.1.1";
+/// The guest's address.
+pub const GUEST_ADDR: &str = "10.77.1.2";
+
+/// A program running in a namespace of its own, nested in the test's, and
+/// joined to it by a veth pair (host end `tndh`, guest end `tndg`) whose
+/// link the test can cut, or make lossy. The guest reaches everything in
+/// the test's namespace (servers bound to [`ADDR`]) through it.
+#[derive(Debug)]
+pub struct Guest {
+    pub child: std::process::Child,
+}
+
+const HOST_IF: &str = "tndh";
+
+impl Guest {
+    /// Starts `program args…` in a new namespace, with the link up. Call
+    /// from inside the test's namespace ([`enter`]); one guest at a time.
+    pub fn spawn(program: &str, args: &[&str], env: &[(&str, &str)]) -> Guest {
+        // The guest waits for its end of the link, configures it, and only
+        // then becomes the program.
+        let script = format!(
+            "until ip link show tndg >/dev/null 2>&1; do sleep 0.02; done; \
+             ip link set lo up; ip addr add {GUEST_ADDR}/24 dev tndg; ip link set tndg up; \
+             ip route add default via {HOST_LINK_ADDR}; exec \"$@\""
+        );
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--net", "--", "sh", "-c", &script, "sh", program])
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("unshare (util-linux) for the guest");
+        let pid = child.id().to_string();
+        sh(&format!(
+            "ip link add {HOST_IF} type veth peer name tndg netns {pid} && \
+             ip addr add {HOST_LINK_ADDR}/24 dev {HOST_IF} && ip link set {HOST_IF} up"
+        ));
+        Guest { child }
+    }
+
+    /// Cuts the link (`up == false`) or restores it: the guest's packets go
+    /// nowhere, as when a laptop's Wi-Fi drops.
+    pub fn link(&self, up: bool) {
+        sh(&format!(
+            "ip link set {HOST_IF} {}",
+            if up { "up" } else { "down" }
+        ));
+    }
+
+    /// Drops `percent` % of the packets from and to the guest, at random
+    /// (nftables; 0 removes the rule).
+    pub fn loss(&self, percent: u8) {
+        let _ = Command::new("nft")
+            .args(["delete", "table", "inet", "tandem_loss"])
+            .stderr(Stdio::null())
+            .status();
+        if percent > 0 {
+            sh(&format!(
+                "nft add table inet tandem_loss && \
+                 nft add chain inet tandem_loss in '{{ type filter hook input priority 0; }}' && \
+                 nft add chain inet tandem_loss out '{{ type filter hook output priority 0; }}' && \
+                 nft add rule inet tandem_loss in iifname {HOST_IF} numgen random mod 100 lt {percent} drop && \
+                 nft add rule inet tandem_loss out oifname {HOST_IF} numgen random mod 100 lt {percent} drop"
+            ));
+        }
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = Command::new("ip")
+            .args(["link", "delete", HOST_IF])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+fn sh(script: &str) {
+    let status = Command::new("sh")
+        .args(["-c", script])
+        .status()
+        .expect("running sh");
+    assert!(status.success(), "`{script}` failed");
+}
