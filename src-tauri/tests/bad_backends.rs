@@ -48,11 +48,7 @@ fn http_date(offset: i64) -> String {
 
 #[test]
 fn every_backend_failure_gets_its_own_message_in_the_app() {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {
@@ -237,6 +233,14 @@ async fn drive(s: &Session, x: &Xvfb, platform: &Canned, ds_url: &str) -> anyhow
             Expect {
                 code: "backend_failed",
                 says: &["not JSON"],
+            },
+        ),
+        (
+            "an answer larger than 1 MB",
+            Reply::new(200, "application/json", vec![b' '; 2 << 20]),
+            Expect {
+                code: "backend_failed",
+                says: &["larger than 1 MB"],
             },
         ),
         (

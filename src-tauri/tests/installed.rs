@@ -39,11 +39,7 @@ fn the_installed_app_opens_links_and_explains_what_is_missing() {
     let deb = std::fs::canonicalize(&deb).unwrap_or_else(|e| panic!("{}: {e}", deb.display()));
     let installed = Installed::install(&deb);
     check_package_files();
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+    common::block_on(run());
     drop(installed);
 }
 

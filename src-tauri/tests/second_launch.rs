@@ -21,11 +21,7 @@ fn a_second_launch_hands_its_link_to_the_running_app() {
     if common::ran_in_private_dbus(TEST) {
         return;
     }
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+    common::block_on(run());
 }
 
 /// Launches the app again with `link`, as the OS would, and waits for that

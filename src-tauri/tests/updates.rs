@@ -82,11 +82,7 @@ fn feed(version: &str, platforms: serde_json::Value) -> Reply {
 
 #[test]
 fn the_app_explains_every_broken_feed_and_refuses_a_badly_signed_update() {
-    tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(run());
+    common::block_on(run());
 }
 
 async fn run() {

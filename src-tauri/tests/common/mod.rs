@@ -100,3 +100,12 @@ pub(crate) fn ran_in_private_dbus(test: &str) -> bool {
     assert!(status.success(), "the test failed inside its D-Bus session");
     true
 }
+
+/// Runs an app test's async body on a multi-threaded runtime.
+pub(crate) fn block_on<F: std::future::Future<Output = ()>>(body: F) {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(body);
+}
