@@ -678,7 +678,7 @@ async fn run(
                         connected_rx.clone(),
                         recent.clone(),
                     );
-                    republish(&me, &local, mic_on).await;
+                    rejoin::republish(&me, &local, mic_on).await;
                     for p in room.remote_participants() {
                         emit(CallEvent::ParticipantJoined {
                             identity: p.info.identity.clone(),
@@ -690,21 +690,21 @@ async fn run(
                         since: lost_at.checked_sub(sender::IN_FLIGHT).unwrap_or(lost_at),
                     });
                     step(&mut life, Input::Reconnected);
-                    queue_held(held, &mut replay, &out);
+                    rejoin::queue_held(held, &mut replay, &out);
                 }
                 rejoin::Rejoined::Left(c) => {
-                    fail_chat(held, &out, "you left the call");
+                    rejoin::fail_chat(held, &out, "you left the call");
                     let _ = room.disconnect().await;
                     replay.push_back(c);
                 }
                 rejoin::Rejoined::Refused(e) => {
-                    fail_chat(held, &out, "the call ended");
+                    rejoin::fail_chat(held, &out, "the call ended");
                     break EndReason::Remote(format!(
                         "the connection was lost and the platform would not let you back in: {e}"
                     ));
                 }
                 rejoin::Rejoined::GaveUp => {
-                    fail_chat(held, &out, "the call ended");
+                    rejoin::fail_chat(held, &out, "the call ended");
                     break EndReason::Remote(format!(
                         "the connection was lost and could not be restored within {} s",
                         rejoin::GIVE_UP_AFTER.as_secs()
@@ -729,77 +729,6 @@ async fn next_command(
     match replay.pop_front() {
         Some(c) => Some(c),
         None => rx.recv().await,
-    }
-}
-
-/// Publishes our tracks again in a rejoined room, muted as they were.
-async fn republish(me: &lk::LocalParticipant, local: &Local, mic_on: bool) {
-    let tracks = [
-        (
-            local.audio.as_ref().map(|a| a.track()),
-            lk::TrackSource::Microphone,
-        ),
-        (
-            local.video.as_ref().map(|v| v.track()),
-            lk::TrackSource::Camera,
-        ),
-    ];
-    for (track, source) in tracks {
-        let Some(track) = track else { continue };
-        let options = lk::PublishOptions {
-            source,
-            ..Default::default()
-        };
-        if let Err(e) = me.publish_track(track, options).await {
-            tracing::warn!("republishing {source:?} failed: {e}");
-        }
-    }
-    if let Some(a) = &local.audio {
-        let _ = a.set_muted(!mic_on);
-    }
-    if let Some(v) = &local.video {
-        let _ = v.set_muted(local.camera.is_none());
-    }
-}
-
-/// Commands held while rejoining, to run once back; chat beyond
-/// [`rejoin::MAX_QUEUED_CHAT`] is reported unsent.
-fn queue_held(held: Vec<Command>, replay: &mut std::collections::VecDeque<Command>, out: &Events) {
-    let mut chats = 0;
-    for c in held {
-        if let Command::Chat(local_id, text) = c {
-            chats += 1;
-            if chats > rejoin::MAX_QUEUED_CHAT {
-                send(
-                    out,
-                    CallEvent::ChatFailed {
-                        local_id,
-                        text,
-                        error: "too many messages while reconnecting".into(),
-                    },
-                );
-                continue;
-            }
-            replay.push_back(Command::Chat(local_id, text));
-        } else {
-            replay.push_back(c);
-        }
-    }
-}
-
-/// Chat held while rejoining, when the call does not come back.
-fn fail_chat(held: Vec<Command>, out: &Events, why: &str) {
-    for c in held {
-        if let Command::Chat(local_id, text) = c {
-            send(
-                out,
-                CallEvent::ChatFailed {
-                    local_id,
-                    text,
-                    error: why.to_owned(),
-                },
-            );
-        }
     }
 }
 

@@ -12,7 +12,8 @@ use std::time::Duration;
 use tandem_lk as lk;
 use tokio::sync::mpsc;
 
-use super::{Command, TokenSource};
+use super::media::Local;
+use super::{CallEvent, Command, Events, TokenSource, send};
 use crate::backend::BackendError;
 
 /// Pause between attempts, so a returning network is noticed quickly.
@@ -156,6 +157,81 @@ pub(super) async fn rejoin(
                     Some(c) => held.push(c),
                 },
             }
+        }
+    }
+}
+
+/// Publishes our tracks again in a rejoined room, muted as they were.
+pub(super) async fn republish(me: &lk::LocalParticipant, local: &Local, mic_on: bool) {
+    let tracks = [
+        (
+            local.audio.as_ref().map(|a| a.track()),
+            lk::TrackSource::Microphone,
+        ),
+        (
+            local.video.as_ref().map(|v| v.track()),
+            lk::TrackSource::Camera,
+        ),
+    ];
+    for (track, source) in tracks {
+        let Some(track) = track else { continue };
+        let options = lk::PublishOptions {
+            source,
+            ..Default::default()
+        };
+        if let Err(e) = me.publish_track(track, options).await {
+            tracing::warn!("republishing {source:?} failed: {e}");
+        }
+    }
+    if let Some(a) = &local.audio {
+        let _ = a.set_muted(!mic_on);
+    }
+    if let Some(v) = &local.video {
+        let _ = v.set_muted(local.camera.is_none());
+    }
+}
+
+/// Commands held while rejoining, to run once back; chat beyond
+/// [`MAX_QUEUED_CHAT`] is reported unsent.
+pub(super) fn queue_held(
+    held: Vec<Command>,
+    replay: &mut std::collections::VecDeque<Command>,
+    out: &Events,
+) {
+    let mut chats = 0;
+    for c in held {
+        if let Command::Chat(local_id, text) = c {
+            chats += 1;
+            if chats > MAX_QUEUED_CHAT {
+                send(
+                    out,
+                    CallEvent::ChatFailed {
+                        local_id,
+                        text,
+                        error: "too many messages while reconnecting".into(),
+                    },
+                );
+                continue;
+            }
+            replay.push_back(Command::Chat(local_id, text));
+        } else {
+            replay.push_back(c);
+        }
+    }
+}
+
+/// Chat held while rejoining, when the call does not come back.
+pub(super) fn fail_chat(held: Vec<Command>, out: &Events, why: &str) {
+    for c in held {
+        if let Command::Chat(local_id, text) = c {
+            send(
+                out,
+                CallEvent::ChatFailed {
+                    local_id,
+                    text,
+                    error: why.to_owned(),
+                },
+            );
         }
     }
 }
