@@ -147,6 +147,8 @@ pub struct TextMessage {
     pub timestamp_ms: i64,
     /// Attributes sent with it.
     pub attributes: BTreeMap<String, String>,
+    /// The stream was longer than [`crate::MAX_TEXT_BYTES`]; `text` is its start.
+    pub truncated: bool,
 }
 
 /// A token the server issued to replace ours; its `Debug` never prints it.

@@ -38,6 +38,15 @@ impl FfiHandle {
     pub(crate) fn id(&self) -> u64 {
         self.0
     }
+
+    /// The library took the object over (a stream reader, once reading
+    /// starts): it releases it itself, so it is not dropped from here.
+    pub(crate) fn taken_by_library(self) {
+        if self.0 != 0 {
+            LIVE.fetch_sub(1, Ordering::SeqCst);
+        }
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for FfiHandle {

@@ -17,6 +17,7 @@ mod proto;
 mod queue;
 mod room;
 mod stats;
+mod text;
 mod track;
 mod track_ops;
 mod video;
@@ -38,6 +39,7 @@ pub use participant::{
 pub use processing::{AudioProcessor, ProcessingOptions, Resampler};
 pub use room::{RemoteParticipant, Room, RoomInfo, RoomOptions};
 pub use stats::{RtpStreamStats, SessionStats};
+pub use text::MAX_TEXT_BYTES;
 pub use track::{PublicationInfo, Track, TrackInfo, TrackKind, TrackSource};
 pub use video::{
     FrameMeta, I420Buffer, LocalVideoTrack, Plane, VideoFrame, VideoSource, VideoStream,

@@ -3,7 +3,8 @@
 //! `Room::connect` returns the room and a receiver of [`RoomEvent`]s. A
 //! task owned by the room turns LiveKit's events into ours, keeps the
 //! native handles of remote participants and publications, and reads text
-//! streams whole (in arrival order) before reporting them.
+//! streams (bounded, see [`crate::text`]) before reporting them, in the
+//! order each sender sent them.
 
 use crate::error::{ConnectError, FfiError, LkError};
 use crate::events::{ParticipantInfo, RoomEvent, TextMessage};
@@ -16,7 +17,7 @@ use crate::proto::ffi_request::Message as Rq;
 use crate::proto::room_event::Message as M;
 use crate::track::{PublicationInfo, Track};
 use futures_util::StreamExt;
-use futures_util::stream::FuturesOrdered;
+use futures_util::stream::FuturesUnordered;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -297,14 +298,23 @@ fn validate_url(url: &str) -> Result<(), ConnectError> {
     }
 }
 
-type TextRead = std::pin::Pin<Box<dyn std::future::Future<Output = Option<TextMessage>> + Send>>;
+/// A text stream being read: its sender, number (see [`crate::text::InOrder`]) and message.
+type TextRead =
+    std::pin::Pin<Box<dyn std::future::Future<Output = (String, u64, Option<TextMessage>)> + Send>>;
+
+/// Text streams being read, and the order to report them in.
+#[derive(Default)]
+struct Texts {
+    reading: FuturesUnordered<TextRead>,
+    order: crate::text::InOrder,
+}
 
 async fn run_events(
     mut raw: mpsc::UnboundedReceiver<Ev>,
     out: mpsc::UnboundedSender<RoomEvent>,
     state: Arc<Mutex<RoomState>>,
 ) {
-    let mut texts: FuturesOrdered<TextRead> = FuturesOrdered::new();
+    let mut texts = Texts::default();
     loop {
         tokio::select! {
             event = raw.recv() => {
@@ -319,8 +329,8 @@ async fn run_events(
                     state.lock().disconnected = true;
                 }
             }
-            Some(text) = texts.next(), if !texts.is_empty() => {
-                if let Some(text) = text {
+            Some((sender, seq, text)) = texts.reading.next(), if !texts.reading.is_empty() => {
+                for text in texts.order.finish(&sender, seq, text) {
                     let _ = out.send(RoomEvent::TextReceived(text));
                 }
             }
@@ -328,11 +338,7 @@ async fn run_events(
     }
 }
 
-fn on_room_event(
-    m: M,
-    state: &Mutex<RoomState>,
-    texts: &mut FuturesOrdered<TextRead>,
-) -> Vec<RoomEvent> {
+fn on_room_event(m: M, state: &Mutex<RoomState>, texts: &mut Texts) -> Vec<RoomEvent> {
     if let Some(e) = crate::events::simple(&m) {
         update_simple(&m, state);
         return vec![e];
@@ -398,7 +404,15 @@ fn on_room_event(
             _ => Vec::new(),
         },
         M::TextStreamOpened(e) => {
-            texts.push_back(Box::pin(read_text(e)));
+            if texts.reading.len() < crate::text::MAX_OPEN {
+                let sender = e.participant_identity.clone();
+                let seq = texts.order.open(&sender);
+                texts.reading.push(Box::pin(async move {
+                    (sender, seq, crate::text::read(e).await)
+                }));
+            } else {
+                crate::text::refuse(e);
+            }
             Vec::new()
         }
         M::ByteStreamOpened(e) => {
@@ -463,54 +477,6 @@ fn set_muted(s: &mut RoomState, identity: &str, sid: &str, muted: bool) {
         .and_then(|r| r.publications.get_mut(sid))
     {
         p.muted = muted;
-    }
-}
-
-async fn read_text(opened: proto::TextStreamOpened) -> Option<TextMessage> {
-    let reader = FfiHandle::new(opened.reader.handle.id);
-    let info = opened.reader.info;
-    let reader_id = reader.id();
-    let event = ffi::call(
-        |async_id| {
-            Rq::TextReadAll(proto::TextStreamReaderReadAllRequest {
-                reader_handle: reader_id,
-                request_async_id: Some(async_id),
-            })
-        },
-        None,
-    )
-    .await;
-    drop(reader);
-    match event {
-        Ok(Ev::TextStreamReaderReadAll(proto::TextStreamReaderReadAllCallback {
-            result: Some(proto::text_stream_reader_read_all_callback::Result::Content(text)),
-            ..
-        })) => Some(TextMessage {
-            sender: opened.participant_identity,
-            topic: info.topic,
-            text,
-            id: info.stream_id,
-            timestamp_ms: info.timestamp,
-            attributes: info.attributes.into_iter().collect(),
-        }),
-        Ok(other) => {
-            tracing::warn!(stream = %info.stream_id, "text stream could not be read: {:?}", describe(&other));
-            None
-        }
-        Err(e) => {
-            tracing::warn!(stream = %info.stream_id, "text stream could not be read: {e}");
-            None
-        }
-    }
-}
-
-fn describe(event: &Ev) -> String {
-    match event {
-        Ev::TextStreamReaderReadAll(proto::TextStreamReaderReadAllCallback {
-            result: Some(proto::text_stream_reader_read_all_callback::Result::Error(e)),
-            ..
-        }) => e.description.clone(),
-        _ => "unexpected answer".into(),
     }
 }
 
