@@ -42,9 +42,53 @@ pub const MAX_CHAT_CHARS: usize = 4000;
 /// The legacy chat data topic.
 pub const LEGACY_CHAT_TOPIC: &str = "chat";
 
-/// Parses a legacy chat packet; `None` when it is not one.
+/// Characters of a display name shown; longer ones are shortened.
+pub const MAX_NAME_CHARS: usize = 256;
+
+/// `text` up to `max` characters; a longer one (or one already `cut`
+/// short) ends in "…" so the reader sees it was shortened.
+pub fn shorten(text: &str, max: usize, cut: bool) -> String {
+    let mut chars = text.char_indices();
+    match chars.nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None if cut => format!("{text}…"),
+        None => text.to_owned(),
+    }
+}
+
+/// Received messages by (sender, id), so a message resent after a
+/// reconnect is shown once. Bounded: only the newest [`Seen::KEEP`] are
+/// remembered (resends only repeat the last 20 s).
+#[derive(Debug, Default)]
+pub(super) struct Seen {
+    set: std::collections::HashSet<(String, String)>,
+    order: VecDeque<(String, String)>,
+}
+
+impl Seen {
+    const KEEP: usize = 10_000;
+
+    /// True the first time `(from, id)` is seen.
+    pub(super) fn first(&mut self, from: &str, id: &str) -> bool {
+        let key = (from.to_owned(), id.to_owned());
+        if self.set.contains(&key) {
+            return false;
+        }
+        if self.order.len() == Self::KEEP
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.order.push_back(key.clone());
+        self.set.insert(key);
+        true
+    }
+}
+
+/// Parses a legacy chat packet; `None` when it is not one. Bytes that are
+/// not UTF-8 become U+FFFD rather than losing the message.
 pub fn parse_legacy_chat(from: &str, payload: &[u8]) -> Option<ChatMessage> {
-    let v: serde_json::Value = serde_json::from_slice(payload).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&String::from_utf8_lossy(payload)).ok()?;
     let text = v["message"].as_str()?;
     let id = v["id"]
         .as_str()
@@ -53,7 +97,7 @@ pub fn parse_legacy_chat(from: &str, payload: &[u8]) -> Option<ChatMessage> {
     Some(ChatMessage {
         id: id.chars().take(128).collect(),
         from: from.to_owned(),
-        text: text.chars().take(MAX_CHAT_CHARS).collect(),
+        text: shorten(text, MAX_CHAT_CHARS, false),
         timestamp_ms: v["timestamp"].as_i64().unwrap_or(0),
     })
 }
@@ -82,13 +126,33 @@ mod tests {
         assert!(parse_legacy_chat("bob", b"not json").is_none());
         assert!(parse_legacy_chat("bob", br#"{"message": 5}"#).is_none());
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(10_000));
-        assert_eq!(
-            parse_legacy_chat("bob", long.as_bytes())
-                .unwrap()
-                .text
-                .len(),
-            MAX_CHAT_CHARS
-        );
+        let text = parse_legacy_chat("bob", long.as_bytes()).unwrap().text;
+        assert_eq!(text.chars().count(), MAX_CHAT_CHARS + 1);
+        assert!(text.ends_with("x…"));
+        let m = parse_legacy_chat("bob", b"{\"message\":\"caf\xC3\x28\xFF ok\"}").unwrap();
+        assert_eq!(m.text, "caf\u{FFFD}(\u{FFFD} ok");
+    }
+
+    #[test]
+    fn shortened_text_says_so() {
+        assert_eq!(shorten("abc", 3, false), "abc");
+        assert_eq!(shorten("abcd", 3, false), "abc…");
+        assert_eq!(shorten("abc", 3, true), "abc…");
+        assert_eq!(shorten("ééé", 2, false), "éé…");
+    }
+
+    #[test]
+    fn seen_ids_are_remembered_up_to_a_bound() {
+        let mut s = Seen::default();
+        assert!(s.first("a", "1"));
+        assert!(!s.first("a", "1"));
+        assert!(s.first("b", "1"));
+        for i in 0..Seen::KEEP {
+            assert!(s.first("c", &i.to_string()));
+        }
+        assert!(s.first("a", "1"), "the oldest was forgotten");
+        assert!(!s.first("c", &(Seen::KEEP - 1).to_string()));
+        assert_eq!(s.set.len(), Seen::KEEP);
     }
 
     #[test]

@@ -10,7 +10,6 @@
 //! app reads and writes with `useDataChannel('chat')`). A message sent both ways
 //! carries the same id, and received duplicates are dropped by (sender, id).
 
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use tandem_lk as lk;
@@ -31,7 +30,8 @@ mod sender;
 
 use chat::History;
 pub use chat::{
-    ChatHistory, ChatMessage, LEGACY_CHAT_TOPIC, MAX_CHAT_CHARS, MAX_HISTORY, parse_legacy_chat,
+    ChatHistory, ChatMessage, LEGACY_CHAT_TOPIC, MAX_CHAT_CHARS, MAX_HISTORY, MAX_NAME_CHARS,
+    parse_legacy_chat, shorten,
 };
 use lifecycle::{Input, Lifecycle};
 use media::{Local, play_remote, publish, report_switch, set_camera};
@@ -168,6 +168,8 @@ pub enum CallEvent {
     },
     /// What the platform says about the session (where its API tells).
     Session(crate::backend::SessionInfo),
+    /// Someone is in the call, or changed their display name (bounded to
+    /// [`MAX_NAME_CHARS`]).
     ParticipantJoined {
         identity: String,
         name: String,
@@ -481,7 +483,7 @@ async fn run(
     for p in room.remote_participants() {
         emit(CallEvent::ParticipantJoined {
             identity: p.info.identity.clone(),
-            name: p.info.name.clone(),
+            name: shorten(&p.info.name, MAX_NAME_CHARS, false),
         });
     }
     emit(CallEvent::Joined {
@@ -497,7 +499,7 @@ async fn run(
         )));
     }
     let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut seen = chat::Seen::default();
     // Track kinds by sid, so mutes can say which track.
     let mut kinds: std::collections::HashMap<String, lk::TrackKind> =
         std::collections::HashMap::new();
@@ -597,7 +599,7 @@ async fn run(
                         if let Some(left_at) = away.remove(&p.identity) {
                             let _ = chat_out.send(ChatJob::Resend { since: left_at.checked_sub(sender::IN_FLIGHT).unwrap_or(left_at) });
                         }
-                        emit(CallEvent::ParticipantJoined { identity: p.identity, name: p.name });
+                        emit(CallEvent::ParticipantJoined { name: shorten(&p.name, MAX_NAME_CHARS, false), identity: p.identity });
                     }
                     lk::RoomEvent::ParticipantDisconnected { identity, .. } => {
                         away.retain(|_, t| t.elapsed() < rejoin::GIVE_UP_AFTER);
@@ -621,18 +623,22 @@ async fn run(
                     lk::RoomEvent::TrackUnmuted { participant, sid } if participant != my_identity => {
                         emit(CallEvent::TrackMuted { identity: participant, kind: kinds.get(&sid).copied(), muted: false });
                     }
+                    lk::RoomEvent::ParticipantNameChanged { identity, name } if identity != my_identity => {
+                        emit(CallEvent::ParticipantJoined { identity, name: shorten(&name, MAX_NAME_CHARS, false) });
+                    }
                     lk::RoomEvent::ActiveSpeakers(who) => emit(CallEvent::Speaking(who)),
                     lk::RoomEvent::ConnectionQuality { participant, quality } => {
                         emit(CallEvent::Quality { identity: participant, quality });
                     }
-                    lk::RoomEvent::TextReceived(t) if t.topic == "lk.chat" && seen.insert((t.sender.clone(), t.id.clone())) => {
+                    lk::RoomEvent::TextReceived(t) if t.topic == "lk.chat" && seen.first(&t.sender, &t.id) => {
                         emit(CallEvent::ChatReceived(ChatMessage {
-                            id: t.id, from: t.sender, text: t.text.chars().take(MAX_CHAT_CHARS).collect(), timestamp_ms: t.timestamp_ms,
+                            text: shorten(&t.text, MAX_CHAT_CHARS, t.truncated),
+                            id: shorten(&t.id, 128, false), from: t.sender, timestamp_ms: t.timestamp_ms,
                         }));
                     }
                     lk::RoomEvent::DataReceived { participant, topic, payload, .. } if topic.as_deref() == Some(LEGACY_CHAT_TOPIC) => {
                         if let Some(m) = parse_legacy_chat(&participant, &payload)
-                            && seen.insert((m.from.clone(), m.id.clone()))
+                            && seen.first(&m.from, &m.id)
                         {
                             emit(CallEvent::ChatReceived(m));
                         }
@@ -682,7 +688,7 @@ async fn run(
                     for p in room.remote_participants() {
                         emit(CallEvent::ParticipantJoined {
                             identity: p.info.identity.clone(),
-                            name: p.info.name.clone(),
+                            name: shorten(&p.info.name, MAX_NAME_CHARS, false),
                         });
                     }
                     connected_tx.send_replace(true);

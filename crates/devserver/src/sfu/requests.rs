@@ -182,8 +182,13 @@ impl Sfu {
             p.metadata = req.metadata.clone();
         }
         merge_attributes(&mut p.attributes, &req.attributes);
-        p.send(reply(proto::request_response::Reason::Ok, ""));
+        // The update first, then the answer: a client that sends its next
+        // change on the answer (LiveKit's SDKs resend their current name and
+        // metadata with each) must already know the new values.
         self.announce(pid);
+        if let Some(p) = self.parts.get_mut(&pid) {
+            p.send(reply(proto::request_response::Reason::Ok, ""));
+        }
     }
 
     pub(super) fn update_subscription(&mut self, pid: Pid, req: proto::UpdateSubscription) {
