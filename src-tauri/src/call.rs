@@ -87,14 +87,49 @@ pub(crate) async fn call_join(
     Ok(())
 }
 
+/// Received chat is handed to the page at most this often after the first
+/// message: a flood becomes a few batches a second instead of thousands of
+/// page updates (which froze the webview).
+const CHAT_BATCH_EVERY: Duration = Duration::from_millis(100);
+/// Messages per batch at most.
+const CHAT_BATCH_MAX: usize = 500;
+
 /// Forwards one call's events until it ends, then forgets the call.
+/// Received chat goes out at once when it is the first in a while, else in
+/// batches (see [`CHAT_BATCH_EVERY`]); order is kept.
 async fn forward(
     app: AppHandle,
     mut events: tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
     generation: u64,
 ) {
     let mut elapsed = 0;
-    while let Some(ev) = events.recv().await {
+    let mut batch: Vec<ChatLine> = Vec::new();
+    let mut quiet_until: Option<tokio::time::Instant> = None;
+    let flush = |batch: &mut Vec<ChatLine>| {
+        if !batch.is_empty() {
+            let messages = std::mem::take(batch);
+            let _ = CallUpdate::Chat { messages }.emit(&app);
+        }
+    };
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            () = tokio::time::sleep_until(quiet_until.unwrap_or_else(tokio::time::Instant::now)), if quiet_until.is_some() => {
+                quiet_until = (!batch.is_empty()).then(|| tokio::time::Instant::now() + CHAT_BATCH_EVERY);
+                flush(&mut batch);
+                continue;
+            }
+        };
+        let Some(ev) = ev else { break };
+        if let CallEvent::ChatReceived(m) = ev {
+            batch.push(line(m));
+            if quiet_until.is_none() || batch.len() >= CHAT_BATCH_MAX {
+                quiet_until = Some(tokio::time::Instant::now() + CHAT_BATCH_EVERY);
+                flush(&mut batch);
+            }
+            continue;
+        }
+        flush(&mut batch);
         if let CallEvent::Timer { elapsed: e, .. } = &ev {
             elapsed = secs(*e);
         }
@@ -109,6 +144,7 @@ async fn forward(
             break;
         }
     }
+    flush(&mut batch);
     let state = app.state::<AppState>();
     state.clear_call(generation);
 }
@@ -190,7 +226,9 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
             video: kind.map(|k| k == TrackKind::Video),
             muted,
         },
-        CallEvent::ChatReceived(m) => CallUpdate::Chat { message: line(m) },
+        CallEvent::ChatReceived(m) => CallUpdate::Chat {
+            messages: vec![line(m)],
+        },
         CallEvent::ChatSent { local_id, message } => CallUpdate::ChatSent {
             local_id: u32::try_from(local_id).unwrap_or(u32::MAX),
             message: line(message),

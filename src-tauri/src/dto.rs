@@ -245,8 +245,9 @@ pub enum CallUpdate {
         video: Option<bool>,
         muted: bool,
     },
+    /// Messages received, oldest first (several when they arrive quickly).
     Chat {
-        message: ChatLine,
+        messages: Vec<ChatLine>,
     },
     ChatSent {
         local_id: u32,

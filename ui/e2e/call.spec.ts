@@ -76,8 +76,8 @@ test('a video call: stages, remote video, picture-in-picture, chat, controls, ke
   // Chat: a message arrives (unread badge), hostile text stays text.
   const payload = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>';
   await emit(page, { type: 'participantJoined', identity: 'coach', name: 'Coach Alex' });
-  await emit(page, { type: 'chat', message: { id: 'c1', from: 'coach', text: payload, timestampMs: Date.now() } });
-  await emit(page, { type: 'chat', message: { id: 'c2', from: 'coach', text: 'Notes: https://example.com/plan', timestampMs: Date.now() } });
+  await emit(page, { type: 'chat', messages: [{ id: 'c1', from: 'coach', text: payload, timestampMs: Date.now() }] });
+  await emit(page, { type: 'chat', messages: [{ id: 'c2', from: 'coach', text: 'Notes: https://example.com/plan', timestampMs: Date.now() }] });
   await expect(page.getByTestId('unread')).toHaveText('2');
   await page.keyboard.press('Control+Shift+C');
   await expect(page.getByTestId('chat-panel')).toBeVisible();

@@ -124,7 +124,9 @@ export type CallUpdate_Deserialize = { type: "phase"; phase: CallPhase } |
 /**  What a person reads ("You left", the server's reason…). */
 reason: string; durationSecs: number } | { type: "failed"; error: AppError } | { type: "warning"; message: string } | { type: "session"; kind: SessionKind; otherName: string; paidMinutes?: number | null } | { type: "participantJoined"; identity: string; name: string } | { type: "participantLeft"; identity: string } | { type: "muted"; identity: string; 
 /**  Which track; `None` when unknown. */
-video?: boolean | null; muted: boolean } | { type: "chat"; message: ChatLine } | { type: "chatSent"; localId: number; message: ChatLine } | { type: "chatFailed"; localId: number; text: string; error: string } | { type: "speaking"; identities: string[] } | { type: "quality"; identity: string; quality: Quality } | 
+video?: boolean | null; muted: boolean } | 
+/**  Messages received, oldest first (several when they arrive quickly). */
+{ type: "chat"; messages: ChatLine[] } | { type: "chatSent"; localId: number; message: ChatLine } | { type: "chatFailed"; localId: number; text: string; error: string } | { type: "speaking"; identities: string[] } | { type: "quality"; identity: string; quality: Quality } | 
 /**  Video of `identity` can be shown (view source `identity`). */
 { type: "video"; identity: string } | { type: "deviceInUse"; device: DeviceKind; name: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
 
@@ -135,7 +137,9 @@ export type CallUpdate_Serialize = { type: "phase"; phase: CallPhase } |
 /**  What a person reads ("You left", the server's reason…). */
 reason: string; durationSecs: number } | { type: "failed"; error: AppError } | { type: "warning"; message: string } | { type: "session"; kind: SessionKind; otherName: string; paidMinutes: number | null } | { type: "participantJoined"; identity: string; name: string } | { type: "participantLeft"; identity: string } | { type: "muted"; identity: string; 
 /**  Which track; `None` when unknown. */
-video: boolean | null; muted: boolean } | { type: "chat"; message: ChatLine } | { type: "chatSent"; localId: number; message: ChatLine } | { type: "chatFailed"; localId: number; text: string; error: string } | { type: "speaking"; identities: string[] } | { type: "quality"; identity: string; quality: Quality } | 
+video: boolean | null; muted: boolean } | 
+/**  Messages received, oldest first (several when they arrive quickly). */
+{ type: "chat"; messages: ChatLine[] } | { type: "chatSent"; localId: number; message: ChatLine } | { type: "chatFailed"; localId: number; text: string; error: string } | { type: "speaking"; identities: string[] } | { type: "quality"; identity: string; quality: Quality } | 
 /**  Video of `identity` can be shown (view source `identity`). */
 { type: "video"; identity: string } | { type: "deviceInUse"; device: DeviceKind; name: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
 

@@ -7,7 +7,7 @@ describe('ChatPanel', () => {
   it('shows hostile text as text and sends on Enter', async () => {
     const call = new CallModel();
     call.apply({ type: 'participantJoined', identity: 'p', name: '<img src=x onerror="window.__pwned=1">' });
-    call.apply({ type: 'chat', message: { id: '1', from: 'p', text: '<script>window.__pwned=2</script><b>bold</b>', timestampMs: Date.now() } });
+    call.apply({ type: 'chat', messages: [{ id: '1', from: 'p', text: '<script>window.__pwned=2</script><b>bold</b>', timestampMs: Date.now() }] });
     const send = vi.fn();
     const { getAllByTestId, getByTestId, container } = render(ChatPanel, { call, send, openLink: vi.fn() });
     expect(getAllByTestId('chat-text')[0]!.textContent).toBe('<script>window.__pwned=2</script><b>bold</b>');
@@ -21,7 +21,7 @@ describe('ChatPanel', () => {
 
   it('asks before opening a link', async () => {
     const call = new CallModel();
-    call.apply({ type: 'chat', message: { id: '1', from: 'p', text: 'look https://example.com', timestampMs: 1 } });
+    call.apply({ type: 'chat', messages: [{ id: '1', from: 'p', text: 'look https://example.com', timestampMs: 1 }] });
     const openLink = vi.fn();
     const { getByText } = render(ChatPanel, { call, send: vi.fn(), openLink });
     await fireEvent.click(getByText('https://example.com'));

@@ -32,6 +32,8 @@ export interface Ended {
 
 /// Chat lines kept on screen; older ones are dropped with a note.
 export const MAX_CHAT = 2000;
+/// Received message keys remembered to drop repeats.
+const SEEN_KEEP = 10_000;
 
 export class CallModel {
   phase = $state<CallPhase | 'idle'>('idle');
@@ -95,8 +97,9 @@ export class CallModel {
     return p;
   }
 
-  private pushChat(e: ChatEntry) {
-    this.chat.push(e);
+  private pushChat(entries: ChatEntry[]) {
+    if (entries.length === 0) return;
+    this.chat.push(...entries);
     if (this.chat.length > MAX_CHAT) {
       const over = this.chat.length - MAX_CHAT;
       this.chat.splice(0, over);
@@ -151,24 +154,29 @@ export class CallModel {
       case 'quality':
         if (u.identity !== this.identity) this.participant(u.identity).quality = u.quality;
         break;
-      case 'chat':
-        {
-          const key = `${u.message.from}\u0000${u.message.id}`;
-          if (this.seen.has(key)) break;
+      case 'chat': {
+        const fresh: ChatEntry[] = [];
+        for (const m of u.messages) {
+          const key = `${m.from}\u0000${m.id}`;
+          if (this.seen.has(key)) continue;
           this.seen.add(key);
+          // Resends only repeat the last seconds: remember the newest keys.
+          if (this.seen.size > SEEN_KEEP) this.seen.delete(this.seen.values().next().value!);
+          fresh.push({
+            key,
+            from: m.from,
+            text: m.text,
+            timestampMs: m.timestampMs,
+            mine: false,
+            status: 'received',
+            localId: null,
+            error: null,
+          });
         }
-        this.pushChat({
-          key: u.message.id,
-          from: u.message.from,
-          text: u.message.text,
-          timestampMs: u.message.timestampMs,
-          mine: false,
-          status: 'received',
-          localId: null,
-          error: null,
-        });
-        if (!this.chatOpen) this.unread += 1;
+        this.pushChat(fresh);
+        if (!this.chatOpen) this.unread += fresh.length;
         break;
+      }
       case 'chatSent':
       case 'chatFailed': {
         const entry = this.chat.find((c) => c.mine && c.localId === u.localId);
@@ -217,7 +225,7 @@ export class CallModel {
       localId: null,
       error: null,
     };
-    this.pushChat(entry);
+    this.pushChat([entry]);
     return this.chat[this.chat.length - 1]!;
   }
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallModel, MAX_CHAT, clock, linkify } from './call.svelte';
+import type { CallUpdate } from '../backend/backend';
 
 describe('CallModel', () => {
   it('follows a call from join to a chat with the other person', () => {
@@ -13,15 +14,15 @@ describe('CallModel', () => {
     c.apply({ type: 'muted', identity: 'coach', video: false, muted: true });
     expect(c.remotes).toHaveLength(1);
     expect(c.remotes[0]).toMatchObject({ name: 'Coach Alex', hasVideo: true, audioMuted: true, videoMuted: false });
-    c.apply({ type: 'chat', message: { id: 'a', from: 'coach', text: 'hi', timestampMs: 1 } });
-    c.apply({ type: 'chat', message: { id: 'a', from: 'coach', text: 'hi', timestampMs: 1 } });
+    c.apply({ type: 'chat', messages: [{ id: 'a', from: 'coach', text: 'hi', timestampMs: 1 }] });
+    c.apply({ type: 'chat', messages: [{ id: 'a', from: 'coach', text: 'hi', timestampMs: 1 }] });
     expect(c.chat).toHaveLength(1);
     expect(c.unread).toBe(1);
     expect(c.nameOf('coach')).toBe('Coach Alex');
     expect(c.nameOf('me')).toBe('You');
     c.openChat(true);
     expect(c.unread).toBe(0);
-    c.apply({ type: 'chat', message: { id: 'b', from: 'coach', text: 'again', timestampMs: 2 } });
+    c.apply({ type: 'chat', messages: [{ id: 'b', from: 'coach', text: 'again', timestampMs: 2 }] });
     expect(c.unread).toBe(0);
     c.apply({ type: 'participantLeft', identity: 'coach' });
     expect(c.remotes).toHaveLength(0);
@@ -46,11 +47,30 @@ describe('CallModel', () => {
   it('keeps the chat bounded and says how much was dropped', () => {
     const c = new CallModel();
     for (let i = 0; i < MAX_CHAT + 5; i++) {
-      c.apply({ type: 'chat', message: { id: String(i), from: 'p', text: 't', timestampMs: i } });
+      c.apply({ type: 'chat', messages: [{ id: String(i), from: 'p', text: `t${i}`, timestampMs: i }] });
     }
     expect(c.chat).toHaveLength(MAX_CHAT);
     expect(c.chatDropped).toBe(5);
-    expect(c.chat[0]!.key).toBe('5');
+    expect(c.chat[0]!.text).toBe('t5');
+    // A batch of 500 is kept in order and trimmed once.
+    const batch = Array.from({ length: 500 }, (_, i) => ({ id: `b${i}`, from: 'p', text: `b${i}`, timestampMs: i }));
+    c.apply({ type: 'chat', messages: batch });
+    expect(c.chat).toHaveLength(MAX_CHAT);
+    expect(c.chatDropped).toBe(505);
+    expect(c.chat.at(-1)!.text).toBe('b499');
+    expect(c.unread).toBe(MAX_CHAT + 5 + 500);
+  });
+
+  it('shows a resent message once and follows a name change', () => {
+    const c = new CallModel();
+    const m: CallUpdate = { type: 'chat', messages: [{ id: 'x', from: 'p', text: 't', timestampMs: 1 }] };
+    c.apply(m);
+    c.apply(m);
+    expect(c.chat).toHaveLength(1);
+    c.apply({ type: 'participantJoined', identity: 'p', name: 'Pat' });
+    c.apply({ type: 'participantJoined', identity: 'p', name: '<b>Pat</b>' });
+    expect(c.participants.map((p) => p.name)).toEqual(['<b>Pat</b>']);
+    expect(c.nameOf('p')).toBe('<b>Pat</b>');
   });
 
   it('tracks timer, reconnection, end and device problems', () => {
