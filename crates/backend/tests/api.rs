@@ -578,3 +578,83 @@ async fn rate_limits_cors_health_and_unknown_paths() {
     assert!(!res.headers().contains_key("access-control-allow-origin"));
     fx.stop().await;
 }
+
+/// A bounded burst at the defaults (20 logins and 240 token requests a
+/// minute per address), all at once: exactly the allowance gets through,
+/// every other request is refused with 429 and Retry-After, another address
+/// is unaffected, and the server keeps answering.
+#[tokio::test]
+async fn rate_limits_hold_under_a_concurrent_burst() {
+    let defaults = tandem_backend::Config::for_tests("sqlite::memory:", "ws://x", "s");
+    let (login_limit, token_limit) = (defaults.login_per_minute, defaults.token_per_minute);
+    let fx = fixture_with("sqlite", |c| {
+        c.login_per_minute = login_limit;
+        c.token_per_minute = token_limit;
+    })
+    .await;
+    let from = |ip: [u8; 4]| {
+        reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from(ip))
+            .build()
+            .unwrap()
+    };
+    let attacker = from([127, 0, 0, 1]);
+    let burst = |n: usize, req: &dyn Fn() -> reqwest::RequestBuilder| {
+        let calls: Vec<_> = (0..n).map(|_| req().send()).collect();
+        async move {
+            let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+            for r in futures_util::future::join_all(calls).await {
+                let r = r.unwrap();
+                let status = r.status().as_u16();
+                if status == 429 {
+                    let wait: u64 = r.headers()["retry-after"]
+                        .to_str()
+                        .unwrap()
+                        .parse()
+                        .unwrap();
+                    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+                }
+                *by_status.entry(status).or_default() += 1;
+            }
+            by_status
+        }
+    };
+    let login = json!({"email": "coach@test.tandem", "password": "guess"});
+    let got = burst(10 * login_limit as usize, &|| {
+        attacker.post(fx.url("/api/auth/login")).json(&login)
+    })
+    .await;
+    let expect = [(401, login_limit as usize), (429, 9 * login_limit as usize)];
+    assert_eq!(got, expect.into_iter().collect(), "login burst");
+
+    let jwt = fx.users["coach"].1.clone();
+    let session = fx.sessions["coach-video"].clone();
+    let got = burst(token_limit as usize + 200, &|| {
+        attacker
+            .get(fx.url(&format!("/api/livekit-token?sessionId={session}")))
+            .bearer_auth(&jwt)
+    })
+    .await;
+    let expect = [(200, token_limit as usize), (429, 200)];
+    assert_eq!(got, expect.into_iter().collect(), "token burst");
+
+    // Someone else, at another address, signs in and gets a token.
+    let other = from([127, 0, 0, 2]);
+    let res = other
+        .post(fx.url("/api/auth/login"))
+        .json(&json!({"email": "coach@test.tandem", "password": "pw-for-tests"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200, "another address is not limited");
+    let res = other
+        .get(fx.url(&format!("/api/livekit-token?sessionId={session}")))
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let (s, _) = fx.call("GET", "/healthz", None, None).await;
+    assert_eq!(s, 200, "the server still answers");
+    fx.stop().await;
+}
