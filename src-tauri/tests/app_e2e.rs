@@ -63,15 +63,23 @@ return [Math.round(r / n), Math.round(gg / n), Math.round(b / n)];
 
 #[test]
 fn the_desktop_app_makes_a_call_with_a_python_peer() {
-    tandem_testkit::media_test(
+    // The servers log at debug level too, for the secret scan at the end.
+    tandem_testkit::media_test_logging_at(
         "the_desktop_app_makes_a_call_with_a_python_peer",
+        "debug,str0m=warn,hyper=info,h2=info,sqlx=info,tungstenite=info,tokio_tungstenite=info",
         |ip| async move {
             let audio = FakeAudio::start("app-e2e");
-            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
-                .await
-                .unwrap();
+            // The platform mints with a key pair of its own, so the scan
+            // below can look for its secret.
+            let mut ds_cfg = tandem_devserver::Config::for_tests(ip);
+            ds_cfg.keys.insert(LK_KEY.into(), LK_SECRET.into());
+            let ds = tandem_devserver::Server::start(ds_cfg).await.unwrap();
             let dir = common::Scratch::new("app-e2e");
-            let (backend, demo) = common::backend_with_demo(&dir, &ds.url()).await;
+            let (backend, demo) = common::backend_with_demo_and(&dir, &ds.url(), |c| {
+                c.livekit_api_key = LK_KEY.into();
+                c.livekit_api_secret = LK_SECRET.into();
+            })
+            .await;
             let session = demo.session_id.clone();
 
             // The other participant: a hostile display name, a magenta picture, 660 Hz.
@@ -92,8 +100,9 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             let x = Xvfb::start(1280, 860);
             let mut env = common::app_env(&dir, &x.display);
             env.push(("PULSE_SERVER", audio.server.clone()));
-            env.push(("RUST_LOG", "info,tao=warn,wry=warn".into()));
-            let driver = Driver::start(&common::pairs(&env)).unwrap();
+            env.push(("RUST_LOG", "debug,tao=warn,wry=warn,str0m=warn".into()));
+            let app_log = shots_dir().join("app-e2e-app.log");
+            let driver = Driver::start_logged(&common::pairs(&env), &app_log).unwrap();
             let s = driver
                 .session(std::path::Path::new(env!("CARGO_BIN_EXE_tandem")))
                 .await
@@ -105,9 +114,60 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             }
             let _ = s.close().await;
             drop(driver);
+            let app_log = std::fs::read_to_string(&app_log).unwrap_or_default();
+            if result.is_err() {
+                eprintln!("the app's log:\n{app_log}");
+            }
             result.unwrap();
             peer.kill().await;
+            backend.stop().await;
+            ds.stop().await;
+            no_secrets_in_logs(&app_log, &tandem_testkit::captured_logs(), &demo);
         },
+    );
+}
+
+/// The platform's LiveKit key pair in this run.
+const LK_KEY: &str = "e2e-platform-key";
+const LK_SECRET: &str = "lk-secret-seen-only-by-this-run-51c0e2";
+
+/// Tokens, passwords and secrets appear in no component's log: the app's
+/// (at debug level, with the LiveKit library's own lines), and the
+/// backend's and dev server's (in this process).
+fn no_secrets_in_logs(app: &str, servers: &str, demo: &tandem_backend::dev::Demo) {
+    assert!(
+        app.contains("tandem") && app.lines().count() > 50,
+        "the app's log was not captured ({} lines)",
+        app.lines().count()
+    );
+    assert!(
+        servers.contains("tandem_devserver") && servers.contains("tandem_backend"),
+        "the servers' logs were not captured"
+    );
+    let secrets = [
+        ("the LiveKit API secret", LK_SECRET),
+        ("the backend's JWT secret", common::BACKEND_JWT_SECRET),
+        ("the password", demo.password.as_str()),
+        ("the client's join link", demo.client_link.as_str()),
+        ("the coach's join link", demo.coach_link.as_str()),
+        // Every token here is a JWT: sign-in, session and LiveKit tokens.
+        ("a JWT", "eyJ"),
+    ];
+    for (log, text) in [("the app's", app), ("the servers'", servers)] {
+        for (what, secret) in secrets {
+            if let Some(at) = text.find(secret) {
+                let line = text[..at].rsplit('\n').next().unwrap_or_default();
+                panic!(
+                    "{what} is in {log} log, in a line starting {:?}",
+                    line.chars().take(80).collect::<String>()
+                );
+            }
+        }
+    }
+    eprintln!(
+        "log scan: {} app lines and {} server lines hold no token, password or secret",
+        app.lines().count(),
+        servers.lines().count()
     );
 }
 

@@ -21,14 +21,49 @@ pub fn workspace_root() -> std::path::PathBuf {
     here.ancestors().nth(2).unwrap_or(here).to_path_buf()
 }
 
-/// Sends `tracing` output to the test's stderr (`RUST_LOG` filters; default: info).
+/// Sends `tracing` output to the test's stderr (`RUST_LOG` filters; default:
+/// info), and keeps a copy for [`captured_logs`].
 pub fn logs() {
+    logs_at("info,str0m=warn");
+}
+
+/// [`logs`] with `filter` unless `RUST_LOG` is set.
+pub fn logs_at(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,str0m=warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_test_writer()
+        .with_ansi(false)
+        .with_writer(|| Tee)
         .try_init();
+}
+
+/// What this process logged through [`logs`] so far (servers running inside
+/// the test), for scanning.
+pub fn captured_logs() -> String {
+    String::from_utf8_lossy(&CAPTURED.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+}
+
+static CAPTURED: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+
+/// Writes to the test's output (captured by the harness unless
+/// `--nocapture`) and to [`CAPTURED`].
+struct Tee;
+
+impl std::io::Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        CAPTURED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend_from_slice(buf);
+        // `eprint!` goes through the harness's capture, like `with_test_writer`.
+        eprint!("{}", String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Runs an async media test inside its own private network namespace (see
@@ -39,10 +74,19 @@ where
     F: FnOnce(std::net::IpAddr) -> Fut,
     Fut: std::future::Future<Output = ()>,
 {
+    media_test_logging_at(test_name, "info,str0m=warn", body);
+}
+
+/// [`media_test`] with the log filter `filter` (see [`logs_at`]).
+pub fn media_test_logging_at<F, Fut>(test_name: &str, filter: &str, body: F)
+where
+    F: FnOnce(std::net::IpAddr) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
     let Some(ip) = netns::enter(test_name) else {
         return;
     };
-    logs();
+    logs_at(filter);
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -106,7 +106,12 @@ impl Peer {
     }
 
     /// Sends a command and waits for its `ok`; an `error` reply is an `Err`.
-    pub async fn cmd(&mut self, mut command: Value) -> Result<Value> {
+    pub async fn cmd(&mut self, command: Value) -> Result<Value> {
+        self.cmd_within(Duration::from_secs(20), command).await
+    }
+
+    /// [`Peer::cmd`] for a command that takes longer than 20 s.
+    pub async fn cmd_within(&mut self, timeout: Duration, mut command: Value) -> Result<Value> {
         let id = self.next_id;
         self.next_id += 1;
         command["id"] = json!(id);
@@ -117,7 +122,7 @@ impl Peer {
             .with_context(|| format!("{} is gone", self.name))?;
         self.stdin.flush().await?;
         let reply = self
-            .wait(Duration::from_secs(20), |e| {
+            .wait(timeout, |e| {
                 e["id"] == json!(id) && (e["event"] == "ok" || e["event"] == "error")
             })
             .await?;

@@ -34,6 +34,18 @@ impl Driver {
     /// Starts tauri-driver on a free port with `env` added to its (and so
     /// the app's) environment.
     pub fn start(env: &[(&str, &str)]) -> Result<Driver> {
+        Self::start_with_stderr(env, Stdio::inherit())
+    }
+
+    /// [`Driver::start`] with the driver's stderr — and so the app's log —
+    /// written to `log`.
+    pub fn start_logged(env: &[(&str, &str)], log: &Path) -> Result<Driver> {
+        let file =
+            std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
+        Self::start_with_stderr(env, Stdio::from(file))
+    }
+
+    fn start_with_stderr(env: &[(&str, &str)], stderr: Stdio) -> Result<Driver> {
         let port = free_port()?;
         let native = free_port()?;
         let mut cmd = Command::new(tauri_driver_path());
@@ -45,7 +57,7 @@ impl Driver {
         ])
         .args(["--native-driver", "/usr/bin/WebKitWebDriver"])
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit());
+        .stderr(stderr);
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -93,7 +105,12 @@ impl Driver {
                         url: format!("{base}/session/{id}"),
                     });
                 }
-                Err(e) if Instant::now() < deadline && e.is_connect() => {
+                // Not listening yet, or (while it is still starting its
+                // native driver) closing the connection without an answer.
+                Err(e)
+                    if Instant::now() < deadline
+                        && (e.is_connect() || (e.is_request() && !e.is_timeout())) =>
+                {
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
                 Err(e) => return Err(e).context("tauri-driver did not answer"),

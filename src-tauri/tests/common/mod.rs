@@ -29,13 +29,25 @@ pub(crate) async fn backend_with_demo(
     dir: &Scratch,
     livekit_url: &str,
 ) -> (tandem_backend::Running, tandem_backend::dev::Demo) {
-    let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+    backend_with_demo_and(dir, livekit_url, |_| {}).await
+}
+
+/// The JWT secret of the tests' backend.
+pub(crate) const BACKEND_JWT_SECRET: &str = "app-tests-jwt-secret-0123456789";
+
+/// [`backend_with_demo`] with its configuration changed by `tweak`.
+pub(crate) async fn backend_with_demo_and(
+    dir: &Scratch,
+    livekit_url: &str,
+    tweak: impl FnOnce(&mut tandem_backend::Config),
+) -> (tandem_backend::Running, tandem_backend::dev::Demo) {
+    let mut cfg = tandem_backend::Config::for_tests(
         &format!("sqlite://{}", dir.0.join("backend.db").display()),
         livekit_url,
-        "app-tests-jwt-secret-0123456789",
-    ))
-    .await
-    .unwrap();
+        BACKEND_JWT_SECRET,
+    );
+    tweak(&mut cfg);
+    let backend = tandem_backend::start(cfg).await.unwrap();
     let demo = tandem_backend::dev::seed(&backend.state.db).await.unwrap();
     (backend, demo)
 }
