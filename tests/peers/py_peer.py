@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Tandem interop test peer built on LiveKit's Python SDK (pinned: livekit==1.2.1).
 
-    python3 py_peer.py --url ws://HOST:PORT --token JWT [--auto-subscribe 1]
+    python3 py_peer.py --url ws://HOST:PORT --token JWT [--auto-subscribe 1] [--audio-frame-ms N]
 
 Protocol: JSON-line commands on stdin ({"cmd": ..., "id": optional}), JSON-line
 events on stdout (one object per line, flushed). Every command is answered with
@@ -11,6 +11,7 @@ Exit codes: 0 after "disconnect" or stdin EOF, 2 when the initial connect fails.
 """
 import argparse
 import asyncio
+import base64
 import json
 import logging
 import os
@@ -132,6 +133,7 @@ class Peer:
         self.local = {}  # "video"/"audio" -> (publication, track, source, pusher task)
         self.bg = set()  # strong refs to fire-and-forget tasks
         self.disconnected_sent = False
+        self.open_streams = []  # text streams left open on purpose
 
     def spawn(self, coro):
         task = asyncio.get_running_loop().create_task(coro)
@@ -210,7 +212,9 @@ class Peer:
 
     async def read_audio(self, track, identity):
         st = self.audio_stats[identity] = AudioStat()
-        stream = rtc.AudioStream(track, sample_rate=AUDIO_RATE, num_channels=1)
+        # Larger frames mean fewer Python wake-ups (soak tests run many peers).
+        stream = rtc.AudioStream(track, sample_rate=AUDIO_RATE, num_channels=1,
+                                 frame_size_ms=self.args.audio_frame_ms)
         try:
             async for ev in stream:
                 st.frames += 1
@@ -292,13 +296,34 @@ class Peer:
         track.mute() if c.get("muted", True) else track.unmute()
 
     async def cmd_send_data(self, c):
+        # "payload_b64" carries raw bytes (e.g. invalid UTF-8); "payload" text.
+        payload = base64.b64decode(c["payload_b64"]) if "payload_b64" in c else str(c.get("payload", ""))
         await self.room.local_participant.publish_data(
-            str(c.get("payload", "")), reliable=bool(c.get("reliable", True)),
+            payload, reliable=bool(c.get("reliable", True)),
             destination_identities=list(c.get("destinations") or []), topic=str(c.get("topic", "")))
 
     async def cmd_send_chat(self, c):
         await self.room.local_participant.send_text(
-            str(c.get("text", "")), topic=CHAT_TOPIC, destination_identities=c.get("destinations"))
+            str(c.get("text", "")), topic=str(c.get("topic", CHAT_TOPIC)),
+            destination_identities=c.get("destinations"))
+
+    async def cmd_send_chat_many(self, c):
+        """Sends "count" chat messages "<prefix><i>" (i from 1), in order, each
+        awaited before the next; answers with how long it took."""
+        started = time.monotonic()
+        prefix, lp = str(c.get("prefix", "")), self.room.local_participant
+        for i in range(1, int(c.get("count", 1)) + 1):
+            await lp.send_text(f"{prefix}{i}", topic=CHAT_TOPIC)
+        emit("sent_many", id=c.get("id"), seconds=round(time.monotonic() - started, 2))
+
+    async def cmd_open_text_stream(self, c):
+        """Opens a text stream, writes "text" and leaves it open (never ends)."""
+        writer = await self.room.local_participant.stream_text(topic=str(c.get("topic", CHAT_TOPIC)))
+        await writer.write(str(c.get("text", "")))
+        self.open_streams.append(writer)
+
+    async def cmd_set_attributes(self, c):
+        await self.room.local_participant.set_attributes({str(k): str(v) for k, v in dict(c.get("attributes", {})).items()})
 
     # NB: set_metadata/set_name await the FFI callback but the SDK ignores its error field.
     async def cmd_set_metadata(self, c):
@@ -396,6 +421,8 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--auto-subscribe", type=int, default=1)
+    ap.add_argument("--audio-frame-ms", type=int, default=None,
+                    help="size of received audio frames (default: the SDK's 10 ms)")
     args = ap.parse_args()
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("PY_PEER_LOG", "INFO"),
                         format="py_peer %(levelname)s %(name)s: %(message)s")

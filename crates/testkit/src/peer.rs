@@ -32,8 +32,13 @@ impl Peer {
 
     /// A Python SDK participant, once connected (or failed to).
     pub async fn python(name: &str, url: &str, token: &str) -> Result<Peer> {
+        Self::python_with(name, url, token, &[]).await
+    }
+
+    /// [`Peer::python`] with more of `py_peer.py`'s options.
+    pub async fn python_with(name: &str, url: &str, token: &str, options: &[&str]) -> Result<Peer> {
         let script = crate::workspace_root().join("tests/peers/py_peer.py");
-        Self::spawn(name, "python3", &script, url, token)?
+        Self::spawn_with(name, "python3", &script, url, token, options)?
             .connected()
             .await
     }
@@ -54,9 +59,21 @@ impl Peer {
         url: &str,
         token: &str,
     ) -> Result<Peer> {
+        Self::spawn_with(name, program, script, url, token, &[])
+    }
+
+    fn spawn_with(
+        name: &str,
+        program: &str,
+        script: &std::path::Path,
+        url: &str,
+        token: &str,
+        options: &[&str],
+    ) -> Result<Peer> {
         let mut child = Command::new(program)
             .arg(script)
             .args(["--url", url, "--token", token])
+            .args(options)
             .env("PYTHONUNBUFFERED", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
