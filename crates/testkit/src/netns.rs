@@ -21,7 +21,14 @@ pub fn enter(test_name: &str) -> Option<IpAddr> {
     if let Ok(addr) = std::env::var(MARK) {
         return addr.parse().ok();
     }
-    let args = ["--exact", test_name, "--nocapture", "--test-threads=1"];
+    // Ignored tests run only when asked for, so the inner run includes them.
+    let args = [
+        "--exact",
+        test_name,
+        "--nocapture",
+        "--test-threads=1",
+        "--include-ignored",
+    ];
     let status = rerun_inside(&args, true);
     assert!(
         status.success(),

@@ -165,6 +165,18 @@ impl Sfu {
             (PcRole::Publisher, Event::MediaChanged(m)) if !m.direction.is_receiving() => {
                 self.unpublish_mid(pid, m.mid);
             }
+            // A section that starts sending later: a transceiver offered
+            // receive-only, or one reused after an unpublish (WebRTC reuses
+            // them), is a new track now.
+            (PcRole::Publisher, Event::MediaChanged(m)) => {
+                let kind = self
+                    .parts
+                    .get_mut(&pid)
+                    .and_then(|p| p.publisher.rtc.media(m.mid).map(|x| x.kind()));
+                if let Some(kind) = kind {
+                    self.bind_track(pid, m.mid, kind);
+                }
+            }
             (PcRole::Publisher, Event::MediaData(data)) => self.forward(pid, data),
             (PcRole::Publisher, Event::MediaIngressStats(stats)) => {
                 if let Some(p) = self.parts.get_mut(&pid) {
@@ -453,6 +465,7 @@ impl Sfu {
         };
         match p.publisher.rtc.sdp_api().accept_offer(offer) {
             Ok(answer) => {
+                tracing::debug!(participant = %p.identity, id = sd.id, "publisher offer accepted");
                 p.send(signal_response::Message::Answer(
                     proto::SessionDescription {
                         r#type: "answer".to_owned(),

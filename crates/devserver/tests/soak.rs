@@ -1,0 +1,278 @@
+//! Soak: ten participants (LiveKit's Python SDK) in one room of the dev
+//! server for ten minutes, each sending a picture, a tone and a chat
+//! message every 10 s; then a bounded loop of participants joining and
+//! leaving. The server must not fail anyone, its memory must not grow by
+//! 10 % or more after warming up, and once everyone has left no room,
+//! participant, track or task may remain.
+//!
+//! `TANDEM_SOAK_SECS` shortens (or lengthens) the ten minutes when trying
+//! it out. Not in CI yet: it finds a dev-server fault (see
+//! docs/reliability.md); run it with
+//! `cargo test -p tandem-devserver --test soak -- --ignored --nocapture`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tandem_devserver::{Config, Counts, Server};
+use tandem_testkit::peer::Peer;
+use tandem_testkit::{procstat, token};
+
+const PARTICIPANTS: usize = 10;
+const ROOM: &str = "soak";
+const CHAT_EVERY: Duration = Duration::from_secs(10);
+const WARM_UP: Duration = Duration::from_secs(30);
+/// Join/leave rounds after the soak.
+const CHURN: usize = 20;
+
+fn soak_length() -> Duration {
+    let secs = std::env::var("TANDEM_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(600);
+    Duration::from_secs(secs)
+}
+
+fn freq(i: usize) -> f64 {
+    300.0 + 70.0 * i as f64
+}
+
+fn alive_tasks() -> usize {
+    tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks()
+}
+
+fn rss() -> f64 {
+    procstat::rss_mib(std::process::id())
+}
+
+/// Waits (up to 30 s) until the server holds nothing and the tasks are back
+/// to `idle`; returns what was left at the end.
+async fn drained(server: &Server, idle_tasks: usize) -> (Counts, usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let c = server.counts().await.unwrap();
+        let tasks = alive_tasks();
+        let empty = c.rooms == 0 && c.participants == 0 && c.tracks == 0;
+        if (empty && tasks <= idle_tasks) || Instant::now() > deadline {
+            return (c, tasks);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[test]
+#[ignore = "fails: under this load the dev server's audio and chat paths to some participants die (docs/reliability.md); run with --ignored"]
+fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
+    // Negotiations and failed forwards are logged, to explain a silent path.
+    tandem_testkit::media_test_logging_at(
+        "ten_participants_for_ten_minutes_then_joining_and_leaving",
+        "info,str0m=warn,tandem_devserver::sfu::media=debug",
+        |ip| async move {
+            let server = Server::start(Config::for_tests(ip)).await.unwrap();
+            let url = server.url();
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let idle_tasks = alive_tasks();
+            let started = Instant::now();
+
+            let mut peers = Vec::new();
+            for i in 0..PARTICIPANTS {
+                let name = format!("p{i}");
+                let mut p = Peer::python_with(
+                    &name,
+                    &url,
+                    &token::join(ROOM, &name),
+                    &["--audio-frame-ms", "100"],
+                )
+                .await
+                .unwrap();
+                let shade = u8::try_from(20 * i).unwrap();
+                p.cmd(json!({"cmd": "publish_video", "color": [shade, 100, 200 - shade], "width": 160, "height": 120, "fps": 5, "simulcast": false}))
+                    .await
+                    .unwrap();
+                p.cmd(json!({"cmd": "publish_audio", "freq": freq(i)}))
+                    .await
+                    .unwrap();
+                peers.push(p);
+            }
+            // A track counts once its media arrives (slow while ten clients
+            // start on two cores).
+            let deadline = Instant::now() + Duration::from_secs(60);
+            let mut tracks = 0;
+            while tracks < 2 * PARTICIPANTS && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                tracks = server.counts().await.unwrap().tracks;
+            }
+            assert_eq!(
+                tracks,
+                2 * PARTICIPANTS,
+                "not every published track was bound"
+            );
+            eprintln!(
+                "soak: {PARTICIPANTS} joined in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+
+            let mut at_start = Vec::new();
+            for p in &mut peers {
+                at_start.push(p.stats().await.unwrap());
+            }
+            let length = soak_length();
+            let soak_start = Instant::now();
+            let mut baseline = None;
+            let mut samples = Vec::new();
+            let mut rounds = 0usize;
+            while soak_start.elapsed() < length {
+                rounds += 1;
+                for (i, p) in peers.iter_mut().enumerate() {
+                    p.cmd(json!({"cmd": "send_chat", "text": format!("p{i} round {rounds}")}))
+                        .await
+                        .unwrap();
+                }
+                let c = server.counts().await.unwrap();
+                assert_eq!(
+                    (c.rooms, c.participants, c.tracks),
+                    (1, PARTICIPANTS, 2 * PARTICIPANTS),
+                    "someone dropped out after {:?}",
+                    soak_start.elapsed()
+                );
+                if baseline.is_none() && soak_start.elapsed() >= WARM_UP {
+                    baseline = Some(rss());
+                }
+                samples.push((soak_start.elapsed().as_secs(), rss(), alive_tasks()));
+                tokio::time::sleep(CHAT_EVERY.saturating_sub(Duration::from_millis(200))).await;
+            }
+
+            // Everyone still sees and hears everyone, and got every message:
+            // pictures kept coming all along (on average at least 1 of the
+            // 5 frames a second; these ten clients share two cores) and
+            // still come; every tone is heard now.
+            let mut unheard = Vec::new();
+            let mut unseen = Vec::new();
+            let mut end = Vec::new();
+            for p in &mut peers {
+                end.push(p.stats().await.unwrap());
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            for (i, p) in peers.iter_mut().enumerate() {
+                let st = p.stats().await.unwrap();
+                for j in (0..PARTICIPANTS).filter(|&j| j != i) {
+                    let who = format!("p{j}");
+                    let frames = |s: &Value| s["video"][&who]["frames"].as_u64().unwrap_or(0);
+                    let all_along = frames(&st) - frames(&at_start[i]);
+                    if all_along < length.as_secs() || frames(&st) <= frames(&end[i]) {
+                        unseen.push(format!(
+                            "p{i} got {all_along} frames from p{j} in {} s, {} in the last 5 s",
+                            length.as_secs(),
+                            frames(&st) - frames(&end[i])
+                        ));
+                    }
+                    let heard = st["audio"][&who]["freq"].as_f64().unwrap_or(0.0);
+                    // Tones are 70 Hz apart; under this load the receiver's
+                    // jitter buffer stretches audio, bending pitch a little.
+                    if (heard - freq(j)).abs() >= 25.0 {
+                        unheard.push(format!(
+                            "p{i} hears {} from p{j}, not {} Hz (at the start: {})",
+                            st["audio"][&who],
+                            freq(j),
+                            at_start[i]["audio"][&who]
+                        ));
+                    }
+                    for r in 1..=rounds {
+                        let text = format!("p{j} round {r}");
+                        p.expect_within(
+                            Duration::from_secs(10),
+                            "chat",
+                            json!({"sender": who, "text": text}),
+                        )
+                        .await
+                        .unwrap();
+                    }
+                }
+            }
+            let pairs = PARTICIPANTS * (PARTICIPANTS - 1);
+            assert!(
+                unseen.is_empty(),
+                "{} of {pairs} pictures stalled: {unseen:#?}",
+                unseen.len()
+            );
+            eprintln!(
+                "soak: {} of {pairs} tones heard at the end",
+                pairs - unheard.len()
+            );
+            assert!(
+                unheard.is_empty(),
+                "{} of {pairs} tones not heard: {unheard:#?}",
+                unheard.len()
+            );
+            let end_rss = rss();
+            let baseline = baseline.expect("the soak outlasts its warm-up");
+            let growth = (end_rss - baseline) / baseline * 100.0;
+            eprintln!(
+                "soak: {rounds} rounds over {:.0} s; server process memory (MiB, alive tasks):",
+                length.as_secs_f64()
+            );
+            for (t, m, tasks) in samples.iter().filter(|(t, ..)| t % 60 < 10) {
+                eprintln!("  {t:>4} s  {m:>6.1} MiB  {tasks} tasks");
+            }
+            eprintln!(
+                "soak: memory {baseline:.1} MiB after warm-up, {end_rss:.1} MiB at the end ({growth:+.1} %)"
+            );
+            assert!(growth < 10.0, "memory grew {growth:.1} % during the soak");
+
+            for p in peers {
+                p.disconnect().await.unwrap();
+            }
+            let (left, tasks) = drained(&server, idle_tasks).await;
+            assert_eq!(
+                (left.rooms, left.participants, left.tracks),
+                (0, 0, 0),
+                "residue after the soak"
+            );
+            assert!(
+                tasks <= idle_tasks,
+                "{tasks} tasks alive after everyone left, {idle_tasks} before"
+            );
+
+            // Joining and leaving, over and over: no residue either.
+            let churn_start = Instant::now();
+            let rss_before_churn = rss();
+            for n in 0..CHURN {
+                let name = format!("churn{n}");
+                let mut p = Peer::python(&name, &url, &token::join(ROOM, &name))
+                    .await
+                    .unwrap();
+                p.cmd(json!({"cmd": "publish_audio", "freq": 500}))
+                    .await
+                    .unwrap();
+                p.cmd(json!({"cmd": "send_chat", "text": "hello and goodbye"}))
+                    .await
+                    .unwrap();
+                if n % 2 == 0 {
+                    p.disconnect().await.unwrap();
+                } else {
+                    // Gone without a goodbye, as a crash would be.
+                    p.kill().await;
+                }
+            }
+            // Those killed are dropped after the ping timeout.
+            let (left, tasks) = drained(&server, idle_tasks).await;
+            eprintln!(
+                "churn: {CHURN} joins and leaves in {:.1} s; memory {rss_before_churn:.1} → {:.1} MiB; {tasks} tasks (idle {idle_tasks})",
+                churn_start.elapsed().as_secs_f64(),
+                rss()
+            );
+            assert_eq!(
+                (left.rooms, left.participants, left.tracks),
+                (0, 0, 0),
+                "residue after joining and leaving"
+            );
+            assert!(
+                tasks <= idle_tasks,
+                "{tasks} tasks alive after the churn, {idle_tasks} before"
+            );
+            server.stop().await;
+        },
+    );
+}
