@@ -47,6 +47,21 @@ fn rss() -> f64 {
     procstat::rss_mib(std::process::id())
 }
 
+/// Asserts that (within 30 s) the server holds no room, participant or
+/// track and no more tasks are alive than the `idle_tasks` before anyone came.
+async fn no_residue(server: &Server, idle_tasks: usize, when: &str) {
+    let (left, tasks) = drained(server, idle_tasks).await;
+    assert_eq!(
+        (left.rooms, left.participants, left.tracks),
+        (0, 0, 0),
+        "residue {when}"
+    );
+    assert!(
+        tasks <= idle_tasks,
+        "{tasks} tasks alive {when}, {idle_tasks} before anyone joined"
+    );
+}
+
 /// Waits (up to 30 s) until the server holds nothing and the tasks are back
 /// to `idle`; returns what was left at the end.
 async fn drained(server: &Server, idle_tasks: usize) -> (Counts, usize) {
@@ -224,16 +239,7 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
             for p in peers {
                 p.disconnect().await.unwrap();
             }
-            let (left, tasks) = drained(&server, idle_tasks).await;
-            assert_eq!(
-                (left.rooms, left.participants, left.tracks),
-                (0, 0, 0),
-                "residue after the soak"
-            );
-            assert!(
-                tasks <= idle_tasks,
-                "{tasks} tasks alive after everyone left, {idle_tasks} before"
-            );
+            no_residue(&server, idle_tasks, "after the soak").await;
 
             // Joining and leaving, over and over: no residue either.
             let churn_start = Instant::now();
@@ -257,20 +263,11 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
                 }
             }
             // Those killed are dropped after the ping timeout.
-            let (left, tasks) = drained(&server, idle_tasks).await;
+            no_residue(&server, idle_tasks, "after joining and leaving").await;
             eprintln!(
-                "churn: {CHURN} joins and leaves in {:.1} s; memory {rss_before_churn:.1} → {:.1} MiB; {tasks} tasks (idle {idle_tasks})",
+                "churn: {CHURN} joins and leaves in {:.1} s; memory {rss_before_churn:.1} → {:.1} MiB",
                 churn_start.elapsed().as_secs_f64(),
                 rss()
-            );
-            assert_eq!(
-                (left.rooms, left.participants, left.tracks),
-                (0, 0, 0),
-                "residue after joining and leaving"
-            );
-            assert!(
-                tasks <= idle_tasks,
-                "{tasks} tasks alive after the churn, {idle_tasks} before"
             );
             server.stop().await;
         },
