@@ -224,17 +224,9 @@ async fn drive(
         &attr_is("preview-video", "data-has-video", "v === 'true'"),
     )
     .await?;
-    s.fill(&s.testid("display-name").await?, "Sam Client")
-        .await?;
-    s.click(&s.testid("join").await?).await?;
+    common::call_page::join_from_prejoin(s, "Sam Client").await?;
 
     // The call: connected, the peer's name as text, its picture drawn.
-    s.until(
-        "connected",
-        long,
-        &attr_is("screen-call", "data-phase", "v === 'connected'"),
-    )
-    .await?;
     let name = s.text(&s.testid("remote-name").await?).await?;
     anyhow::ensure!(name == PAYLOAD, "the peer's name shows as {name:?}");
     let colour = s

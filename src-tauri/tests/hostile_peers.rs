@@ -16,12 +16,15 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tandem_testkit::display::Xvfb;
 use tandem_testkit::peer::Peer;
-use tandem_testkit::procstat;
 use tandem_testkit::pulse::FakeAudio;
 use tandem_testkit::token;
 use tandem_testkit::webdriver::{Driver, Session};
 
 mod common;
+
+use common::call_page::{
+    REMOTE_NAME, app_rss, chat_texts, drawn, join_from_prejoin, until_last_chat,
+};
 
 /// Each payload sets `window.__pwned` (or changes the page) if it ever runs.
 const CORPUS: &[&str] = &[
@@ -108,73 +111,19 @@ async fn no_damage(s: &Session, when: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The texts of the chat messages on screen, oldest first.
-const CHAT_TEXTS: &str =
-    "return [...document.querySelectorAll('[data-testid=chat-text]')].map(e => e.textContent);";
-
-async fn chat_texts(s: &Session) -> anyhow::Result<Vec<String>> {
-    Ok(serde_json::from_value(
-        s.script(CHAT_TEXTS, json!([])).await?,
-    )?)
-}
-
-/// Waits until the newest message on screen is `text`.
-async fn until_last_chat(s: &Session, text: &str, within: Duration) -> anyhow::Result<()> {
-    s.until(
-        &format!("chat message {text:?}"),
-        within,
-        &format!(
-            "const t = [...document.querySelectorAll('[data-testid=chat-text]')].map(e => e.textContent); return t.length && t[t.length - 1] === {} ? t.length : null;",
-            json!(text)
-        ),
-    )
-    .await
-    .map(|_| ())
-}
-
-/// Frames of the peer's picture drawn so far; -1 without one.
-async fn drawn(s: &Session) -> anyhow::Result<i64> {
-    let v = s
-        .script(
-            "const e = document.querySelector('[data-testid=remote-video]'); return e ? Number(e.dataset.drawn) : -1;",
-            json!([]),
-        )
-        .await?;
-    Ok(v.as_i64().unwrap_or(-1))
-}
-
-const REMOTE_NAME: &str = "const e = document.querySelector('[data-testid=remote-name]'); return e ? e.textContent : null;";
-
-/// The app's processes (tandem and WebKit's helpers) in MiB.
-fn app_rss(driver_pid: u32) -> f64 {
-    let procs: Vec<(u32, String)> = procstat::tree(driver_pid)
-        .into_iter()
-        .filter(|(_, name)| {
-            name == "tandem" || name.starts_with("WebKitWeb") || name.starts_with("WebKitNet")
-        })
-        .collect();
-    let each: Vec<String> = procs
-        .iter()
-        .map(|(p, n)| format!("{n} {:.0}", procstat::rss_mib(*p)))
-        .collect();
-    eprintln!("app memory (MiB): {}", each.join(", "));
-    procs.iter().map(|(p, _)| procstat::rss_mib(*p)).sum()
-}
-
 async fn drive(s: &Session, peer: &mut Peer, driver_pid: u32) -> anyhow::Result<()> {
-    let long = Duration::from_secs(30);
-    s.testid("screen-prejoin").await?;
-    s.fill(&s.testid("display-name").await?, "Sam Client")
-        .await?;
-    s.click(&s.testid("join").await?).await?;
-    s.until(
-        "connected",
-        long,
-        "const e = document.querySelector('[data-testid=screen-call]'); return e && e.dataset.phase === 'connected';",
-    )
-    .await?;
+    join_from_prejoin(s, "Sam Client").await?;
     s.click(&s.testid("toggle-chat").await?).await?;
+    names(s, peer).await?;
+    chat_corpus(s, peer).await?;
+    let shown = broken_input(s, peer).await?;
+    floods(s, peer, driver_pid, shown).await?;
+    still_answering(s, peer).await
+}
 
+/// The corpus as names, metadata and attributes.
+async fn names(s: &Session, peer: &mut Peer) -> anyhow::Result<()> {
+    let long = Duration::from_secs(30);
     // Names, metadata and attributes: each name shows as typed.
     for (i, payload) in CORPUS.iter().enumerate() {
         peer.cmd(json!({"cmd": "set_name", "name": payload}))
@@ -194,7 +143,12 @@ async fn drive(s: &Session, peer: &mut Peer, driver_pid: u32) -> anyhow::Result<
         .await?;
     }
     no_damage(s, "after the names").await?;
+    Ok(())
+}
 
+/// The corpus as chat.
+async fn chat_corpus(s: &Session, peer: &mut Peer) -> anyhow::Result<()> {
+    let long = Duration::from_secs(30);
     // Chat: every payload arrives as the same text, in order.
     for payload in CORPUS {
         peer.cmd(json!({"cmd": "send_chat", "text": payload}))
@@ -204,7 +158,13 @@ async fn drive(s: &Session, peer: &mut Peer, driver_pid: u32) -> anyhow::Result<
     let shown = chat_texts(s).await?;
     anyhow::ensure!(shown == CORPUS, "the chat shows {shown:?}");
     no_damage(s, "after the chat corpus").await?;
+    Ok(())
+}
 
+/// Oversized names and messages, broken packets and an unfinished stream;
+/// returns how many messages are on screen after them.
+async fn broken_input(s: &Session, peer: &mut Peer) -> anyhow::Result<u64> {
+    let long = Duration::from_secs(30);
     // The server refuses a name of 100 kB (a 1 MB one exceeds its message
     // limit and costs the sender its connection); one of the 1,000
     // characters it allows is shown shortened.
@@ -271,10 +231,13 @@ async fn drive(s: &Session, peer: &mut Peer, driver_pid: u32) -> anyhow::Result<
         "an unfinished stream was shown"
     );
     no_damage(s, "after the bad packets").await?;
+    Ok(shown.len() as u64)
+}
 
+/// Three floods of 10,000 messages after `before` others.
+async fn floods(s: &Session, peer: &mut Peer, driver_pid: u32, before: u64) -> anyhow::Result<()> {
     // 10,000 messages: the newest 2,000 on screen, in order, a note for the
     // rest, nothing lost; memory does not follow the flood.
-    let before = shown.len() as u64;
     let rss_start = app_rss(driver_pid);
     let mut flood_secs = Vec::new();
     let mut rss = Vec::new();
@@ -325,7 +288,12 @@ async fn drive(s: &Session, peer: &mut Peer, driver_pid: u32) -> anyhow::Result<
         "memory kept growing with each flood: {rss_start:.0} → {} MiB",
         mib.join(" → ")
     );
+    Ok(())
+}
 
+/// The app still draws the picture, opens and closes the chat, and sends.
+async fn still_answering(s: &Session, peer: &mut Peer) -> anyhow::Result<()> {
+    let long = Duration::from_secs(30);
     // Still answering: the picture is drawn, the chat closes and opens, and
     // a message typed now reaches the peer.
     let first = drawn(s).await?;

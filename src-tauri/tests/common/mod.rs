@@ -5,6 +5,8 @@
 
 use std::path::PathBuf;
 
+pub(crate) mod call_page;
+
 /// A scratch folder, removed when dropped.
 pub(crate) struct Scratch(pub(crate) PathBuf);
 
