@@ -1,8 +1,10 @@
 //! A private X display (Xvfb) for running the desktop app in tests.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::time::Duration;
 
 /// A running Xvfb; dropping it stops it.
 #[derive(Debug)]
@@ -13,41 +15,49 @@ pub struct Xvfb {
 }
 
 impl Xvfb {
-    /// Starts Xvfb on the first free display from :90, `width`×`height`.
+    /// Starts Xvfb on a free display, `width`×`height`, and returns once it
+    /// accepts clients.
+    ///
+    /// Xvfb picks the display itself and writes its number to stdout when it
+    /// is ready (`-displayfd`), so no display is guessed, a socket left by an
+    /// earlier run is never mistaken for a live server, and a lock left by a
+    /// server that was killed is reclaimed by Xvfb's own stale-lock check.
     pub fn start(width: u32, height: u32) -> Xvfb {
-        for n in 90..190 {
-            if Path::new(&format!("/tmp/.X{n}-lock")).exists() {
-                continue;
-            }
-            let display = format!(":{n}");
-            let child = Command::new("Xvfb")
-                .args([
-                    &display,
-                    "-screen",
-                    "0",
-                    &format!("{width}x{height}x24"),
-                    "-nolisten",
-                    "tcp",
-                ])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("cannot start Xvfb (Debian package xvfb)");
-            let mut x = Xvfb { child, display };
-            let socket = format!("/tmp/.X11-unix/X{n}");
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if Path::new(&socket).exists() {
-                    return x;
-                }
-                if x.child.try_wait().ok().flatten().is_some() {
-                    break; // lost a race for this display; try the next
-                }
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = x.child.kill();
+        let mut child = Command::new("Xvfb")
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                &format!("{width}x{height}x24"),
+                "-nolisten",
+                "tcp",
+            ])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("cannot start Xvfb (Debian package xvfb)");
+        let stdout = child.stdout.take().expect("Xvfb stdout is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let number = rx
+            .recv_timeout(Duration::from_secs(20))
+            .ok()
+            .and_then(|line| line.trim().parse::<u32>().ok());
+        let Some(n) = number else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("Xvfb did not report a display within 20 s");
+        };
+        Xvfb {
+            child,
+            display: format!(":{n}"),
         }
-        panic!("no free X display for Xvfb between :90 and :189");
     }
 
     /// A PNG of the whole screen (imagemagick's `import`).
@@ -63,6 +73,17 @@ impl Xvfb {
 
 impl Drop for Xvfb {
     fn drop(&mut self) {
+        // SIGTERM lets Xvfb remove its lock file and socket; SIGKILL would
+        // leave both behind for every run.
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        for _ in 0..100 {
+            if self.child.try_wait().ok().flatten().is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
