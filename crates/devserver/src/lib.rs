@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
-pub use sfu::{Counts, Traffic};
+pub use sfu::{Counts, MediaPath, Traffic};
 
 /// A running server. Dropping it does not stop it; call [`Server::stop`].
 #[derive(Debug)]
@@ -128,6 +128,14 @@ impl Server {
     /// Live rooms, participants and tracks.
     pub async fn counts(&self) -> Option<Counts> {
         self.sfu.call(sfu::Command::Counts).await
+    }
+
+    /// Every publisher-to-subscriber media path with its frame counts.
+    pub async fn paths(&self) -> Vec<MediaPath> {
+        self.sfu
+            .call(sfu::Command::Paths)
+            .await
+            .unwrap_or_default()
     }
 
     /// Traffic totals since start.

@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use tandem_devserver::{Config, Counts, Server};
+use tandem_devserver::{Config, Counts, MediaPath, Server};
 use tandem_testkit::peer::Peer;
 use tandem_testkit::{procstat, token};
 
@@ -169,7 +169,26 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
             for p in &mut peers {
                 end.push(p.stats().await.unwrap());
             }
+            let paths_end = server.paths().await;
             tokio::time::sleep(Duration::from_secs(5)).await;
+            let paths_later = server.paths().await;
+            // What the server sent down one path in those 5 s.
+            let sent = |sub: &str, publisher: &str, kind: &str| {
+                let count = |paths: &[MediaPath]| {
+                    paths
+                        .iter()
+                        .find(|m| m.subscriber == sub && m.publisher == publisher && m.kind == kind)
+                        .map(|m| (m.forwarded, m.refused))
+                };
+                match (count(&paths_end), count(&paths_later)) {
+                    (Some(a), Some(b)) => format!(
+                        "the server forwarded {} {kind} frames (refused {})",
+                        b.0 - a.0,
+                        b.1 - a.1
+                    ),
+                    _ => format!("the server has no {kind} path"),
+                }
+            };
             for (i, p) in peers.iter_mut().enumerate() {
                 let st = p.stats().await.unwrap();
                 for j in (0..PARTICIPANTS).filter(|&j| j != i) {
@@ -178,9 +197,10 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
                     let all_along = frames(&st) - frames(&at_start[i]);
                     if all_along < length.as_secs() || frames(&st) <= frames(&end[i]) {
                         unseen.push(format!(
-                            "p{i} got {all_along} frames from p{j} in {} s, {} in the last 5 s",
+                            "p{i} got {all_along} frames from p{j} in {} s, {} in the last 5 s; {}",
                             length.as_secs(),
-                            frames(&st) - frames(&end[i])
+                            frames(&st) - frames(&end[i]),
+                            sent(&format!("p{i}"), &who, "video")
                         ));
                     }
                     let heard = st["audio"][&who]["freq"].as_f64().unwrap_or(0.0);
@@ -188,10 +208,11 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
                     // jitter buffer stretches audio, bending pitch a little.
                     if (heard - freq(j)).abs() >= 25.0 {
                         unheard.push(format!(
-                            "p{i} hears {} from p{j}, not {} Hz (at the start: {})",
+                            "p{i} hears {} from p{j}, not {} Hz (at the start: {}); in the last 5 s {}",
                             st["audio"][&who],
                             freq(j),
-                            at_start[i]["audio"][&who]
+                            at_start[i]["audio"][&who],
+                            sent(&format!("p{i}"), &who, "audio")
                         ));
                     }
                     for r in 1..=rounds {

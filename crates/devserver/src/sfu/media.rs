@@ -411,8 +411,14 @@ impl Sfu {
             };
             tracing::trace!(to = %sub.identity, track = %sid, "forward");
             match writer.write(pt, data.network_time, data.time, data.data.clone()) {
-                Ok(()) => self.traffic.frames_forwarded += 1,
-                Err(e) => tracing::debug!("forward to {} failed: {e}", sub.identity),
+                Ok(()) => {
+                    self.traffic.frames_forwarded += 1;
+                    dt.forwarded += 1;
+                }
+                Err(e) => {
+                    dt.refused += 1;
+                    tracing::debug!("forward to {} failed: {e}", sub.identity);
+                }
             }
             if !self.dirty.contains(&(m, PcRole::Subscriber)) {
                 self.dirty.push((m, PcRole::Subscriber));

@@ -95,6 +95,8 @@ pub(crate) enum Command {
     Counts(oneshot::Sender<Counts>),
     /// Traffic totals since start, for benchmarks.
     Traffic(oneshot::Sender<Traffic>),
+    /// Every media path from a publisher to a subscriber, for soak checks.
+    Paths(oneshot::Sender<Vec<MediaPath>>),
 }
 
 /// Live object counts, to check nothing leaks.
@@ -119,6 +121,23 @@ pub struct Traffic {
     pub bytes_out: u64,
     /// Media frames written to subscribers.
     pub frames_forwarded: u64,
+}
+
+/// One track on its way to one subscriber, with what went through it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaPath {
+    /// Identity of the subscriber.
+    pub subscriber: String,
+    /// Identity of the publisher.
+    pub publisher: String,
+    /// `"audio"` or `"video"`.
+    pub kind: &'static str,
+    /// Negotiated and forwarding.
+    pub open: bool,
+    /// Frames handed to the subscriber's connection.
+    pub forwarded: u64,
+    /// Frames its connection refused.
+    pub refused: u64,
 }
 
 /// Cheap handle other tasks use to talk to the SFU task.
@@ -208,6 +227,9 @@ struct DownTrack {
     rid: Option<Rid>,
     target_rid: Option<Rid>,
     awaiting_keyframe: bool,
+    /// Frames written to the subscriber, and writes refused.
+    forwarded: u64,
+    refused: u64,
 }
 
 struct SubChannels {
@@ -420,6 +442,9 @@ impl Sfu {
             Command::Traffic(reply) => {
                 let _ = reply.send(self.traffic);
             }
+            Command::Paths(reply) => {
+                let _ = reply.send(self.paths());
+            }
             Command::Counts(reply) => {
                 let _ = reply.send(Counts {
                     rooms: self.rooms.len(),
@@ -428,6 +453,31 @@ impl Sfu {
                 });
             }
         }
+    }
+
+    fn paths(&self) -> Vec<MediaPath> {
+        let mut paths = Vec::new();
+        for sub in self.parts.values() {
+            for dt in &sub.downtracks {
+                paths.push(MediaPath {
+                    subscriber: sub.identity.clone(),
+                    publisher: self
+                        .parts
+                        .get(&dt.publisher)
+                        .map(|p| p.identity.clone())
+                        .unwrap_or_default(),
+                    kind: if dt.kind == MediaKind::Video {
+                        "video"
+                    } else {
+                        "audio"
+                    },
+                    open: matches!(dt.state, DtState::Open(_)),
+                    forwarded: dt.forwarded,
+                    refused: dt.refused,
+                });
+            }
+        }
+        paths
     }
 
     /// A room's members (empty when there is no such room).
@@ -817,6 +867,8 @@ impl DownTrack {
             rid: None,
             target_rid: None,
             awaiting_keyframe: kind == MediaKind::Video,
+            forwarded: 0,
+            refused: 0,
         }
     }
 
