@@ -153,6 +153,28 @@ impl Guest {
     }
 }
 
+/// Drops every packet the test's namespace sends except over loopback and
+/// to the [`Guest`] (`true`), or lets them through again (`false`): programs
+/// in the test's own namespace lose the network as when Wi-Fi drops — their
+/// packets go nowhere, silently — while a guest keeps its link to the
+/// servers here and local connections (WebDriver, X, audio) keep working.
+pub fn blackhole_all_but_guest(on: bool) {
+    let _ = Command::new("nft")
+        .args(["delete", "table", "inet", "tandem_cut"])
+        .stderr(Stdio::null())
+        .status();
+    if on {
+        sh(&format!(
+            "nft add table inet tandem_cut && \
+             nft add chain inet tandem_cut out '{{ type filter hook output priority 0; }}' && \
+             nft add rule inet tandem_cut out oifname lo ip daddr 127.0.0.0/8 accept && \
+             nft add rule inet tandem_cut out oifname lo ip6 daddr ::1 accept && \
+             nft add rule inet tandem_cut out ip daddr {GUEST_ADDR} accept && \
+             nft add rule inet tandem_cut out drop"
+        ));
+    }
+}
+
 impl Drop for Guest {
     fn drop(&mut self) {
         let _ = self.child.kill();

@@ -38,7 +38,18 @@ impl Peer {
     /// [`Peer::python`] with more of `py_peer.py`'s options.
     pub async fn python_with(name: &str, url: &str, token: &str, options: &[&str]) -> Result<Peer> {
         let script = crate::workspace_root().join("tests/peers/py_peer.py");
-        Self::spawn_with(name, "python3", &script, url, token, options)?
+        Self::spawn_with(name, &[], "python3", &script, url, token, options)?
+            .connected()
+            .await
+    }
+
+    /// [`Peer::python`] inside another process's network namespace (a
+    /// [`crate::netns::Guest`]'s), so that cutting the test's own network
+    /// leaves this participant's link alone.
+    pub async fn python_in(netns_of: u32, name: &str, url: &str, token: &str) -> Result<Peer> {
+        let script = crate::workspace_root().join("tests/peers/py_peer.py");
+        let netns = format!("--net=/proc/{netns_of}/ns/net");
+        Self::spawn_with(name, &["nsenter", &netns], "python3", &script, url, token, &[])?
             .connected()
             .await
     }
@@ -59,18 +70,28 @@ impl Peer {
         url: &str,
         token: &str,
     ) -> Result<Peer> {
-        Self::spawn_with(name, program, script, url, token, &[])
+        Self::spawn_with(name, &[], program, script, url, token, &[])
     }
 
+    /// Starts `launcher… program script --url … --token … options…`.
     fn spawn_with(
         name: &str,
+        launcher: &[&str],
         program: &str,
         script: &std::path::Path,
         url: &str,
         token: &str,
         options: &[&str],
     ) -> Result<Peer> {
-        let mut child = Command::new(program)
+        let mut cmd = match launcher.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(program);
+                c
+            }
+            None => Command::new(program),
+        };
+        let mut child = cmd
             .arg(script)
             .args(["--url", url, "--token", token])
             .args(options)
