@@ -21,7 +21,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
-pub use sfu::{Counts, MediaPath, Traffic};
+pub use sfu::{Counts, DataCount, MediaPath, Traffic};
 
 /// A running server. Dropping it does not stop it; call [`Server::stop`].
 #[derive(Debug)]
@@ -132,10 +132,12 @@ impl Server {
 
     /// Every publisher-to-subscriber media path with its frame counts.
     pub async fn paths(&self) -> Vec<MediaPath> {
-        self.sfu
-            .call(sfu::Command::Paths)
-            .await
-            .unwrap_or_default()
+        self.sfu.call(sfu::Command::Paths).await.unwrap_or_default()
+    }
+
+    /// Data packets each participant sent and was sent.
+    pub async fn data_counts(&self) -> Vec<DataCount> {
+        self.sfu.call(sfu::Command::Data).await.unwrap_or_default()
     }
 
     /// Traffic totals since start.

@@ -268,6 +268,7 @@ impl Sfu {
             last_pli: None,
             level: 0.0,
             heard_at: None,
+            received: 0,
         });
         let publisher_sid = p.sid.clone();
         let room = p.room.clone();
@@ -333,6 +334,7 @@ impl Sfu {
             return;
         };
         tracing::trace!(track = %track.info.sid, rid = ?data.rid, keyframe = data.is_keyframe(), "media in");
+        track.received += 1;
         if let Some(rid) = data.rid {
             match track.rids_seen.iter_mut().find(|(r, _)| *r == rid) {
                 Some(seen) => seen.1 = now,
@@ -653,6 +655,7 @@ impl Sfu {
                 return;
             }
         };
+        p.data_in += 1;
         let destinations = stamp_sender(&mut packet, &p.identity, &p.sid);
         let encoded = packet.encode_to_vec();
         let room = p.room.clone();
@@ -701,6 +704,7 @@ impl Sfu {
             match channel.write(true, bytes) {
                 Ok(true) => {
                     p.backlog.pop_front();
+                    p.data_out += 1;
                     wrote = true;
                 }
                 Ok(false) => break,

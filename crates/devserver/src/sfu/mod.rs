@@ -97,6 +97,8 @@ pub(crate) enum Command {
     Traffic(oneshot::Sender<Traffic>),
     /// Every media path from a publisher to a subscriber, for soak checks.
     Paths(oneshot::Sender<Vec<MediaPath>>),
+    /// Data packets each participant sent and was sent, for soak checks.
+    Data(oneshot::Sender<Vec<DataCount>>),
 }
 
 /// Live object counts, to check nothing leaks.
@@ -134,10 +136,24 @@ pub struct MediaPath {
     pub kind: &'static str,
     /// Negotiated and forwarding.
     pub open: bool,
+    /// Frames the server received of this track (from every layer).
+    pub published: u64,
     /// Frames handed to the subscriber's connection.
     pub forwarded: u64,
     /// Frames its connection refused.
     pub refused: u64,
+}
+
+/// The data packets (chat, streams, user packets) one participant sent that
+/// the server relayed, and those it wrote to that participant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataCount {
+    /// Identity of the participant.
+    pub identity: String,
+    /// Packets from it, accepted for relaying.
+    pub sent: u64,
+    /// Packets written to its connection.
+    pub delivered: u64,
 }
 
 /// Cheap handle other tasks use to talk to the SFU task.
@@ -197,6 +213,8 @@ struct PubTrack {
     /// extension, and when it was last heard.
     level: f32,
     heard_at: Option<Instant>,
+    /// Frames received from the publisher.
+    received: u64,
 }
 
 /// A track announced with `AddTrackRequest`, waiting for its media section.
@@ -261,6 +279,9 @@ struct Participant {
     sub_channels: Option<SubChannels>,
     /// Data waiting for a subscriber channel to open or drain.
     backlog: VecDeque<(DataKind, Vec<u8>)>,
+    /// Data packets relayed from this participant, and written to it.
+    data_in: u64,
+    data_out: u64,
     pub_channels: HashMap<ChannelId, DataKind>,
     /// Reasons already logged for this participant (each bad input is logged once).
     logged: Vec<&'static str>,
@@ -445,6 +466,18 @@ impl Sfu {
             Command::Paths(reply) => {
                 let _ = reply.send(self.paths());
             }
+            Command::Data(reply) => {
+                let _ = reply.send(
+                    self.parts
+                        .values()
+                        .map(|p| DataCount {
+                            identity: p.identity.clone(),
+                            sent: p.data_in,
+                            delivered: p.data_out,
+                        })
+                        .collect(),
+                );
+            }
             Command::Counts(reply) => {
                 let _ = reply.send(Counts {
                     rooms: self.rooms.len(),
@@ -459,13 +492,13 @@ impl Sfu {
         let mut paths = Vec::new();
         for sub in self.parts.values() {
             for dt in &sub.downtracks {
+                let publisher = self.parts.get(&dt.publisher);
                 paths.push(MediaPath {
                     subscriber: sub.identity.clone(),
-                    publisher: self
-                        .parts
-                        .get(&dt.publisher)
-                        .map(|p| p.identity.clone())
-                        .unwrap_or_default(),
+                    publisher: publisher.map(|p| p.identity.clone()).unwrap_or_default(),
+                    published: publisher
+                        .and_then(|p| p.tracks.iter().find(|t| t.info.sid == dt.track_sid))
+                        .map_or(0, |t| t.received),
                     kind: if dt.kind == MediaKind::Video {
                         "video"
                     } else {
@@ -616,6 +649,8 @@ impl Sfu {
             sub_needs_offer: true,
             sub_channels: None,
             backlog: VecDeque::new(),
+            data_in: 0,
+            data_out: 0,
             pub_channels: HashMap::new(),
             logged: Vec::new(),
             loss: 0.0,
@@ -649,6 +684,12 @@ impl Sfu {
             other_participants: others,
             server_version: SERVER_VERSION.to_owned(),
             subscriber_primary: true,
+            // As LiveKit's server does. Without it, LiveKit's Rust SDK (and
+            // every SDK built on it) negotiates its publisher through a
+            // debouncer that can drop a request arriving while an offer is
+            // being made: a second track published over 150 ms after the
+            // first was then never offered, and never arrived.
+            fast_publish: true,
             ping_timeout: self.cfg.ping_timeout.as_secs() as i32,
             ping_interval: self.cfg.ping_interval.as_secs() as i32,
             server_info: Some(proto::ServerInfo {
