@@ -35,60 +35,65 @@ const BACK_WITHIN: Duration = Duration::from_secs(10);
 
 #[test]
 fn the_app_shows_a_network_cut_and_comes_back() {
-    tandem_testkit::media_test("the_app_shows_a_network_cut_and_comes_back", |ip| async move {
-        let audio = FakeAudio::start("cut");
-        let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+    tandem_testkit::media_test(
+        "the_app_shows_a_network_cut_and_comes_back",
+        |ip| async move {
+            let audio = FakeAudio::start("cut");
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let dir = common::Scratch::new("cut");
+            let (backend, demo) = common::backend_with_demo(&dir, &ds.url()).await;
+            // The other participant keeps its network: it lives behind a link
+            // of its own, which the cut leaves alone.
+            let guest = Guest::spawn("sleep", &["infinity"], &[]);
+            let mut peer = Peer::python_in(
+                guest.child.id(),
+                "coach-peer",
+                &ds.url(),
+                &token::join(&demo.session_id, "coach-peer"),
+            )
             .await
             .unwrap();
-        let dir = common::Scratch::new("cut");
-        let (backend, demo) = common::backend_with_demo(&dir, &ds.url()).await;
-        // The other participant keeps its network: it lives behind a link
-        // of its own, which the cut leaves alone.
-        let guest = Guest::spawn("sleep", &["infinity"], &[]);
-        let mut peer = Peer::python_in(
-            guest.child.id(),
-            "coach-peer",
-            &ds.url(),
-            &token::join(&demo.session_id, "coach-peer"),
-        )
-        .await
-        .unwrap();
-        peer.cmd(json!({"cmd": "publish_video", "color": [40, 90, 200], "width": 320, "height": 180, "fps": 10}))
+            peer.cmd(json!({"cmd": "publish_video", "color": [40, 90, 200], "width": 320, "height": 180, "fps": 10}))
             .await
             .unwrap();
 
-        let x = Xvfb::start(1280, 860);
-        let mut env = common::app_env(&dir, &x.display);
-        env.push(("PULSE_SERVER", audio.server.clone()));
-        let driver = Driver::start(&common::pairs(&env)).unwrap();
-        let link = common::client_link(&backend, &demo);
-        let s = driver
-            .session_with_args(Path::new(APP), &[&link])
-            .await
-            .unwrap();
-        let shots = tandem_testkit::workspace_root().join("target/app-e2e");
-        let _ = std::fs::create_dir_all(&shots);
-        let result = drive(&s, &x, &mut peer, &shots).await;
-        blackhole_all_but_guest(false);
-        if result.is_err() {
-            x.screenshot(&shots.join("network-cut-failure.png"));
-        }
-        let _ = s.close().await;
-        drop(driver);
-        peer.kill().await;
-        let rows = result.unwrap();
-        eprintln!("\n| cut | back after the network returned | reconnecting shown | chat typed meanwhile |");
-        eprintln!("|---|---|---|---|");
-        for r in &rows {
+            let x = Xvfb::start(1280, 860);
+            let mut env = common::app_env(&dir, &x.display);
+            env.push(("PULSE_SERVER", audio.server.clone()));
+            let driver = Driver::start(&common::pairs(&env)).unwrap();
+            let link = common::client_link(&backend, &demo);
+            let s = driver
+                .session_with_args(Path::new(APP), &[&link])
+                .await
+                .unwrap();
+            let shots = tandem_testkit::workspace_root().join("target/app-e2e");
+            let _ = std::fs::create_dir_all(&shots);
+            let result = drive(&s, &x, &mut peer, &shots).await;
+            blackhole_all_but_guest(false);
+            if result.is_err() {
+                x.screenshot(&shots.join("network-cut-failure.png"));
+            }
+            let _ = s.close().await;
+            drop(driver);
+            peer.kill().await;
+            let rows = result.unwrap();
             eprintln!(
-                "| {} s | {:.2} s | {} | {} |",
-                r.cut,
-                r.back.as_secs_f64(),
-                r.banner,
-                r.typed
+                "\n| cut | back after the network returned | reconnecting shown | chat typed meanwhile |"
             );
-        }
-    });
+            eprintln!("|---|---|---|---|");
+            for r in &rows {
+                eprintln!(
+                    "| {} s | {:.2} s | {} | {} |",
+                    r.cut,
+                    r.back.as_secs_f64(),
+                    r.banner,
+                    r.typed
+                );
+            }
+        },
+    );
 }
 
 struct Row {
@@ -125,12 +130,7 @@ async fn status_of(s: &Session, text: &str) -> anyhow::Result<Option<String>> {
     Ok(v.as_str().map(str::to_owned))
 }
 
-async fn drive(
-    s: &Session,
-    x: &Xvfb,
-    peer: &mut Peer,
-    shots: &Path,
-) -> anyhow::Result<Vec<Row>> {
+async fn drive(s: &Session, x: &Xvfb, peer: &mut Peer, shots: &Path) -> anyhow::Result<Vec<Row>> {
     join_from_prejoin(s, "Sam Client").await?;
     s.until(
         "the peer's picture",
@@ -230,7 +230,13 @@ async fn drive(
             cut,
             back,
             banner: banner_after.map_or_else(
-                || if banner { "after the cut".to_owned() } else { "no".to_owned() },
+                || {
+                    if banner {
+                        "after the cut".to_owned()
+                    } else {
+                        "no".to_owned()
+                    }
+                },
                 |t| format!("{:.1} s into the cut", t.as_secs_f64()),
             ),
             typed: typed_outcome,

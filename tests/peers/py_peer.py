@@ -2,6 +2,7 @@
 """Tandem interop test peer built on LiveKit's Python SDK (pinned: livekit==1.2.1).
 
     python3 py_peer.py --url ws://HOST:PORT --token JWT [--auto-subscribe 1] [--audio-frame-ms N]
+                       [--audio-push-ms N] [--video-frames read|decoded]
 
 Protocol: JSON-line commands on stdin ({"cmd": ..., "id": optional}), JSON-line
 events on stdout (one object per line, flushed). Every command is answered with
@@ -186,7 +187,10 @@ class Peer:
         old = self.readers.pop(track.sid, None)  # re-subscription (e.g. after a full reconnect)
         if old:
             old.cancel()
-        if track.kind == rtc.TrackKind.KIND_VIDEO:
+        if track.kind == rtc.TrackKind.KIND_VIDEO and self.args.video_frames == "decoded":
+            # Counted by WebRTC's decoder (see cmd_stats), not read here.
+            self.video_stats[participant.identity] = {"frames": 0, "last": None, "track": track}
+        elif track.kind == rtc.TrackKind.KIND_VIDEO:
             self.readers[track.sid] = self.spawn(self.read_video(track, participant.identity))
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
             self.readers[track.sid] = self.spawn(self.read_audio(track, participant.identity))
@@ -234,7 +238,7 @@ class Peer:
             await asyncio.sleep(max(delay, 0))
 
     async def push_audio(self, source, freq, rate):
-        n = rate // 100  # 10 ms frames
+        n = rate * self.args.audio_push_ms // 1000  # 10 ms frames unless asked otherwise
         step = 2 * np.pi * freq / rate
         phase = 0.0
         t_next = time.monotonic() - 0.03  # start ~3 frames ahead so the native queue never runs dry
@@ -332,8 +336,19 @@ class Peer:
     async def cmd_set_name(self, c):
         await self.room.local_participant.set_name(str(c.get("name", "")))
 
+    @staticmethod
+    async def frames_decoded(track):
+        """Frames WebRTC decoded for `track` (its inbound RTP stream's count)."""
+        for s in await track.get_stats():
+            if s.WhichOneof("stats") == "inbound_rtp":
+                return s.inbound_rtp.inbound.frames_decoded
+        return 0
+
     async def cmd_stats(self, c):
         video = {}
+        for st in self.video_stats.values():
+            if "track" in st:
+                st["frames"] = await self.frames_decoded(st["track"])
         for ident, st in self.video_stats.items():
             entry = {"frames": st["frames"], "width": 0, "height": 0, "color": None}
             f = st["last"]
@@ -423,6 +438,12 @@ def main():
     ap.add_argument("--auto-subscribe", type=int, default=1)
     ap.add_argument("--audio-frame-ms", type=int, default=None,
                     help="size of received audio frames (default: the SDK's 10 ms)")
+    ap.add_argument("--audio-push-ms", type=int, default=10,
+                    help="size of the frames the tone is pushed in (larger: fewer Python "
+                         "wake-ups when many peers share few cores)")
+    ap.add_argument("--video-frames", choices=["read", "decoded"], default="read",
+                    help="read every received frame (default; stats then tell its colour and "
+                         "stamp), or only count the frames WebRTC decoded (far less CPU)")
     args = ap.parse_args()
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("PY_PEER_LOG", "INFO"),
                         format="py_peer %(levelname)s %(name)s: %(message)s")

@@ -97,6 +97,26 @@ pub(crate) fn run_all() -> Result<()> {
             ui(&["e2e"]),
             "see the failing browser tests above; screenshots are in ui/e2e/screens",
         ),
+        (
+            // Ten clients keep both cores busy for ten minutes, so the soak
+            // runs alone, last.
+            "soak",
+            {
+                let mut c = cargo();
+                c.args([
+                    "test",
+                    "-p",
+                    "tandem-devserver",
+                    "--test",
+                    "soak",
+                    "--",
+                    "--ignored",
+                    "--nocapture",
+                ]);
+                c
+            },
+            "see the soak's figures and failure above (docs/reliability.md, \"Dev-server soak\")",
+        ),
     ];
     let mut timings = Vec::new();
     let mut totals = TestTotals::default();

@@ -49,9 +49,17 @@ impl Peer {
     pub async fn python_in(netns_of: u32, name: &str, url: &str, token: &str) -> Result<Peer> {
         let script = crate::workspace_root().join("tests/peers/py_peer.py");
         let netns = format!("--net=/proc/{netns_of}/ns/net");
-        Self::spawn_with(name, &["nsenter", &netns], "python3", &script, url, token, &[])?
-            .connected()
-            .await
+        Self::spawn_with(
+            name,
+            &["nsenter", &netns],
+            "python3",
+            &script,
+            url,
+            token,
+            &[],
+        )?
+        .connected()
+        .await
     }
 
     /// A JS SDK participant in headless Chromium, once connected (or failed to).
