@@ -289,8 +289,9 @@ pub fn shutdown() {
     }
 }
 
-/// Replaces anything shaped like a JWT (`eyJ…​.…​.…`) with a marker, so a
-/// token never reaches a log.
+/// Replaces anything shaped like a JWT (`eyJ…​.…​.…`), or a piece of one (a
+/// base64 JSON run, as a dump cut short leaves), with a marker, so no token
+/// or part of one reaches a log.
 pub(crate) fn redact_tokens(text: &str) -> std::borrow::Cow<'_, str> {
     const MARK: &str = "<redacted token>";
     if !text.contains("eyJ") {
@@ -306,7 +307,7 @@ pub(crate) fn redact_tokens(text: &str) -> std::borrow::Cow<'_, str> {
             .find(|c: char| !(is_b64(c) || c == '.'))
             .unwrap_or(candidate.len());
         let run = &candidate[..end];
-        if run.split('.').filter(|p| !p.is_empty()).count() >= 2 {
+        if run.len() >= 8 {
             out.push_str(MARK);
         } else {
             out.push_str(run);
@@ -495,6 +496,13 @@ mod tests {
         );
         assert!(out.contains("<redacted token>") && out.contains("ws://x"));
         assert_eq!(redact_tokens("plain eyJ text"), "plain eyJ text");
+        // A dump cut off inside the token still hides what it holds.
+        let cut = r#"(connect { token: "eyJhbGciOiJIUzI1NiJ9.eyJzd"#;
+        assert_eq!(redact_tokens(cut), r#"(connect { token: "<redacted token>"#);
+        assert_eq!(
+            redact_tokens("h=eyJhbGciOiJIUzI1NiJ9"),
+            "h=<redacted token>"
+        );
     }
 
     #[test]
