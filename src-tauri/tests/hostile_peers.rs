@@ -9,16 +9,14 @@
 //! still answers and draws the picture, and its memory stays bounded.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use serde_json::{Value, json};
-use tandem_testkit::display::Xvfb;
 use tandem_testkit::peer::Peer;
 use tandem_testkit::pulse::FakeAudio;
 use tandem_testkit::token;
-use tandem_testkit::webdriver::{Driver, Session};
+use tandem_testkit::webdriver::Session;
 
 mod common;
 
@@ -49,8 +47,6 @@ const CORPUS: &[&str] = &[
 const INJECTED: &str = "[onerror], [onload], [onfocus], [ontoggle], [srcdoc], iframe, details, math, mglyph, \
     img[src=x], a[href^='javascript'], body script, body style, circle[r='40']";
 
-const APP: &str = env!("CARGO_BIN_EXE_tandem");
-
 #[test]
 fn a_hostile_peer_cannot_run_code_or_flood_the_app() {
     tandem_testkit::media_test(
@@ -74,15 +70,7 @@ fn a_hostile_peer_cannot_run_code_or_flood_the_app() {
                 .await
                 .unwrap();
 
-            let x = Xvfb::start(1280, 860);
-            let mut env = common::app_env(&dir, &x.display);
-            env.push(("PULSE_SERVER", audio.server.clone()));
-            let driver = Driver::start(&common::pairs(&env)).unwrap();
-            let link = common::client_link(&backend, &demo);
-            let s = driver
-                .session_with_args(Path::new(APP), &[&link])
-                .await
-                .unwrap();
+            let (x, driver, s) = common::app_on_client_link(&dir, &audio, &backend, &demo).await;
             let result = drive(&s, &mut peer, driver.pid()).await;
             let shots = tandem_testkit::workspace_root().join("target/app-e2e");
             let _ = std::fs::create_dir_all(&shots);

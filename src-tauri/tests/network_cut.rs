@@ -19,13 +19,11 @@ use tandem_testkit::netns::{Guest, blackhole_all_but_guest};
 use tandem_testkit::peer::Peer;
 use tandem_testkit::pulse::FakeAudio;
 use tandem_testkit::token;
-use tandem_testkit::webdriver::{Driver, Session};
+use tandem_testkit::webdriver::Session;
 
 mod common;
 
 use common::call_page::{drawn, join_from_prejoin, until_last_chat};
-
-const APP: &str = env!("CARGO_BIN_EXE_tandem");
 
 /// Cut lengths in seconds.
 const CUTS: [u64; 3] = [2, 10, 30];
@@ -59,15 +57,7 @@ fn the_app_shows_a_network_cut_and_comes_back() {
             .await
             .unwrap();
 
-            let x = Xvfb::start(1280, 860);
-            let mut env = common::app_env(&dir, &x.display);
-            env.push(("PULSE_SERVER", audio.server.clone()));
-            let driver = Driver::start(&common::pairs(&env)).unwrap();
-            let link = common::client_link(&backend, &demo);
-            let s = driver
-                .session_with_args(Path::new(APP), &[&link])
-                .await
-                .unwrap();
+            let (x, driver, s) = common::app_on_client_link(&dir, &audio, &backend, &demo).await;
             let shots = tandem_testkit::workspace_root().join("target/app-e2e");
             let _ = std::fs::create_dir_all(&shots);
             let result = drive(&s, &x, &mut peer, &shots).await;

@@ -123,3 +123,28 @@ pub(crate) fn block_on<F: std::future::Future<Output = ()>>(body: F) {
         .unwrap()
         .block_on(body);
 }
+
+/// The app as a client opens it from its join link: under a new Xvfb
+/// (1280×860) with `audio` as its sound server, through tauri-driver.
+/// Keep all three alive for as long as the app runs.
+pub(crate) async fn app_on_client_link(
+    dir: &Scratch,
+    audio: &tandem_testkit::pulse::FakeAudio,
+    backend: &tandem_backend::Running,
+    demo: &tandem_backend::dev::Demo,
+) -> (
+    tandem_testkit::display::Xvfb,
+    tandem_testkit::webdriver::Driver,
+    tandem_testkit::webdriver::Session,
+) {
+    let x = tandem_testkit::display::Xvfb::start(1280, 860);
+    let mut env = app_env(dir, &x.display);
+    env.push(("PULSE_SERVER", audio.server.clone()));
+    let driver = tandem_testkit::webdriver::Driver::start(&pairs(&env)).unwrap();
+    let link = client_link(backend, demo);
+    let session = driver
+        .session_with_args(std::path::Path::new(env!("CARGO_BIN_EXE_tandem")), &[&link])
+        .await
+        .unwrap();
+    (x, driver, session)
+}
