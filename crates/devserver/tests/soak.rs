@@ -48,7 +48,20 @@ fn alive_tasks() -> usize {
         .num_alive_tasks()
 }
 
+/// This process's resident memory (the server runs in it), after handing
+/// memory that is free but still cached by the allocator back to the
+/// system, so that what is measured is memory still in use: a leak, not
+/// where glibc happened to keep freed pages after a burst.
 fn rss() -> f64 {
+    unsafe extern "C" {
+        /// glibc: releases free memory from the heaps; returns 1 when any was.
+        fn malloc_trim(pad: usize) -> i32;
+    }
+    // SAFETY: malloc_trim takes no pointers and only touches the allocator's
+    // own free lists, under its locks; any thread may call it at any time.
+    unsafe {
+        malloc_trim(0);
+    }
     procstat::rss_mib(std::process::id())
 }
 
