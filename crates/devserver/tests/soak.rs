@@ -172,47 +172,7 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
                         .await
                         .unwrap();
                 }
-                // Every message of the round arrives everywhere. Each peer's
-                // event history is then emptied: kept, it would grow this
-                // process (where the server runs) by about 0.5 MiB a minute.
-                let mut missing = Vec::new();
-                for (i, p) in peers.iter_mut().enumerate() {
-                    for j in (0..PARTICIPANTS).filter(|&j| j != i) {
-                        let text = format!("p{j} round {rounds}");
-                        let got = p
-                            .expect_within(
-                                Duration::from_secs(10),
-                                "chat",
-                                json!({"sender": format!("p{j}"), "text": text}),
-                            )
-                            .await;
-                        if got.is_err() {
-                            missing.push(format!("p{i} never got {text:?}"));
-                        }
-                    }
-                    p.history.clear();
-                }
-                if !missing.is_empty() {
-                    // Whether the server relayed it: every packet one sent
-                    // is written to each of the others.
-                    let data = server.data_counts().await;
-                    let sent: u64 = data.iter().map(|d| d.sent).sum();
-                    let relay: Vec<String> = data
-                        .iter()
-                        .map(|d| {
-                            format!(
-                                "{} sent {}, was written {} of the others' {}",
-                                d.identity,
-                                d.sent,
-                                d.delivered,
-                                sent - d.sent
-                            )
-                        })
-                        .collect();
-                    panic!(
-                        "chat lost in round {rounds}: {missing:#?}\nthe server's data relay: {relay:#?}"
-                    );
-                }
+                chat_arrived(&server, &mut peers, rounds).await;
                 let c = server.counts().await.unwrap();
                 assert_eq!(
                     (c.rooms, c.participants, c.tracks),
@@ -260,53 +220,12 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
                     _ => format!("the server has no {kind} path"),
                 }
             };
-            // The server's own part: every path open all along, and every
-            // frame received from a publisher forwarded to every subscriber.
-            let mut lossy_paths = Vec::new();
-            for later in &paths_later {
-                let start = paths_start.iter().find(|m| {
-                    (&m.subscriber, &m.publisher, m.kind)
-                        == (&later.subscriber, &later.publisher, later.kind)
-                });
-                let Some(start) = start else {
-                    lossy_paths.push(format!("{later:?} was not there at the start"));
-                    continue;
-                };
-                let (got, sent) = (
-                    later.published - start.published,
-                    later.forwarded - start.forwarded,
-                );
-                if !later.open || sent != got {
-                    lossy_paths.push(format!(
-                        "{} → {} {}: received {got}, forwarded {sent}, refused {}",
-                        later.publisher,
-                        later.subscriber,
-                        later.kind,
-                        later.refused - start.refused
-                    ));
-                }
-            }
-            let publish_rates: Vec<String> = paths_later
-                .iter()
-                .filter(|m| m.subscriber == "p0" || (m.subscriber == "p1" && m.publisher == "p0"))
-                .map(|m| {
-                    let start = paths_start
-                        .iter()
-                        .find(|s| (&s.publisher, s.kind) == (&m.publisher, m.kind))
-                        .map_or(0, |s| s.published);
-                    format!(
-                        "{} {} {:.1}/s",
-                        m.publisher,
-                        m.kind,
-                        (m.published - start) as f64 / (length.as_secs_f64() + 5.0)
-                    )
-                })
-                .collect();
+            let pairs = PARTICIPANTS * (PARTICIPANTS - 1);
+            let lossy_paths = lost_in_server(&paths_start, &paths_later);
             eprintln!(
                 "soak: frames received per track: {}",
-                publish_rates.join(", ")
+                publish_rates(&paths_start, &paths_later, length + Duration::from_secs(5))
             );
-            let pairs = PARTICIPANTS * (PARTICIPANTS - 1);
             assert!(
                 lossy_paths.is_empty(),
                 "{} of {} paths lost frames in the server: {lossy_paths:#?}",
@@ -406,4 +325,93 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
             server.stop().await;
         },
     );
+}
+
+/// Waits for every chat message of `round` at every participant, then
+/// empties each peer's event history (kept, it would grow this process,
+/// where the server runs, by about 0.5 MiB a minute). Panics with the
+/// server's data relay counts beside any message that did not arrive, to
+/// tell a server fault from a client one.
+async fn chat_arrived(server: &Server, peers: &mut [Peer], round: usize) {
+    let mut missing = Vec::new();
+    for (i, p) in peers.iter_mut().enumerate() {
+        for j in (0..PARTICIPANTS).filter(|&j| j != i) {
+            let text = format!("p{j} round {round}");
+            let got = p
+                .expect_within(
+                    Duration::from_secs(10),
+                    "chat",
+                    json!({"sender": format!("p{j}"), "text": text}),
+                )
+                .await;
+            if got.is_err() {
+                missing.push(format!("p{i} never got {text:?}"));
+            }
+        }
+        p.history.clear();
+    }
+    if missing.is_empty() {
+        return;
+    }
+    // Every packet one sends is written to each of the others.
+    let data = server.data_counts().await;
+    let sent: u64 = data.iter().map(|d| d.sent).sum();
+    let relay: Vec<String> = data
+        .iter()
+        .map(|d| {
+            format!(
+                "{} sent {}, was written {} of the others' {}",
+                d.identity,
+                d.sent,
+                d.delivered,
+                sent - d.sent
+            )
+        })
+        .collect();
+    panic!("chat lost in round {round}: {missing:#?}\nthe server's data relay: {relay:#?}");
+}
+
+/// The paths on which the server did not forward every frame it received
+/// between the two snapshots (or that were not open all along).
+fn lost_in_server(start: &[MediaPath], end: &[MediaPath]) -> Vec<String> {
+    let key = |m: &MediaPath| (m.subscriber.clone(), m.publisher.clone(), m.kind);
+    end.iter()
+        .filter_map(|later| {
+            let Some(first) = start.iter().find(|m| key(m) == key(later)) else {
+                return Some(format!("{later:?} was not there at the start"));
+            };
+            let got = later.published - first.published;
+            let sent = later.forwarded - first.forwarded;
+            (!later.open || sent != got).then(|| {
+                format!(
+                    "{} → {} {}: received {got}, forwarded {sent}, refused {}",
+                    later.publisher,
+                    later.subscriber,
+                    later.kind,
+                    later.refused - first.refused
+                )
+            })
+        })
+        .collect()
+}
+
+/// Frames a second the server received of each track between the snapshots.
+fn publish_rates(start: &[MediaPath], end: &[MediaPath], over: Duration) -> String {
+    let mut tracks: Vec<(&str, &str, u64)> = end
+        .iter()
+        .map(|m| {
+            let first = start
+                .iter()
+                .find(|s| (&s.publisher, s.kind) == (&m.publisher, m.kind))
+                .map_or(0, |s| s.published);
+            (m.publisher.as_str(), m.kind, m.published - first)
+        })
+        .collect();
+    tracks.sort_unstable();
+    tracks.dedup();
+    tracks
+        .iter()
+        .map(|(who, kind, n)| format!("{who} {kind} {:.1}/s", *n as f64 / over.as_secs_f64()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
