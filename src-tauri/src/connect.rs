@@ -54,6 +54,13 @@ pub(crate) async fn sign_in(
             if password.is_empty() {
                 return Err(AppError::invalid("Enter your password."));
             }
+            // Supabase platforms sign in at their project (GoTrue's
+            // password grant); others at tandem-backend's own endpoint.
+            if let Some(project) = state.platforms.supabase_project(&id)? {
+                let mut session = project.sign_in(&email, &password).await?;
+                session.email.get_or_insert(email);
+                return blocking(&state, move |p| p.store_session(&id, &session)).await;
+            }
             let jwt = backend::login(&p.backend_url, &email, &password).await?;
             (email, jwt)
         }
@@ -65,6 +72,14 @@ pub(crate) async fn sign_in(
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn sign_out(state: State<'_, AppState>, id: String) -> Result<Platform, AppError> {
+    // A Supabase sign-in is revoked on the server first; if that fails
+    // (offline, already expired), it is still forgotten here.
+    if let Ok(client) = client_for(&state, &id).await
+        && let Some(signed) = client.signed_in()
+        && let Err(e) = signed.sign_out().await
+    {
+        tracing::warn!("the platform did not confirm the sign-out: {e}");
+    }
     blocking(&state, move |p| p.sign_out(&id)).await
 }
 
@@ -182,6 +197,7 @@ pub(crate) async fn open_join_link(
         backend_url: base.to_string(),
         profile: ProfileId::Seed004,
         anon_key: None,
+        supabase_url: None,
     })?;
     let client = client_for(&state, &platform.id).await?;
     let req = TokenRequest {
@@ -378,6 +394,7 @@ async fn open_session_link(
             backend_url: backend.to_string(),
             profile,
             anon_key: None,
+            supabase_url: None,
         })?,
     };
     if !platform.signed_in {

@@ -36,8 +36,13 @@ pub struct Platform {
     pub name: String,
     pub backend_url: String,
     pub profile: ProfileId,
-    /// Supabase anon key (public; profile 001).
+    /// Supabase anon key (public; profile 001, and any platform whose
+    /// sign-in is Supabase's).
     pub anon_key: Option<String>,
+    /// The Supabase project to sign in at, when it is not the backend
+    /// address itself (profile 000: the app's API on its own host).
+    #[serde(default)]
+    pub supabase_url: Option<String>,
     /// Who is signed in (an email, or "token").
     pub account: Option<String>,
     /// Credentials are in the keychain (or, when it is unavailable, held
@@ -54,6 +59,9 @@ pub struct NewPlatform {
     pub backend_url: String,
     pub profile: ProfileId,
     pub anon_key: Option<String>,
+    /// Supabase project address (000), when it signs in there.
+    #[serde(default)]
+    pub supabase_url: Option<String>,
 }
 
 /// How to sign in.

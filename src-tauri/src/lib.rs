@@ -111,7 +111,10 @@ async fn client_for(
     id: &str,
 ) -> Result<tandem_call::backend::BackendClient, AppError> {
     let id = id.to_owned();
-    blocking(state, move |p| p.client(&id)).await
+    let platforms = state.platforms.clone();
+    tokio::task::spawn_blocking(move || platforms.client(&id))
+        .await
+        .map_err(AppError::internal)?
 }
 
 /// Closes the preview's devices (leaving prejoin, or before a call opens

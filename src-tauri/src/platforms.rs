@@ -5,9 +5,10 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use tandem_call::backend::{Auth, BackendClient, Profile};
+use tandem_call::supabase::{SignedIn, SupabaseProject, SupabaseSession};
 
 use crate::dto::{NewPlatform, Platform, ProfileId};
 use crate::error::{AppError, ErrorCode};
@@ -84,6 +85,9 @@ pub struct Platforms {
     /// Tokens the keychain refused to keep (this run only).
     fallback: MemoryKeychain,
 }
+
+/// Marks a stored Supabase session (JSON) apart from a plain bearer token.
+const SESSION_PREFIX: &str = "supabase-session:";
 
 /// Longest accepted name, URL or token, so a pasted novel is refused early.
 const MAX_FIELD: usize = 8 * 1024;
@@ -174,6 +178,28 @@ impl Platforms {
         if anon_key.as_ref().is_some_and(|k| k.len() > MAX_FIELD) {
             return Err(AppError::invalid("The anon key is too long."));
         }
+        let supabase_url = match new
+            .supabase_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => Some(
+                valid_backend_url(u)
+                    .map_err(|e| {
+                        AppError::invalid(format!("Supabase project address: {}", e.message))
+                    })?
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            None => None,
+        };
+        if supabase_url.is_some() && anon_key.is_none() {
+            return Err(AppError::invalid(
+                "Signing in through Supabase needs the project's anon key too (it is in the platform's web app settings).",
+            ));
+        }
         let backend_url = url.as_str().trim_end_matches('/').to_owned();
         let mut list = self.lock()?;
         if let Some(p) = list
@@ -188,6 +214,7 @@ impl Platforms {
             backend_url,
             profile: new.profile,
             anon_key,
+            supabase_url,
             account: None,
             signed_in: new.profile == ProfileId::Seed004,
             remembered: true,
@@ -230,6 +257,24 @@ impl Platforms {
         Ok(out)
     }
 
+    /// Keeps a Supabase sign-in (access and refresh token) for platform `id`.
+    pub fn store_session(&self, id: &str, session: &SupabaseSession) -> Result<Platform, AppError> {
+        let account = session.email.clone().unwrap_or_else(|| "Supabase".into());
+        let json = serde_json::to_string(session).map_err(AppError::internal)?;
+        self.store_token(id, &account, &format!("{SESSION_PREFIX}{json}"))
+    }
+
+    /// The Supabase project platform `id` signs in at, when it has one:
+    /// its own address (001: its functions live there) or the one given.
+    pub fn supabase_project(&self, id: &str) -> Result<Option<SupabaseProject>, AppError> {
+        let p = self.get(id)?;
+        let Some(anon_key) = &p.anon_key else {
+            return Ok(None);
+        };
+        let url = p.supabase_url.as_deref().unwrap_or(&p.backend_url);
+        Ok(Some(SupabaseProject::new(url, anon_key)?))
+    }
+
     pub fn sign_out(&self, id: &str) -> Result<Platform, AppError> {
         let _ = self.fallback.delete(id);
         self.keychain.delete(id).map_err(|e| {
@@ -260,8 +305,9 @@ impl Platforms {
         self.keychain.get(id)
     }
 
-    /// A client for platform `id` with its credentials.
-    pub fn client(&self, id: &str) -> Result<BackendClient, AppError> {
+    /// A client for platform `id` with its credentials. A Supabase sign-in
+    /// refreshes itself and keeps each rotated refresh token here.
+    pub fn client(self: &Arc<Self>, id: &str) -> Result<BackendClient, AppError> {
         let p = self.get(id)?;
         if p.profile == ProfileId::Seed004 {
             // Join links carry their own credentials.
@@ -273,6 +319,44 @@ impl Platforms {
         }
         let token = self.token(id);
         let auth = match token {
+            Ok(Some(stored)) if stored.starts_with(SESSION_PREFIX) => {
+                let session: SupabaseSession =
+                    serde_json::from_str(&stored[SESSION_PREFIX.len()..]).map_err(|_| {
+                        AppError::new(
+                            ErrorCode::SignInRequired,
+                            format!(
+                                "Sign in to {} again (the saved sign-in is unreadable).",
+                                p.name
+                            ),
+                        )
+                    })?;
+                let project = self.supabase_project(id)?.ok_or_else(|| {
+                    AppError::new(
+                        ErrorCode::SignInRequired,
+                        format!("Sign in to {} again.", p.name),
+                    )
+                })?;
+                let keep = Arc::downgrade(self);
+                let pid = id.to_owned();
+                Auth::Session(SignedIn::new(
+                    project,
+                    session,
+                    Box::new(move |fresh: &SupabaseSession| {
+                        let (keep, pid, fresh) = (keep.clone(), pid.clone(), fresh.clone());
+                        // The keychain blocks: off the runtime.
+                        tokio::task::spawn_blocking(move || {
+                            if let Some(p) = keep.upgrade()
+                                && let Err(e) = p.store_session(&pid, &fresh)
+                            {
+                                tracing::warn!(
+                                    "could not keep the refreshed sign-in: {}",
+                                    e.message
+                                );
+                            }
+                        });
+                    }),
+                ))
+            }
             Ok(Some(jwt)) if p.profile == ProfileId::Seed001 => Auth::Supabase {
                 jwt,
                 anon_key: p.anon_key.clone().unwrap_or_default(),
@@ -392,11 +476,11 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn store(dir: &std::path::Path) -> Platforms {
-        Platforms::load(
+    fn store(dir: &std::path::Path) -> Arc<Platforms> {
+        Arc::new(Platforms::load(
             Some(dir.join("platforms.json")),
             Box::new(MemoryKeychain::default()),
-        )
+        ))
     }
 
     #[test]
@@ -410,6 +494,7 @@ mod tests {
                 backend_url: "http://127.0.0.1:8080/".into(),
                 profile: ProfileId::Seed000,
                 anon_key: None,
+                supabase_url: None,
             })
             .unwrap();
         assert_eq!(p.name, "My coach");
@@ -470,12 +555,13 @@ mod tests {
 
     #[test]
     fn without_a_keychain_sign_ins_last_for_the_run_and_links_still_work() {
-        let s = Platforms::load(None, Box::new(NoKeychain));
+        let s = Arc::new(Platforms::load(None, Box::new(NoKeychain)));
         let new = |profile| NewPlatform {
             name: String::new(),
             backend_url: "http://127.0.0.1:9".into(),
             profile,
             anon_key: None,
+            supabase_url: None,
         };
         let links = s.add(new(ProfileId::Seed004)).unwrap();
         assert!(s.client(&links.id).is_ok(), "join links need no keychain");
@@ -501,6 +587,7 @@ mod tests {
                 backend_url: "https://x.supabase.co".into(),
                 profile: ProfileId::Seed001,
                 anon_key: None,
+                supabase_url: None,
             })
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);

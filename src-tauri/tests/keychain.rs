@@ -51,6 +51,7 @@ fn sign_ins_are_kept_in_the_system_keychain() {
             backend_url: "http://127.0.0.1:9".into(),
             profile: ProfileId::Seed000,
             anon_key: None,
+            supabase_url: None,
         })
         .unwrap();
     let signed = platforms
@@ -63,7 +64,7 @@ fn sign_ins_are_kept_in_the_system_keychain() {
     drop(platforms);
 
     // "Restart": a new store reads the list from the file and the token from the keychain.
-    let again = Platforms::load(Some(file.clone()), Box::new(OsKeychain));
+    let again = std::sync::Arc::new(Platforms::load(Some(file.clone()), Box::new(OsKeychain)));
     assert!(again.client(&p.id).is_ok());
     assert_eq!(
         OsKeychain.get(&p.id).unwrap().as_deref(),

@@ -39,6 +39,14 @@ impl FromRequestParts<AppState> for Caller {
 }
 
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<User, ApiError> {
+    authenticate_claims(parts, state).await.map(|(u, _)| u)
+}
+
+/// The caller and the claims of its bearer token.
+pub(crate) async fn authenticate_claims(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<(User, UserClaims), ApiError> {
     let header = parts
         .headers
         .get(axum::http::header::AUTHORIZATION)
@@ -61,9 +69,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<User, ApiError>
         db::now(),
     )
     .map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    model::user_by_id(&state.db, &claims.sub)
+    let user = model::user_by_id(&state.db, &claims.sub)
         .await?
-        .ok_or_else(|| ApiError::unauthorized("the bearer token's user does not exist"))
+        .ok_or_else(|| ApiError::unauthorized("the bearer token's user does not exist"))?;
+    Ok((user, claims))
 }
 
 /// Hashes a password with Argon2id.
@@ -78,7 +87,17 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
 
 /// Issues a user JWT like Supabase's, valid for an hour.
 pub fn issue_user_jwt(secret: &str, audience: &str, user: &User) -> String {
-    let now = db::now();
+    issue_session_jwt(secret, audience, user, None, db::now())
+}
+
+/// A user JWT for sign-in session `session_id`, issued at `now`.
+pub fn issue_session_jwt(
+    secret: &str,
+    audience: &str,
+    user: &User,
+    session_id: Option<&str>,
+    now: i64,
+) -> String {
     jwt::sign(
         secret,
         &UserClaims {
@@ -88,6 +107,7 @@ pub fn issue_user_jwt(secret: &str, audience: &str, user: &User) -> String {
             iat: now,
             email: Some(user.email.clone()),
             role: Some("authenticated".into()),
+            session_id: session_id.map(str::to_owned),
         },
     )
 }
@@ -96,6 +116,37 @@ pub fn issue_user_jwt(secret: &str, audience: &str, user: &User) -> String {
 pub struct Login {
     email: String,
     password: String,
+}
+
+/// Checks an email and password; the user, or `None` when either is wrong
+/// (the same time spent either way, so timing does not reveal accounts).
+pub(crate) async fn check_password(
+    state: &AppState,
+    email: &str,
+    password: &str,
+) -> Result<Option<User>, ApiError> {
+    let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1")
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(&state.db.pool)
+        .await?;
+    let Some(row) = row else {
+        let _ = hash_password(password);
+        return Ok(None);
+    };
+    let id: String = row.get("id");
+    let hash: Option<String> = row.get("password_hash");
+    let ok = hash
+        .as_deref()
+        .and_then(|h| PasswordHash::new(h).ok())
+        .is_some_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        });
+    if !ok {
+        return Ok(None);
+    }
+    model::user_by_id(&state.db, &id).await
 }
 
 /// `POST /api/auth/login {email, password}` → `{access_token, token_type, expires_in, user}`.
@@ -107,32 +158,9 @@ pub async fn login(
     if body.email.len() > 320 || body.password.len() > 1024 {
         return Err(ApiError::bad_request("email or password too long"));
     }
-    let refused = || ApiError::unauthorized("wrong email or password");
-    let row = sqlx::query("SELECT id, password_hash FROM users WHERE email = $1")
-        .bind(body.email.trim().to_lowercase())
-        .fetch_optional(&state.db.pool)
-        .await?;
-    let Some(row) = row else {
-        // Spend the same time as a real check, so timing does not reveal accounts.
-        let _ = hash_password(&body.password);
-        return Err(refused());
-    };
-    let id: String = row.get("id");
-    let hash: Option<String> = row.get("password_hash");
-    let ok = hash
-        .as_deref()
-        .and_then(|h| PasswordHash::new(h).ok())
-        .is_some_and(|h| {
-            Argon2::default()
-                .verify_password(body.password.as_bytes(), &h)
-                .is_ok()
-        });
-    if !ok {
-        return Err(refused());
-    }
-    let user = model::user_by_id(&state.db, &id)
+    let user = check_password(&state, &body.email, &body.password)
         .await?
-        .ok_or_else(refused)?;
+        .ok_or_else(|| ApiError::unauthorized("wrong email or password"))?;
     let token = issue_user_jwt(&state.cfg.jwt_secret, &state.cfg.jwt_audience, &user);
     tracing::info!(user = %user.id, "signed in");
     Ok(Json(json!({

@@ -31,6 +31,9 @@ pub struct Config {
     pub login_per_minute: u32,
     /// Token requests per client address per minute.
     pub token_per_minute: u32,
+    /// The `apikey` Supabase-style sign-in requires (`/auth/v1/…`); empty:
+    /// any non-empty key.
+    pub supabase_anon_key: String,
 }
 
 impl std::fmt::Debug for Config {
@@ -59,6 +62,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             login_per_minute: 20,
             token_per_minute: 240,
+            supabase_anon_key: String::new(),
         }
     }
 }
@@ -97,6 +101,9 @@ impl Config {
         }
         if let Some(v) = get("LIVEKIT_URL").or_else(|| get("LIVEKIT_SERVER_URL")) {
             self.livekit_url = v;
+        }
+        if let Some(v) = get("SUPABASE_ANON_KEY") {
+            self.supabase_anon_key = v;
         }
         if let Some(v) = get("LIVEKIT_API_KEY") {
             self.livekit_api_key = v;

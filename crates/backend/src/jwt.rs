@@ -26,6 +26,10 @@ pub struct UserClaims {
     /// Supabase puts "authenticated" here.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
+    /// The sign-in session (Supabase's `session_id`), so signing out can
+    /// revoke its refresh tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
 }
 
 /// Why a bearer token was refused (the text is shown to the caller).
@@ -114,6 +118,7 @@ mod tests {
             iat: 0,
             email: None,
             role: Some("authenticated".into()),
+            session_id: None,
         }
     }
 

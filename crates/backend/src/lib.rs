@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod dev;
 pub mod error;
+mod gotrue;
 pub mod jwt;
 pub mod lk;
 pub mod model;
@@ -57,6 +58,7 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let limited = Router::new()
         .route("/api/auth/login", post(auth::login))
+        .route("/auth/v1/token", post(gotrue::token))
         .merge(seeds::token_routes())
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -66,6 +68,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(seeds::other_routes())
         .route("/api/livekit/webhook", post(webhook::receive))
+        .route("/auth/v1/logout", post(gotrue::logout))
         .merge(limited)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
@@ -97,7 +100,7 @@ async fn rate_limit(State(state): State<AppState>, req: Request, next: Next) -> 
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip())
         .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
-    let (bucket, limit) = if req.uri().path() == "/api/auth/login" {
+    let (bucket, limit) = if matches!(req.uri().path(), "/api/auth/login" | "/auth/v1/token") {
         ("login", state.cfg.login_per_minute)
     } else {
         ("token", state.cfg.token_per_minute)

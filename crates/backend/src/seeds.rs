@@ -580,19 +580,36 @@ struct JoinEnd {
     session_id: Option<String>,
     participant_type: Option<String>,
     reason: Option<String>,
-    /// The join link's token, for callers without a user JWT.
+    /// The join link's token, for callers without a user JWT (older
+    /// Tandem clients sent it here; it also comes as a bearer credential).
     token: Option<String>,
+}
+
+/// A join link's token presented as `Authorization: Bearer <link>` (link
+/// tokens are not JWTs), as Tandem sends it beside the documented body.
+fn link_bearer(headers: &axum::http::HeaderMap) -> Option<String> {
+    let v = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let t = v
+        .strip_prefix("Bearer ")
+        .or_else(|| v.strip_prefix("bearer "))?
+        .trim();
+    (!t.is_empty() && !t.contains('.') && t.len() <= 128).then(|| t.to_owned())
 }
 
 /// The caller (by link token or bearer JWT) and its side of the session.
 async fn participant(
     state: &AppState,
     caller: Caller,
+    headers: &axum::http::HeaderMap,
     req: &JoinEnd,
 ) -> Result<(User, Session, Side), ApiError> {
     let shape = Shape::Envelope;
     let sid = required(&req.session_id, "sessionId", 64, shape)?;
-    let (user, session) = match &req.token {
+    let link_token = req.token.clone().or_else(|| link_bearer(headers));
+    let (user, session) = match &link_token {
         Some(t) => {
             let l = link(state, t, shape).await?;
             if l.session.id != sid {
@@ -632,11 +649,12 @@ async fn participant(
 async fn join_004(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     b: Result<Json<JoinEnd>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let shape = Shape::Envelope;
     let req = body(b, shape)?;
-    let (user, session, _) = participant(&state, caller, &req).await?;
+    let (user, session, _) = participant(&state, caller, &headers, &req).await?;
     joinable(&session, shape)?;
     let now = db::now();
     let mut tx = state
@@ -679,6 +697,7 @@ async fn join_004(
 async fn end_004(
     State(state): State<AppState>,
     caller: Caller,
+    headers: axum::http::HeaderMap,
     b: Result<Json<JoinEnd>, JsonRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let shape = Shape::Envelope;
@@ -687,7 +706,7 @@ async fn end_004(
         Some(_) => required(&req.reason, "reason", 64, shape)?.to_owned(),
         None => "completed".to_owned(),
     };
-    let (user, session, _) = participant(&state, caller, &req).await?;
+    let (user, session, _) = participant(&state, caller, &headers, &req).await?;
     joinable(&session, shape)?;
     let now = db::now();
     let duration = session.started_at.map_or(0, |s| (now - s).max(0));

@@ -2,9 +2,12 @@
 //! platform's API shape (seeds 000–004) or a custom one, with errors
 //! classified so the app can say what to do.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use crate::supabase::SignedIn;
 
 /// Which platform API to speak.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,15 +57,40 @@ impl Profile {
 }
 
 /// How the caller proves who it is.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub enum Auth {
     /// No credentials (seed 004 links carry their own).
     #[default]
     None,
     /// `Authorization: Bearer <jwt>`.
     Bearer(String),
-    /// Supabase: the user's JWT plus the project's anon key in `apikey`.
+    /// Supabase: a pasted user JWT plus the project's anon key in `apikey`.
     Supabase { jwt: String, anon_key: String },
+    /// A Supabase sign-in that refreshes itself; the anon key goes along
+    /// only to the project's own functions (profile 001).
+    Session(Arc<SignedIn>),
+}
+
+impl Auth {
+    /// The bearer token now (a signed-in session refreshed first when it
+    /// is about to expire).
+    async fn bearer(&self) -> Result<Option<String>, BackendError> {
+        Ok(match self {
+            Auth::None => None,
+            Auth::Bearer(t) | Auth::Supabase { jwt: t, .. } => Some(t.clone()),
+            Auth::Session(s) => Some(s.access_token().await?),
+        })
+    }
+
+    /// Who the credentials name (the JWT's `sub`), for requests that need
+    /// an identity when the person gave no name.
+    pub async fn identity(&self) -> Option<String> {
+        let token = self.bearer().await.ok()??;
+        crate::supabase::jwt_claims(&token)?["sub"]
+            .as_str()
+            .filter(|s| !s.is_empty() && s.len() <= 256)
+            .map(str::to_owned)
+    }
 }
 
 /// What to ask a token for.
@@ -106,6 +134,15 @@ pub enum BackendError {
     Tls(String),
     #[error("the backend did not accept your sign-in ({0}): sign in again")]
     Unauthorized(String),
+    /// A sign-in refused, in the person's words (wrong password, email not confirmed).
+    #[error("{0}")]
+    SignInRefused(String),
+    #[error("this platform has no {what} endpoint ({endpoint}){advice}")]
+    NoEndpoint {
+        what: &'static str,
+        endpoint: String,
+        advice: &'static str,
+    },
     #[error("the backend refused: {0}")]
     Forbidden(String),
     #[error("not found: {0}")]
@@ -147,7 +184,7 @@ pub const MAX_ANSWER_BYTES: usize = 1 << 20;
 /// Reads a body up to [`MAX_ANSWER_BYTES`] (as text, invalid UTF-8
 /// replaced); `Err(Ok(_))` when it is larger, `Err(Err(_))` when reading
 /// failed.
-async fn read_body(
+pub(crate) async fn read_body(
     mut res: reqwest::Response,
 ) -> Result<String, Result<BackendError, reqwest::Error>> {
     let mut body = Vec::new();
@@ -245,6 +282,14 @@ impl BackendClient {
         })
     }
 
+    /// The self-refreshing Supabase sign-in behind this client, if any.
+    pub fn signed_in(&self) -> Option<&Arc<SignedIn>> {
+        match &self.auth {
+            Auth::Session(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Sets the per-request timeout and the number of retries for transient failures.
     pub fn with_limits(mut self, timeout: Duration, retries: u32) -> Self {
         self.timeout = timeout;
@@ -267,7 +312,11 @@ impl BackendClient {
         }
     }
 
-    fn spec(&self, req: &TokenRequest) -> Result<Spec<'_>, BackendError> {
+    fn spec<'s>(
+        &'s self,
+        req: &TokenRequest,
+        identity: Option<&str>,
+    ) -> Result<Spec<'s>, BackendError> {
         let session = || {
             req.session
                 .clone()
@@ -297,14 +346,10 @@ impl BackendClient {
                 let room = req.room.clone().ok_or(BackendError::MissingInput(
                     "a room type (audition or main_show)",
                 ))?;
-                let mut body = json!({ "roomType": room });
-                if let Some(n) = &req.name {
-                    body["userName"] = json!(n);
-                }
                 (
                     reqwest::Method::POST,
                     "/functions/v1/livekit-token".into(),
-                    Some(body),
+                    Some(json!({ "roomType": room })),
                     "token",
                     "livekitUrl",
                     None,
@@ -323,14 +368,18 @@ impl BackendClient {
                     .room
                     .clone()
                     .ok_or(BackendError::MissingInput("a room name"))?;
-                let mut body = json!({ "roomName": room });
-                if let Some(n) = &req.name {
-                    body["participantName"] = json!(n);
-                }
+                // Documented as required: the display name, or who the
+                // credentials name when the person gave none.
+                let name = req
+                    .name
+                    .clone()
+                    .filter(|n| !n.trim().is_empty())
+                    .or_else(|| identity.map(str::to_owned))
+                    .ok_or(BackendError::MissingInput("your name"))?;
                 (
                     reqwest::Method::POST,
                     "/api/livekit/token".into(),
-                    Some(body),
+                    Some(json!({ "roomName": room, "participantName": name })),
                     "data.token",
                     "data.serverUrl",
                     Some("data.roomName"),
@@ -386,9 +435,47 @@ impl BackendClient {
     }
 
     async fn fetch_once(&self, req: &TokenRequest) -> Result<TokenGrant, BackendError> {
-        let Spec(method, path, body, token_at, url_at, room_at) = self.spec(req)?;
-        let (v, server_time) = self.call(method, &path, body.as_ref()).await?;
+        let identity = match (&self.profile, &req.name) {
+            (Profile::Seed003, None) => self.auth.identity().await,
+            _ => None,
+        };
+        let Spec(method, path, body, token_at, url_at, room_at) =
+            self.spec(req, identity.as_deref())?;
+        let endpoint = format!("{method} {}", path.split('?').next().unwrap_or_default());
+        let (v, server_time) = self
+            .call(method, &path, body.as_ref())
+            .await
+            .map_err(|e| self.name_missing_endpoint(e, "LiveKit token", endpoint))?;
         parse_grant(&v, token_at, url_at, room_at, server_time)
+    }
+
+    /// A 404 that is not the platform's JSON (a web page, nothing) means
+    /// the endpoint itself is missing: say which, and what to try.
+    fn name_missing_endpoint(
+        &self,
+        e: BackendError,
+        what: &'static str,
+        endpoint: String,
+    ) -> BackendError {
+        match e {
+            BackendError::NotFound(m)
+                if m.starts_with("the answer is") || m == "no such endpoint" =>
+            {
+                BackendError::NoEndpoint {
+                    what,
+                    endpoint,
+                    advice: match self.profile {
+                        Profile::Seed004 => {
+                            ": its calls are peer to peer over its own Socket.IO server, without LiveKit, which this version of Tandem cannot join yet; open the session in the platform's web page"
+                        }
+                        _ => {
+                            ": check the backend address and that the platform type matches this platform"
+                        }
+                    },
+                }
+            }
+            other => other,
+        }
     }
 
     /// One request with the profile's credentials; the JSON answer and the
@@ -399,12 +486,29 @@ impl BackendClient {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(Value, Option<i64>), BackendError> {
+        self.call_as(None, method, path, body).await
+    }
+
+    /// [`Self::call`], with `bearer` (a join link) when the client has no
+    /// credentials of its own.
+    async fn call_as(
+        &self,
+        bearer: Option<&str>,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(Value, Option<i64>), BackendError> {
         let url = format!("{}{path}", self.base);
         let mut rb = self.http.request(method, &url).timeout(self.timeout);
+        if let Some(t) = self.auth.bearer().await?.or(bearer.map(str::to_owned)) {
+            rb = rb.bearer_auth(t);
+        }
         match &self.auth {
-            Auth::None => {}
-            Auth::Bearer(t) => rb = rb.bearer_auth(t),
-            Auth::Supabase { jwt, anon_key } => rb = rb.bearer_auth(jwt).header("apikey", anon_key),
+            Auth::Supabase { anon_key, .. } => rb = rb.header("apikey", anon_key),
+            Auth::Session(s) if self.profile == Profile::Seed001 => {
+                rb = rb.header("apikey", s.project().anon_key());
+            }
+            _ => {}
         }
         if let Some(b) = body {
             rb = rb.json(b);
@@ -465,10 +569,18 @@ impl BackendClient {
         if self.profile != Profile::Seed004 {
             return Ok(());
         }
-        let body = json!({ "sessionId": info.session_id, "token": req.link, "participantType": info.participant_type });
-        self.call(reqwest::Method::POST, "/api/sessions/join", Some(&body))
-            .await
-            .map(|_| ())
+        // The documented body; the link proves who we are as a bearer
+        // credential (a platform that does not check it ignores it).
+        let body =
+            json!({ "sessionId": info.session_id, "participantType": info.participant_type });
+        self.call_as(
+            req.link.as_deref(),
+            reqwest::Method::POST,
+            "/api/sessions/join",
+            Some(&body),
+        )
+        .await
+        .map(|_| ())
     }
 
     /// Ends the session on the platform (004's `end_session`, which settles
@@ -483,9 +595,14 @@ impl BackendClient {
         if self.profile != Profile::Seed004 {
             return Ok(None);
         }
-        let body = json!({ "sessionId": info.session_id, "token": req.link, "reason": reason });
+        let body = json!({ "sessionId": info.session_id, "reason": reason });
         let (v, _) = self
-            .call(reqwest::Method::POST, "/api/sessions/end", Some(&body))
+            .call_as(
+                req.link.as_deref(),
+                reqwest::Method::POST,
+                "/api/sessions/end",
+                Some(&body),
+            )
             .await?;
         Ok(v["durationSeconds"].as_i64())
     }
@@ -736,6 +853,28 @@ fn describe_non_json(text: &str) -> String {
     }
 }
 
+/// Whether a refusal's text says the credential itself is bad (Express's
+/// usual `authenticateToken` answers 403 "Invalid or expired token"), as
+/// opposed to a valid sign-in without access.
+fn says_credential_is_bad(m: &str) -> bool {
+    let m = m.to_ascii_lowercase();
+    let credential = [
+        "token",
+        "jwt",
+        "credential",
+        "session",
+        "sign-in",
+        "signin",
+        "login",
+    ]
+    .iter()
+    .any(|w| m.contains(w));
+    let bad = ["invalid", "expired", "malformed", "not valid", "revoked"]
+        .iter()
+        .any(|w| m.contains(w));
+    credential && bad
+}
+
 /// Maps an HTTP error status to its class.
 pub fn classify_status(
     status: u16,
@@ -747,6 +886,7 @@ pub fn classify_status(
     match status {
         400 | 409 | 422 => BackendError::BadRequest(m),
         401 => BackendError::Unauthorized(m),
+        403 if says_credential_is_bad(&m) => BackendError::Unauthorized(m),
         403 => BackendError::Forbidden(m),
         404 => BackendError::NotFound(m),
         410 => BackendError::Gone(m),
@@ -762,7 +902,11 @@ pub fn classify_status(
     }
 }
 
-fn classify_transport(base: &str, e: &reqwest::Error, timeout: Duration) -> BackendError {
+pub(crate) fn classify_transport(
+    base: &str,
+    e: &reqwest::Error,
+    timeout: Duration,
+) -> BackendError {
     if e.is_timeout() {
         return BackendError::Timeout(timeout.as_secs());
     }
@@ -971,14 +1115,17 @@ mod tests {
         assert_eq!(Profile::named("9"), None);
         let c = BackendClient::new("http://h", Profile::Seed000, Auth::None).unwrap();
         assert_eq!(
-            c.spec(&TokenRequest::default()).unwrap_err(),
+            c.spec(&TokenRequest::default(), None).unwrap_err(),
             BackendError::MissingInput("a session id")
         );
         let Spec(_, path, ..) = c
-            .spec(&TokenRequest {
-                session: Some("a b/../c".into()),
-                ..Default::default()
-            })
+            .spec(
+                &TokenRequest {
+                    session: Some("a b/../c".into()),
+                    ..Default::default()
+                },
+                None,
+            )
             .unwrap();
         assert_eq!(path, "/api/livekit-token?sessionId=a%20b%2F..%2Fc");
         assert!(BackendClient::new("ftp://h", Profile::Seed000, Auth::None).is_err());

@@ -6,5 +6,6 @@ pub mod backend;
 pub mod diagnose;
 pub mod prejoin;
 pub mod session;
+pub mod supabase;
 pub use tandem_lk as lk;
 pub use tandem_media as media;

@@ -320,6 +320,8 @@ export type NewPlatform_Deserialize = {
 	backendUrl: string,
 	profile: ProfileId,
 	anonKey?: string | null,
+	/**  Supabase project address (000), when it signs in there. */
+	supabaseUrl?: string | null,
 };
 
 /**  What the "add platform" form sends. */
@@ -328,6 +330,8 @@ export type NewPlatform_Serialize = {
 	backendUrl: string,
 	profile: ProfileId,
 	anonKey: string | null,
+	/**  Supabase project address (000), when it signs in there. */
+	supabaseUrl: string | null,
 };
 
 /**
@@ -347,8 +351,16 @@ export type Platform_Deserialize = {
 	name: string,
 	backendUrl: string,
 	profile: ProfileId,
-	/**  Supabase anon key (public; profile 001). */
+	/**
+	 *  Supabase anon key (public; profile 001, and any platform whose
+	 *  sign-in is Supabase's).
+	 */
 	anonKey?: string | null,
+	/**
+	 *  The Supabase project to sign in at, when it is not the backend
+	 *  address itself (profile 000: the app's API on its own host).
+	 */
+	supabaseUrl?: string | null,
 	/**  Who is signed in (an email, or "token"). */
 	account?: string | null,
 	/**
@@ -365,8 +377,16 @@ export type Platform_Serialize = {
 	name: string,
 	backendUrl: string,
 	profile: ProfileId,
-	/**  Supabase anon key (public; profile 001). */
+	/**
+	 *  Supabase anon key (public; profile 001, and any platform whose
+	 *  sign-in is Supabase's).
+	 */
 	anonKey: string | null,
+	/**
+	 *  The Supabase project to sign in at, when it is not the backend
+	 *  address itself (profile 000: the app's API on its own host).
+	 */
+	supabaseUrl: string | null,
 	/**  Who is signed in (an email, or "token"). */
 	account: string | null,
 	/**
