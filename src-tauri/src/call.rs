@@ -282,8 +282,7 @@ fn running(state: &AppState) -> Result<Arc<CallHandle>, AppError> {
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
-    running(&state)?.set_mic(on);
-    Ok(())
+    Ok(running(&state)?.set_mic(on).await?)
 }
 
 #[tauri::command]

@@ -99,7 +99,10 @@ impl From<BackendError> for AppError {
             BackendError::NotFound(_) => ErrorCode::NotFound,
             BackendError::Gone(_) => ErrorCode::Gone,
             BackendError::RateLimited(_) => ErrorCode::RateLimited,
-            BackendError::BadRequest(_) | BackendError::MissingInput(_) => ErrorCode::InvalidInput,
+            BackendError::BadRequest(_)
+            | BackendError::MissingInput(_)
+            | BackendError::SignInRefused(_) => ErrorCode::InvalidInput,
+            BackendError::NoEndpoint { .. } => ErrorCode::Unsupported,
             BackendError::Server { .. }
             | BackendError::Malformed(_)
             | BackendError::WrongShape(_) => ErrorCode::BackendFailed,
@@ -139,6 +142,13 @@ impl From<CallError> for AppError {
                 ErrorCode::Device,
                 format!("Your camera or microphone could not start: {detail}."),
             ),
+            CallError::Unmute(detail) => Self::new(
+                ErrorCode::Device,
+                format!(
+                    "Your microphone could not be turned on ({detail}), so it stays off. Try again."
+                ),
+            ),
+            CallError::Ended => Self::new(ErrorCode::NoCall, "The call has already ended."),
         }
     }
 }

@@ -222,10 +222,16 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             );
 
             // Mute is seen by the other side; so is leaving.
-            call.set_mic(false);
+            call.set_mic(false).await.unwrap();
             peer.expect("track_muted", json!({"identity": us, "kind": "audio"}))
                 .await
                 .unwrap();
+            // And the peer hears silence: the tone is gone from the last half second.
+            peer.stats_until(Duration::from_secs(10), |s| {
+                s["audio"][us]["rms"].as_f64().is_some_and(|r| r < 0.001)
+            })
+            .await
+            .unwrap();
             // Ending the session leaves the room and settles it on the platform.
             call.end_session();
             next_matching(&mut call.events, "ended", |e| {

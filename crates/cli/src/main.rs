@@ -77,14 +77,20 @@ struct Conn {
     /// Your bearer token (JWT) for the backend.
     #[arg(long, conflicts_with = "email")]
     auth: Option<String>,
-    /// Sign in to tandem-backend with this email (and --password).
+    /// Sign in with this email (and --password): at the Supabase project
+    /// when --apikey is given (GoTrue's password grant), else at
+    /// tandem-backend's `/api/auth/login`.
     #[arg(long, requires = "password")]
     email: Option<String>,
     #[arg(long)]
     password: Option<String>,
-    /// Supabase anon key (profile 001), sent as `apikey`.
+    /// Supabase anon key (profile 001, or any Supabase sign-in), sent as `apikey`.
     #[arg(long)]
     apikey: Option<String>,
+    /// The Supabase project to sign in at, when it is not --backend
+    /// (profile 000: the app's API and its Supabase project differ).
+    #[arg(long, requires = "apikey")]
+    supabase_url: Option<String>,
     /// Display name to ask for (001, 003).
     #[arg(long)]
     name: Option<String>,
@@ -216,9 +222,21 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
             },
             None => Auth::Bearer(jwt.clone()),
         },
-        (None, Some(email), Some(password)) => {
-            Auth::Bearer(tandem_call::backend::login(base, email, password).await?)
-        }
+        (None, Some(email), Some(password)) => match &c.apikey {
+            Some(k) => {
+                let project = tandem_call::supabase::SupabaseProject::new(
+                    c.supabase_url.as_deref().unwrap_or(base),
+                    k,
+                )?;
+                let session = project.sign_in(email, password).await?;
+                Auth::Session(tandem_call::supabase::SignedIn::new(
+                    project,
+                    session,
+                    Box::new(|_| {}),
+                ))
+            }
+            None => Auth::Bearer(tandem_call::backend::login(base, email, password).await?),
+        },
         _ => Auth::None,
     };
     let client = BackendClient::new(base, profile, auth)?;
@@ -382,7 +400,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 handle.leave();
             }
             line = stdin.next_line(), if stdin_open => match line {
-                Ok(Some(l)) if l.trim().starts_with('/') => command(&handle, l.trim()),
+                Ok(Some(l)) if l.trim().starts_with('/') => command(&handle, l.trim()).await,
                 Ok(Some(l)) if !l.trim().is_empty() => {
                     handle.send_chat(l.trim());
                 }
@@ -407,7 +425,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
 
 /// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
 /// `/mic <id>`, `/speaker <id>`, `/test-speaker`.
-fn command(handle: &session::CallHandle, line: &str) {
+async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
     use tandem_call::media::camera::CameraChoice;
     let (cmd, arg) = line
@@ -415,8 +433,11 @@ fn command(handle: &session::CallHandle, line: &str) {
         .map_or((line, ""), |(c, a)| (c, a.trim()));
     match (cmd, arg) {
         ("/end", "") => handle.end_session(),
-        ("/mute", "") => handle.set_mic(false),
-        ("/unmute", "") => handle.set_mic(true),
+        ("/mute" | "/unmute", "") => {
+            if let Err(e) = handle.set_mic(cmd == "/unmute").await {
+                say!("{cmd}: {e}");
+            }
+        }
         ("/camera", "on") => handle.set_camera(true),
         ("/camera", "off") => handle.set_camera(false),
         ("/camera", id) if !id.is_empty() => handle.switch_camera(CameraChoice::Id(id.into())),

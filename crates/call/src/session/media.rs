@@ -2,6 +2,7 @@
 //! tracks played, and the tasks between them.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tandem_lk as lk;
 use tandem_media::audio::{self, Microphone, Speaker};
@@ -24,6 +25,9 @@ pub(super) struct Local {
     pub(super) audio: Option<lk::LocalAudioTrack>,
     pub(super) mic: Option<Microphone>,
     pub(super) mic_task: Option<tokio::task::JoinHandle<()>>,
+    /// Open while the microphone is on: closed, no sample reaches the
+    /// source, whatever LiveKit's mute did.
+    pub(super) mic_gate: Arc<AtomicBool>,
     pub(super) speaker: Option<Speaker>,
     pub(super) processor: Option<audio::SharedProcessor>,
     pub(super) remote_tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -143,6 +147,7 @@ pub(super) async fn publish(
         .await
         .map_err(|e| e.to_string())?;
         track.set_muted(!cfg.mic_on).map_err(|e| e.to_string())?;
+        local.mic_gate.store(cfg.mic_on, Ordering::SeqCst);
         let choice = m.mic.clone();
         let processor = local.processor.clone();
         match tokio::task::spawn_blocking(move || Microphone::start(choice, processor)).await {
@@ -156,19 +161,19 @@ pub(super) async fn publish(
                         },
                     );
                 }
-                if let Some(mut frames) = mic.take_frames() {
-                    local.mic_task = Some(tokio::spawn(async move {
-                        while let Some(data) = frames.recv().await {
+                if let Some(frames) = mic.take_frames() {
+                    let gate = local.mic_gate.clone();
+                    local.mic_task = Some(tokio::spawn(pump_mic(frames, gate, move |data| {
+                        let source = source.clone();
+                        async move {
                             let frame = lk::AudioFrame {
                                 data,
                                 sample_rate: audio::RATE,
                                 channels: 1,
                             };
-                            if source.capture(frame).await.is_err() {
-                                return;
-                            }
+                            source.capture(frame).await.is_ok()
                         }
-                    }));
+                    })));
                 }
                 local
                     .remote_tasks
@@ -190,6 +195,26 @@ pub(super) async fn publish(
         set_camera(cfg, me, local, cfg.camera_on, out, video).await;
     }
     Ok(())
+}
+
+/// Feeds microphone frames to `capture` while `gate` is open, and drops
+/// them while it is closed; stops when the microphone or the sink ends.
+pub(super) async fn pump_mic<F, Fut>(
+    mut frames: tokio::sync::mpsc::Receiver<Vec<i16>>,
+    gate: Arc<AtomicBool>,
+    mut capture: F,
+) where
+    F: FnMut(Vec<i16>) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    while let Some(data) = frames.recv().await {
+        if !gate.load(Ordering::SeqCst) {
+            continue;
+        }
+        if !capture(data).await {
+            return;
+        }
+    }
 }
 
 /// Turns the camera on (opening it, publishing on first use) or off
@@ -443,4 +468,41 @@ fn to_frame(frame: &lk::VideoFrame) -> Option<I420Frame> {
         .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
         .unwrap_or(0);
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// No sample reaches the source while the gate is closed, whatever
+    /// happens to LiveKit's mute; samples flow again once it opens.
+    #[tokio::test]
+    async fn a_closed_mic_gate_lets_no_sample_through() {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let gate = Arc::new(AtomicBool::new(true));
+        let (sink_tx, mut sink) = tokio::sync::mpsc::unbounded_channel::<Vec<i16>>();
+        let pump = tokio::spawn(pump_mic(rx, gate.clone(), move |d| {
+            let sink_tx = sink_tx.clone();
+            async move { sink_tx.send(d).is_ok() }
+        }));
+        tx.send(vec![1; 480]).await.unwrap();
+        assert_eq!(sink.recv().await.unwrap()[0], 1);
+        gate.store(false, Ordering::SeqCst);
+        for i in 0..50 {
+            tx.send(vec![2 + i; 480]).await.unwrap();
+        }
+        // Every frame sent while closed is consumed (this runtime runs the
+        // pump only while the test waits) before the gate opens again.
+        while tx.capacity() < 64 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        gate.store(true, Ordering::SeqCst);
+        tx.send(vec![99; 480]).await.unwrap();
+        let next = sink.recv().await.unwrap();
+        assert_eq!(next[0], 99, "a sample from the muted time leaked");
+        drop(tx);
+        pump.await.unwrap();
+        assert!(sink.try_recv().is_err());
+    }
 }

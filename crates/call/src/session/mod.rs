@@ -140,6 +140,12 @@ pub enum CallError {
     Connect(String),
     #[error("the local media could not start: {0}")]
     Media(String),
+    /// Unmuting failed: the microphone stays off (locally too).
+    #[error("the microphone could not be turned on: {0}")]
+    Unmute(String),
+    /// The command came after the call ended.
+    #[error("the call has ended")]
+    Ended,
 }
 
 /// Where a call is.
@@ -242,7 +248,7 @@ pub enum Device {
 /// Commands to a running call.
 #[derive(Debug)]
 enum Command {
-    Mic(bool),
+    Mic(bool, tokio::sync::oneshot::Sender<Result<(), CallError>>),
     Camera(bool),
     Chat(u64, String),
     SwitchCamera(CameraChoice),
@@ -291,8 +297,15 @@ pub struct CallHandle {
 }
 
 impl CallHandle {
-    pub fn set_mic(&self, on: bool) {
-        let _ = self.tx.send(Command::Mic(on));
+    /// Turns the microphone on or off; the outcome once it has taken
+    /// effect. Off always holds locally (no sample leaves), even when
+    /// LiveKit's mute fails; a failed "on" leaves it off and says why.
+    pub async fn set_mic(&self, on: bool) -> Result<(), CallError> {
+        let (reply, outcome) = tokio::sync::oneshot::channel();
+        self.tx
+            .send(Command::Mic(on, reply))
+            .map_err(|_| CallError::Ended)?;
+        outcome.await.unwrap_or(Err(CallError::Ended))
     }
     pub fn set_camera(&self, on: bool) {
         let _ = self.tx.send(Command::Camera(on));
@@ -529,9 +542,10 @@ async fn run(
         let mut lost = false;
         tokio::select! {
             cmd = next_command(&mut replay, &mut rx) => match cmd {
-                Some(Command::Mic(on)) => {
-                    mic_on = on;
-                    if let Some(a) = &local.audio { let _ = a.set_muted(!on); }
+                Some(Command::Mic(on, reply)) => {
+                    let outcome = set_mic(&local, on);
+                    mic_on = on && outcome.is_ok();
+                    let _ = reply.send(outcome);
                 }
                 Some(Command::Camera(on)) => set_camera(&cfg, &me, &mut local, on, &out, &video).await,
                 Some(Command::SwitchCamera(choice)) => {
@@ -672,7 +686,7 @@ async fn run(
             answering_since = None;
             step(&mut life, Input::Reconnecting);
             let mut held = Vec::new();
-            match rejoin::rejoin(&cfg.token, &mut rx, &mut held).await {
+            match rejoin::rejoin(&cfg.token, &mut rx, &mut held, &local.mic_gate).await {
                 rejoin::Rejoined::Back(new_room, events) => {
                     room = new_room;
                     room_events = events;
@@ -725,6 +739,33 @@ async fn run(
         v.clear();
     }
     step(&mut life, Input::Ended(end));
+}
+
+/// Gates the microphone locally first (off takes effect before anything
+/// else can fail), then mutes or unmutes the published track.
+fn set_mic(local: &Local, on: bool) -> Result<(), CallError> {
+    use std::sync::atomic::Ordering;
+    if !on {
+        local.mic_gate.store(false, Ordering::SeqCst);
+    }
+    let published = match &local.audio {
+        Some(a) => a.set_muted(!on).map_err(|e| e.to_string()),
+        None => Ok(()),
+    };
+    match (on, published) {
+        (true, Ok(())) => {
+            local.mic_gate.store(true, Ordering::SeqCst);
+            Ok(())
+        }
+        (true, Err(e)) => Err(CallError::Unmute(e)),
+        (false, Ok(())) => Ok(()),
+        (false, Err(e)) => {
+            // Nothing leaves (the gate is closed); the others just do not
+            // see the muted sign.
+            tracing::warn!("LiveKit's mute failed ({e}); the microphone is gated locally");
+            Ok(())
+        }
+    }
 }
 
 /// The next command: those held while rejoining first.

@@ -96,6 +96,7 @@ pub(super) async fn rejoin(
     source: &TokenSource,
     rx: &mut mpsc::UnboundedReceiver<Command>,
     held: &mut Vec<Command>,
+    mic_gate: &std::sync::atomic::AtomicBool,
 ) -> Rejoined {
     let deadline = tokio::time::Instant::now() + GIVE_UP_AFTER;
     let mut attempt = 0u32;
@@ -134,7 +135,7 @@ pub(super) async fn rejoin(
                 cmd = rx.recv() => match cmd {
                     None => return Rejoined::Left(Command::Leave),
                     Some(c @ (Command::Leave | Command::End)) => return Rejoined::Left(c),
-                    Some(c) => held.push(c),
+                    Some(c) => hold(c, held, mic_gate),
                 },
             }
         };
@@ -154,15 +155,35 @@ pub(super) async fn rejoin(
                 cmd = rx.recv() => match cmd {
                     None => return Rejoined::Left(Command::Leave),
                     Some(c @ (Command::Leave | Command::End)) => return Rejoined::Left(c),
-                    Some(c) => held.push(c),
+                    Some(c) => hold(c, held, mic_gate),
                 },
             }
         }
     }
 }
 
+/// Holds a command until the call is back; turning the microphone off
+/// takes effect at once (nothing may leave once the person muted), the
+/// track's mute follows when the command is replayed.
+/// The caller is answered at once (it must not wait out a rejoin); "on"
+/// opens the gate only when replayed, once the track is published again.
+fn hold(c: Command, held: &mut Vec<Command>, mic_gate: &std::sync::atomic::AtomicBool) {
+    match c {
+        Command::Mic(on, reply) => {
+            if !on {
+                mic_gate.store(false, std::sync::atomic::Ordering::SeqCst);
+            }
+            let _ = reply.send(Ok(()));
+            let (replayed, _) = tokio::sync::oneshot::channel();
+            held.push(Command::Mic(on, replayed));
+        }
+        c => held.push(c),
+    }
+}
+
 /// Publishes our tracks again in a rejoined room, muted as they were.
 pub(super) async fn republish(me: &lk::LocalParticipant, local: &Local, mic_on: bool) {
+    let mic_on = mic_on && local.mic_gate.load(std::sync::atomic::Ordering::SeqCst);
     let tracks = [
         (
             local.audio.as_ref().map(|a| a.track()),
