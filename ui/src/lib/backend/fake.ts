@@ -53,6 +53,9 @@ export class FakeBackend implements Backend {
   private cameraOn = true;
   remoteVideo = true;
   failJoin: AppError | null;
+  /// When set, turning the microphone on fails with this (as when the
+  /// engine cannot unmute the track).
+  failUnmute: AppError | null = null;
   stageMs: number;
   /// Everything the UI asked for, for assertions.
   calls: { name: string; args: unknown[] }[] = [];
@@ -311,6 +314,7 @@ export class FakeBackend implements Backend {
   async callSetMic(on: boolean) {
     this.log('callSetMic', on);
     this.needCall();
+    if (on && this.failUnmute) throw new BackendError(this.failUnmute);
   }
   async callSetCamera(on: boolean) {
     this.log('callSetCamera', on);

@@ -182,8 +182,10 @@ export class AppModel {
     this.micOn = on;
     try {
       await this.backend.callSetMic(on);
-    } catch {
+    } catch (e) {
+      // The microphone stays as it was; say why.
       this.micOn = !on;
+      this.call?.deviceProblems.push(asAppError(e).message);
     }
   }
 
