@@ -268,7 +268,7 @@ fn open(choice: &MicChoice) -> Result<Source, AudioError> {
     let (device, name) = find_device(id, true)?;
     let config = device
         .default_input_config()
-        .map_err(|e| open_error(&name, &e))?;
+        .map_err(|e| open_error(&name, id.is_none().then_some("microphone"), &e))?;
     let rate = config.sample_rate();
     let channels = usize::from(config.channels()).max(1);
     // Half a second of device audio.
@@ -280,8 +280,10 @@ fn open(choice: &MicChoice) -> Result<Source, AudioError> {
         name,
         build(&device, &config, producer, lost.clone(), heartbeat.clone())
     )
-    .map_err(|e| open_error(&name, &e))?;
-    stream.play().map_err(|e| open_error(&name, &e))?;
+    .map_err(|e| open_error(&name, id.is_none().then_some("microphone"), &e))?;
+    stream
+        .play()
+        .map_err(|e| open_error(&name, id.is_none().then_some("microphone"), &e))?;
     // Opening can take a while; the device's silence counts from now.
     heartbeat.beat();
     tracing::info!(device = %name, rate, channels, "microphone open");

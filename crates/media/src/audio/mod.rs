@@ -46,7 +46,7 @@ pub struct AudioDevices {
 /// What can go wrong with audio.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AudioError {
-    #[error("no {0} was found")]
+    #[error("no {0} was found: connect one, or choose another in the devices menu")]
     NoDevice(&'static str),
     #[error("the audio device \"{0}\" is not connected (any more)")]
     NotFound(String),
@@ -150,14 +150,40 @@ fn stream_config(supported: &cpal::SupportedStreamConfig) -> cpal::StreamConfig 
     config
 }
 
-/// Turns a cpal failure into an [`AudioError`] naming the device.
-fn open_error(name: &str, e: &cpal::Error) -> AudioError {
-    match e.kind() {
-        cpal::ErrorKind::DeviceBusy => AudioError::Busy(name.to_owned()),
-        cpal::ErrorKind::DeviceNotAvailable => AudioError::NotFound(name.to_owned()),
+/// Turns a cpal failure into an [`AudioError`] naming the device. When
+/// the system's default (`default` is its kind) is not available, there
+/// is no such device at all: a machine without a microphone still lists
+/// a default ("Default Audio Device") that cannot be opened.
+fn open_error(name: &str, default: Option<&'static str>, e: &cpal::Error) -> AudioError {
+    match (e.kind(), default) {
+        (cpal::ErrorKind::DeviceBusy, _) => AudioError::Busy(name.to_owned()),
+        (cpal::ErrorKind::DeviceNotAvailable, Some(kind)) => AudioError::NoDevice(kind),
+        (cpal::ErrorKind::DeviceNotAvailable, None) => AudioError::NotFound(name.to_owned()),
         _ => AudioError::Open {
             name: name.to_owned(),
             reason: e.to_string(),
         },
+    }
+}
+
+#[cfg(test)]
+mod open_error_tests {
+    use super::*;
+
+    #[test]
+    fn a_default_device_that_cannot_be_opened_means_there_is_none() {
+        let gone = cpal::Error::new(cpal::ErrorKind::DeviceNotAvailable);
+        let e = open_error("Default Audio Device", Some("microphone"), &gone);
+        assert_eq!(e, AudioError::NoDevice("microphone"));
+        assert!(e.to_string().starts_with("no microphone was found"), "{e}");
+        assert_eq!(
+            open_error("USB Mic", None, &gone),
+            AudioError::NotFound("USB Mic".into())
+        );
+        let busy = cpal::Error::new(cpal::ErrorKind::DeviceBusy);
+        assert_eq!(
+            open_error("Default Audio Device", Some("speaker"), &busy),
+            AudioError::Busy("Default Audio Device".into())
+        );
     }
 }

@@ -302,7 +302,7 @@ fn open(
     let (device, name) = find_device(id, false)?;
     let config = device
         .default_output_config()
-        .map_err(|e| open_error(&name, &e))?;
+        .map_err(|e| open_error(&name, id.is_none().then_some("speaker"), &e))?;
     let rate = config.sample_rate();
     let channels = usize::from(config.channels()).max(1);
     // A quarter second of room; the mixer keeps it only AHEAD full.
@@ -315,8 +315,10 @@ fn open(
         name,
         build(&device, &config, consumer, l, u, h)
     )
-    .map_err(|e| open_error(&name, &e))?;
-    stream.play().map_err(|e| open_error(&name, &e))?;
+    .map_err(|e| open_error(&name, id.is_none().then_some("speaker"), &e))?;
+    stream
+        .play()
+        .map_err(|e| open_error(&name, id.is_none().then_some("speaker"), &e))?;
     // Opening can take a while; the device's silence counts from now.
     heartbeat.beat();
     tracing::info!(device = %name, rate, channels, "speaker open");
