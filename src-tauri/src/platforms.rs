@@ -592,4 +592,51 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
     }
+
+    #[test]
+    fn a_supabase_sign_in_is_kept_whole_and_refreshes_itself() {
+        let s = Arc::new(Platforms::load(None, Box::new(MemoryKeychain::default())));
+        let new = |profile, supabase_url: Option<&str>, anon_key: Option<&str>| NewPlatform {
+            name: String::new(),
+            backend_url: "https://app.example".into(),
+            profile,
+            anon_key: anon_key.map(str::to_owned),
+            supabase_url: supabase_url.map(str::to_owned),
+        };
+        // 000 with its Supabase project beside the app's address.
+        let e = s
+            .add(new(ProfileId::Seed000, Some("https://x.supabase.co"), None))
+            .unwrap_err();
+        assert!(e.message.contains("anon key"), "{}", e.message);
+        let e = s
+            .add(new(ProfileId::Seed000, Some("not a url"), Some("k")))
+            .unwrap_err();
+        assert!(
+            e.message.starts_with("Supabase project address"),
+            "{}",
+            e.message
+        );
+        let p = s
+            .add(new(
+                ProfileId::Seed000,
+                Some("https://x.supabase.co/"),
+                Some("anon"),
+            ))
+            .unwrap();
+        assert_eq!(p.supabase_url.as_deref(), Some("https://x.supabase.co"));
+        assert!(s.supabase_project(&p.id).unwrap().is_some());
+        let session = SupabaseSession {
+            access_token: "a.b.c".into(),
+            refresh_token: "r".into(),
+            expires_at: i64::MAX,
+            email: Some("coach@x".into()),
+        };
+        let signed = s.store_session(&p.id, &session).unwrap();
+        assert_eq!(signed.account.as_deref(), Some("coach@x"));
+        let client = s.client(&p.id).unwrap();
+        assert!(client.signed_in().is_some(), "the client refreshes itself");
+        // Without an anon key there is no Supabase sign-in: tandem-backend's own.
+        let plain = s.add(new(ProfileId::Seed002, None, None)).unwrap();
+        assert!(s.supabase_project(&plain.id).unwrap().is_none());
+    }
 }
