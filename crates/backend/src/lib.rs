@@ -13,6 +13,7 @@ pub mod lk;
 pub mod model;
 mod rate;
 mod seeds;
+mod signal;
 mod webhook;
 
 use std::net::SocketAddr;
@@ -71,6 +72,7 @@ pub fn app(state: AppState) -> Router {
         .route("/auth/v1/logout", post(gotrue::logout))
         .merge(limited)
         .fallback(|| async { ApiError::not_found("no such endpoint") })
+        .layer(signal::layer(state.clone()))
         .layer(axum::extract::DefaultBodyLimit::max(64 * 1024))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors))
         .with_state(state)

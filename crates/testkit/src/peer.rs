@@ -81,6 +81,23 @@ impl Peer {
         Self::spawn_with(name, &[], program, script, url, token, &[])
     }
 
+    /// Starts a peer program with extra options and no token, without
+    /// waiting for it to connect.
+    pub fn spawn_args(
+        name: &str,
+        program: &str,
+        script: &std::path::Path,
+        url: &str,
+        options: &[&str],
+    ) -> Result<Peer> {
+        Self::spawn_with(name, &[], program, script, url, "-", options)
+    }
+
+    /// Every event seen so far, oldest first.
+    pub fn history(&self) -> &[Value] {
+        &self.history
+    }
+
     /// Starts `launcher… program script --url … --token … options…`.
     fn spawn_with(
         name: &str,

@@ -1,0 +1,226 @@
+//! Seed 004's Socket.IO room server, driven by the official Socket.IO JS
+//! client (`tests/peers/js/socketio_peer.mjs`) as the seed's web page uses
+//! it: join, the joined/left notices, offer/answer/candidate and chat
+//! relayed as sent, and what the seed leaves open (other rooms, a third
+//! person, unknown rooms, malformed payloads) refused or dropped.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tandem_backend::dev::{add_coach, add_session, add_user};
+use tandem_testkit::peer::Peer;
+
+/// The polling-first default is the seed page's; WebSocket only is what
+/// Tandem's client speaks: both must work.
+async fn socket_peer(name: &str, url: &str, transports: Option<&str>) -> Peer {
+    let script = tandem_testkit::workspace_root().join("tests/peers/js/socketio_peer.mjs");
+    let options: Vec<&str> = match transports {
+        Some(t) => vec!["--transports", t],
+        None => vec![],
+    };
+    Peer::spawn_args(name, "node", &script, url, &options)
+        .unwrap()
+        .connected()
+        .await
+        .unwrap()
+}
+
+fn got<'a>(p: &'a Peer, name: &str) -> Vec<&'a Value> {
+    p.history()
+        .iter()
+        .filter(|e| e["event"] == "socket" && e["name"] == name)
+        .map(|e| &e["data"])
+        .collect()
+}
+
+/// The data of the first `name` event the peer received (waiting for it).
+async fn arrived(p: &mut Peer, name: &str) -> Value {
+    p.wait(Duration::from_secs(10), |e| {
+        e["event"] == "socket" && e["name"] == name
+    })
+    .await
+    .unwrap()["data"]
+        .clone()
+}
+
+#[tokio::test]
+async fn seed_004_signalling_with_the_official_socket_io_client() {
+    let path = std::env::temp_dir().join(format!("tandem-signal-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&path);
+    let cfg = tandem_backend::Config::for_tests(
+        &format!("sqlite://{}", path.display()),
+        "ws://127.0.0.1:7880",
+        "signal-tests-jwt-secret-01",
+    );
+    let run = tandem_backend::start(cfg).await.unwrap();
+    let db = run.state.db.clone();
+    let coach = add_user(&db, "c@x", "Coach", "coach", None).await.unwrap();
+    let client = add_user(&db, "k@x", "Client", "client", None)
+        .await
+        .unwrap();
+    let coach_row = add_coach(&db, &coach).await.unwrap();
+    let room = add_session(
+        &db,
+        &coach_row,
+        &client,
+        0,
+        30,
+        "video",
+        "online",
+        "scheduled",
+    )
+    .await
+    .unwrap();
+    let other = add_session(
+        &db,
+        &coach_row,
+        &client,
+        0,
+        30,
+        "voice",
+        "online",
+        "scheduled",
+    )
+    .await
+    .unwrap();
+    let ended = add_session(
+        &db,
+        &coach_row,
+        &client,
+        0,
+        30,
+        "video",
+        "online",
+        "completed",
+    )
+    .await
+    .unwrap();
+    let url = run.url();
+    let join = |room: &str, side: &str| json!({"cmd": "emit", "name": "join-room", "data": {"roomId": room, "participantType": side, "sessionType": "video"}});
+
+    // The client joins first (the seed page's default transports); the
+    // coach second, over WebSocket only: the client hears of it.
+    let mut user = socket_peer("user", &url, None).await;
+    user.cmd(join(&room, "user")).await.unwrap();
+    let mut astro = socket_peer("astrologer", &url, Some("websocket")).await;
+    astro.cmd(join(&room, "astrologer")).await.unwrap();
+    let joined = user
+        .wait(Duration::from_secs(10), |e| {
+            e["event"] == "socket" && e["name"] == "participant-joined"
+        })
+        .await
+        .unwrap();
+    assert_eq!(joined["data"]["participantType"], "astrologer");
+    let ts = joined["data"]["timestamp"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(ts).is_ok(),
+        "an ISO timestamp: {ts}"
+    );
+    assert!(
+        got(&astro, "participant-joined").is_empty(),
+        "the one joining hears of no one (as documented)"
+    );
+
+    // Offer, answer, candidates and chat arrive at the other side as sent.
+    let offer = json!({"roomId": room, "offer": {"type": "offer", "sdp": "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n"}});
+    user.cmd(json!({"cmd": "emit", "name": "offer", "data": offer}))
+        .await
+        .unwrap();
+    let answer = json!({"roomId": room, "answer": {"type": "answer", "sdp": "v=0\r\n"}});
+    astro
+        .cmd(json!({"cmd": "emit", "name": "answer", "data": answer}))
+        .await
+        .unwrap();
+    let cand = json!({"roomId": room, "candidate": {"candidate": "candidate:1 1 udp 2122260223 10.0.0.2 50000 typ host", "sdpMid": "0", "sdpMLineIndex": 0}});
+    astro
+        .cmd(json!({"cmd": "emit", "name": "ice-candidate", "data": cand}))
+        .await
+        .unwrap();
+    let chat = json!({"roomId": room, "senderId": "u-1", "senderType": "user", "message": "<b>hi</b> 👋", "timestamp": "2026-12-06T10:00:00"});
+    user.cmd(json!({"cmd": "emit", "name": "message", "data": chat}))
+        .await
+        .unwrap();
+    assert_eq!(arrived(&mut astro, "offer").await, offer);
+    assert_eq!(arrived(&mut user, "answer").await, answer);
+    assert_eq!(arrived(&mut user, "ice-candidate").await, cand);
+    assert_eq!(arrived(&mut astro, "message").await, chat);
+    assert!(got(&user, "message").is_empty(), "chat goes to the others");
+
+    // Dropped: a relay naming another room, an offer that is not SDP, a
+    // chat without text. A later good message proves they were not just slow.
+    for bad in [
+        json!({"cmd": "emit", "name": "offer", "data": {"roomId": other, "offer": {"type": "offer", "sdp": "v=0"}}}),
+        json!({"cmd": "emit", "name": "offer", "data": {"roomId": room, "offer": "not sdp"}}),
+        json!({"cmd": "emit", "name": "message", "data": {"roomId": room, "message": 5}}),
+    ] {
+        user.cmd(bad).await.unwrap();
+    }
+    let marker = json!({"roomId": room, "senderId": "u-1", "senderType": "user", "message": "after", "timestamp": "t"});
+    user.cmd(json!({"cmd": "emit", "name": "message", "data": marker}))
+        .await
+        .unwrap();
+    astro
+        .wait(Duration::from_secs(10), |e| {
+            e["name"] == "message" && e["data"]["message"] == "after"
+        })
+        .await
+        .unwrap();
+    assert_eq!(got(&astro, "offer").len(), 1, "only the good offer arrived");
+    assert_eq!(got(&astro, "message").len(), 2);
+
+    // A side the seed does not know is refused with a reason.
+    let mut odd = socket_peer("odd", &url, Some("websocket")).await;
+    odd.cmd(join(&room, "user_2")).await.unwrap();
+    let e = odd
+        .wait(Duration::from_secs(10), |e| e["name"] == "session-error")
+        .await
+        .unwrap();
+    assert!(
+        e["data"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("participantType")
+    );
+    // The same side again replaces the older connection (a network change).
+    let mut third = socket_peer("third", &url, Some("websocket")).await;
+    third.cmd(join(&room, "user")).await.unwrap();
+    user.wait(Duration::from_secs(10), |e| {
+        e["event"] == "socket" && e["name"] == "session-error"
+    })
+    .await
+    .unwrap();
+    user.wait(Duration::from_secs(10), |e| {
+        e["event"] == "socket_disconnected"
+    })
+    .await
+    .unwrap();
+    let rejoined = astro
+        .wait(Duration::from_secs(10), |e| {
+            e["name"] == "participant-joined" && e["data"]["participantType"] == "user"
+        })
+        .await
+        .unwrap();
+    assert_eq!(rejoined["data"]["participantType"], "user");
+
+    // Unknown and ended sessions are refused.
+    for (r, why) in [("no-such-room", "no session"), (ended.as_str(), "ended")] {
+        let mut p = socket_peer("stranger", &url, Some("websocket")).await;
+        p.cmd(join(r, "user")).await.unwrap();
+        let e = p
+            .wait(Duration::from_secs(10), |e| e["name"] == "session-error")
+            .await
+            .unwrap();
+        assert!(e["data"]["message"].as_str().unwrap().contains(why), "{e}");
+    }
+
+    // Leaving is announced to the one who stays.
+    third.disconnect().await.unwrap();
+    let left = astro
+        .wait(Duration::from_secs(10), |e| e["name"] == "participant-left")
+        .await
+        .unwrap();
+    assert_eq!(left["data"]["participantType"], "user");
+    astro.disconnect().await.unwrap();
+    run.stop().await;
+}
