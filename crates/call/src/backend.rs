@@ -463,7 +463,7 @@ impl BackendClient {
             {
                 BackendError::NoEndpoint {
                     what,
-                    endpoint,
+                    endpoint: endpoint.chars().take(160).collect(),
                     advice: match self.profile {
                         Profile::Seed004 => {
                             ": its calls are peer to peer over its own Socket.IO server, without LiveKit, which this version of Tandem cannot join yet; open the session in the platform's web page"
