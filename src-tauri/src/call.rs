@@ -288,8 +288,7 @@ pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_set_camera(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
-    running(&state)?.set_camera(on);
-    Ok(())
+    Ok(running(&state)?.set_camera(on)?)
 }
 
 /// Sends a chat message; returns the id its `chatSent`/`chatFailed` carries.
@@ -309,7 +308,7 @@ pub(crate) async fn call_send_chat(
             session::MAX_CHAT_CHARS
         )));
     }
-    let id = running(&state)?.send_chat(text);
+    let id = running(&state)?.send_chat(text)?;
     Ok(u32::try_from(id).unwrap_or(u32::MAX))
 }
 
@@ -322,28 +321,25 @@ pub(crate) async fn call_switch_device(
     id: Option<String>,
 ) -> Result<(), AppError> {
     let call = running(&state)?;
-    match device {
+    Ok(match device {
         DeviceKind::Camera => call.switch_camera(camera_choice(id.as_deref())),
         DeviceKind::Microphone => call.switch_mic(mic_choice(id.as_deref())),
         DeviceKind::Speaker => call.switch_speaker(speaker_choice(id.as_deref())),
-    }
-    Ok(())
+    }?)
 }
 
 /// Leaves (the session stays open for rejoining).
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_leave(state: State<'_, AppState>) -> Result<(), AppError> {
-    running(&state)?.leave();
-    Ok(())
+    Ok(running(&state)?.leave()?)
 }
 
 /// Ends the session for everyone (where the platform has such a call).
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_end_session(state: State<'_, AppState>) -> Result<(), AppError> {
-    running(&state)?.end_session();
-    Ok(())
+    Ok(running(&state)?.end_session()?)
 }
 
 /// Opens an http(s) link from the chat in the system browser (the UI asks

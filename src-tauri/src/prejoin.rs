@@ -152,8 +152,7 @@ pub(crate) async fn speaker_test(
     speaker: Option<String>,
 ) -> Result<(), AppError> {
     if let Some(call) = state.call() {
-        call.test_speaker();
-        return Ok(());
+        return Ok(call.test_speaker()?);
     }
     let preview = state.preview.clone();
     tokio::task::spawn_blocking(move || {

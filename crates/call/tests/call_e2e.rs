@@ -171,7 +171,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             );
 
             // Chat both ways, both formats.
-            let sent_id = call.send_chat("hello from tandem ✓");
+            let sent_id = call.send_chat("hello from tandem ✓").unwrap();
             next_matching(
                 &mut call.events,
                 "chat sent",
@@ -233,7 +233,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             .await
             .unwrap();
             // Ending the session leaves the room and settles it on the platform.
-            call.end_session();
+            call.end_session().unwrap();
             next_matching(&mut call.events, "ended", |e| {
                 e == &CallEvent::State(CallState::Ended(EndReason::SessionEnded))
             })

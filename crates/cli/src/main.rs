@@ -397,12 +397,15 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
             }
             _ = &mut stop, if !left => {
                 left = true;
-                handle.leave();
+                // Already over when this fails: nothing to leave.
+                let _ = handle.leave();
             }
             line = stdin.next_line(), if stdin_open => match line {
                 Ok(Some(l)) if l.trim().starts_with('/') => command(&handle, l.trim()).await,
                 Ok(Some(l)) if !l.trim().is_empty() => {
-                    handle.send_chat(l.trim());
+                    if let Err(e) = handle.send_chat(l.trim()) {
+                        say!("chat not sent: {e}");
+                    }
                 }
                 Ok(Some(_)) => {}
                 _ => stdin_open = false,
@@ -412,7 +415,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 print_event(&ev);
                 match ev {
                     CallEvent::ChatReceived(m) if bot => {
-                        handle.send_chat(&format!("echo: {}", m.text));
+                        let _ = handle.send_chat(&format!("echo: {}", m.text));
                     }
                     CallEvent::State(CallState::Ended(_)) => return Ok(()),
                     CallEvent::State(CallState::Failed(e)) => bail!("{e}"),
@@ -431,22 +434,24 @@ async fn command(handle: &session::CallHandle, line: &str) {
     let (cmd, arg) = line
         .split_once(' ')
         .map_or((line, ""), |(c, a)| (c, a.trim()));
-    match (cmd, arg) {
+    let done = match (cmd, arg) {
         ("/end", "") => handle.end_session(),
-        ("/mute" | "/unmute", "") => {
-            if let Err(e) = handle.set_mic(cmd == "/unmute").await {
-                say!("{cmd}: {e}");
-            }
-        }
+        ("/mute" | "/unmute", "") => handle.set_mic(cmd == "/unmute").await,
         ("/camera", "on") => handle.set_camera(true),
         ("/camera", "off") => handle.set_camera(false),
         ("/camera", id) if !id.is_empty() => handle.switch_camera(CameraChoice::Id(id.into())),
         ("/mic", id) if !id.is_empty() => handle.switch_mic(MicChoice::Id(id.into())),
         ("/speaker", id) if !id.is_empty() => handle.switch_speaker(SpeakerChoice::Id(id.into())),
         ("/test-speaker", "") => handle.test_speaker(),
-        _ => say!(
-            "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker (ids: tandem-cli devices)"
-        ),
+        _ => {
+            say!(
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker (ids: tandem-cli devices)"
+            );
+            Ok(())
+        }
+    };
+    if let Err(e) = done {
+        say!("{cmd}: {e}");
     }
 }
 

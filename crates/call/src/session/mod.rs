@@ -307,17 +307,21 @@ impl CallHandle {
             .map_err(|_| CallError::Ended)?;
         outcome.await.unwrap_or(Err(CallError::Ended))
     }
-    pub fn set_camera(&self, on: bool) {
-        let _ = self.tx.send(Command::Camera(on));
+    /// Hands a command to the call; [`CallError::Ended`] once it is over.
+    fn command(&self, c: Command) -> Result<(), CallError> {
+        self.tx.send(c).map_err(|_| CallError::Ended)
+    }
+    pub fn set_camera(&self, on: bool) -> Result<(), CallError> {
+        self.command(Command::Camera(on))
     }
     /// Sends a chat message; returns the id its `ChatSent` or `ChatFailed`
     /// event will carry.
-    pub fn send_chat(&self, text: &str) -> u64 {
+    pub fn send_chat(&self, text: &str) -> Result<u64, CallError> {
         let id = self
             .next_chat
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let _ = self.tx.send(Command::Chat(id, text.to_owned()));
-        id
+        self.command(Command::Chat(id, text.to_owned()))?;
+        Ok(id)
     }
     /// What has arrived from each remote participant.
     pub fn received(&self) -> std::collections::HashMap<String, Received> {
@@ -327,29 +331,29 @@ impl CallHandle {
     pub fn chat_history(&self) -> ChatHistory {
         self.history.lock().map(|h| h.clone()).unwrap_or_default()
     }
-    pub fn leave(&self) {
-        let _ = self.tx.send(Command::Leave);
+    pub fn leave(&self) -> Result<(), CallError> {
+        self.command(Command::Leave)
     }
     /// Ends the session for everyone: leaves, and tells the platform where
     /// its API has an end-session call.
-    pub fn end_session(&self) {
-        let _ = self.tx.send(Command::End);
+    pub fn end_session(&self) -> Result<(), CallError> {
+        self.command(Command::End)
     }
     /// Moves capture to another camera.
-    pub fn switch_camera(&self, choice: CameraChoice) {
-        let _ = self.tx.send(Command::SwitchCamera(choice));
+    pub fn switch_camera(&self, choice: CameraChoice) -> Result<(), CallError> {
+        self.command(Command::SwitchCamera(choice))
     }
     /// Moves capture to another microphone.
-    pub fn switch_mic(&self, choice: MicChoice) {
-        let _ = self.tx.send(Command::SwitchMic(choice));
+    pub fn switch_mic(&self, choice: MicChoice) -> Result<(), CallError> {
+        self.command(Command::SwitchMic(choice))
     }
     /// Moves playback to another speaker.
-    pub fn switch_speaker(&self, choice: SpeakerChoice) {
-        let _ = self.tx.send(Command::SwitchSpeaker(choice));
+    pub fn switch_speaker(&self, choice: SpeakerChoice) -> Result<(), CallError> {
+        self.command(Command::SwitchSpeaker(choice))
     }
     /// Plays the speaker-test chime.
-    pub fn test_speaker(&self) {
-        let _ = self.tx.send(Command::TestSpeaker);
+    pub fn test_speaker(&self) -> Result<(), CallError> {
+        self.command(Command::TestSpeaker)
     }
     /// The newest video frame of `identity` ([`LOCAL_VIDEO`] for our own
     /// camera), when there is such video.
@@ -783,6 +787,39 @@ async fn next_command(
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// Every command after the call is over says so instead of "done".
+    #[tokio::test]
+    async fn commands_after_the_end_answer_ended() {
+        let (tx, rx) = mpsc::unbounded_channel();
+        drop(rx);
+        let (_events_tx, events) = mpsc::unbounded_channel();
+        let h = CallHandle {
+            tx,
+            video: VideoMap::default(),
+            history: History::default(),
+            received: ReceivedMap::default(),
+            next_chat: std::sync::atomic::AtomicU64::new(0),
+            events,
+        };
+        assert_eq!(h.set_mic(false).await, Err(CallError::Ended));
+        assert_eq!(h.set_camera(true), Err(CallError::Ended));
+        assert_eq!(h.send_chat("hi"), Err(CallError::Ended));
+        assert_eq!(h.leave(), Err(CallError::Ended));
+        assert_eq!(h.end_session(), Err(CallError::Ended));
+        assert_eq!(
+            h.switch_camera(CameraChoice::TestPattern(
+                tandem_media::camera::PatternColour::TEAL
+            )),
+            Err(CallError::Ended)
+        );
+        assert_eq!(h.switch_mic(MicChoice::Silence), Err(CallError::Ended));
+        assert_eq!(
+            h.switch_speaker(SpeakerChoice::Discard),
+            Err(CallError::Ended)
+        );
+        assert_eq!(h.test_speaker(), Err(CallError::Ended));
+    }
 
     #[test]
     fn timer_counts_down_paid_time_and_warns_before_the_end() {
