@@ -1,6 +1,7 @@
 //! Commands of the connect screen: platforms, sign-in, sessions, links.
 
 use tandem_call::backend::{self, TokenRequest};
+use tandem_call::link::{self, Link};
 use tauri::State;
 
 use crate::dto::{
@@ -183,15 +184,17 @@ pub(crate) async fn open_join_link(
     backend_url: Option<String>,
 ) -> Result<JoinTarget, AppError> {
     if link.trim().starts_with("tandem:")
-        && let AppLink::Session {
+        && let Link::Session {
             backend,
             profile,
             session,
-        } = parse_app_link(link.trim())?
+        } = link::parse_app_link(link.trim())?
     {
+        let profile = crate::platforms::profile_id(&profile)
+            .ok_or_else(|| AppError::invalid("This Tandem link names an unknown platform type."))?;
         return open_session_link(&state, backend, profile, session).await;
     }
-    let (base, token) = parse_join_link(&link, backend_url.as_deref())?;
+    let (base, token) = link::parse_join_link(&link, backend_url.as_deref())?;
     let platform = state.platforms.add(NewPlatform {
         name: base.host_str().unwrap_or("Platform").to_owned(),
         backend_url: base.to_string(),
@@ -240,131 +243,6 @@ pub(crate) async fn open_join_link(
         paid_minutes: info.paid_minutes,
         starts_at: None,
     })
-}
-
-/// Splits a pasted link into the platform's address and the link token.
-pub(crate) fn parse_join_link(
-    link: &str,
-    backend: Option<&str>,
-) -> Result<(url::Url, String), AppError> {
-    let link = link.trim();
-    let valid_token = |t: &str| {
-        (8..=512).contains(&t.len())
-            && t.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-_.~".contains(c))
-    };
-    if let Some(b) = backend.filter(|b| !b.trim().is_empty()) {
-        let base = valid_backend_url(b)?;
-        if valid_token(link) {
-            return Ok((base, link.to_owned()));
-        }
-    }
-    if link.starts_with("tandem:") {
-        return match parse_app_link(link)? {
-            AppLink::Join { backend, token } => Ok((backend, token)),
-            AppLink::Session { .. } => Err(AppError::invalid(
-                "This Tandem link names a session, not a join link.",
-            )),
-        };
-    }
-    let url = url::Url::parse(link).map_err(|_| {
-        AppError::invalid(
-            "Paste the whole join link from your booking email (it starts with https://).",
-        )
-    })?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(AppError::invalid("A join link starts with https://."));
-    }
-    let token = url
-        .query_pairs()
-        .find(|(k, _)| k == "token")
-        .map(|(_, v)| v.into_owned())
-        .or_else(|| url.path_segments().and_then(|mut s| s.next_back()).map(str::to_owned))
-        .filter(|t| valid_token(t))
-        .ok_or_else(|| AppError::invalid("This link has no session token in it: paste the whole link from your booking email."))?;
-    let mut base = url.clone();
-    base.set_path("");
-    base.set_query(None);
-    base.set_fragment(None);
-    Ok((base, token))
-}
-
-/// What a `tandem://join` link asks for.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum AppLink {
-    /// `tandem://join?backend=<url>&profile=004&link=<token>`: a join link
-    /// (the form platforms and `tandem-backend --dev` hand out).
-    Join { backend: url::Url, token: String },
-    /// `tandem://join?backend=<url>&profile=<000…003>&session=<id>`: a
-    /// session on a platform the person signs in to. Links never carry
-    /// passwords or bearer tokens: they end up in browser history and
-    /// process lists.
-    Session {
-        backend: url::Url,
-        profile: ProfileId,
-        session: String,
-    },
-}
-
-pub(crate) fn parse_app_link(link: &str) -> Result<AppLink, AppError> {
-    let bad = |why: &str| AppError::invalid(format!("This Tandem link cannot be used: {why}."));
-    if link.len() > 2048 {
-        return Err(bad("it is too long"));
-    }
-    let url = url::Url::parse(link).map_err(|_| bad("it is malformed"))?;
-    if url.scheme() != "tandem" || url.host_str() != Some("join") {
-        return Err(bad("it is not a join link"));
-    }
-    let (mut backend, mut profile, mut token, mut session) = (None, None, None, None);
-    for (k, v) in url.query_pairs() {
-        let slot = match &*k {
-            "backend" => &mut backend,
-            "profile" => &mut profile,
-            "link" => &mut token,
-            "session" => &mut session,
-            "token" | "password" | "secret" => {
-                return Err(bad("it carries a credential; sign in in Tandem instead"));
-            }
-            _ => continue,
-        };
-        if slot.is_some() {
-            return Err(bad(&format!("`{k}` is given twice")));
-        }
-        *slot = Some(v.into_owned());
-    }
-    let backend = valid_backend_url(&backend.ok_or_else(|| bad("it names no backend"))?)?;
-    let profile = match profile.as_deref() {
-        None | Some("004") => ProfileId::Seed004,
-        Some("000") => ProfileId::Seed000,
-        Some("001") => ProfileId::Seed001,
-        Some("002") => ProfileId::Seed002,
-        Some("003") => ProfileId::Seed003,
-        Some(_) => return Err(bad("it names an unknown platform type")),
-    };
-    match (profile, token, session) {
-        (ProfileId::Seed004, Some(token), None) => {
-            let (backend, token) = parse_join_link(&token, Some(backend.as_str()))
-                .map_err(|_| bad("its session token is malformed"))?;
-            Ok(AppLink::Join { backend, token })
-        }
-        (ProfileId::Seed004, _, _) => Err(bad("it carries no session token")),
-        (profile, None, Some(session)) => {
-            if session.is_empty()
-                || session.len() > 200
-                || !session
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c))
-            {
-                return Err(bad("its session id is malformed"));
-            }
-            Ok(AppLink::Session {
-                backend,
-                profile,
-                session,
-            })
-        }
-        _ => Err(bad("it names no session")),
-    }
 }
 
 /// Opens a session link: the platform must be one the person added and
@@ -416,101 +294,4 @@ async fn open_session_link(
         paid_minutes: None,
         starts_at: None,
     })
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    #[test]
-    fn session_links_name_a_platform_and_a_session_and_never_a_credential() {
-        let link = parse_app_link(
-            "tandem://join?backend=https://studio.example.com&profile=000&session=sess_42",
-        )
-        .unwrap();
-        assert_eq!(
-            link,
-            AppLink::Session {
-                backend: url::Url::parse("https://studio.example.com/").unwrap(),
-                profile: ProfileId::Seed000,
-                session: "sess_42".into(),
-            }
-        );
-        for bad in [
-            "tandem://join?backend=https://a.b&profile=000&session=sess_42&token=abcdEFGH1234",
-            "tandem://join?backend=https://a.b&profile=000&session=sess_42&password=x",
-            "tandem://join?backend=https://a.b&profile=000&session=<img>",
-            "tandem://join?backend=https://a.b&profile=000&session=",
-            "tandem://join?backend=https://a.b&profile=000&session=a&session=b",
-            "tandem://join?backend=https://a.b&profile=009&session=sess_42",
-            "tandem://join?backend=https://a.b&profile=004&session=sess_42",
-            "tandem://join?backend=file:///etc&profile=000&session=sess_42",
-            "https://join?backend=https://a.b&profile=000&session=sess_42",
-        ] {
-            assert_eq!(
-                parse_app_link(bad).unwrap_err().code,
-                ErrorCode::InvalidInput,
-                "{bad}"
-            );
-        }
-        let long = format!(
-            "tandem://join?backend=https://a.b&profile=000&session={}",
-            "a".repeat(3000)
-        );
-        assert!(parse_app_link(&long).is_err());
-    }
-
-    #[test]
-    fn join_links_are_read_in_their_usual_forms() {
-        let (b, t) =
-            parse_join_link("https://coach.example.com/join?token=abcdEFGH1234", None).unwrap();
-        assert_eq!(
-            (b.as_str(), t.as_str()),
-            ("https://coach.example.com/", "abcdEFGH1234")
-        );
-        let (b, t) =
-            parse_join_link(" http://127.0.0.1:8080/session/join/tok_12345678 ", None).unwrap();
-        assert_eq!(
-            (b.as_str(), t.as_str()),
-            ("http://127.0.0.1:8080/", "tok_12345678")
-        );
-        let (_, t) = parse_join_link("tok_12345678", Some("http://127.0.0.1:9")).unwrap();
-        assert_eq!(t, "tok_12345678");
-        let (b, t) = parse_join_link(
-            "tandem://join?backend=http://127.0.0.1:8080&profile=004&link=tok_12345678",
-            None,
-        )
-        .unwrap();
-        assert_eq!(
-            (b.as_str(), t.as_str()),
-            ("http://127.0.0.1:8080/", "tok_12345678")
-        );
-        for bad in [
-            "tandem://join?backend=http://a.b&profile=004&link=tok_12345678&link=tok_87654321",
-            "tandem://join?backend=javascript:alert(1)&profile=004&link=tok_12345678",
-            "tandem://join?backend=http://a.b&profile=000&link=tok_12345678",
-            "tandem://other?backend=http://a.b&link=tok_12345678",
-            "tandem://join?backend=http://a.b&link=<script>",
-        ] {
-            assert_eq!(
-                parse_join_link(bad, None).unwrap_err().code,
-                ErrorCode::InvalidInput,
-                "{bad}"
-            );
-        }
-        for bad in [
-            "",
-            "tok_12345678",
-            "javascript:alert(1)//?token=abcdefgh1",
-            "https://x.y/join?token=<script>",
-            "https://x.y/",
-        ] {
-            assert_eq!(
-                parse_join_link(bad, None).unwrap_err().code,
-                ErrorCode::InvalidInput,
-                "{bad}"
-            );
-        }
-    }
 }

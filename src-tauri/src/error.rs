@@ -88,6 +88,12 @@ fn sentence(s: String) -> String {
     }
 }
 
+impl From<tandem_call::link::LinkError> for AppError {
+    fn from(e: tandem_call::link::LinkError) -> Self {
+        Self::invalid(e.0)
+    }
+}
+
 impl From<BackendError> for AppError {
     fn from(e: BackendError) -> Self {
         let code = match &e {

@@ -406,6 +406,18 @@ pub fn profile(p: ProfileId) -> Profile {
     }
 }
 
+/// The profile a link or the CLI names, as the UI knows it.
+pub fn profile_id(p: &Profile) -> Option<ProfileId> {
+    Some(match p {
+        Profile::Seed000 => ProfileId::Seed000,
+        Profile::Seed001 => ProfileId::Seed001,
+        Profile::Seed002 => ProfileId::Seed002,
+        Profile::Seed003 => ProfileId::Seed003,
+        Profile::Seed004 => ProfileId::Seed004,
+        Profile::Custom(_) => return None,
+    })
+}
+
 /// An id that is stable for the file and unique within it.
 fn new_id(url: &str, n: usize) -> String {
     use std::hash::{Hash, Hasher};
@@ -418,40 +430,7 @@ fn new_id(url: &str, n: usize) -> String {
 
 /// An http(s) URL with a host and no credentials, query or fragment.
 pub fn valid_backend_url(input: &str) -> Result<url::Url, AppError> {
-    let input = input.trim();
-    if input.is_empty() {
-        return Err(AppError::invalid(
-            "Enter the platform's backend address, e.g. https://coach.example.com.",
-        ));
-    }
-    if input.len() > 2048 {
-        return Err(AppError::invalid("That address is too long."));
-    }
-    let url = url::Url::parse(input).map_err(|e| {
-        AppError::invalid(format!(
-            "\"{}\" is not a web address ({e}); it should look like https://coach.example.com.",
-            input.chars().take(80).collect::<String>()
-        ))
-    })?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(AppError::invalid(
-            "The backend address must start with https:// (or http:// for a local test server).",
-        ));
-    }
-    if url.host_str().is_none_or(str::is_empty) {
-        return Err(AppError::invalid("The backend address has no host name."));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(AppError::invalid(
-            "Put no user name or password in the address; sign in below instead.",
-        ));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(AppError::invalid(
-            "The backend address should not contain ? or #: use only the site's address.",
-        ));
-    }
-    Ok(url)
+    Ok(tandem_call::link::backend_url(input)?)
 }
 
 /// Limits a pasted secret.

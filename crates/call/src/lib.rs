@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod diagnose;
+pub mod link;
 pub mod p2p;
 pub mod prejoin;
 pub mod session;

@@ -53,6 +53,11 @@ enum Kind {
 
 #[derive(Debug, Args)]
 struct Conn {
+    /// A join link, as the app opens it: a platform's
+    /// `https://…/join?token=…` or `tandem://join?…` (a session link takes
+    /// the sign-in options below).
+    #[arg(value_name = "LINK", conflicts_with_all = ["url", "backend", "link", "session"])]
+    open: Option<String>,
     /// LiveKit server URL (with --token), e.g. ws://127.0.0.1:7880.
     #[arg(long, requires = "token", conflicts_with = "backend")]
     url: Option<String>,
@@ -209,11 +214,33 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
             token: token.clone(),
         });
     }
-    let (Some(base), Some(p)) = (&c.backend, &c.profile) else {
-        bail!("give --url and --token, or --backend and --profile");
+    // A link names the platform, its type and the session; flags do otherwise.
+    let (base, profile, session, link) = match &c.open {
+        Some(l) => match tandem_call::link::parse(l)? {
+            tandem_call::link::Link::Join { backend, token } => {
+                (backend.to_string(), Profile::Seed004, None, Some(token))
+            }
+            tandem_call::link::Link::Session {
+                backend,
+                profile,
+                session,
+            } => (backend.to_string(), profile, Some(session), None),
+        },
+        None => {
+            let (Some(base), Some(p)) = (&c.backend, &c.profile) else {
+                bail!("give a join link, --url and --token, or --backend and --profile");
+            };
+            let profile = Profile::named(p)
+                .with_context(|| format!("unknown profile {p:?}: use 000, 001, 002, 003 or 004"))?;
+            (base.clone(), profile, c.session.clone(), c.link.clone())
+        }
     };
-    let profile = Profile::named(p)
-        .with_context(|| format!("unknown profile {p:?}: use 000, 001, 002, 003 or 004"))?;
+    let base = base.trim_end_matches('/');
+    // Profiles 001 and 003 take a room (type) where the others take a session.
+    let (session, room) = match (&profile, session) {
+        (Profile::Seed001 | Profile::Seed003, Some(s)) => (None, Some(s)),
+        (_, s) => (s, c.room.clone()),
+    };
     let auth = match (&c.auth, &c.email, &c.password) {
         (Some(jwt), _, _) => match &c.apikey {
             Some(k) => Auth::Supabase {
@@ -241,10 +268,10 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
     };
     let client = BackendClient::new(base, profile, auth)?;
     let req = TokenRequest {
-        session: c.session.clone(),
-        room: c.room.clone(),
+        session,
+        room,
         name: c.name.clone(),
-        link: c.link.clone(),
+        link,
     };
     Ok(TokenSource::Backend(Box::new(client), req))
 }

@@ -56,6 +56,23 @@ fn dev_tokens_verify_with_the_dev_keys() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown profile"));
+    // Links are read as the app reads them: one carrying a credential is refused.
+    for (link, says) in [
+        (
+            "tandem://join?backend=http://x&profile=000&session=s1&password=p",
+            "carries a credential",
+        ),
+        ("https://x.example/", "no session token"),
+        (
+            "tandem://join?backend=http://x&profile=009&session=s1",
+            "unknown platform type",
+        ),
+    ] {
+        let out = Command::new(BIN).args(["join", link]).output().unwrap();
+        assert!(!out.status.success(), "{link}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{link}: {err}");
+    }
 }
 
 #[test]
@@ -178,8 +195,11 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
                 "{listed}"
             );
             let mut me = Command::new(BIN)
-                .args(["join", "--backend", &backend.url(), "--profile", "004"])
-                .args(["--link", &link])
+                // The join link as the app opens it (a platform's join page).
+                .args([
+                    "join",
+                    &format!("{}/session/join?token={link}", backend.url()),
+                ])
                 .args([
                     "--camera",
                     "test-pattern",
