@@ -234,6 +234,17 @@ pub async fn login(base: &str, email: &str, password: &str) -> Result<String, Ba
         .ok_or_else(|| BackendError::WrongShape("no `access_token` in the sign-in answer".into()))
 }
 
+/// The HTTP client every platform request goes through: bounded waits,
+/// Tandem's user agent, rustls.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("Tandem/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| BackendError::Tls(e.to_string()))
+}
+
 /// One request: method, path, body, and where the token, URL and room sit in the answer.
 #[derive(Debug)]
 struct Spec<'a>(
@@ -266,12 +277,7 @@ impl BackendClient {
             )));
         }
         let timeout = Duration::from_secs(10);
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("Tandem/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| BackendError::Tls(e.to_string()))?;
+        let http = http_client(timeout)?;
         Ok(BackendClient {
             http,
             base,

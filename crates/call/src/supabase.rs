@@ -62,12 +62,7 @@ impl SupabaseProject {
             return Err(BackendError::MissingInput("the project's anon key"));
         }
         let timeout = Duration::from_secs(10);
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("Tandem/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| BackendError::Tls(e.to_string()))?;
+        let http = crate::backend::http_client(timeout)?;
         Ok(SupabaseProject {
             http,
             url,
