@@ -1,0 +1,243 @@
+//! The call's public vocabulary: what it is configured with, the states
+//! it passes through, the events it reports and the errors it ends with.
+//! Kept apart from the actor so callers and the session's own parts read
+//! them from one place.
+
+use std::time::Duration;
+
+use tandem_lk as lk;
+use tandem_media::audio::{MicChoice, SpeakerChoice};
+use tandem_media::camera::{CameraChoice, CaptureFormat, PatternColour};
+
+use crate::backend::{BackendClient, BackendError, TokenRequest};
+use crate::diagnose;
+
+use super::ChatMessage;
+
+/// What was booked; it decides what is published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionType {
+    /// Text only: nothing is published.
+    Chat,
+    /// Microphone only.
+    Voice,
+    /// Microphone and camera.
+    Video,
+}
+
+/// Where the token comes from.
+#[derive(Debug, Clone)]
+pub enum TokenSource {
+    /// The platform's backend.
+    Backend(Box<BackendClient>, TokenRequest),
+    /// Already known (a LiveKit URL and token).
+    Direct { url: String, token: String },
+}
+
+/// Which devices a call uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaConfig {
+    pub camera: CameraChoice,
+    /// Asked of the camera (it may offer the nearest it has).
+    pub capture: CaptureFormat,
+    pub mic: MicChoice,
+    pub speaker: SpeakerChoice,
+    /// Echo cancellation, noise suppression and gain control on the
+    /// microphone (with what the speaker plays as the echo reference).
+    pub processing: bool,
+}
+
+impl MediaConfig {
+    /// The system's default camera, microphone and speaker, processed.
+    pub fn devices() -> Self {
+        Self {
+            camera: CameraChoice::Default,
+            capture: CaptureFormat::default(),
+            mic: MicChoice::Default,
+            speaker: SpeakerChoice::Default,
+            processing: true,
+        }
+    }
+
+    /// The moving test pattern and a tone; nothing played (bots, tests).
+    pub fn synthetic(tone_hz: f64) -> Self {
+        Self {
+            camera: CameraChoice::TestPattern(PatternColour::TEAL),
+            capture: CaptureFormat {
+                width: 640,
+                height: 360,
+                fps: 30,
+            },
+            mic: MicChoice::Tone(tone_hz),
+            speaker: SpeakerChoice::Discard,
+            processing: false,
+        }
+    }
+}
+
+/// Everything a call needs to start.
+#[derive(Debug, Clone)]
+pub struct CallConfig {
+    pub token: TokenSource,
+    pub session_type: SessionType,
+    /// Paid minutes, for the remaining-time display and the end warning.
+    pub paid_minutes: Option<u32>,
+    /// Warn this long before the paid time ends.
+    pub warn_before: Duration,
+    pub media: MediaConfig,
+    /// Start with the microphone / camera on.
+    pub mic_on: bool,
+    pub camera_on: bool,
+}
+
+/// Why a call ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    /// We left.
+    Left,
+    /// We ended the session for everyone (the platform was told, where it
+    /// has an end-session call).
+    SessionEnded,
+    /// The server or the platform ended it (its reason).
+    Remote(String),
+}
+
+/// Why a call could not go on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    #[error("the LiveKit server refused the token: {likely}")]
+    TokenRejected { likely: diagnose::Likely },
+    /// The platform's token cannot work (already expired, or for another
+    /// room than the one it named), so it was not tried.
+    #[error("the platform's token cannot be used: {likely}")]
+    TokenUnusable { likely: diagnose::Likely },
+    #[error("cannot connect to the call server: {0}")]
+    Connect(String),
+    #[error("the local media could not start: {0}")]
+    Media(String),
+    /// Unmuting failed: the microphone stays off (locally too).
+    #[error("the microphone could not be turned on: {0}")]
+    Unmute(String),
+    /// The command came after the call ended.
+    #[error("the call has ended")]
+    Ended,
+}
+
+/// Where a call is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CallState {
+    Idle,
+    FetchingToken,
+    Connecting,
+    Connected,
+    Reconnecting,
+    Ended(EndReason),
+    Failed(CallError),
+}
+
+/// Everything the UI (or the CLI) hears about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallEvent {
+    State(CallState),
+    /// Problems noticed in the token before joining (clock skew…), as advice.
+    Warning(String),
+    /// We are in the room, under this identity (sent just before the
+    /// first `Connected`).
+    Joined {
+        identity: String,
+        room: String,
+    },
+    /// What the platform says about the session (where its API tells).
+    Session(crate::backend::SessionInfo),
+    /// Someone is in the call, or changed their display name (bounded to
+    /// [`MAX_NAME_CHARS`]).
+    ParticipantJoined {
+        identity: String,
+        name: String,
+    },
+    ParticipantLeft {
+        identity: String,
+    },
+    TrackSubscribed {
+        identity: String,
+        kind: lk::TrackKind,
+    },
+    TrackMuted {
+        identity: String,
+        /// Which track, when it was subscribed before (mutes of tracks we
+        /// never received are reported without).
+        kind: Option<lk::TrackKind>,
+        muted: bool,
+    },
+    ChatReceived(ChatMessage),
+    /// A message we sent reached the server (both formats).
+    ChatSent {
+        /// What [`CallHandle::send_chat`] returned.
+        local_id: u64,
+        message: ChatMessage,
+    },
+    /// A message we sent could not be delivered; the text is kept so the
+    /// UI can offer to resend it.
+    ChatFailed {
+        local_id: u64,
+        text: String,
+        error: String,
+    },
+    /// Who is speaking now (identities, loudest first; ours included).
+    Speaking(Vec<String>),
+    /// A participant's connection quality changed.
+    Quality {
+        identity: String,
+        quality: lk::ConnectionQuality,
+    },
+    /// A participant's video can be read with [`CallHandle::video`].
+    VideoAvailable {
+        identity: String,
+    },
+    /// A device is in use (at the start or after a switch).
+    DeviceInUse {
+        device: Device,
+        name: String,
+    },
+    /// A device failed or could not open; the call goes on without it.
+    DeviceProblem {
+        device: Device,
+        error: String,
+    },
+    /// Once a second while connected.
+    Timer {
+        elapsed: Duration,
+        remaining: Option<Duration>,
+        ending_soon: bool,
+    },
+}
+
+/// A kind of local device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Device {
+    Camera,
+    Microphone,
+    Speaker,
+}
+
+/// The identity under which the local camera preview is kept.
+pub const LOCAL_VIDEO: &str = "";
+
+/// What arrives from one remote participant, for stats and self-tests.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    pub video_frames: u64,
+    pub video_size: (u32, u32),
+    /// Capture-to-receipt delay read from the test pattern's stamp, when the
+    /// sender draws one (glass-to-glass less our own drawing).
+    pub video_latency_ms: Option<i64>,
+    /// The stamp's frame counter, when there is one.
+    pub video_counter: Option<u32>,
+    pub audio_frames: u64,
+    /// Level of the last half second.
+    pub audio_dbfs: f32,
+    /// Frequency of the last half second, when it is a single tone.
+    pub audio_hz: f64,
+}
