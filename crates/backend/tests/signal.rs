@@ -11,39 +11,6 @@ use serde_json::{Value, json};
 use tandem_backend::dev::book;
 use tandem_testkit::peer::Peer;
 
-/// The polling-first default is the seed page's; WebSocket only is what
-/// Tandem's client speaks: both must work.
-async fn socket_peer(name: &str, url: &str, transports: Option<&str>) -> Peer {
-    let script = tandem_testkit::workspace_root().join("tests/peers/js/socketio_peer.mjs");
-    let options: Vec<&str> = match transports {
-        Some(t) => vec!["--transports", t],
-        None => vec![],
-    };
-    Peer::spawn_args(name, "node", &script, url, &options)
-        .unwrap()
-        .connected()
-        .await
-        .unwrap()
-}
-
-fn got<'a>(p: &'a Peer, name: &str) -> Vec<&'a Value> {
-    p.history()
-        .iter()
-        .filter(|e| e["event"] == "socket" && e["name"] == name)
-        .map(|e| &e["data"])
-        .collect()
-}
-
-/// The data of the first `name` event the peer received (waiting for it).
-async fn arrived(p: &mut Peer, name: &str) -> Value {
-    p.wait(Duration::from_secs(10), |e| {
-        e["event"] == "socket" && e["name"] == name
-    })
-    .await
-    .unwrap()["data"]
-        .clone()
-}
-
 #[tokio::test]
 async fn seed_004_signalling_with_the_official_socket_io_client() {
     let path = std::env::temp_dir().join(format!("tandem-signal-{}.db", std::process::id()));
@@ -69,9 +36,11 @@ async fn seed_004_signalling_with_the_official_socket_io_client() {
 
     // The client joins first (the seed page's default transports); the
     // coach second, over WebSocket only: the client hears of it.
-    let mut user = socket_peer("user", &url, None).await;
+    let mut user = Peer::socketio("user", &url, None).await.unwrap();
     user.cmd(join(&room, "user")).await.unwrap();
-    let mut astro = socket_peer("astrologer", &url, Some("websocket")).await;
+    let mut astro = Peer::socketio("astrologer", &url, Some("websocket"))
+        .await
+        .unwrap();
     astro.cmd(join(&room, "astrologer")).await.unwrap();
     // Joins race only while the first is still being checked against the
     // database; whichever the server handles second is told of the other,
@@ -95,7 +64,7 @@ async fn seed_004_signalling_with_the_official_socket_io_client() {
         "an ISO timestamp: {ts}"
     );
     assert!(
-        got(quiet, "participant-joined").is_empty(),
+        quiet.socket_events("participant-joined").is_empty(),
         "the one joining second hears of no one (as documented)"
     );
 
@@ -118,11 +87,14 @@ async fn seed_004_signalling_with_the_official_socket_io_client() {
     user.cmd(json!({"cmd": "emit", "name": "message", "data": chat}))
         .await
         .unwrap();
-    assert_eq!(arrived(&mut astro, "offer").await, offer);
-    assert_eq!(arrived(&mut user, "answer").await, answer);
-    assert_eq!(arrived(&mut user, "ice-candidate").await, cand);
-    assert_eq!(arrived(&mut astro, "message").await, chat);
-    assert!(got(&user, "message").is_empty(), "chat goes to the others");
+    assert_eq!(astro.socket_event("offer").await.unwrap(), offer);
+    assert_eq!(user.socket_event("answer").await.unwrap(), answer);
+    assert_eq!(user.socket_event("ice-candidate").await.unwrap(), cand);
+    assert_eq!(astro.socket_event("message").await.unwrap(), chat);
+    assert!(
+        user.socket_events("message").is_empty(),
+        "chat goes to the others"
+    );
 
     // Dropped: a relay naming another room, an offer that is not SDP, a
     // chat without text. A later good message proves they were not just slow.
@@ -143,11 +115,17 @@ async fn seed_004_signalling_with_the_official_socket_io_client() {
         })
         .await
         .unwrap();
-    assert_eq!(got(&astro, "offer").len(), 1, "only the good offer arrived");
-    assert_eq!(got(&astro, "message").len(), 2);
+    assert_eq!(
+        astro.socket_events("offer").len(),
+        1,
+        "only the good offer arrived"
+    );
+    assert_eq!(astro.socket_events("message").len(), 2);
 
     // A side the seed does not know is refused with a reason.
-    let mut odd = socket_peer("odd", &url, Some("websocket")).await;
+    let mut odd = Peer::socketio("odd", &url, Some("websocket"))
+        .await
+        .unwrap();
     odd.cmd(join(&room, "user_2")).await.unwrap();
     let e = odd
         .wait(Duration::from_secs(10), |e| e["name"] == "session-error")
@@ -160,7 +138,9 @@ async fn seed_004_signalling_with_the_official_socket_io_client() {
             .contains("participantType")
     );
     // The same side again replaces the older connection (a network change).
-    let mut third = socket_peer("third", &url, Some("websocket")).await;
+    let mut third = Peer::socketio("third", &url, Some("websocket"))
+        .await
+        .unwrap();
     third.cmd(join(&room, "user")).await.unwrap();
     user.wait(Duration::from_secs(10), |e| {
         e["event"] == "socket" && e["name"] == "session-error"
@@ -182,7 +162,9 @@ async fn seed_004_signalling_with_the_official_socket_io_client() {
 
     // Unknown and ended sessions are refused.
     for (r, why) in [("no-such-room", "no session"), (ended.as_str(), "ended")] {
-        let mut p = socket_peer("stranger", &url, Some("websocket")).await;
+        let mut p = Peer::socketio("stranger", &url, Some("websocket"))
+            .await
+            .unwrap();
         p.cmd(join(r, "user")).await.unwrap();
         let e = p
             .wait(Duration::from_secs(10), |e| e["name"] == "session-error")

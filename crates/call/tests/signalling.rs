@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tandem_backend::dev::book;
 use tandem_call::p2p::signal::{Candidate, Side, Signal, SignalClient};
 use tandem_call::p2p::socketio::{self, SocketIoError};
@@ -18,15 +18,6 @@ async fn next(rx: &mut tokio::sync::mpsc::Receiver<Signal>) -> Signal {
         .await
         .expect("a signal within 10 s")
         .expect("the signal stream is open")
-}
-
-async fn arrived(p: &mut Peer, name: &str) -> Value {
-    p.wait(Duration::from_secs(10), |e| {
-        e["event"] == "socket" && e["name"] == name
-    })
-    .await
-    .unwrap()["data"]
-        .clone()
 }
 
 #[tokio::test]
@@ -48,12 +39,7 @@ async fn tandem_and_the_seed_page_signal_through_the_room_server() {
     let url = run.url();
 
     // The page (the coach) is in the room first; Tandem (the client) joins.
-    let script = tandem_testkit::workspace_root().join("tests/peers/js/socketio_peer.mjs");
-    let mut page = Peer::spawn_args("page", "node", &script, &url, &[])
-        .unwrap()
-        .connected()
-        .await
-        .unwrap();
+    let mut page = Peer::socketio("page", &url, None).await.unwrap();
     page.cmd(json!({"cmd": "emit", "name": "join-room", "data": {"roomId": room, "participantType": "astrologer", "sessionType": "video"}}))
         .await
         .unwrap();
@@ -83,7 +69,7 @@ async fn tandem_and_the_seed_page_signal_through_the_room_server() {
     }
     assert!(tandem.answer("v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"));
     assert_eq!(
-        arrived(&mut page, "answer").await,
+        page.socket_event("answer").await.unwrap(),
         json!({"roomId": room, "answer": {"type": "answer", "sdp": "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\n"}})
     );
     let cand = Candidate {
@@ -93,7 +79,7 @@ async fn tandem_and_the_seed_page_signal_through_the_room_server() {
     };
     assert!(tandem.candidate(&cand));
     assert_eq!(
-        arrived(&mut page, "ice-candidate").await,
+        page.socket_event("ice-candidate").await.unwrap(),
         json!({"roomId": room, "candidate": {"candidate": cand.candidate, "sdpMid": "0", "sdpMLineIndex": 0}})
     );
     page.cmd(json!({"cmd": "emit", "name": "ice-candidate", "data": {"roomId": room, "candidate": {"candidate": "candidate:2 1 udp 1 10.0.0.3 50001 typ host", "sdpMid": "0", "sdpMLineIndex": 0}}}))
@@ -106,7 +92,7 @@ async fn tandem_and_the_seed_page_signal_through_the_room_server() {
     // Chat both ways, with sender and timestamp.
     assert!(tandem.chat("client-1", "hello <coach>", "2026-12-06T10:00:00.000Z"));
     assert_eq!(
-        arrived(&mut page, "message").await,
+        page.socket_event("message").await.unwrap(),
         json!({"roomId": room, "senderId": "client-1", "senderType": "user", "message": "hello <coach>", "timestamp": "2026-12-06T10:00:00.000Z"})
     );
     page.cmd(json!({"cmd": "emit", "name": "message", "data": {"roomId": room, "senderId": "coach-1", "senderType": "astrologer", "message": "welcome", "timestamp": "2026-12-06T10:00:01.000Z"}}))
@@ -127,17 +113,9 @@ async fn tandem_and_the_seed_page_signal_through_the_room_server() {
     // The page leaves and comes back: Tandem hears both.
     page.disconnect().await.unwrap();
     assert_eq!(next(&mut rx).await, Signal::PeerLeft(Side::Astrologer));
-    let mut page = Peer::spawn_args(
-        "page",
-        "node",
-        &script,
-        &url,
-        &["--transports", "websocket"],
-    )
-    .unwrap()
-    .connected()
-    .await
-    .unwrap();
+    let mut page = Peer::socketio("page", &url, Some("websocket"))
+        .await
+        .unwrap();
     page.cmd(json!({"cmd": "emit", "name": "join-room", "data": {"roomId": room, "participantType": "astrologer", "sessionType": "video"}}))
         .await
         .unwrap();
@@ -146,7 +124,7 @@ async fn tandem_and_the_seed_page_signal_through_the_room_server() {
     // Leaving on our side closes the connection: the page hears it.
     let mut page2 = page;
     drop(tandem);
-    let left = arrived(&mut page2, "participant-left").await;
+    let left = page2.socket_event("participant-left").await.unwrap();
     assert_eq!(left["participantType"], "user");
     assert!(
         tokio::time::timeout(Duration::from_secs(5), rx.recv())

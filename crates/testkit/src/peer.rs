@@ -93,6 +93,42 @@ impl Peer {
         Self::spawn_with(name, &[], program, script, url, "-", options)
     }
 
+    /// A seed-004 signalling participant on the official Socket.IO JS
+    /// client (`tests/peers/js/socketio_peer.mjs`), once connected to the
+    /// server at `url`. `transports` as socket.io-client takes them
+    /// (`websocket`); none: its default, long polling upgraded, as the
+    /// seed's page connects.
+    pub async fn socketio(name: &str, url: &str, transports: Option<&str>) -> Result<Peer> {
+        let script = crate::workspace_root().join("tests/peers/js/socketio_peer.mjs");
+        let options: Vec<&str> = match transports {
+            Some(t) => vec!["--transports", t],
+            None => vec![],
+        };
+        Self::spawn_args(name, "node", &script, url, &options)?
+            .connected()
+            .await
+    }
+
+    /// The data of the first Socket.IO event `name` this peer received
+    /// (waiting up to 10 s for it).
+    pub async fn socket_event(&mut self, name: &str) -> Result<Value> {
+        let e = self
+            .wait(Duration::from_secs(10), |e| {
+                e["event"] == "socket" && e["name"] == name
+            })
+            .await?;
+        Ok(e["data"].clone())
+    }
+
+    /// The data of every Socket.IO event `name` received so far.
+    pub fn socket_events(&self, name: &str) -> Vec<&Value> {
+        self.history
+            .iter()
+            .filter(|e| e["event"] == "socket" && e["name"] == name)
+            .map(|e| &e["data"])
+            .collect()
+    }
+
     /// Every event seen so far, oldest first.
     pub fn history(&self) -> &[Value] {
         &self.history
