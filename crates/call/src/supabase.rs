@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::backend::{BackendError, read_answer};
+use crate::backend::answers::{
+    BackendError, classify_transport, http_client, read_answer, read_body,
+};
 
 /// How long before expiry an access token is refreshed: a token fetched
 /// now must still be valid when the platform checks it.
@@ -62,7 +64,7 @@ impl SupabaseProject {
             return Err(BackendError::MissingInput("the project's anon key"));
         }
         let timeout = Duration::from_secs(10);
-        let http = crate::backend::http_client(timeout)?;
+        let http = http_client(timeout)?;
         Ok(SupabaseProject {
             http,
             url,
@@ -137,7 +139,7 @@ impl SupabaseProject {
         let res = rb
             .send()
             .await
-            .map_err(|e| crate::backend::classify_transport(&self.url, &e, self.timeout))?;
+            .map_err(|e| classify_transport(&self.url, &e, self.timeout))?;
         let status = res.status().as_u16();
         let retry_after = res
             .headers()
@@ -145,9 +147,9 @@ impl SupabaseProject {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse().ok())
             .unwrap_or(60);
-        let text = crate::backend::read_body(res).await.map_err(|e| {
-            e.unwrap_or_else(|e| crate::backend::classify_transport(&self.url, &e, self.timeout))
-        })?;
+        let text = read_body(res)
+            .await
+            .map_err(|e| e.unwrap_or_else(|e| classify_transport(&self.url, &e, self.timeout)))?;
         if status == 204 {
             return Ok(Value::Null);
         }

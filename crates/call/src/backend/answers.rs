@@ -1,11 +1,93 @@
 //! Reading what a platform answers: token grants, session lists, link
-//! validations, and every failure classified with its advice.
+//! validations, and every failure classified with its advice; the HTTP
+//! client the requests go through. Nothing here imports the rest of
+//! `backend`, so the Supabase sign-in can use it without a circle.
 
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::{BackendError, TokenGrant};
+/// A token and where to use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenGrant {
+    /// The LiveKit access token.
+    pub token: String,
+    /// ws:// or wss:// URL of the LiveKit server.
+    pub server_url: String,
+    /// The room, when the backend says.
+    pub room: Option<String>,
+    /// The backend's clock (Unix seconds) from its `Date` header, for skew checks.
+    pub server_time: Option<i64>,
+}
+
+/// Why no token: each class has its own advice.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackendError {
+    #[error(
+        "the platform's backend at {url} cannot be reached ({detail}): check the address and your internet connection"
+    )]
+    Unreachable { url: String, detail: String },
+    #[error("the backend did not answer within {0} s: it may be overloaded; try again")]
+    Timeout(u64),
+    #[error(
+        "a secure connection to the backend failed ({0}): its certificate is not trusted or the address is wrong"
+    )]
+    Tls(String),
+    #[error("the backend did not accept your sign-in ({0}): sign in again")]
+    Unauthorized(String),
+    /// A sign-in refused, in the person's words (wrong password, email not confirmed).
+    #[error("{0}")]
+    SignInRefused(String),
+    #[error("this platform has no {what} endpoint ({endpoint}){advice}")]
+    NoEndpoint {
+        what: &'static str,
+        endpoint: String,
+        advice: &'static str,
+    },
+    #[error("the backend refused: {0}")]
+    Forbidden(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("the backend refused the request: {0}")]
+    BadRequest(String),
+    #[error("this link has expired: {0}")]
+    Gone(String),
+    #[error("too many attempts; try again in {0} s")]
+    RateLimited(u64),
+    #[error(
+        "the backend failed (HTTP {status}): {message}; try again later or contact the platform"
+    )]
+    Server { status: u16, message: String },
+    #[error("the backend's answer is not JSON ({0}): is the backend address right?")]
+    Malformed(String),
+    #[error(
+        "the backend's answer lacks what this profile expects: {0}; is the profile right for this platform?"
+    )]
+    WrongShape(String),
+    #[error("missing input: {0}")]
+    MissingInput(&'static str),
+}
+
+impl BackendError {
+    /// Worth retrying automatically.
+    pub fn transient(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Unreachable { .. } | BackendError::Timeout(_)
+        ) || matches!(self, BackendError::Server { status, .. } if *status == 502 || *status == 503 || *status == 504)
+    }
+}
+
+/// The HTTP client every platform request goes through: bounded waits,
+/// Tandem's user agent, rustls.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(Duration::from_secs(5))
+        .user_agent(concat!("Tandem/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| BackendError::Tls(e.to_string()))
+}
 
 /// The most of an answer Tandem reads: tokens and session lists are a few
 /// kilobytes; anything far larger is not a platform's answer.

@@ -9,12 +9,12 @@ use serde_json::{Value, json};
 
 use crate::supabase::SignedIn;
 
-mod answers;
+pub(crate) mod answers;
 pub use answers::{
-    MAX_ANSWER_BYTES, SessionInfo, SessionSummary, classify_status, parse_grant,
-    parse_session_info, parse_session_list, read_answer,
+    BackendError, MAX_ANSWER_BYTES, SessionInfo, SessionSummary, TokenGrant, classify_status,
+    parse_grant, parse_session_info, parse_session_list, read_answer,
 };
-pub(crate) use answers::{classify_transport, read_body};
+use answers::{classify_transport, http_client, read_body};
 
 /// Which platform API to speak.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,84 +113,10 @@ pub struct TokenRequest {
     pub link: Option<String>,
 }
 
-/// A token and where to use it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenGrant {
-    /// The LiveKit access token.
-    pub token: String,
-    /// ws:// or wss:// URL of the LiveKit server.
-    pub server_url: String,
-    /// The room, when the backend says.
-    pub room: Option<String>,
-    /// The backend's clock (Unix seconds) from its `Date` header, for skew checks.
-    pub server_time: Option<i64>,
-}
-
-/// Why no token: each class has its own advice.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BackendError {
-    #[error(
-        "the platform's backend at {url} cannot be reached ({detail}): check the address and your internet connection"
-    )]
-    Unreachable { url: String, detail: String },
-    #[error("the backend did not answer within {0} s: it may be overloaded; try again")]
-    Timeout(u64),
-    #[error(
-        "a secure connection to the backend failed ({0}): its certificate is not trusted or the address is wrong"
-    )]
-    Tls(String),
-    #[error("the backend did not accept your sign-in ({0}): sign in again")]
-    Unauthorized(String),
-    /// A sign-in refused, in the person's words (wrong password, email not confirmed).
-    #[error("{0}")]
-    SignInRefused(String),
-    #[error("this platform has no {what} endpoint ({endpoint}){advice}")]
-    NoEndpoint {
-        what: &'static str,
-        endpoint: String,
-        advice: &'static str,
-    },
-    #[error("the backend refused: {0}")]
-    Forbidden(String),
-    #[error("not found: {0}")]
-    NotFound(String),
-    #[error("the backend refused the request: {0}")]
-    BadRequest(String),
-    #[error("this link has expired: {0}")]
-    Gone(String),
-    #[error("too many attempts; try again in {0} s")]
-    RateLimited(u64),
-    #[error(
-        "the backend failed (HTTP {status}): {message}; try again later or contact the platform"
-    )]
-    Server { status: u16, message: String },
-    #[error("the backend's answer is not JSON ({0}): is the backend address right?")]
-    Malformed(String),
-    #[error(
-        "the backend's answer lacks what this profile expects: {0}; is the profile right for this platform?"
-    )]
-    WrongShape(String),
-    #[error("missing input: {0}")]
-    MissingInput(&'static str),
-}
-
-impl BackendError {
-    /// Worth retrying automatically.
-    pub fn transient(&self) -> bool {
-        matches!(
-            self,
-            BackendError::Unreachable { .. } | BackendError::Timeout(_)
-        ) || matches!(self, BackendError::Server { status, .. } if *status == 502 || *status == 503 || *status == 504)
-    }
-}
-
 /// Signs in to tandem-backend (`POST /api/auth/login`) and returns the user JWT.
 pub async fn login(base: &str, email: &str, password: &str) -> Result<String, BackendError> {
     let base = base.trim_end_matches('/');
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .map_err(|e| BackendError::Tls(e.to_string()))?;
+    let http = http_client(Duration::from_secs(10))?;
     let res = http
         .post(format!("{base}/api/auth/login"))
         .json(&json!({"email": email, "password": password}))
@@ -206,17 +132,6 @@ pub async fn login(base: &str, email: &str, password: &str) -> Result<String, Ba
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| BackendError::WrongShape("no `access_token` in the sign-in answer".into()))
-}
-
-/// The HTTP client every platform request goes through: bounded waits,
-/// Tandem's user agent, rustls.
-pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, BackendError> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(5))
-        .user_agent(concat!("Tandem/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| BackendError::Tls(e.to_string()))
 }
 
 /// One request: method, path, body, and where the token, URL and room sit in the answer.
