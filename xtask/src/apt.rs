@@ -18,6 +18,8 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
         "nokhwa's V4L2 bindings are generated with bindgen",
     ),
     ("libasound2-dev", "cpal's ALSA backend"),
+    ("libopus-dev", "Opus for seed 004's peer-to-peer calls"),
+    ("libvpx-dev", "VP8 for seed 004's peer-to-peer calls"),
     ("pulseaudio", "fake microphone and speakers for audio tests"),
     (
         "pulseaudio-utils",

@@ -8,6 +8,7 @@
 
 pub mod audio;
 pub mod camera;
+pub mod codec;
 pub mod convert;
 pub mod frame;
 pub mod stamp;
