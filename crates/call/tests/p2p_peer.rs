@@ -1,0 +1,133 @@
+//! Two of Tandem's peer connections talk to each other over loopback:
+//! the offer/answer exchange, ICE, DTLS-SRTP, and Opus and VP8 both ways.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tandem_call::p2p::peer::{Carries, Peer, PeerError, PeerEvent, Sinks, Sources};
+use tandem_media::audio::{dominant_hz, tone};
+use tandem_media::stamp::{self, Stamp};
+use tandem_media::{I420Frame, frame::newest_frame_channel};
+use tokio::sync::mpsc;
+
+#[derive(Default)]
+struct Heard {
+    audio: Vec<i16>,
+    counters: Vec<u32>,
+}
+
+fn sinks(heard: &Arc<Mutex<Heard>>) -> Sinks {
+    let (a, v) = (heard.clone(), heard.clone());
+    Sinks {
+        audio: Box::new(move |pcm| a.lock().unwrap().audio.extend_from_slice(pcm)),
+        video: Box::new(move |f| {
+            if let Some(s) = stamp::read(f.planes().0, f.width() as usize, f.width(), f.height()) {
+                v.lock().unwrap().counters.push(s.counter);
+            }
+        }),
+    }
+}
+
+/// Feeds a tone and stamped pictures, as a microphone and camera would.
+fn feed(hz: f64) -> (Sources, tokio::task::JoinHandle<()>) {
+    let (atx, arx) = mpsc::channel(64);
+    let (vtx, vrx) = newest_frame_channel();
+    let task = tokio::spawn(async move {
+        let mut t = tone(hz);
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        for n in 0u32.. {
+            tick.tick().await;
+            let mut block = vec![0i16; 480];
+            t.fill(&mut block);
+            if atx.send(block).await.is_err() {
+                return;
+            }
+            if n % 3 == 0 {
+                let mut f = I420Frame::new(320, 240).unwrap();
+                let (y, u, v) = f.planes_mut();
+                y.fill(80);
+                u.fill(128);
+                v.fill(128);
+                stamp::draw(
+                    y,
+                    u,
+                    v,
+                    320,
+                    Stamp {
+                        counter: n / 3,
+                        time_ms: 0,
+                    },
+                );
+                vtx.send_replace(Some(Arc::new(f)));
+            }
+        }
+    });
+    (
+        Sources {
+            audio: Some(arx),
+            video: Some((vrx, 30)),
+        },
+        task,
+    )
+}
+
+async fn until(events: &mut mpsc::UnboundedReceiver<PeerEvent>, want: PeerEvent) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(e) = events.recv().await {
+            if e == want {
+                return;
+            }
+        }
+        panic!("events ended before {want:?}");
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {want:?} within 10 s"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_exchange_sound_and_pictures() {
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let both = Carries {
+        audio: true,
+        video: true,
+    };
+    let (heard_a, heard_b) = (Arc::default(), Arc::default());
+    let (src_a, _fa) = feed(440.0);
+    let (src_b, _fb) = feed(880.0);
+    let (a, mut ea) = Peer::start(both, &lo, src_a, sinks(&heard_a))
+        .await
+        .unwrap();
+    let (b, mut eb) = Peer::start(both, &lo, src_b, sinks(&heard_b))
+        .await
+        .unwrap();
+
+    assert!(matches!(
+        b.accept_answer("v=0").await,
+        Err(PeerError::NoPendingOffer)
+    ));
+    assert!(matches!(
+        b.accept_offer("not sdp").await,
+        Err(PeerError::BadOffer(_))
+    ));
+    let offer = a.offer(false).await.unwrap();
+    let answer = b.accept_offer(&offer).await.unwrap();
+    a.accept_answer(&answer).await.unwrap();
+    until(&mut ea, PeerEvent::Connected).await;
+    until(&mut eb, PeerEvent::Connected).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    for (heard, hz) in [(&heard_a, 880.0), (&heard_b, 440.0)] {
+        let h = heard.lock().unwrap();
+        assert!(h.audio.len() > 48_000, "{} samples", h.audio.len());
+        let got = dominant_hz(&h.audio[h.audio.len() - 24_000..], 48_000);
+        assert!((got - hz).abs() < 6.0, "heard {got} Hz, sent {hz}");
+        assert!(h.counters.len() > 30, "{} pictures", h.counters.len());
+        assert!(
+            h.counters.windows(2).all(|w| w[0] < w[1]),
+            "out of order: {:?}",
+            h.counters
+        );
+    }
+}
