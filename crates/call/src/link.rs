@@ -19,8 +19,14 @@ fn invalid(m: impl Into<String>) -> LinkError {
 /// What a link asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Link {
-    /// A join link (profile 004): the platform's address and the link token.
-    Join { backend: url::Url, token: String },
+    /// A join link (profile 004): the platform's address, the link token,
+    /// and the Socket.IO server of its peer-to-peer calls when the link
+    /// names one (`socket=`).
+    Join {
+        backend: url::Url,
+        token: String,
+        socket: Option<url::Url>,
+    },
     /// A session on a platform the person signs in to (profiles 000–003).
     Session {
         backend: url::Url,
@@ -74,7 +80,11 @@ pub fn parse(link: &str) -> Result<Link, LinkError> {
         return parse_app_link(link);
     }
     let (backend, token) = parse_join_link(link, None)?;
-    Ok(Link::Join { backend, token })
+    Ok(Link::Join {
+        backend,
+        token,
+        socket: None,
+    })
 }
 
 fn valid_token(t: &str) -> bool {
@@ -95,7 +105,7 @@ pub fn parse_join_link(link: &str, backend: Option<&str>) -> Result<(url::Url, S
     }
     if link.starts_with("tandem:") {
         return match parse_app_link(link)? {
-            Link::Join { backend, token } => Ok((backend, token)),
+            Link::Join { backend, token, .. } => Ok((backend, token)),
             Link::Session { .. } => Err(invalid(
                 "This Tandem link names a session, not a join link.",
             )),
@@ -135,13 +145,15 @@ pub fn parse_app_link(link: &str) -> Result<Link, LinkError> {
     if url.scheme() != "tandem" || url.host_str() != Some("join") {
         return Err(bad("it is not a join link"));
     }
-    let (mut backend, mut profile, mut token, mut session) = (None, None, None, None);
+    let (mut backend, mut profile, mut token, mut session, mut socket) =
+        (None, None, None, None, None);
     for (k, v) in url.query_pairs() {
         let slot = match &*k {
             "backend" => &mut backend,
             "profile" => &mut profile,
             "link" => &mut token,
             "session" => &mut session,
+            "socket" => &mut socket,
             "token" | "password" | "secret" => {
                 return Err(bad("it carries a credential; sign in in Tandem instead"));
             }
@@ -163,7 +175,14 @@ pub fn parse_app_link(link: &str) -> Result<Link, LinkError> {
         (Profile::Seed004, Some(token), None) => {
             let (backend, token) = parse_join_link(&token, Some(backend.as_str()))
                 .map_err(|_| bad("its session token is malformed"))?;
-            Ok(Link::Join { backend, token })
+            let socket = socket
+                .map(|s| backend_url(&s).map_err(|_| bad("its call server address is malformed")))
+                .transpose()?;
+            Ok(Link::Join {
+                backend,
+                token,
+                socket,
+            })
         }
         (Profile::Seed004, _, _) => Err(bad("it carries no session token")),
         (profile, None, Some(session)) => {
@@ -189,6 +208,25 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::backend::Profile;
+
+    /// A seed-004 link may name the Socket.IO server of its peer-to-peer
+    /// calls; one that is not an http(s) address is refused.
+    #[test]
+    fn join_links_may_carry_the_call_server() {
+        let Link::Join { socket, .. } = parse(
+            "tandem://join?backend=https://a.example&link=abcdefgh12&socket=https://rt.a.example:3001",
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(socket.unwrap().as_str(), "https://rt.a.example:3001/");
+        assert!(
+            parse("tandem://join?backend=https://a.example&link=abcdefgh12&socket=ftp://x")
+                .unwrap_err()
+                .0
+                .contains("call server")
+        );
+    }
 
     #[test]
     fn session_links_name_a_platform_and_a_session_and_never_a_credential() {

@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use livekit_api::access_token::{AccessToken, VideoGrants};
-use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
+use tandem_call::backend::{Auth, BackendClient, P2p, Profile, TokenRequest};
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, MediaConfig, SessionType, TokenSource,
 };
@@ -96,6 +96,14 @@ struct Conn {
     /// (profile 000: the app's API and its Supabase project differ).
     #[arg(long, requires = "apikey")]
     supabase_url: Option<String>,
+    /// Hold seed-004 calls peer to peer (the platform's own way) even when
+    /// it also has a LiveKit token endpoint; without it, only when it has none.
+    #[arg(long)]
+    p2p: bool,
+    /// The Socket.IO server of seed-004 peer-to-peer calls (default: the
+    /// platform's host on port 3001, as the seed's web app is built).
+    #[arg(long, value_parser = parse_socket_url)]
+    socket_url: Option<String>,
     /// Display name to ask for (001, 003).
     #[arg(long)]
     name: Option<String>,
@@ -215,9 +223,15 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
         });
     }
     // A link names the platform, its type and the session; flags do otherwise.
+    let mut linked_socket = None;
     let (base, profile, session, link) = match &c.open {
         Some(l) => match tandem_call::link::parse(l)? {
-            tandem_call::link::Link::Join { backend, token } => {
+            tandem_call::link::Link::Join {
+                backend,
+                token,
+                socket,
+            } => {
+                linked_socket = socket.map(|s| s.as_str().trim_end_matches('/').to_owned());
                 (backend.to_string(), Profile::Seed004, None, Some(token))
             }
             tandem_call::link::Link::Session {
@@ -266,7 +280,10 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
         },
         _ => Auth::None,
     };
-    let client = BackendClient::new(base, profile, auth)?;
+    let client = BackendClient::new(base, profile, auth)?.with_p2p(P2p {
+        always: c.p2p,
+        socket_url: c.socket_url.clone().or(linked_socket),
+    });
     let req = TokenRequest {
         session,
         room,
@@ -274,6 +291,12 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
         link,
     };
     Ok(TokenSource::Backend(Box::new(client), req))
+}
+
+fn parse_socket_url(s: &str) -> Result<String, String> {
+    tandem_call::link::backend_url(s)
+        .map(|u| u.as_str().trim_end_matches('/').to_owned())
+        .map_err(|e| e.to_string())
 }
 
 /// Parses `1280x720@30` (the rate is optional, default 30).

@@ -70,6 +70,25 @@ impl Peer {
             .await
     }
 
+    /// Seed 004's session page in headless Chromium (`js_peer.mjs --page
+    /// p2p`: `RTCPeerConnection` + socket.io-client), which validates and
+    /// joins `link` at the platform `api`, then enters the Socket.IO room at
+    /// `socket_url`; once it is in.
+    pub async fn seed_page(name: &str, api: &str, socket_url: &str, link: &str) -> Result<Peer> {
+        let script = crate::workspace_root().join("tests/peers/js/js_peer.mjs");
+        Self::spawn_with(
+            name,
+            &[],
+            "node",
+            &script,
+            socket_url,
+            link,
+            &["--page", "p2p", "--api", api],
+        )?
+        .connected()
+        .await
+    }
+
     /// Starts a peer program without waiting for it to connect.
     pub fn spawn(
         name: &str,

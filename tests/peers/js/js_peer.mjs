@@ -12,6 +12,11 @@
 // Exit codes: 0 after "disconnect" or stdin EOF (or SIGTERM/SIGINT), 2 when the
 // browser cannot be started or the initial connect fails, 1 when the browser dies.
 //
+// With --page p2p it is instead seed 004's session page (page/p2p.ts:
+// RTCPeerConnection + socket.io-client): --token is the session link's token,
+// --api the platform's address (validate and join are called from here, as
+// the seed's page calls them), --url the Socket.IO server.
+//
 // Options: --chromium PATH (default $CHROMIUM or /usr/bin/chromium),
 // --log-level LEVEL (livekit-client log level, default $JS_PEER_LOG or "info"),
 // --connect-timeout SECONDS (default 45), --auto-subscribe 0|1 (default 1).
@@ -82,11 +87,15 @@ const { values: args } = parseArgs({
     'log-level': { type: 'string', default: process.env.JS_PEER_LOG || 'info' },
     'connect-timeout': { type: 'string', default: '45' },
     'auto-subscribe': { type: 'string', default: '1' },
+    page: { type: 'string', default: 'livekit' },
+    api: { type: 'string' },
   },
   strict: true,
 });
-if (!args.url || !args.token) {
-  process.stderr.write('usage: node js_peer.mjs --url ws://HOST:PORT --token JWT\n');
+const P2P = args.page === 'p2p';
+if (!args.url || !args.token || !['livekit', 'p2p'].includes(args.page) || (P2P && !args.api)) {
+  process.stderr.write('usage: node js_peer.mjs --url ws://HOST:PORT --token JWT\n' +
+    '       node js_peer.mjs --page p2p --api http://APP --url http://SOCKET --token LINK\n');
   process.exit(64);
 }
 
@@ -104,6 +113,9 @@ const CHROMIUM_ARGS = [
   '--use-fake-ui-for-media-stream', // auto-grant camera/microphone
   '--use-fake-device-for-media-stream', // test-pattern camera, beeping microphone
   '--autoplay-policy=no-user-gesture-required', // remote <audio>/<video> play without a click
+  // Real addresses in ICE candidates, not mDNS names (a peer outside the
+  // browser cannot resolve those).
+  '--disable-features=WebRtcHideLocalIpsWithMdns',
 ];
 
 let browser;
@@ -131,7 +143,7 @@ function onPageEvent(ev) {
 
 async function buildBundle() {
   const result = await esbuild.build({
-    entryPoints: [path.join(HERE, 'page', 'peer.ts')],
+    entryPoints: [path.join(HERE, 'page', P2P ? 'p2p.ts' : 'peer.ts')],
     bundle: true,
     format: 'iife',
     platform: 'browser',
@@ -293,6 +305,12 @@ const commands = {
     );
   },
   async stats(c) {
+    if (P2P) {
+      const s = await page.evaluate(() => window.peer.stats());
+      const other = session.participantType === 'astrologer' ? 'user' : 'astrologer';
+      emit('stats', { id: c.id ?? null, video: { [other]: s.video }, audio: { [other]: s.audio }, sent: s.sent, state: s.state });
+      return;
+    }
     const per = await page.evaluate(() => window.peer.stats());
     const video = {};
     const audio = {};
@@ -360,6 +378,32 @@ async function shutdownAfter(okLine) {
   await shutdown(0, { leave: false });
 }
 
+// Seed 004's page validates its link, then joins the session, before it
+// opens the Socket.IO room.
+let session;
+async function joinSession() {
+  const post = async (route, body) => {
+    const res = await fetch(new URL(route, args.api), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${args.token}` },
+      body: JSON.stringify(body),
+    });
+    const json = await res.json().catch(() => ({}));
+    if (!res.ok) throw new Error(`${route}: HTTP ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const v = await post('/api/sessions/validate', { token: args.token });
+  if (!v.valid) throw new Error(`the link is not valid: ${JSON.stringify(v)}`);
+  await post('/api/sessions/join', { sessionId: v.sessionId, participantType: v.participantType });
+  session = {
+    roomId: v.roomId,
+    participantType: v.participantType,
+    sessionType: v.sessionType,
+    participantId: v.participantId ?? v.participantType,
+  };
+  return session;
+}
+
 async function main() {
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGHUP']) {
     process.on(sig, () => {
@@ -382,12 +426,11 @@ async function main() {
   let info;
   const timeoutMs = Number(args['connect-timeout']) * 1000;
   try {
+    const options = P2P
+      ? await joinSession()
+      : { logLevel: args['log-level'], autoSubscribe: args['auto-subscribe'] !== '0' };
     info = await withTimeout(
-      page.evaluate(([u, t, o]) => window.peer.connect(u, t, o), [
-        args.url,
-        args.token,
-        { logLevel: args['log-level'], autoSubscribe: args['auto-subscribe'] !== '0' },
-      ]),
+      page.evaluate(([u, t, o]) => window.peer.connect(u, t, o), [args.url, args.token, options]),
       timeoutMs,
       'connect',
     );

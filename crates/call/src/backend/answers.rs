@@ -177,6 +177,10 @@ pub struct SessionInfo {
     pub paid_minutes: Option<u32>,
     /// Who we are meeting.
     pub other_name: String,
+    /// The signalling room of a peer-to-peer call (`roomId`).
+    pub room_id: Option<String>,
+    /// Our own id, the chat's `senderId` (`participantId`).
+    pub participant_id: Option<String>,
     /// `scheduled`, `in_progress`, …
     pub status: String,
 }
@@ -211,6 +215,8 @@ pub fn parse_session_info(v: &Value) -> Result<SessionInfo, BackendError> {
             .as_u64()
             .and_then(|m| u32::try_from(m).ok()),
         other_name: text("otherParticipantName").unwrap_or_default(),
+        room_id: text("roomId").filter(|r| !r.is_empty()),
+        participant_id: text("participantId").filter(|r| !r.is_empty()),
         status: text("status").unwrap_or_default(),
     })
 }

@@ -154,6 +154,27 @@ pub struct BackendClient {
     auth: Auth,
     timeout: Duration,
     retries: u32,
+    p2p: P2p,
+}
+
+/// Whether a seed-004 call goes peer to peer, and through which Socket.IO
+/// server.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct P2p {
+    /// Always peer to peer, even when the platform has a LiveKit token
+    /// endpoint (otherwise only when it has none).
+    pub always: bool,
+    /// The Socket.IO server; by default the platform's host on port 3001,
+    /// as the seed's web app is built (`NEXT_PUBLIC_SOCKET_URL`).
+    pub socket_url: Option<String>,
+}
+
+/// The seed's documented default Socket.IO address for a platform at `base`.
+pub fn default_socket_url(base: &str) -> Option<String> {
+    let mut u = url::Url::parse(base).ok()?;
+    u.set_port(Some(3001)).ok()?;
+    u.set_path("");
+    Some(u.as_str().trim_end_matches('/').to_owned())
 }
 
 impl BackendClient {
@@ -174,7 +195,31 @@ impl BackendClient {
             auth,
             timeout,
             retries: 2,
+            p2p: P2p::default(),
         })
+    }
+
+    /// How seed-004 calls go peer to peer (see [`P2p`]).
+    pub fn with_p2p(mut self, p2p: P2p) -> Self {
+        self.p2p = p2p;
+        self
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    /// Whether a call on this platform goes peer to peer whatever else it offers.
+    pub fn always_p2p(&self) -> bool {
+        self.profile == Profile::Seed004 && self.p2p.always
+    }
+
+    /// The Socket.IO server of peer-to-peer calls.
+    pub fn socket_url(&self) -> Option<String> {
+        self.p2p
+            .socket_url
+            .clone()
+            .or_else(|| default_socket_url(&self.base))
     }
 
     /// The self-refreshing Supabase sign-in behind this client, if any.

@@ -24,6 +24,7 @@ use crate::diagnose;
 mod chat;
 mod lifecycle;
 mod media;
+mod p2p;
 mod rejoin;
 mod sender;
 mod types;
@@ -231,9 +232,37 @@ async fn run(
                 Ok(None) => {}
                 Err(e) => return step(&mut life, Input::Failed(e.into())),
             }
-            match client.fetch_token(req).await {
-                Ok(g) => (g.server_url, g.token, g.server_time, g.room),
-                Err(e) => return step(&mut life, Input::Failed(e.into())),
+            // Seed 004's own calls are peer to peer: taken when the profile
+            // says so, or when the platform has no LiveKit token endpoint.
+            let grant = match &session_info {
+                Some(_) if client.always_p2p() => None,
+                _ => Some(client.fetch_token(req).await),
+            };
+            match (grant, &session_info) {
+                (Some(Ok(g)), _) => (g.server_url, g.token, g.server_time, g.room),
+                (None, Some(info)) | (Some(Err(crate::backend::BackendError::NoEndpoint { .. })), Some(info))
+                    if client.profile() == &crate::backend::Profile::Seed004 =>
+                {
+                    let call = p2p::Call {
+                        cfg: &cfg,
+                        client,
+                        req,
+                        info,
+                        out: &out,
+                        history: &history,
+                        video: &video,
+                        received: &received,
+                    };
+                    if let Some(end) = call.run(&mut life, &mut rx).await {
+                        if let Ok(mut v) = video.lock() {
+                            v.clear();
+                        }
+                        step(&mut life, Input::Ended(end));
+                    }
+                    return;
+                }
+                (Some(Err(e)), _) => return step(&mut life, Input::Failed(e.into())),
+                (None, _) => return step(&mut life, Input::Failed(CallError::Connect("no call server to join".into()))),
             }
         }
     };
