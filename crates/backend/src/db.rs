@@ -43,13 +43,21 @@ impl Db {
                     if engine == Engine::Sqlite {
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
                     }
                     Ok(())
                 })
             })
             .connect(&url)
             .await?;
+        if engine == Engine::Sqlite {
+            // Once, not per connection: the mode is kept in the database
+            // file, and switching it on a new connection while another
+            // holds a write transaction waited out the busy timeout, so a
+            // pool growing under load stalled its callers.
+            sqlx::query("PRAGMA journal_mode = WAL")
+                .execute(&pool)
+                .await?;
+        }
         MIGRATOR.run(&pool).await?;
         Ok(Db { pool, engine })
     }

@@ -100,163 +100,207 @@ fn start(url: &str, link: &str, kind: SessionType) -> CallHandle {
 
 #[test]
 fn tandem_and_the_seed_page_call_peer_to_peer() {
-    tandem_testkit::media_test("tandem_and_the_seed_page_call_peer_to_peer", |_ip| async move {
-        let db_path = std::env::temp_dir().join(format!("tandem-p2p-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&db_path);
-        let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-            &format!("sqlite://{}", db_path.display()),
-            "ws://127.0.0.1:7880",
-            "p2p-jwt-secret-0123456789",
-        ))
-        .await
-        .unwrap();
-        let url = backend.url();
-        let db = backend.state.db.clone();
-
-        // ---- a video booking: the coach's page is in the room first.
-        let b = book(&db, "p2p-video", "video", 30).await.unwrap();
-        let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
+    tandem_testkit::media_test(
+        "tandem_and_the_seed_page_call_peer_to_peer",
+        |_ip| async move {
+            let db_path =
+                std::env::temp_dir().join(format!("tandem-p2p-{}.db", std::process::id()));
+            let _ = std::fs::remove_file(&db_path);
+            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+                &format!("sqlite://{}", db_path.display()),
+                "ws://127.0.0.1:7880",
+                "p2p-jwt-secret-0123456789",
+            ))
             .await
             .unwrap();
-        let mut page = Peer::seed_page("page", &url, &url, &coach_link).await.unwrap();
-        let mut call = start(&url, &b.link, SessionType::Video);
-        next_matching(&mut call.events, "the session's facts", |e| {
+            let url = backend.url();
+            let db = backend.state.db.clone();
+
+            // ---- a video booking: the coach's page is in the room first.
+            let b = book(&db, "p2p-video", "video", 30).await.unwrap();
+            let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
+                .await
+                .unwrap();
+            let mut page = Peer::seed_page("page", &url, &url, &coach_link)
+                .await
+                .unwrap();
+            let mut call = start(&url, &b.link, SessionType::Video);
+            next_matching(&mut call.events, "the session's facts", |e| {
             matches!(e, CallEvent::Session(i) if i.session_type == "video" && i.room_id.is_some())
         })
         .await;
-        next_matching(&mut call.events, "the coach in the room", |e| {
+            next_matching(&mut call.events, "the coach in the room", |e| {
             matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "astrologer")
         })
         .await;
-        next_matching(&mut call.events, "the coach's video", |e| {
+            next_matching(&mut call.events, "the coach's video", |e| {
             matches!(e, CallEvent::TrackSubscribed { identity, kind: TrackKind::Video } if identity == "astrologer")
         })
         .await;
-        // Chromium's fake camera (640×480 at 30) and beeping microphone.
-        let r = received_until(&call, "astrologer", "the page's picture and sound", |r| {
-            r.video_frames > 30 && r.audio_frames > 100 && r.audio_dbfs > -60.0
-        })
-        .await;
-        assert_eq!(r.video_size, (640, 480), "{r:?}");
-        // Tandem's test pattern and 440 Hz tone at the page.
-        let s = page
-            .stats_until(Duration::from_secs(30), |s| {
-                count(&s["video"]["user"]["frames"]) > 30
-                    && count(&s["audio"]["user"]["packets"]) > 100
-                    && s["audio"]["user"]["energy"].as_f64().unwrap_or(0.0) > 0.0
+            // Chromium's fake camera (640×480 at 30) and beeping microphone.
+            let r = received_until(&call, "astrologer", "the page's picture and sound", |r| {
+                r.video_frames > 30 && r.audio_frames > 100 && r.audio_dbfs > -60.0
             })
-            .await
-            .unwrap();
-        assert_eq!(s["video"]["user"]["width"], 640, "{s}");
-        assert_eq!(s["video"]["user"]["height"], 360, "{s}");
+            .await;
+            assert_eq!(r.video_size, (640, 480), "{r:?}");
+            // Tandem's test pattern and 440 Hz tone at the page.
+            let s = page
+                .stats_until(Duration::from_secs(30), |s| {
+                    count(&s["video"]["user"]["frames"]) > 30
+                        && count(&s["audio"]["user"]["packets"]) > 100
+                        && s["audio"]["user"]["energy"].as_f64().unwrap_or(0.0) > 0.0
+                })
+                .await
+                .unwrap();
+            assert_eq!(s["video"]["user"]["width"], 640, "{s}");
+            assert_eq!(s["video"]["user"]["height"], 360, "{s}");
 
-        // ---- chat both ways, in the seed's `message` shape.
-        let id = call.send_chat("hello from Tandem ✓").unwrap();
-        next_matching(&mut call.events, "our chat sent", |e| {
-            matches!(e, CallEvent::ChatSent { local_id, .. } if *local_id == id)
-        })
-        .await;
-        let heard = page
-            .expect("chat", json!({"text": "hello from Tandem ✓"}))
-            .await
-            .unwrap();
-        assert_eq!(heard["sender"], "user", "{heard}");
-        page.cmd(json!({"cmd": "send_chat", "text": "<b>from the page</b>"}))
-            .await
-            .unwrap();
-        let CallEvent::ChatReceived(m) = next_matching(&mut call.events, "the page's chat", |e| {
-            matches!(e, CallEvent::ChatReceived(_))
-        })
-        .await
-        else {
-            unreachable!()
-        };
-        assert_eq!((m.from.as_str(), m.text.as_str()), ("astrologer", "<b>from the page</b>"));
+            // ---- chat both ways, in the seed's `message` shape.
+            let id = call.send_chat("hello from Tandem ✓").unwrap();
+            next_matching(
+                &mut call.events,
+                "our chat sent",
+                |e| matches!(e, CallEvent::ChatSent { local_id, .. } if *local_id == id),
+            )
+            .await;
+            let heard = page
+                .expect("chat", json!({"text": "hello from Tandem ✓"}))
+                .await
+                .unwrap();
+            assert_eq!(heard["sender"], "user", "{heard}");
+            page.cmd(json!({"cmd": "send_chat", "text": "<b>from the page</b>"}))
+                .await
+                .unwrap();
+            let CallEvent::ChatReceived(m) =
+                next_matching(&mut call.events, "the page's chat", |e| {
+                    matches!(e, CallEvent::ChatReceived(_))
+                })
+                .await
+            else {
+                unreachable!()
+            };
+            assert_eq!(
+                (m.from.as_str(), m.text.as_str()),
+                ("astrologer", "<b>from the page</b>")
+            );
 
-        // ---- the coach's page closes and opens again: the call carries on.
-        page.disconnect().await.unwrap();
-        next_matching(&mut call.events, "the coach leaving", |e| {
+            // ---- the coach's page closes and opens again: the call carries on.
+            page.disconnect().await.unwrap();
+            next_matching(&mut call.events, "the coach leaving", |e| {
             matches!(e, CallEvent::ParticipantLeft { identity } if identity == "astrologer")
         })
         .await;
-        assert!(call.video("astrologer").is_none(), "the coach's picture stays after they left");
-        let mut page = Peer::seed_page("page-again", &url, &url, &coach_link).await.unwrap();
-        next_matching(&mut call.events, "the coach back", |e| {
+            assert!(
+                call.video("astrologer").is_none(),
+                "the coach's picture stays after they left"
+            );
+            let mut page = Peer::seed_page("page-again", &url, &url, &coach_link)
+                .await
+                .unwrap();
+            next_matching(&mut call.events, "the coach back", |e| {
             matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "astrologer")
         })
         .await;
-        received_until(&call, "astrologer", "the page's picture after it came back", |r| {
-            r.video_frames > 30 && r.audio_frames > 100
-        })
-        .await;
-        page.stats_until(Duration::from_secs(30), |s| count(&s["video"]["user"]["frames"]) > 30)
+            received_until(
+                &call,
+                "astrologer",
+                "the page's picture after it came back",
+                |r| r.video_frames > 30 && r.audio_frames > 100,
+            )
+            .await;
+            page.stats_until(Duration::from_secs(30), |s| {
+                count(&s["video"]["user"]["frames"]) > 30
+            })
             .await
             .unwrap();
 
-        // ---- ending the session ends it on the platform too.
-        call.end_session().unwrap();
-        next_matching(&mut call.events, "the end", |e| {
-            matches!(e, CallEvent::State(CallState::Ended(EndReason::SessionEnded)))
-        })
-        .await;
-        let v = reqwest::Client::new()
-            .post(format!("{url}/api/sessions/validate"))
-            .json(&json!({"token": b.link}))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap();
-        assert_ne!(v["status"], "scheduled", "{v}");
-        page.disconnect().await.unwrap();
-
-        // ---- a voice booking carries sound only; a chat booking, chat only.
-        for (kind, word) in [(SessionType::Voice, "voice"), (SessionType::Chat, "chat")] {
-            let b = book(&db, &format!("p2p-{word}"), word, 30).await.unwrap();
-            let link = add_link(&db, &b.session, &b.coach, "astrologer", 3600).await.unwrap();
-            let mut page = Peer::seed_page(word, &url, &url, &link).await.unwrap();
-            let mut call = start(&url, &b.link, kind);
-            next_matching(&mut call.events, "our place in the room", |e| {
-                matches!(e, CallEvent::State(CallState::Connected))
+            // ---- ending the session ends it on the platform too.
+            call.end_session().unwrap();
+            next_matching(&mut call.events, "the end", |e| {
+                matches!(
+                    e,
+                    CallEvent::State(CallState::Ended(EndReason::SessionEnded))
+                )
             })
             .await;
-            if kind == SessionType::Chat {
-                // Nobody offers in a chat booking, and the seed's server
-                // tells only the one already inside that someone came: the
-                // coach's first message is how Tandem learns they are here.
-                page.expect("participant_connected", json!({"identity": "user"}))
+            let v = reqwest::Client::new()
+                .post(format!("{url}/api/sessions/validate"))
+                .json(&json!({"token": b.link}))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap();
+            assert_ne!(v["status"], "scheduled", "{v}");
+            page.disconnect().await.unwrap();
+
+            // ---- a voice booking carries sound only; a chat booking, chat only.
+            for (kind, word) in [(SessionType::Voice, "voice"), (SessionType::Chat, "chat")] {
+                let b = book(&db, &format!("p2p-{word}"), word, 30).await.unwrap();
+                let link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
                     .await
                     .unwrap();
-                page.cmd(json!({"cmd": "send_chat", "text": "welcome"})).await.unwrap();
-            }
-            next_matching(&mut call.events, "the coach in the room", |e| {
+                let mut page = Peer::seed_page(word, &url, &url, &link).await.unwrap();
+                let mut call = start(&url, &b.link, kind);
+                next_matching(&mut call.events, "our place in the room", |e| {
+                    matches!(e, CallEvent::State(CallState::Connected))
+                })
+                .await;
+                if kind == SessionType::Chat {
+                    // Nobody offers in a chat booking, and the seed's server
+                    // tells only the one already inside that someone came: the
+                    // coach's first message is how Tandem learns they are here.
+                    page.expect("participant_connected", json!({"identity": "user"}))
+                        .await
+                        .unwrap();
+                    page.cmd(json!({"cmd": "send_chat", "text": "welcome"}))
+                        .await
+                        .unwrap();
+                }
+                next_matching(&mut call.events, "the coach in the room", |e| {
                 matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "astrologer")
             })
             .await;
-            if kind == SessionType::Voice {
-                received_until(&call, "astrologer", "the coach's voice", |r| r.audio_frames > 100).await;
-                let s = page
-                    .stats_until(Duration::from_secs(30), |s| count(&s["audio"]["user"]["packets"]) > 100)
+                if kind == SessionType::Voice {
+                    received_until(&call, "astrologer", "the coach's voice", |r| {
+                        r.audio_frames > 100
+                    })
+                    .await;
+                    let s = page
+                        .stats_until(Duration::from_secs(30), |s| {
+                            count(&s["audio"]["user"]["packets"]) > 100
+                        })
+                        .await
+                        .unwrap();
+                    assert_eq!(
+                        count(&s["video"]["user"]["frames"]),
+                        0,
+                        "video in a voice booking: {s}"
+                    );
+                    assert!(call.video("astrologer").is_none());
+                    assert_eq!(call.received()["astrologer"].video_frames, 0);
+                } else {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    let s = page.stats().await.unwrap();
+                    assert_eq!(s["state"], "none", "a connection in a chat booking: {s}");
+                    assert!(
+                        call.received()
+                            .get("astrologer")
+                            .is_none_or(|r| r.audio_frames == 0)
+                    );
+                }
+                call.send_chat(&format!("{word} booking")).unwrap();
+                page.expect("chat", json!({"text": format!("{word} booking")}))
                     .await
                     .unwrap();
-                assert_eq!(count(&s["video"]["user"]["frames"]), 0, "video in a voice booking: {s}");
-                assert!(call.video("astrologer").is_none());
-                assert_eq!(call.received()["astrologer"].video_frames, 0);
-            } else {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                let s = page.stats().await.unwrap();
-                assert_eq!(s["state"], "none", "a connection in a chat booking: {s}");
-                assert!(call.received().get("astrologer").is_none_or(|r| r.audio_frames == 0));
+                call.leave().unwrap();
+                next_matching(&mut call.events, "the end", |e| {
+                    matches!(e, CallEvent::State(CallState::Ended(EndReason::Left)))
+                })
+                .await;
+                page.disconnect().await.unwrap();
             }
-            call.send_chat(&format!("{word} booking")).unwrap();
-            page.expect("chat", json!({"text": format!("{word} booking")})).await.unwrap();
-            call.leave().unwrap();
-            next_matching(&mut call.events, "the end", |e| {
-                matches!(e, CallEvent::State(CallState::Ended(EndReason::Left)))
-            })
-            .await;
-            page.disconnect().await.unwrap();
-        }
-    });
+        },
+    );
 }

@@ -240,7 +240,8 @@ async fn run(
             };
             match (grant, &session_info) {
                 (Some(Ok(g)), _) => (g.server_url, g.token, g.server_time, g.room),
-                (None, Some(info)) | (Some(Err(crate::backend::BackendError::NoEndpoint { .. })), Some(info))
+                (None, Some(info))
+                | (Some(Err(crate::backend::BackendError::NoEndpoint { .. })), Some(info))
                     if client.profile() == &crate::backend::Profile::Seed004 =>
                 {
                     let call = p2p::Call {
@@ -262,7 +263,12 @@ async fn run(
                     return;
                 }
                 (Some(Err(e)), _) => return step(&mut life, Input::Failed(e.into())),
-                (None, _) => return step(&mut life, Input::Failed(CallError::Connect("no call server to join".into()))),
+                (None, _) => {
+                    return step(
+                        &mut life,
+                        Input::Failed(CallError::Connect("no call server to join".into())),
+                    );
+                }
             }
         }
     };

@@ -22,7 +22,7 @@ use super::{
 use crate::backend::{BackendClient, SessionInfo, TokenRequest};
 use crate::p2p::peer::{self, Carries, Peer, PeerEvent, Sinks, Sources};
 use crate::p2p::roles::{Action, Input as Turn, Negotiator};
-use crate::p2p::signal::{Signal, SignalClient, Side};
+use crate::p2p::signal::{Side, Signal, SignalClient};
 
 /// How long ICE may stay disconnected before we restart it.
 const ICE_RESTART_AFTER: Duration = Duration::from_secs(5);
@@ -96,7 +96,10 @@ impl Call<'_> {
             None
         };
         let Some(room) = self.info.room_id.clone() else {
-            return fail(life, "the platform's link names no call room (roomId)".into());
+            return fail(
+                life,
+                "the platform's link names no call room (roomId)".into(),
+            );
         };
         let Some(side) = Side::parse(&self.info.participant_type) else {
             return fail(
@@ -458,7 +461,9 @@ impl Call<'_> {
         match Peer::start(carries, &peer::local_addresses(), sources, sinks).await {
             Ok(p) => Some(p),
             Err(e) => {
-                self.emit(CallEvent::Warning(format!("no connection to the other person: {e}")));
+                self.emit(CallEvent::Warning(format!(
+                    "no connection to the other person: {e}"
+                )));
                 None
             }
         }
@@ -568,12 +573,19 @@ impl Call<'_> {
         match tokio::task::spawn_blocking(move || Speaker::start(choice, p)).await {
             Ok(Ok(sp)) => {
                 if let audio::DeviceStatus::Running(name) = sp.status().borrow().clone() {
-                    self.emit(CallEvent::DeviceInUse { device: Device::Speaker, name });
+                    self.emit(CallEvent::DeviceInUse {
+                        device: Device::Speaker,
+                        name,
+                    });
                 }
-                d.tasks.push(watch_device(self.out, Device::Speaker, sp.status()));
+                d.tasks
+                    .push(watch_device(self.out, Device::Speaker, sp.status()));
                 d.speaker = Some(sp);
             }
-            Ok(Err(e)) => self.emit(CallEvent::DeviceProblem { device: Device::Speaker, error: e.to_string() }),
+            Ok(Err(e)) => self.emit(CallEvent::DeviceProblem {
+                device: Device::Speaker,
+                error: e.to_string(),
+            }),
             Err(e) => tracing::warn!("speaker thread: {e}"),
         }
         d.gate.store(self.cfg.mic_on, Ordering::SeqCst);
@@ -581,28 +593,39 @@ impl Call<'_> {
         match tokio::task::spawn_blocking(move || Microphone::start(choice, p)).await {
             Ok(Ok(mut mic)) => {
                 if let audio::DeviceStatus::Running(name) = mic.status().borrow().clone() {
-                    self.emit(CallEvent::DeviceInUse { device: Device::Microphone, name });
+                    self.emit(CallEvent::DeviceInUse {
+                        device: Device::Microphone,
+                        name,
+                    });
                 }
                 if let Some(frames) = mic.take_frames() {
                     let sink = d.mic_sink.clone();
-                    d.tasks.push(tokio::spawn(pump_mic(frames, d.gate.clone(), move |block| {
-                        let tx = sink.lock().ok().and_then(|s| s.clone());
-                        async move {
-                            // A full queue drops the block, as a congested
-                            // network would; no connection yet drops it too.
-                            if let Some(tx) = tx {
-                                let _ = tx.try_send(block);
+                    d.tasks.push(tokio::spawn(pump_mic(
+                        frames,
+                        d.gate.clone(),
+                        move |block| {
+                            let tx = sink.lock().ok().and_then(|s| s.clone());
+                            async move {
+                                // A full queue drops the block, as a congested
+                                // network would; no connection yet drops it too.
+                                if let Some(tx) = tx {
+                                    let _ = tx.try_send(block);
+                                }
+                                true
                             }
-                            true
-                        }
-                    })));
+                        },
+                    )));
                 }
-                d.tasks.push(watch_device(self.out, Device::Microphone, mic.status()));
+                d.tasks
+                    .push(watch_device(self.out, Device::Microphone, mic.status()));
                 d.mic = Some(mic);
             }
             Ok(Err(e)) => {
                 d.gate.store(false, Ordering::SeqCst);
-                self.emit(CallEvent::DeviceProblem { device: Device::Microphone, error: e.to_string() });
+                self.emit(CallEvent::DeviceProblem {
+                    device: Device::Microphone,
+                    error: e.to_string(),
+                });
             }
             Err(e) => tracing::warn!("microphone thread: {e}"),
         }
@@ -632,14 +655,23 @@ impl Call<'_> {
         let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
             Ok(Ok(feed)) => feed,
             Ok(Err(e)) => {
-                return self.emit(CallEvent::DeviceProblem { device: Device::Camera, error: e.to_string() });
+                return self.emit(CallEvent::DeviceProblem {
+                    device: Device::Camera,
+                    error: e.to_string(),
+                });
             }
             Err(e) => return tracing::warn!("camera thread: {e}"),
         };
         let f = feed.format();
         self.emit(CallEvent::DeviceInUse {
             device: Device::Camera,
-            name: format!("{} ({}×{} at {} fps)", feed.name(), f.width, f.height, f.fps),
+            name: format!(
+                "{} ({}×{} at {} fps)",
+                feed.name(),
+                f.width,
+                f.height,
+                f.fps
+            ),
         });
         if let Ok(mut v) = self.video.lock() {
             v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
