@@ -195,12 +195,18 @@ pub(crate) async fn open_join_link(
         return open_session_link(&state, backend, profile, session).await;
     }
     let (base, token) = link::parse_join_link(&link, backend_url.as_deref())?;
+    // Tandem's own links may name the platform's call server (`socket=`).
+    let socket_url = match link::parse(link.trim()) {
+        Ok(Link::Join { socket, .. }) => socket.map(|s| s.to_string()),
+        _ => None,
+    };
     let platform = state.platforms.add(NewPlatform {
         name: base.host_str().unwrap_or("Platform").to_owned(),
         backend_url: base.to_string(),
         profile: ProfileId::Seed004,
         anon_key: None,
         supabase_url: None,
+        socket_url,
     })?;
     let client = client_for(&state, &platform.id).await?;
     let req = TokenRequest {
@@ -273,6 +279,7 @@ async fn open_session_link(
             profile,
             anon_key: None,
             supabase_url: None,
+            socket_url: None,
         })?,
     };
     if !platform.signed_in {

@@ -43,6 +43,10 @@ pub struct Platform {
     /// address itself (profile 000: the app's API on its own host).
     #[serde(default)]
     pub supabase_url: Option<String>,
+    /// The Socket.IO server of seed 004's peer-to-peer calls, when it is not
+    /// the platform's host on port 3001 (as a join link may say).
+    #[serde(default)]
+    pub socket_url: Option<String>,
     /// Who is signed in (an email, or "token").
     pub account: Option<String>,
     /// Credentials are in the keychain (or, when it is unavailable, held
@@ -62,6 +66,9 @@ pub struct NewPlatform {
     /// Supabase project address (000), when it signs in there.
     #[serde(default)]
     pub supabase_url: Option<String>,
+    /// Socket.IO server of peer-to-peer calls (004), when not the default.
+    #[serde(default)]
+    pub socket_url: Option<String>,
 }
 
 /// How to sign in.

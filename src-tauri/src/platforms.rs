@@ -200,12 +200,34 @@ impl Platforms {
                 "Signing in through Supabase needs the project's anon key too (it is in the platform's web app settings).",
             ));
         }
+        let socket_url = match new
+            .socket_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(u) => Some(
+                valid_backend_url(u)
+                    .map_err(|e| AppError::invalid(format!("Call server address: {}", e.message)))?
+                    .as_str()
+                    .trim_end_matches('/')
+                    .to_owned(),
+            ),
+            None => None,
+        };
         let backend_url = url.as_str().trim_end_matches('/').to_owned();
         let mut list = self.lock()?;
         if let Some(p) = list
-            .iter()
+            .iter_mut()
             .find(|p| p.backend_url == backend_url && p.profile == new.profile)
         {
+            // A join link naming the call server keeps it for next time.
+            if socket_url.is_some() && p.socket_url != socket_url {
+                p.socket_url = socket_url;
+                let (p, list) = (p.clone(), list.clone());
+                self.save(&list)?;
+                return Ok(p);
+            }
             return Ok(p.clone());
         }
         let platform = Platform {
@@ -215,6 +237,7 @@ impl Platforms {
             profile: new.profile,
             anon_key,
             supabase_url,
+            socket_url,
             account: None,
             signed_in: new.profile == ProfileId::Seed004,
             remembered: true,
@@ -311,11 +334,14 @@ impl Platforms {
         let p = self.get(id)?;
         if p.profile == ProfileId::Seed004 {
             // Join links carry their own credentials.
-            return Ok(BackendClient::new(
-                &p.backend_url,
-                profile(p.profile),
-                Auth::None,
-            )?);
+            return Ok(
+                BackendClient::new(&p.backend_url, profile(p.profile), Auth::None)?.with_p2p(
+                    tandem_call::backend::P2p {
+                        always: false,
+                        socket_url: p.socket_url.clone(),
+                    },
+                ),
+            );
         }
         let token = self.token(id);
         let auth = match token {
@@ -474,6 +500,7 @@ mod tests {
                 profile: ProfileId::Seed000,
                 anon_key: None,
                 supabase_url: None,
+                socket_url: None,
             })
             .unwrap();
         assert_eq!(p.name, "My coach");
@@ -541,6 +568,7 @@ mod tests {
             profile,
             anon_key: None,
             supabase_url: None,
+            socket_url: None,
         };
         let links = s.add(new(ProfileId::Seed004)).unwrap();
         assert!(s.client(&links.id).is_ok(), "join links need no keychain");
@@ -567,6 +595,7 @@ mod tests {
                 profile: ProfileId::Seed001,
                 anon_key: None,
                 supabase_url: None,
+                socket_url: None,
             })
             .unwrap_err();
         assert_eq!(e.code, ErrorCode::InvalidInput);
@@ -581,6 +610,7 @@ mod tests {
             profile,
             anon_key: anon_key.map(str::to_owned),
             supabase_url: supabase_url.map(str::to_owned),
+            socket_url: None,
         };
         // 000 with its Supabase project beside the app's address.
         let e = s

@@ -322,6 +322,8 @@ export type NewPlatform_Deserialize = {
 	anonKey?: string | null,
 	/**  Supabase project address (000), when it signs in there. */
 	supabaseUrl?: string | null,
+	/**  Socket.IO server of peer-to-peer calls (004), when not the default. */
+	socketUrl?: string | null,
 };
 
 /**  What the "add platform" form sends. */
@@ -332,6 +334,8 @@ export type NewPlatform_Serialize = {
 	anonKey: string | null,
 	/**  Supabase project address (000), when it signs in there. */
 	supabaseUrl: string | null,
+	/**  Socket.IO server of peer-to-peer calls (004), when not the default. */
+	socketUrl: string | null,
 };
 
 /**
@@ -361,6 +365,11 @@ export type Platform_Deserialize = {
 	 *  address itself (profile 000: the app's API on its own host).
 	 */
 	supabaseUrl?: string | null,
+	/**
+	 *  The Socket.IO server of seed 004's peer-to-peer calls, when it is not
+	 *  the platform's host on port 3001 (as a join link may say).
+	 */
+	socketUrl?: string | null,
 	/**  Who is signed in (an email, or "token"). */
 	account?: string | null,
 	/**
@@ -387,6 +396,11 @@ export type Platform_Serialize = {
 	 *  address itself (profile 000: the app's API on its own host).
 	 */
 	supabaseUrl: string | null,
+	/**
+	 *  The Socket.IO server of seed 004's peer-to-peer calls, when it is not
+	 *  the platform's host on port 3001 (as a join link may say).
+	 */
+	socketUrl: string | null,
 	/**  Who is signed in (an email, or "token"). */
 	account: string | null,
 	/**

@@ -80,6 +80,7 @@ export class FakeBackend implements Backend {
         profile: '000',
         anonKey: null,
         supabaseUrl: null,
+        socketUrl: null,
         account: 'client@example.com',
         signedIn: true,
         remembered: true,
@@ -130,6 +131,7 @@ export class FakeBackend implements Backend {
       profile: n.profile,
       anonKey: n.anonKey,
       supabaseUrl: n.supabaseUrl,
+      socketUrl: n.socketUrl,
       account: null,
       signedIn: n.profile === '004',
       remembered: true,
@@ -200,7 +202,7 @@ export class FakeBackend implements Backend {
       throw new BackendError({ code: 'invalid_input', message: 'Paste the whole join link from your booking email (it starts with https://).' });
     }
     if (token === 'expired') throw new BackendError({ code: 'gone', message: 'This link has expired: ask your coach for a new one' });
-    const p = await this.platformAdd({ name: '', backendUrl: new URL(link).origin, profile: '004', anonKey: null, supabaseUrl: null });
+    const p = await this.platformAdd({ name: '', backendUrl: new URL(link).origin, profile: '004', anonKey: null, supabaseUrl: null, socketUrl: null });
     return { platformId: p.id, session: 'linked', link: token, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: null };
   }
 
