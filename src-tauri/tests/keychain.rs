@@ -52,6 +52,7 @@ fn sign_ins_are_kept_in_the_system_keychain() {
             profile: ProfileId::Seed000,
             anon_key: None,
             supabase_url: None,
+            socket_url: None,
         })
         .unwrap();
     let signed = platforms
