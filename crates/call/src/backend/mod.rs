@@ -577,6 +577,37 @@ fn map_strings(v: &Value, f: &impl Fn(&str) -> String) -> Value {
 mod tests {
     use super::*;
 
+    /// Seed 004's call server is the platform's host on port 3001 unless
+    /// told otherwise; only profile 004 goes peer to peer when asked.
+    #[test]
+    fn the_call_server_defaults_to_the_platform_host_on_port_3001() {
+        assert_eq!(
+            default_socket_url("https://coach.example.com/app").as_deref(),
+            Some("https://coach.example.com:3001")
+        );
+        assert_eq!(
+            default_socket_url("http://127.0.0.1:3000").as_deref(),
+            Some("http://127.0.0.1:3001")
+        );
+        let c = BackendClient::new("http://h:3000", Profile::Seed004, Auth::None)
+            .unwrap()
+            .with_p2p(P2p {
+                always: true,
+                socket_url: Some("http://rt:9".into()),
+            });
+        assert_eq!(
+            (c.always_p2p(), c.socket_url().as_deref()),
+            (true, Some("http://rt:9"))
+        );
+        let c = BackendClient::new("http://h", Profile::Seed000, Auth::None)
+            .unwrap()
+            .with_p2p(P2p {
+                always: true,
+                socket_url: None,
+            });
+        assert!(!c.always_p2p());
+    }
+
     #[test]
     fn profiles_by_name_and_inputs_required() {
         assert_eq!(Profile::named("002"), Some(Profile::Seed002));

@@ -377,12 +377,7 @@ pub(super) fn play_remote(
     video: &VideoMap,
     received: &ReceivedMap,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let (who, received) = (identity.to_owned(), received.clone());
-    let update = move |f: &mut dyn FnMut(&mut Received)| {
-        if let Ok(mut r) = received.lock() {
-            f(r.entry(who.clone()).or_default());
-        }
-    };
+    let meter = Meter::new(identity, received);
     match track.kind() {
         lk::TrackKind::Audio => {
             let mut input = local.speaker.as_ref()?.add_input();
@@ -391,17 +386,7 @@ pub(super) fn play_remote(
                 let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
                 while let Some(frame) = stream.next().await {
                     input.push(&frame.data);
-                    recent.extend_from_slice(&frame.data);
-                    if recent.len() >= audio::RATE as usize / 2 {
-                        let level = audio::Level::of(&recent);
-                        let hz = audio::dominant_hz(&recent, audio::RATE);
-                        update(&mut |r| {
-                            r.audio_dbfs = level.rms_dbfs;
-                            r.audio_hz = hz;
-                        });
-                        recent.clear();
-                    }
-                    update(&mut |r| r.audio_frames += 1);
+                    meter.audio(&mut recent, &frame.data);
                 }
             }))
         }
@@ -419,26 +404,66 @@ pub(super) fn play_remote(
             );
             Some(tokio::spawn(async move {
                 while let Some(frame) = stream.next().await {
-                    let now_ms = chrono::Utc::now().timestamp_millis();
                     let Some(f) = to_frame(&frame) else { continue };
-                    let stamp = tandem_media::stamp::read(
-                        f.planes().0,
-                        f.width() as usize,
-                        f.width(),
-                        f.height(),
-                    );
-                    update(&mut |r| {
-                        r.video_frames += 1;
-                        r.video_size = (f.width(), f.height());
-                        r.video_counter = stamp.map(|s| s.counter);
-                        r.video_latency_ms =
-                            stamp.map(|s| now_ms - s.time_near(now_ms as u64) as i64);
-                    });
+                    meter.video(&f);
                     tx.send_replace(Some(Arc::new(f)));
                 }
             }))
         }
         _ => None,
+    }
+}
+
+/// Keeps what has arrived from one participant up to date for
+/// [`CallHandle::received`]: frame counts, sound level and pitch, picture
+/// size, and the stamp's counter and delay when the picture carries one.
+#[derive(Clone)]
+pub(super) struct Meter {
+    who: String,
+    received: ReceivedMap,
+}
+
+impl Meter {
+    pub(super) fn new(who: &str, received: &ReceivedMap) -> Self {
+        Self {
+            who: who.to_owned(),
+            received: received.clone(),
+        }
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Received)) {
+        if let Ok(mut r) = self.received.lock() {
+            f(r.entry(self.who.clone()).or_default());
+        }
+    }
+
+    /// Counts a block of sound; every half second of it (gathered in
+    /// `recent`) also gives the level and pitch.
+    pub(super) fn audio(&self, recent: &mut Vec<i16>, pcm: &[i16]) {
+        recent.extend_from_slice(pcm);
+        if recent.len() >= audio::RATE as usize / 2 {
+            let level = audio::Level::of(recent);
+            let hz = audio::dominant_hz(recent, audio::RATE);
+            self.update(|r| {
+                r.audio_dbfs = level.rms_dbfs;
+                r.audio_hz = hz;
+            });
+            recent.clear();
+        }
+        self.update(|r| r.audio_frames += 1);
+    }
+
+    /// Counts a picture and reads its stamp.
+    pub(super) fn video(&self, f: &I420Frame) {
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let stamp =
+            tandem_media::stamp::read(f.planes().0, f.width() as usize, f.width(), f.height());
+        self.update(|r| {
+            r.video_frames += 1;
+            r.video_size = (f.width(), f.height());
+            r.video_counter = stamp.map(|s| s.counter);
+            r.video_latency_ms = stamp.map(|s| now_ms - s.time_near(now_ms as u64) as i64);
+        });
     }
 }
 

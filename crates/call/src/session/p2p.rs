@@ -14,10 +14,10 @@ use tokio::sync::mpsc;
 
 use super::chat::History;
 use super::lifecycle::{Input, Lifecycle};
-use super::media::{pump_mic, report_switch, watch_device};
+use super::media::{Meter, pump_mic, report_switch, watch_device};
 use super::{
     CallConfig, CallError, CallEvent, ChatMessage, Command, Device, EndReason, Events, LOCAL_VIDEO,
-    MAX_CHAT_CHARS, MAX_NAME_CHARS, Received, ReceivedMap, SessionType, VideoMap, send, shorten,
+    MAX_CHAT_CHARS, MAX_NAME_CHARS, ReceivedMap, SessionType, VideoMap, send, shorten,
 };
 use crate::backend::{BackendClient, SessionInfo, TokenRequest};
 use crate::p2p::peer::{self, Carries, Peer, PeerEvent, Sinks, Sources};
@@ -470,17 +470,10 @@ impl Call<'_> {
     }
 
     fn sinks(&self, devices: &Devices, other: &str) -> Sinks {
-        let update = {
-            let (who, received) = (other.to_owned(), self.received.clone());
-            move |f: &mut dyn FnMut(&mut Received)| {
-                if let Ok(mut r) = received.lock() {
-                    f(r.entry(who.clone()).or_default());
-                }
-            }
-        };
+        let meter = Meter::new(other, self.received);
+        let video_meter = meter.clone();
         let mut input = devices.speaker.as_ref().map(Speaker::add_input);
         let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
-        let audio_update = update.clone();
         let (tx, rx) = newest_frame_channel();
         if self.cfg.session_type == SessionType::Video
             && let Ok(mut v) = self.video.lock()
@@ -492,32 +485,10 @@ impl Call<'_> {
                 if let Some(i) = &mut input {
                     i.push(pcm);
                 }
-                recent.extend_from_slice(pcm);
-                if recent.len() >= audio::RATE as usize / 2 {
-                    let level = audio::Level::of(&recent);
-                    let hz = audio::dominant_hz(&recent, audio::RATE);
-                    audio_update(&mut |r| {
-                        r.audio_dbfs = level.rms_dbfs;
-                        r.audio_hz = hz;
-                    });
-                    recent.clear();
-                }
-                audio_update(&mut |r| r.audio_frames += 1);
+                meter.audio(&mut recent, pcm);
             }),
             video: Box::new(move |f| {
-                let now_ms = chrono::Utc::now().timestamp_millis();
-                let stamp = tandem_media::stamp::read(
-                    f.planes().0,
-                    f.width() as usize,
-                    f.width(),
-                    f.height(),
-                );
-                update(&mut |r| {
-                    r.video_frames += 1;
-                    r.video_size = (f.width(), f.height());
-                    r.video_counter = stamp.map(|s| s.counter);
-                    r.video_latency_ms = stamp.map(|s| now_ms - s.time_near(now_ms as u64) as i64);
-                });
+                video_meter.video(&f);
                 tx.send_replace(Some(Arc::new(f)));
             }),
         }
