@@ -388,7 +388,10 @@ impl Driver {
                     self.request_keyframe();
                 }
             },
-            Event::KeyframeRequest(_) => self.want_key.store(true, Ordering::SeqCst),
+            Event::KeyframeRequest(r) => {
+                tracing::debug!(kind = ?r.kind, "keyframe requested by the other side");
+                self.want_key.store(true, Ordering::SeqCst)
+            }
             Event::MediaData(d) => match d.params.spec().codec {
                 Codec::Opus if self.carries.audio => {
                     if !self.heard.0 {
@@ -407,13 +410,18 @@ impl Driver {
                         self.heard.1 = true;
                         self.emit(PeerEvent::RemoteMedia(MediaKind::Video));
                     }
-                    if !d.contiguous || self.decoder_lost.swap(false, Ordering::SeqCst) {
+                    if !d.contiguous {
+                        tracing::debug!("keyframe asked: a gap");
+                        self.request_keyframe();
+                    } else if self.decoder_lost.swap(false, Ordering::SeqCst) {
+                        tracing::debug!("keyframe asked: undecodable");
                         self.request_keyframe();
                     }
                     if let Some(dec) = &self.decoder
                         && dec.try_send(d.data).is_err()
                     {
                         // The decoder is behind: skip to the next keyframe.
+                        tracing::debug!("keyframe asked: decoder behind");
                         self.request_keyframe();
                     }
                 }
@@ -600,6 +608,9 @@ fn spawn_encoder(
             match enc.encode(&frame, t90, key) {
                 Ok(packets) => {
                     for p in packets {
+                        if p.keyframe {
+                            tracing::debug!(bytes = p.data.len(), "keyframe sent");
+                        }
                         if out.blocking_send((p, t90)).is_err() {
                             return;
                         }

@@ -40,6 +40,22 @@ impl Vp8Settings {
     }
 }
 
+/// Encoder threads for a picture size on this machine. libvpx's VP8 threads
+/// wait for each other by spinning, so more threads than spare cores burn
+/// CPU and lose frames: on two cores, two 720p calls side by side fell from
+/// 30 to 12 fps with one thread per core (docs/benchmarks.md). Extra
+/// threads only for large pictures on machines with cores to spare.
+fn threads_for(width: u32, height: u32) -> c_uint {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let pixels = u64::from(width) * u64::from(height);
+    match (pixels, cores) {
+        (p, c) if p >= 1920 * 1080 && c > 8 => 4,
+        (p, c) if p >= 1280 * 720 && c > 6 => 3,
+        (p, c) if p >= 640 * 480 && c > 3 => 2,
+        _ => 1,
+    }
+}
+
 /// One encoded frame.
 #[derive(Debug, Clone)]
 pub struct Encoded {
@@ -109,9 +125,7 @@ impl Vp8Encoder {
         cfg.rc_end_usage = vpx::vpx_rc_mode::VPX_CBR;
         cfg.g_lag_in_frames = 0;
         cfg.g_error_resilient = 1;
-        cfg.g_threads = std::thread::available_parallelism()
-            .map(|n| n.get().min(4) as c_uint)
-            .unwrap_or(1);
+        cfg.g_threads = threads_for(settings.width, settings.height);
         cfg.rc_dropframe_thresh = 0;
         cfg.rc_min_quantizer = 2;
         cfg.rc_max_quantizer = 56;
@@ -277,7 +291,7 @@ impl Vp8Decoder {
         let mut ctx: Box<vpx::vpx_codec_ctx_t> =
             Box::new(unsafe { MaybeUninit::zeroed().assume_init() });
         let cfg = vpx::vpx_codec_dec_cfg_t {
-            threads: 2,
+            threads: 1,
             w: 0,
             h: 0,
         };
