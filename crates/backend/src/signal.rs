@@ -19,6 +19,7 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{Data, SocketRef};
+use socketioxide::handler::ConnectHandler as _;
 use socketioxide::layer::SocketIoLayer;
 use socketioxide::socket::Sid;
 
@@ -42,10 +43,20 @@ pub(crate) fn layer(state: AppState) -> SocketIoLayer {
         .max_payload(MAX_PAYLOAD as u64 * 2)
         .build_layer();
     let rooms = Arc::new(Mutex::new(Rooms::default()));
-    io.ns("/", move |s: SocketRef| {
+    // Handlers are registered in a middleware, which runs before the
+    // CONNECT packet goes out: registered in the connect handler (which
+    // runs after it, in a task of its own), an event the client sent the
+    // moment it was connected (the seed page's `join-room`) was now and
+    // then dropped before anything listened.
+    let register = move |s: SocketRef| {
         let (state, rooms) = (state.clone(), rooms.clone());
-        async move { on_connect(s, state, rooms) }
-    });
+        async move {
+            on_connect(s, state, rooms);
+            Ok::<(), std::convert::Infallible>(())
+        }
+    };
+    let connected = |_: SocketRef| async {};
+    io.ns("/", connected.with(register));
     layer
 }
 
@@ -108,10 +119,12 @@ async fn join(s: SocketRef, v: Value, state: AppState, rooms: Arc<Mutex<Rooms>>)
     if !matches!(side, "user" | "astrologer") {
         return refuse(&s, "participantType must be \"user\" or \"astrologer\"");
     }
+    tracing::debug!(socket = %s.id, %room, %side, "join-room: checking the session");
     let session = sqlx::query("SELECT session_type, status FROM sessions WHERE room_name = $1")
         .bind(room)
         .fetch_optional(&state.db.pool)
         .await;
+    tracing::debug!(socket = %s.id, ok = session.is_ok(), "join-room: session checked");
     let status: String = match session {
         Ok(Some(row)) => sqlx::Row::get(&row, "status"),
         Ok(None) => return refuse(&s, "there is no session with this room"),

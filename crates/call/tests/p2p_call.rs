@@ -304,3 +304,69 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
         },
     );
 }
+
+/// The network under the media drops for 10 s (signalling, on loopback,
+/// stays): Tandem says it is reconnecting, then a new connection carries
+/// pictures and sound both ways again, and the call never ends.
+#[test]
+fn a_cut_in_the_media_path_heals() {
+    tandem_testkit::media_test("a_cut_in_the_media_path_heals", |_ip| async move {
+        let db_path =
+            std::env::temp_dir().join(format!("tandem-p2p-cut-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&db_path);
+        let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+            &format!("sqlite://{}", db_path.display()),
+            "ws://127.0.0.1:7880",
+            "p2p-jwt-secret-0123456789",
+        ))
+        .await
+        .unwrap();
+        let url = backend.url();
+        let db = backend.state.db.clone();
+        let b = book(&db, "p2p-cut", "video", 30).await.unwrap();
+        let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
+            .await
+            .unwrap();
+        let mut page = Peer::seed_page("page", &url, &url, &coach_link)
+            .await
+            .unwrap();
+        let mut call = start(&url, &b.link, SessionType::Video);
+        received_until(&call, "astrologer", "the page's picture", |r| {
+            r.video_frames > 30
+        })
+        .await;
+
+        // Media travels over the namespace's veth address; loopback (the
+        // Socket.IO room) is spared.
+        tandem_testkit::netns::blackhole_all_but_guest(true);
+        next_matching(&mut call.events, "reconnecting", |e| {
+            matches!(e, CallEvent::State(CallState::Reconnecting))
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let before = call.received()["astrologer"].video_frames;
+        tandem_testkit::netns::blackhole_all_but_guest(false);
+        next_matching(&mut call.events, "reconnected", |e| {
+            matches!(e, CallEvent::State(CallState::Connected))
+        })
+        .await;
+        received_until(&call, "astrologer", "pictures after the cut", |r| {
+            r.video_frames > before + 60 && r.audio_frames > 0
+        })
+        .await;
+        let frames = page.stats().await.unwrap()["video"]["user"]["frames"]
+            .as_u64()
+            .unwrap_or(0);
+        page.stats_until(Duration::from_secs(30), |s| {
+            s["video"]["user"]["frames"].as_u64().unwrap_or(0) > frames + 30
+        })
+        .await
+        .unwrap();
+        call.leave().unwrap();
+        next_matching(&mut call.events, "the end", |e| {
+            matches!(e, CallEvent::State(CallState::Ended(EndReason::Left)))
+        })
+        .await;
+        page.disconnect().await.unwrap();
+    });
+}

@@ -180,12 +180,14 @@ impl Call<'_> {
                     break;
                 }
                 match a {
-                    Action::MakeOffer { ice_restart } => {
-                        if !ice_restart || peer.is_none() {
-                            peer = self.new_peer(kind, &outgoing, &devices, &other).await;
-                        }
+                    Action::MakeOffer { .. } => {
+                        // Always a fresh connection, an ICE restart too: the
+                        // seed's page answers every offer with a new
+                        // RTCPeerConnection (new DTLS keys), which only a
+                        // new connection on our side can meet.
+                        peer = self.new_peer(kind, &outgoing, &devices, &other).await;
                         if let Some((p, _)) = &peer {
-                            match p.offer(ice_restart).await {
+                            match p.offer(false).await {
                                 Ok(sdp) => {
                                     signal.offer(&sdp);
                                 }
