@@ -623,6 +623,44 @@ async fn each_profile_sends_exactly_the_documented_request() {
         text.contains("no LiveKit token endpoint") && text.contains("peer to peer"),
         "{text}"
     );
+
+    // So a call goes peer to peer by itself: through the validation's
+    // room, at the call server (here a closed port, so it says so).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let socket_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let mut call = tandem_call::session::start(tandem_call::session::CallConfig {
+        token: tandem_call::session::TokenSource::Backend(
+            Box::new(c.with_p2p(tandem_call::backend::P2p {
+                always: false,
+                socket_url: Some(socket_url.clone()),
+            })),
+            req,
+        ),
+        session_type: tandem_call::session::SessionType::Video,
+        paid_minutes: None,
+        warn_before: Duration::from_secs(60),
+        media: tandem_call::session::MediaConfig::synthetic(440.0),
+        mic_on: false,
+        camera_on: false,
+    });
+    let failed = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(e) = call.events.recv().await {
+            if let tandem_call::session::CallEvent::State(
+                tandem_call::session::CallState::Failed(e),
+            ) = e
+            {
+                return e.to_string();
+            }
+        }
+        panic!("the call ended without failing")
+    })
+    .await
+    .unwrap();
+    assert!(
+        failed.contains("call server") && failed.contains(&socket_url),
+        "{failed}"
+    );
 }
 
 /// Express's usual `authenticateToken` answers 403 "Invalid or expired

@@ -406,7 +406,7 @@ impl BackendClient {
                     endpoint: endpoint.chars().take(160).collect(),
                     advice: match self.profile {
                         Profile::Seed004 => {
-                            ": its calls are peer to peer over its own Socket.IO server, without LiveKit, which this version of Tandem cannot join yet; open the session in the platform's web page"
+                            ": its calls are peer to peer over its own Socket.IO server, without LiveKit, and Tandem holds them that way"
                         }
                         _ => {
                             ": check the backend address and that the platform type matches this platform"
