@@ -339,6 +339,7 @@ impl Platforms {
                     tandem_call::backend::P2p {
                         always: false,
                         socket_url: p.socket_url.clone(),
+                        stun: Vec::new(),
                     },
                 ),
             );

@@ -634,6 +634,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
             Box::new(c.with_p2p(tandem_call::backend::P2p {
                 always: false,
                 socket_url: Some(socket_url.clone()),
+                stun: Vec::new(),
             })),
             req,
         ),

@@ -73,6 +73,7 @@ fn start(url: &str, link: &str, kind: SessionType) -> CallHandle {
         .with_p2p(P2p {
             always: true,
             socket_url: Some(url.to_owned()),
+            stun: Vec::new(),
         });
     session::start(CallConfig {
         token: TokenSource::Backend(

@@ -86,6 +86,30 @@ async fn until(events: &mut mpsc::UnboundedReceiver<PeerEvent>, want: PeerEvent)
     .unwrap_or_else(|_| panic!("no {want:?} within 10 s"));
 }
 
+/// Answers STUN Binding requests with 198.51.100.7:40000 (XOR-mapped).
+async fn stun_server() -> String {
+    let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let addr = socket.local_addr().unwrap().to_string();
+    tokio::spawn(async move {
+        let mut buf = [0u8; 600];
+        while let Ok((n, from)) = socket.recv_from(&mut buf).await {
+            if n < 20 || buf[..2] != [0, 1] {
+                continue;
+            }
+            let cookie = [0x21, 0x12, 0xa4, 0x42];
+            let port = 40000u16 ^ 0x2112;
+            let ip = [198u8, 51, 100, 7];
+            let mut a = vec![0x01, 0x01, 0x00, 0x0c];
+            a.extend_from_slice(&buf[4..20]);
+            a.extend_from_slice(&[0x00, 0x20, 0x00, 0x08, 0x00, 0x01]);
+            a.extend_from_slice(&port.to_be_bytes());
+            a.extend(ip.iter().zip(cookie).map(|(i, c)| i ^ c));
+            let _ = socket.send_to(&a, from).await;
+        }
+    });
+    addr
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_peers_exchange_sound_and_pictures() {
     let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
@@ -96,10 +120,14 @@ async fn two_peers_exchange_sound_and_pictures() {
     let (heard_a, heard_b) = (Arc::default(), Arc::default());
     let (src_a, _fa) = feed(440.0);
     let (src_b, _fb) = feed(880.0);
-    let (a, mut ea) = Peer::start(both, &lo, src_a, sinks(&heard_a))
+    // A STUN server that says it sees A from a documentation address (as a
+    // NAT would show it): A's offer carries that reflexive candidate, and
+    // B (on the same machine) still reaches A's host address.
+    let stun = stun_server().await;
+    let (a, mut ea) = Peer::start(both, &lo, &[stun], src_a, sinks(&heard_a))
         .await
         .unwrap();
-    let (b, mut eb) = Peer::start(both, &lo, src_b, sinks(&heard_b))
+    let (b, mut eb) = Peer::start(both, &lo, &[], src_b, sinks(&heard_b))
         .await
         .unwrap();
 
@@ -112,6 +140,10 @@ async fn two_peers_exchange_sound_and_pictures() {
         Err(PeerError::BadOffer(_))
     ));
     let offer = a.offer(false).await.unwrap();
+    assert!(
+        offer.contains("198.51.100.7 40000 typ srflx"),
+        "no reflexive candidate in {offer}"
+    );
     let answer = b.accept_offer(&offer).await.unwrap();
     a.accept_answer(&answer).await.unwrap();
     until(&mut ea, PeerEvent::Connected).await;

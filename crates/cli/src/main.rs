@@ -104,6 +104,10 @@ struct Conn {
     /// platform's host on port 3001, as the seed's web app is built).
     #[arg(long, value_parser = parse_socket_url)]
     socket_url: Option<String>,
+    /// A STUN server for seed-004 peer-to-peer calls across NATs
+    /// (`stun:host:port`; repeatable). None by default: host addresses only.
+    #[arg(long, value_parser = parse_stun)]
+    stun: Vec<String>,
     /// Display name to ask for (001, 003).
     #[arg(long)]
     name: Option<String>,
@@ -283,6 +287,7 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
     let client = BackendClient::new(base, profile, auth)?.with_p2p(P2p {
         always: c.p2p,
         socket_url: c.socket_url.clone().or(linked_socket),
+        stun: c.stun.clone(),
     });
     let req = TokenRequest {
         session,
@@ -291,6 +296,16 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
         link,
     };
     Ok(TokenSource::Backend(Box::new(client), req))
+}
+
+fn parse_stun(s: &str) -> Result<String, String> {
+    tandem_call::p2p::stun::parse_server(s)
+        .map(|_| s.trim().to_owned())
+        .ok_or_else(|| {
+            format!(
+                "{s:?} is not a STUN server (stun:host:port); TURN servers are not supported yet"
+            )
+        })
 }
 
 fn parse_socket_url(s: &str) -> Result<String, String> {

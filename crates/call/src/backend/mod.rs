@@ -167,6 +167,9 @@ pub struct P2p {
     /// The Socket.IO server; by default the platform's host on port 3001,
     /// as the seed's web app is built (`NEXT_PUBLIC_SOCKET_URL`).
     pub socket_url: Option<String>,
+    /// STUN servers (`stun:host:port`) for a reflexive candidate across
+    /// NATs, as the platform's page has them in `iceServers`.
+    pub stun: Vec<String>,
 }
 
 /// The seed's documented default Socket.IO address for a platform at `base`.
@@ -212,6 +215,15 @@ impl BackendClient {
     /// Whether a call on this platform goes peer to peer whatever else it offers.
     pub fn always_p2p(&self) -> bool {
         self.profile == Profile::Seed004 && self.p2p.always
+    }
+
+    /// STUN servers for peer-to-peer calls (host:port).
+    pub fn stun_servers(&self) -> Vec<String> {
+        self.p2p
+            .stun
+            .iter()
+            .filter_map(|s| crate::p2p::stun::parse_server(s))
+            .collect()
     }
 
     /// The Socket.IO server of peer-to-peer calls.
@@ -594,6 +606,7 @@ mod tests {
             .with_p2p(P2p {
                 always: true,
                 socket_url: Some("http://rt:9".into()),
+                stun: Vec::new(),
             });
         assert_eq!(
             (c.always_p2p(), c.socket_url().as_deref()),
@@ -604,6 +617,7 @@ mod tests {
             .with_p2p(P2p {
                 always: true,
                 socket_url: None,
+                stun: Vec::new(),
             });
         assert!(!c.always_p2p());
     }

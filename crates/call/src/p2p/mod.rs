@@ -6,3 +6,4 @@ pub mod peer;
 pub mod roles;
 pub mod signal;
 pub mod socketio;
+pub mod stun;

@@ -24,6 +24,8 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Longest datagram read.
 const MAX_DATAGRAM: usize = 2000;
+/// How long a STUN server may take to answer (three tries).
+const STUN_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 /// Encoded video frames queued for the network loop.
 const VIDEO_QUEUE: usize = 4;
 
@@ -133,6 +135,7 @@ impl Peer {
     pub async fn start(
         carries: Carries,
         addresses: &[IpAddr],
+        stun_servers: &[String],
         sources: Sources,
         sinks: Sinks,
     ) -> Result<(Peer, mpsc::UnboundedReceiver<PeerEvent>), PeerError> {
@@ -159,6 +162,28 @@ impl Peer {
         }
         if sockets.is_empty() {
             return Err(PeerError::NoAddress(format!("tried {addresses:?}")));
+        }
+        // Where a STUN server sees each socket from (behind a NAT), asked
+        // before the sockets are handed to the connection.
+        let asked = futures_util::future::join_all(sockets.iter().map(|socket| async move {
+            for server in stun_servers {
+                if let Some(seen) = super::stun::reflexive(socket, server, STUN_WAIT).await {
+                    return socket.local_addr().ok().map(|base| (seen, base));
+                }
+            }
+            None
+        }))
+        .await;
+        for (seen, base) in asked.into_iter().flatten() {
+            if seen == base {
+                continue;
+            }
+            match Candidate::server_reflexive(seen, base, "udp") {
+                Ok(c) => {
+                    rtc.add_local_candidate(c);
+                }
+                Err(e) => tracing::debug!(%seen, "no reflexive candidate: {e}"),
+            }
         }
         let (commands, rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();

@@ -460,7 +460,8 @@ impl Call<'_> {
                 .then(|| (outgoing.clone(), self.cfg.media.capture.fps.max(1))),
         };
         let sinks = self.sinks(devices, other);
-        match Peer::start(carries, &peer::local_addresses(), sources, sinks).await {
+        let stun = self.client.stun_servers();
+        match Peer::start(carries, &peer::local_addresses(), &stun, sources, sinks).await {
             Ok(p) => Some(p),
             Err(e) => {
                 self.emit(CallEvent::Warning(format!(
