@@ -67,6 +67,20 @@ fn count(v: &Value) -> u64 {
     v.as_u64().unwrap_or(0)
 }
 
+/// tandem-backend on a fresh SQLite file: seed 004's API and its Socket.IO
+/// room server, no LiveKit behind it.
+async fn platform(tag: &str) -> tandem_backend::Running {
+    let db_path = std::env::temp_dir().join(format!("tandem-p2p-{tag}-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db_path);
+    tandem_backend::start(tandem_backend::Config::for_tests(
+        &format!("sqlite://{}", db_path.display()),
+        "ws://127.0.0.1:7880",
+        "p2p-jwt-secret-0123456789",
+    ))
+    .await
+    .unwrap()
+}
+
 fn start(url: &str, link: &str, kind: SessionType) -> CallHandle {
     let api = BackendClient::new(url, Profile::Seed004, Auth::None)
         .unwrap()
@@ -104,18 +118,8 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
     tandem_testkit::media_test(
         "tandem_and_the_seed_page_call_peer_to_peer",
         |_ip| async move {
-            let db_path =
-                std::env::temp_dir().join(format!("tandem-p2p-{}.db", std::process::id()));
-            let _ = std::fs::remove_file(&db_path);
-            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-                &format!("sqlite://{}", db_path.display()),
-                "ws://127.0.0.1:7880",
-                "p2p-jwt-secret-0123456789",
-            ))
-            .await
-            .unwrap();
-            let url = backend.url();
-            let db = backend.state.db.clone();
+            let backend = platform("call").await;
+            let (url, db) = (backend.url(), backend.state.db.clone());
 
             // ---- a video booking: the coach's page is in the room first.
             let b = book(&db, "p2p-video", "video", 30).await.unwrap();
@@ -312,18 +316,8 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
 #[test]
 fn a_cut_in_the_media_path_heals() {
     tandem_testkit::media_test("a_cut_in_the_media_path_heals", |_ip| async move {
-        let db_path =
-            std::env::temp_dir().join(format!("tandem-p2p-cut-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&db_path);
-        let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-            &format!("sqlite://{}", db_path.display()),
-            "ws://127.0.0.1:7880",
-            "p2p-jwt-secret-0123456789",
-        ))
-        .await
-        .unwrap();
-        let url = backend.url();
-        let db = backend.state.db.clone();
+        let backend = platform("cut").await;
+        let (url, db) = (backend.url(), backend.state.db.clone());
         let b = book(&db, "p2p-cut", "video", 30).await.unwrap();
         let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
             .await
