@@ -81,6 +81,23 @@ async fn platform(tag: &str) -> tandem_backend::Running {
     .unwrap()
 }
 
+/// A video booking, the coach's join link, and the coach's page already in
+/// the room.
+async fn booked_with_page(
+    url: &str,
+    db: &tandem_backend::db::Db,
+    tag: &str,
+) -> (tandem_backend::dev::Booking, String, Peer) {
+    let b = book(db, tag, "video", 30).await.unwrap();
+    let coach_link = add_link(db, &b.session, &b.coach, "astrologer", 3600)
+        .await
+        .unwrap();
+    let page = Peer::seed_page("page", url, url, &coach_link)
+        .await
+        .unwrap();
+    (b, coach_link, page)
+}
+
 fn start(url: &str, link: &str, kind: SessionType) -> CallHandle {
     let api = BackendClient::new(url, Profile::Seed004, Auth::None)
         .unwrap()
@@ -122,13 +139,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
             let (url, db) = (backend.url(), backend.state.db.clone());
 
             // ---- a video booking: the coach's page is in the room first.
-            let b = book(&db, "p2p-video", "video", 30).await.unwrap();
-            let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
-                .await
-                .unwrap();
-            let mut page = Peer::seed_page("page", &url, &url, &coach_link)
-                .await
-                .unwrap();
+            let (b, coach_link, mut page) = booked_with_page(&url, &db, "p2p-video").await;
             let mut call = start(&url, &b.link, SessionType::Video);
             next_matching(&mut call.events, "the session's facts", |e| {
             matches!(e, CallEvent::Session(i) if i.session_type == "video" && i.room_id.is_some())
@@ -318,13 +329,7 @@ fn a_cut_in_the_media_path_heals() {
     tandem_testkit::media_test("a_cut_in_the_media_path_heals", |_ip| async move {
         let backend = platform("cut").await;
         let (url, db) = (backend.url(), backend.state.db.clone());
-        let b = book(&db, "p2p-cut", "video", 30).await.unwrap();
-        let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
-            .await
-            .unwrap();
-        let mut page = Peer::seed_page("page", &url, &url, &coach_link)
-            .await
-            .unwrap();
+        let (b, _, mut page) = booked_with_page(&url, &db, "p2p-cut").await;
         let mut call = start(&url, &b.link, SessionType::Video);
         received_until(&call, "astrologer", "the page's picture", |r| {
             r.video_frames > 30

@@ -295,19 +295,7 @@ pub(super) async fn set_camera(
     if let Some(v) = &local.video {
         let _ = v.set_muted(false);
     }
-    send(
-        out,
-        CallEvent::DeviceInUse {
-            device: Device::Camera,
-            name: format!(
-                "{} ({}×{} at {} fps)",
-                feed.name(),
-                f.width,
-                f.height,
-                f.fps
-            ),
-        },
-    );
+    send(out, camera_in_use(&feed));
     if let Ok(mut v) = video.lock() {
         v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
     }
@@ -320,6 +308,21 @@ pub(super) async fn set_camera(
         ));
     }
     local.camera = Some(feed);
+}
+
+/// "Camera in use", naming the camera and what it delivers.
+pub(super) fn camera_in_use(feed: &CameraFeed) -> CallEvent {
+    let f = feed.format();
+    CallEvent::DeviceInUse {
+        device: Device::Camera,
+        name: format!(
+            "{} ({}×{} at {} fps)",
+            feed.name(),
+            f.width,
+            f.height,
+            f.fps
+        ),
+    }
 }
 
 /// Sends the camera's newest frames to the published track, at the track's

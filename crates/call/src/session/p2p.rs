@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::chat::History;
 use super::lifecycle::{Input, Lifecycle};
-use super::media::{Meter, pump_mic, report_switch, watch_device};
+use super::media::{Meter, camera_in_use, pump_mic, report_switch, watch_device};
 use super::{
     CallConfig, CallError, CallEvent, ChatMessage, Command, Device, EndReason, Events, LOCAL_VIDEO,
     MAX_CHAT_CHARS, MAX_NAME_CHARS, ReceivedMap, SessionType, VideoMap, send, shorten,
@@ -636,17 +636,7 @@ impl Call<'_> {
             }
             Err(e) => return tracing::warn!("camera thread: {e}"),
         };
-        let f = feed.format();
-        self.emit(CallEvent::DeviceInUse {
-            device: Device::Camera,
-            name: format!(
-                "{} ({}×{} at {} fps)",
-                feed.name(),
-                f.width,
-                f.height,
-                f.fps
-            ),
-        });
+        self.emit(camera_in_use(&feed));
         if let Ok(mut v) = self.video.lock() {
             v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
         }
