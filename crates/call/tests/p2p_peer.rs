@@ -139,7 +139,7 @@ async fn two_peers_exchange_sound_and_pictures() {
         b.accept_offer("not sdp").await,
         Err(PeerError::BadOffer(_))
     ));
-    let offer = a.offer(false).await.unwrap();
+    let offer = a.offer().await.unwrap();
     assert!(
         offer.contains("198.51.100.7 40000 typ srflx"),
         "no reflexive candidate in {offer}"

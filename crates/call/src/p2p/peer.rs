@@ -62,7 +62,7 @@ pub enum PeerEvent {
 }
 
 enum Command {
-    Offer(bool, oneshot::Sender<Result<String, PeerError>>),
+    Offer(oneshot::Sender<Result<String, PeerError>>),
     AcceptOffer(String, oneshot::Sender<Result<String, PeerError>>),
     AcceptAnswer(String, oneshot::Sender<Result<(), PeerError>>),
     Candidate(String),
@@ -251,9 +251,10 @@ impl Peer {
         rx.await.unwrap_or(Err(PeerError::Closed))
     }
 
-    /// Makes an offer (with new ICE credentials when `ice_restart`).
-    pub async fn offer(&self, ice_restart: bool) -> Result<String, PeerError> {
-        self.ask(|tx| Command::Offer(ice_restart, tx)).await
+    /// Makes an offer: the media the connection carries, or, when that
+    /// was offered already, the same again with new ICE credentials.
+    pub async fn offer(&self) -> Result<String, PeerError> {
+        self.ask(Command::Offer).await
     }
 
     /// Applies the other side's offer (dropping any offer of ours) and
@@ -503,11 +504,8 @@ impl Driver {
 
     fn command(&mut self, c: Command) {
         match c {
-            Command::Offer(ice_restart, reply) => {
+            Command::Offer(reply) => {
                 let mut api = self.rtc.sdp_api();
-                if ice_restart {
-                    api.ice_restart(true);
-                }
                 if self.mids.audio.is_none() && self.carries.audio {
                     self.mids.audio = Some(api.add_media(
                         MediaKind::Audio,

@@ -187,7 +187,7 @@ impl Call<'_> {
                         // new connection on our side can meet.
                         peer = self.new_peer(kind, &outgoing, &devices, &other).await;
                         if let Some((p, _)) = &peer {
-                            match p.offer(false).await {
+                            match p.offer().await {
                                 Ok(sdp) => {
                                     signal.offer(&sdp);
                                 }
