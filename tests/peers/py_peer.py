@@ -346,10 +346,11 @@ class Peer:
 
     async def cmd_stats(self, c):
         video = {}
-        for st in self.video_stats.values():
+        # A copy: the awaits below let a track arrive or leave meanwhile.
+        for st in list(self.video_stats.values()):
             if "track" in st:
                 st["frames"] = await self.frames_decoded(st["track"])
-        for ident, st in self.video_stats.items():
+        for ident, st in list(self.video_stats.items()):
             entry = {"frames": st["frames"], "width": 0, "height": 0, "color": None}
             f = st["last"]
             if f is not None:
