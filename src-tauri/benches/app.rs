@@ -80,7 +80,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
     let link = common::client_link(&backend, &demo);
 
     // The remote stream: 720p30 stamped pattern and a tone, in this process.
-    let mut sender = session::start(CallConfig {
+    let (_sender, mut sender_events) = session::start(CallConfig {
         token: TokenSource::Direct {
             url: ds.url(),
             token: token::join_named(&demo.session_id, "coach-sender", "Coach"),
@@ -99,7 +99,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         mic_on: true,
         camera_on: true,
     });
-    tokio::spawn(async move { while sender.events.recv().await.is_some() {} });
+    tokio::spawn(async move { while sender_events.recv().await.is_some() {} });
 
     let x = Xvfb::start(1280, 860);
     let mut env = common::app_env(&dir, &x.display);

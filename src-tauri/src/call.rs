@@ -79,8 +79,7 @@ pub(crate) async fn call_join(
         mic_on: request.mic_on,
         camera_on: request.camera_on,
     };
-    let mut handle = session::start(config);
-    let events = std::mem::replace(&mut handle.events, tokio::sync::mpsc::unbounded_channel().1);
+    let (handle, events) = session::start(config);
     let handle = Arc::new(handle);
     let generation = state.set_call(Some(handle.clone()));
     tauri::async_runtime::spawn(forward(app, events, generation));
@@ -288,7 +287,7 @@ pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_set_camera(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
-    Ok(running(&state)?.set_camera(on)?)
+    Ok(running(&state)?.set_camera(on).await?)
 }
 
 /// Sends a chat message; returns the id its `chatSent`/`chatFailed` carries.

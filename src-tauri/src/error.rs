@@ -154,6 +154,10 @@ impl From<CallError> for AppError {
                     "Your microphone could not be turned on ({detail}), so it stays off. Try again."
                 ),
             ),
+            CallError::CameraOn(detail) => Self::new(
+                ErrorCode::Device,
+                format!("Your camera could not be turned on ({detail}), so it stays off."),
+            ),
             CallError::Ended => Self::new(ErrorCode::NoCall, "The call has already ended."),
         }
     }

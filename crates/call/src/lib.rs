@@ -7,6 +7,7 @@ pub mod diagnose;
 pub mod link;
 pub mod p2p;
 pub mod prejoin;
+pub mod room;
 pub mod session;
 pub mod supabase;
 pub use tandem_lk as lk;

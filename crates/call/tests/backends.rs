@@ -629,7 +629,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let socket_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
-    let mut call = tandem_call::session::start(tandem_call::session::CallConfig {
+    let (_call, mut events) = tandem_call::session::start(tandem_call::session::CallConfig {
         token: tandem_call::session::TokenSource::Backend(
             Box::new(c.with_p2p(tandem_call::backend::P2p {
                 always: false,
@@ -646,7 +646,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
         camera_on: false,
     });
     let failed = tokio::time::timeout(Duration::from_secs(30), async {
-        while let Some(e) = call.events.recv().await {
+        while let Some(e) = events.recv().await {
             if let tandem_call::session::CallEvent::State(
                 tandem_call::session::CallState::Failed(e),
             ) = e

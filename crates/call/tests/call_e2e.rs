@@ -68,7 +68,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 .unwrap();
 
             let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
-            let mut call = session::start(CallConfig {
+            let (call, mut events) = session::start(CallConfig {
                 token: TokenSource::Backend(
                     Box::new(api),
                     TokenRequest {
@@ -92,7 +92,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             });
             let mut states = Vec::new();
             let mut info = None;
-            next_matching(&mut call.events, "connected", |e| {
+            next_matching(&mut events, "connected", |e| {
                 if let CallEvent::State(s) = e {
                     states.push(s.clone());
                 }
@@ -122,8 +122,8 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 ),
                 (sid.as_str(), "video", Some(30), "Coach")
             );
-            next_matching(&mut call.events, "the peer's audio", |e| matches!(e, CallEvent::TrackSubscribed { identity, kind: tandem_lk::TrackKind::Audio } if identity == "peer")).await;
-            next_matching(&mut call.events, "a timer tick", |e| matches!(e, CallEvent::Timer { remaining: Some(r), ending_soon: false, .. } if r.as_secs() > 29 * 60)).await;
+            next_matching(&mut events, "the peer's audio", |e| matches!(e, CallEvent::TrackSubscribed { identity, kind: tandem_lk::TrackKind::Audio } if identity == "peer")).await;
+            next_matching(&mut events, "a timer tick", |e| matches!(e, CallEvent::Timer { remaining: Some(r), ending_soon: false, .. } if r.as_secs() > 29 * 60)).await;
 
             // The peer sees our picture and hears our tone.
             let us = client.as_str();
@@ -173,7 +173,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             // Chat both ways, both formats.
             let sent_id = call.send_chat("hello from tandem ✓").unwrap();
             next_matching(
-                &mut call.events,
+                &mut events,
                 "chat sent",
                 |e| matches!(e, CallEvent::ChatSent { local_id, message } if *local_id == sent_id && message.text == "hello from tandem ✓"),
             )
@@ -199,14 +199,14 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             )
             .await
             .unwrap();
-            next_matching(&mut call.events, "lk.chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.from == "peer" && m.text == "<img src=x onerror=alert(1)> from python")).await;
+            next_matching(&mut events, "lk.chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.from == "peer" && m.text == "<img src=x onerror=alert(1)> from python")).await;
             let packet = json!({"id": "legacy-1", "timestamp": 1_700_000_000_000_i64, "message": "legacy hello"}).to_string();
             peer.cmd(
                 json!({"cmd": "send_data", "payload": packet, "topic": "chat", "reliable": true}),
             )
             .await
             .unwrap();
-            next_matching(&mut call.events, "legacy chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.id == "legacy-1" && m.text == "legacy hello")).await;
+            next_matching(&mut events, "legacy chat from the peer", |e| matches!(e, CallEvent::ChatReceived(m) if m.id == "legacy-1" && m.text == "legacy hello")).await;
 
             // The call's history holds both directions, in order, duplicates
             // (the same message in both formats) once.
@@ -234,7 +234,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             .unwrap();
             // Ending the session leaves the room and settles it on the platform.
             call.end_session().unwrap();
-            next_matching(&mut call.events, "ended", |e| {
+            next_matching(&mut events, "ended", |e| {
                 e == &CallEvent::State(CallState::Ended(EndReason::SessionEnded))
             })
             .await;
@@ -280,7 +280,7 @@ async fn a_refused_token_fails_the_call_with_the_likely_cause() {
             })
             .to_jwt()
             .unwrap();
-    let mut call = session::start(CallConfig {
+    let (_call, mut events) = session::start(CallConfig {
         token: TokenSource::Direct {
             url: ds.url(),
             token: forged,
@@ -294,7 +294,7 @@ async fn a_refused_token_fails_the_call_with_the_likely_cause() {
     });
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let ev = tokio::time::timeout_at(deadline, call.events.recv())
+        let ev = tokio::time::timeout_at(deadline, events.recv())
             .await
             .unwrap()
             .unwrap();

@@ -14,8 +14,8 @@ use tandem_backend::dev::{add_link, book};
 use tandem_call::backend::{Auth, BackendClient, P2p, Profile, TokenRequest};
 use tandem_call::lk::TrackKind;
 use tandem_call::session::{
-    self, CallConfig, CallEvent, CallHandle, CallState, EndReason, MediaConfig, SessionType,
-    TokenSource,
+    self, CallConfig, CallEvent, CallEvents, CallHandle, CallState, EndReason, MediaConfig,
+    SessionType, TokenSource,
 };
 use tandem_testkit::peer::Peer;
 
@@ -98,7 +98,7 @@ async fn booked_with_page(
     (b, coach_link, page)
 }
 
-fn start(url: &str, link: &str, kind: SessionType) -> CallHandle {
+fn start(url: &str, link: &str, kind: SessionType) -> (CallHandle, CallEvents) {
     let api = BackendClient::new(url, Profile::Seed004, Auth::None)
         .unwrap()
         .with_p2p(P2p {
@@ -140,16 +140,16 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
 
             // ---- a video booking: the coach's page is in the room first.
             let (b, coach_link, mut page) = booked_with_page(&url, &db, "p2p-video").await;
-            let mut call = start(&url, &b.link, SessionType::Video);
-            next_matching(&mut call.events, "the session's facts", |e| {
+            let (call, mut events) = start(&url, &b.link, SessionType::Video);
+            next_matching(&mut events, "the session's facts", |e| {
             matches!(e, CallEvent::Session(i) if i.session_type == "video" && i.room_id.is_some())
         })
         .await;
-            next_matching(&mut call.events, "the coach in the room", |e| {
+            next_matching(&mut events, "the coach in the room", |e| {
             matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "astrologer")
         })
         .await;
-            next_matching(&mut call.events, "the coach's video", |e| {
+            next_matching(&mut events, "the coach's video", |e| {
             matches!(e, CallEvent::TrackSubscribed { identity, kind: TrackKind::Video } if identity == "astrologer")
         })
         .await;
@@ -174,7 +174,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
             // ---- chat both ways, in the seed's `message` shape.
             let id = call.send_chat("hello from Tandem ✓").unwrap();
             next_matching(
-                &mut call.events,
+                &mut events,
                 "our chat sent",
                 |e| matches!(e, CallEvent::ChatSent { local_id, .. } if *local_id == id),
             )
@@ -187,11 +187,10 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
             page.cmd(json!({"cmd": "send_chat", "text": "<b>from the page</b>"}))
                 .await
                 .unwrap();
-            let CallEvent::ChatReceived(m) =
-                next_matching(&mut call.events, "the page's chat", |e| {
-                    matches!(e, CallEvent::ChatReceived(_))
-                })
-                .await
+            let CallEvent::ChatReceived(m) = next_matching(&mut events, "the page's chat", |e| {
+                matches!(e, CallEvent::ChatReceived(_))
+            })
+            .await
             else {
                 unreachable!()
             };
@@ -202,7 +201,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
 
             // ---- the coach's page closes and opens again: the call carries on.
             page.disconnect().await.unwrap();
-            next_matching(&mut call.events, "the coach leaving", |e| {
+            next_matching(&mut events, "the coach leaving", |e| {
             matches!(e, CallEvent::ParticipantLeft { identity } if identity == "astrologer")
         })
         .await;
@@ -213,7 +212,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
             let mut page = Peer::seed_page("page-again", &url, &url, &coach_link)
                 .await
                 .unwrap();
-            next_matching(&mut call.events, "the coach back", |e| {
+            next_matching(&mut events, "the coach back", |e| {
             matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "astrologer")
         })
         .await;
@@ -232,7 +231,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
 
             // ---- ending the session ends it on the platform too.
             call.end_session().unwrap();
-            next_matching(&mut call.events, "the end", |e| {
+            next_matching(&mut events, "the end", |e| {
                 matches!(
                     e,
                     CallEvent::State(CallState::Ended(EndReason::SessionEnded))
@@ -258,8 +257,8 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
                     .await
                     .unwrap();
                 let mut page = Peer::seed_page(word, &url, &url, &link).await.unwrap();
-                let mut call = start(&url, &b.link, kind);
-                next_matching(&mut call.events, "our place in the room", |e| {
+                let (call, mut events) = start(&url, &b.link, kind);
+                next_matching(&mut events, "our place in the room", |e| {
                     matches!(e, CallEvent::State(CallState::Connected))
                 })
                 .await;
@@ -274,7 +273,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
                         .await
                         .unwrap();
                 }
-                next_matching(&mut call.events, "the coach in the room", |e| {
+                next_matching(&mut events, "the coach in the room", |e| {
                 matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "astrologer")
             })
             .await;
@@ -311,7 +310,7 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
                     .await
                     .unwrap();
                 call.leave().unwrap();
-                next_matching(&mut call.events, "the end", |e| {
+                next_matching(&mut events, "the end", |e| {
                     matches!(e, CallEvent::State(CallState::Ended(EndReason::Left)))
                 })
                 .await;
@@ -330,7 +329,7 @@ fn a_cut_in_the_media_path_heals() {
         let backend = platform("cut").await;
         let (url, db) = (backend.url(), backend.state.db.clone());
         let (b, _, mut page) = booked_with_page(&url, &db, "p2p-cut").await;
-        let mut call = start(&url, &b.link, SessionType::Video);
+        let (call, mut events) = start(&url, &b.link, SessionType::Video);
         received_until(&call, "astrologer", "the page's picture", |r| {
             r.video_frames > 30
         })
@@ -339,14 +338,14 @@ fn a_cut_in_the_media_path_heals() {
         // Media travels over the namespace's veth address; loopback (the
         // Socket.IO room) is spared.
         tandem_testkit::netns::blackhole_all_but_guest(true);
-        next_matching(&mut call.events, "reconnecting", |e| {
+        next_matching(&mut events, "reconnecting", |e| {
             matches!(e, CallEvent::State(CallState::Reconnecting))
         })
         .await;
         tokio::time::sleep(Duration::from_secs(10)).await;
         let before = call.received()["astrologer"].video_frames;
         tandem_testkit::netns::blackhole_all_but_guest(false);
-        next_matching(&mut call.events, "reconnected", |e| {
+        next_matching(&mut events, "reconnected", |e| {
             matches!(e, CallEvent::State(CallState::Connected))
         })
         .await;
@@ -363,7 +362,7 @@ fn a_cut_in_the_media_path_heals() {
         .await
         .unwrap();
         call.leave().unwrap();
-        next_matching(&mut call.events, "the end", |e| {
+        next_matching(&mut events, "the end", |e| {
             matches!(e, CallEvent::State(CallState::Ended(EndReason::Left)))
         })
         .await;

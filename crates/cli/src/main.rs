@@ -397,7 +397,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
 async fn call(c: Conn, bot: bool) -> Result<()> {
     let (media, camera_on) = media(&c, bot)?;
     let source = token_source(&c).await?;
-    let mut handle = session::start(CallConfig {
+    let (handle, mut events) = session::start(CallConfig {
         token: source,
         session_type: match c.r#type {
             Kind::Chat => SessionType::Chat,
@@ -475,7 +475,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 Ok(Some(_)) => {}
                 _ => stdin_open = false,
             },
-            ev = handle.events.recv() => {
+            ev = events.recv() => {
                 let Some(ev) = ev else { return Ok(()) };
                 print_event(&ev);
                 match ev {
@@ -502,8 +502,8 @@ async fn command(handle: &session::CallHandle, line: &str) {
     let done = match (cmd, arg) {
         ("/end", "") => handle.end_session(),
         ("/mute" | "/unmute", "") => handle.set_mic(cmd == "/unmute").await,
-        ("/camera", "on") => handle.set_camera(true),
-        ("/camera", "off") => handle.set_camera(false),
+        ("/camera", "on") => handle.set_camera(true).await,
+        ("/camera", "off") => handle.set_camera(false).await,
         ("/camera", id) if !id.is_empty() => handle.switch_camera(CameraChoice::Id(id.into())),
         ("/mic", id) if !id.is_empty() => handle.switch_mic(MicChoice::Id(id.into())),
         ("/speaker", id) if !id.is_empty() => handle.switch_speaker(SpeakerChoice::Id(id.into())),

@@ -7,7 +7,18 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CallError, CallEvent, CallState, EndReason, timer};
+use super::{CallError, CallEvent, CallState, EndReason};
+
+/// Timer figures at `elapsed` into a call with `paid` minutes.
+pub fn timer(elapsed: Duration, paid_minutes: Option<u32>, warn_before: Duration) -> CallEvent {
+    let remaining =
+        paid_minutes.map(|m| Duration::from_secs(u64::from(m) * 60).saturating_sub(elapsed));
+    CallEvent::Timer {
+        elapsed,
+        remaining,
+        ending_soon: remaining.is_some_and(|r| r <= warn_before),
+    }
+}
 
 /// What happened to the call.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,5 +230,52 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn timer_counts_down_paid_time_and_warns_before_the_end() {
+        let warn = Duration::from_secs(300);
+        let CallEvent::Timer {
+            remaining,
+            ending_soon,
+            ..
+        } = timer(Duration::from_secs(60), Some(30), warn)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (remaining, ending_soon),
+            (Some(Duration::from_secs(29 * 60)), false)
+        );
+        let CallEvent::Timer {
+            remaining,
+            ending_soon,
+            ..
+        } = timer(Duration::from_secs(26 * 60), Some(30), warn)
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (remaining, ending_soon),
+            (Some(Duration::from_secs(240)), true)
+        );
+        let CallEvent::Timer {
+            remaining,
+            ending_soon,
+            ..
+        } = timer(Duration::from_secs(40 * 60), Some(30), warn)
+        else {
+            panic!()
+        };
+        assert_eq!((remaining, ending_soon), (Some(Duration::ZERO), true));
+        let CallEvent::Timer {
+            remaining,
+            ending_soon,
+            ..
+        } = timer(Duration::from_secs(5), None, warn)
+        else {
+            panic!()
+        };
+        assert_eq!((remaining, ending_soon), (None, false));
     }
 }

@@ -9,31 +9,45 @@ use tandem_media::audio::{self, Microphone, Speaker};
 use tandem_media::camera::{self, CameraFeed, CameraStatus};
 use tandem_media::{FrameReceiver, I420Frame};
 
-use super::{
-    CallConfig, CallEvent, Device, Events, LOCAL_VIDEO, Received, ReceivedMap, SessionType,
-    VideoMap, send,
-};
+use super::handle::{Out, Shared};
+use super::{CallConfig, CallEvent, Device, LOCAL_VIDEO, Received, SessionType};
+use crate::room::{CameraTrack, MicTrack, Room};
 
 /// Everything local in a call: tracks, devices, and the tasks between them.
 /// Dropping it stops the tasks and closes the devices.
-#[derive(Default)]
-pub(super) struct Local {
-    pub(super) video: Option<lk::LocalVideoTrack>,
-    pub(super) video_source: Option<lk::VideoSource>,
+pub(super) struct Local<R: Room> {
+    pub(super) video: Option<R::Camera>,
     pub(super) camera: Option<CameraFeed>,
     pub(super) camera_task: Option<tokio::task::JoinHandle<()>>,
-    pub(super) audio: Option<lk::LocalAudioTrack>,
+    pub(super) audio: Option<R::Mic>,
     pub(super) mic: Option<Microphone>,
     pub(super) mic_task: Option<tokio::task::JoinHandle<()>>,
     /// Open while the microphone is on: closed, no sample reaches the
-    /// source, whatever LiveKit's mute did.
+    /// track, whatever LiveKit's mute did.
     pub(super) mic_gate: Arc<AtomicBool>,
     pub(super) speaker: Option<Speaker>,
     pub(super) processor: Option<audio::SharedProcessor>,
     pub(super) remote_tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
-impl Drop for Local {
+impl<R: Room> Default for Local<R> {
+    fn default() -> Self {
+        Self {
+            video: None,
+            camera: None,
+            camera_task: None,
+            audio: None,
+            mic: None,
+            mic_task: None,
+            mic_gate: Arc::default(),
+            speaker: None,
+            processor: None,
+            remote_tasks: Vec::new(),
+        }
+    }
+}
+
+impl<R: Room> Drop for Local<R> {
     fn drop(&mut self) {
         for t in self
             .camera_task
@@ -46,8 +60,76 @@ impl Drop for Local {
     }
 }
 
+impl<R: Room> Local<R> {
+    /// Gates the microphone locally first (off takes effect before anything
+    /// else can fail), then mutes or unmutes the published track. Off holds
+    /// even when LiveKit's mute fails: nothing leaves, the others just do
+    /// not see the muted sign.
+    pub(super) fn set_mic(&self, on: bool) -> Result<(), super::CallError> {
+        if !on {
+            self.mic_gate.store(false, Ordering::SeqCst);
+        }
+        let published = match &self.audio {
+            Some(a) => a.set_muted(!on),
+            None => Ok(()),
+        };
+        match (on, published) {
+            (true, Ok(())) => {
+                self.mic_gate.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+            (true, Err(e)) => Err(super::CallError::Unmute(e.to_string())),
+            (false, Ok(())) => Ok(()),
+            (false, Err(e)) => {
+                tracing::warn!("LiveKit's mute failed ({e}); the microphone is gated locally");
+                Ok(())
+            }
+        }
+    }
+
+    /// Stops the camera: no picture reaches the track, the device closes
+    /// (its light goes out) and the preview goes; then the track is muted
+    /// for the others to see.
+    pub(super) fn camera_off(&mut self, shared: &Shared) {
+        if let Some(t) = self.camera_task.take() {
+            t.abort();
+        }
+        self.camera = None;
+        if let Ok(mut v) = shared.video.lock() {
+            v.remove(LOCAL_VIDEO);
+        }
+        if let Some(v) = &self.video
+            && let Err(e) = v.set_muted(true)
+        {
+            // The camera is closed: nothing leaves either way.
+            tracing::warn!("LiveKit's camera mute failed ({e}); the camera is closed");
+        }
+    }
+
+    /// Publishes our tracks again in a rejoined room, muted as they were.
+    pub(super) async fn republish(&self, room: &R, mic_on: bool) {
+        let mic_on = mic_on && self.mic_gate.load(Ordering::SeqCst);
+        if let Some(a) = &self.audio {
+            if let Err(e) = room.publish_mic(a).await {
+                tracing::warn!("republishing the microphone failed: {e}");
+            }
+            if let Err(e) = a.set_muted(!mic_on) {
+                tracing::warn!("muting the republished microphone failed: {e}");
+            }
+        }
+        if let Some(v) = &self.video {
+            if let Err(e) = room.publish_camera(v).await {
+                tracing::warn!("republishing the camera failed: {e}");
+            }
+            if let Err(e) = v.set_muted(self.camera.is_none()) {
+                tracing::warn!("muting the republished camera failed: {e}");
+            }
+        }
+    }
+}
+
 pub(super) fn report_switch(
-    out: &Events,
+    out: &Out,
     device: Device,
     result: Result<(), audio::AudioError>,
     status: &tokio::sync::watch::Receiver<audio::DeviceStatus>,
@@ -55,22 +137,19 @@ pub(super) fn report_switch(
     match result {
         Ok(()) => {
             if let audio::DeviceStatus::Running(name) = status.borrow().clone() {
-                send(out, CallEvent::DeviceInUse { device, name });
+                out.emit(CallEvent::DeviceInUse { device, name });
             }
         }
-        Err(e) => send(
-            out,
-            CallEvent::DeviceProblem {
-                device,
-                error: e.to_string(),
-            },
-        ),
+        Err(e) => out.emit(CallEvent::DeviceProblem {
+            device,
+            error: e.to_string(),
+        }),
     }
 }
 
 /// Reports a device thread's status changes (a device lost mid-call) as events.
 pub(super) fn watch_device(
-    out: &Events,
+    out: &Out,
     device: Device,
     mut status: tokio::sync::watch::Receiver<audio::DeviceStatus>,
 ) -> tokio::task::JoinHandle<()> {
@@ -78,30 +157,29 @@ pub(super) fn watch_device(
     tokio::spawn(async move {
         while status.changed().await.is_ok() {
             if let audio::DeviceStatus::Lost(e) = status.borrow_and_update().clone() {
-                send(
-                    &out,
-                    CallEvent::DeviceProblem {
-                        device,
-                        error: e.to_string(),
-                    },
-                );
+                out.emit(CallEvent::DeviceProblem {
+                    device,
+                    error: e.to_string(),
+                });
             }
         }
     })
 }
 
-pub(super) async fn publish(
+/// Opens the speaker, and publishes what the booking allows: the
+/// microphone (voice and video) and the camera (video).
+pub(super) async fn publish<R: Room>(
     cfg: &CallConfig,
-    me: &lk::LocalParticipant,
-    local: &mut Local,
-    out: &Events,
-    video: &VideoMap,
+    room: &R,
+    local: &mut Local<R>,
+    out: &Out,
+    shared: &Shared,
 ) -> Result<(), String> {
     let m = &cfg.media;
     if cfg.media.processing && cfg.session_type != SessionType::Chat {
         match audio::processor() {
             Ok(p) => local.processor = Some(p),
-            Err(e) => send(out, CallEvent::Warning(e.to_string())),
+            Err(e) => out.emit(CallEvent::Warning(e.to_string())),
         }
     }
     // Opening a device waits on the audio server: off the async runtime.
@@ -112,40 +190,24 @@ pub(super) async fn publish(
     match opened {
         Ok(sp) => {
             if let audio::DeviceStatus::Running(name) = sp.status().borrow().clone() {
-                send(
-                    out,
-                    CallEvent::DeviceInUse {
-                        device: Device::Speaker,
-                        name,
-                    },
-                );
+                out.emit(CallEvent::DeviceInUse {
+                    device: Device::Speaker,
+                    name,
+                });
             }
             local
                 .remote_tasks
                 .push(watch_device(out, Device::Speaker, sp.status()));
             local.speaker = Some(sp);
         }
-        Err(e) => send(
-            out,
-            CallEvent::DeviceProblem {
-                device: Device::Speaker,
-                error: e.to_string(),
-            },
-        ),
+        Err(e) => out.emit(CallEvent::DeviceProblem {
+            device: Device::Speaker,
+            error: e.to_string(),
+        }),
     }
     if matches!(cfg.session_type, SessionType::Voice | SessionType::Video) {
-        let source =
-            lk::AudioSource::new(lk::AudioSourceOptions::default()).map_err(|e| e.to_string())?;
-        let track = lk::LocalAudioTrack::new("microphone", &source).map_err(|e| e.to_string())?;
-        me.publish_track(
-            track.track(),
-            lk::PublishOptions {
-                source: lk::TrackSource::Microphone,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let track = room.new_mic().map_err(|e| e.to_string())?;
+        room.publish_mic(&track).await.map_err(|e| e.to_string())?;
         track.set_muted(!cfg.mic_on).map_err(|e| e.to_string())?;
         local.mic_gate.store(cfg.mic_on, Ordering::SeqCst);
         let choice = m.mic.clone();
@@ -153,26 +215,17 @@ pub(super) async fn publish(
         match tokio::task::spawn_blocking(move || Microphone::start(choice, processor)).await {
             Ok(Ok(mut mic)) => {
                 if let audio::DeviceStatus::Running(name) = mic.status().borrow().clone() {
-                    send(
-                        out,
-                        CallEvent::DeviceInUse {
-                            device: Device::Microphone,
-                            name,
-                        },
-                    );
+                    out.emit(CallEvent::DeviceInUse {
+                        device: Device::Microphone,
+                        name,
+                    });
                 }
                 if let Some(frames) = mic.take_frames() {
                     let gate = local.mic_gate.clone();
+                    let sink = track.clone();
                     local.mic_task = Some(tokio::spawn(pump_mic(frames, gate, move |data| {
-                        let source = source.clone();
-                        async move {
-                            let frame = lk::AudioFrame {
-                                data,
-                                sample_rate: audio::RATE,
-                                channels: 1,
-                            };
-                            source.capture(frame).await.is_ok()
-                        }
+                        let sink = sink.clone();
+                        async move { sink.capture(data).await }
                     })));
                 }
                 local
@@ -180,19 +233,17 @@ pub(super) async fn publish(
                     .push(watch_device(out, Device::Microphone, mic.status()));
                 local.mic = Some(mic);
             }
-            Ok(Err(e)) => send(
-                out,
-                CallEvent::DeviceProblem {
-                    device: Device::Microphone,
-                    error: e.to_string(),
-                },
-            ),
+            Ok(Err(e)) => out.emit(CallEvent::DeviceProblem {
+                device: Device::Microphone,
+                error: e.to_string(),
+            }),
             Err(e) => return Err(e.to_string()),
         }
         local.audio = Some(track);
     }
     if cfg.session_type == SessionType::Video {
-        set_camera(cfg, me, local, cfg.camera_on, out, video).await;
+        // A camera that will not open is reported; the call goes on.
+        let _ = set_camera(cfg, room, local, cfg.camera_on, out, shared).await;
     }
     Ok(())
 }
@@ -218,31 +269,30 @@ pub(super) async fn pump_mic<F, Fut>(
 }
 
 /// Turns the camera on (opening it, publishing on first use) or off
-/// (muting the track and closing the device, so its light goes out).
-pub(super) async fn set_camera(
+/// (muting the track and closing the device, so its light goes out). A
+/// camera that cannot start is reported as a device problem and returned.
+pub(super) async fn set_camera<R: Room>(
     cfg: &CallConfig,
-    me: &lk::LocalParticipant,
-    local: &mut Local,
+    room: &R,
+    local: &mut Local<R>,
     on: bool,
-    out: &Events,
-    video: &VideoMap,
-) {
+    out: &Out,
+    shared: &Shared,
+) -> Result<(), String> {
     if !on {
-        if let Some(v) = &local.video {
-            let _ = v.set_muted(true);
-        }
-        if let Some(t) = local.camera_task.take() {
-            t.abort();
-        }
-        local.camera = None;
-        if let Ok(mut v) = video.lock() {
-            v.remove(LOCAL_VIDEO);
-        }
-        return;
+        local.camera_off(shared);
+        return Ok(());
     }
     if local.camera.is_some() {
-        return;
+        return Ok(());
     }
+    let problem = |error: String| {
+        out.emit(CallEvent::DeviceProblem {
+            device: Device::Camera,
+            error: error.clone(),
+        });
+        Err(error)
+    };
     let (choice, format) = (cfg.media.camera.clone(), cfg.media.capture);
     let opened = tokio::task::spawn_blocking(move || camera::open(&choice, format))
         .await
@@ -250,64 +300,37 @@ pub(super) async fn set_camera(
         .and_then(|r| r.map_err(|e| e.to_string()));
     let feed = match opened {
         Ok(feed) => feed,
-        Err(error) => {
-            return send(
-                out,
-                CallEvent::DeviceProblem {
-                    device: Device::Camera,
-                    error,
-                },
-            );
-        }
+        Err(error) => return problem(error),
     };
     let f = feed.format();
     if local.video.is_none() {
         let published = async {
-            let source = lk::VideoSource::new(f.width, f.height).map_err(|e| e.to_string())?;
-            let track = lk::LocalVideoTrack::new("camera", &source).map_err(|e| e.to_string())?;
-            me.publish_track(
-                track.track(),
-                lk::PublishOptions {
-                    source: lk::TrackSource::Camera,
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|e| e.to_string())?;
-            Ok::<_, String>((source, track))
+            let track = room.new_camera(f.width, f.height)?;
+            room.publish_camera(&track).await?;
+            Ok::<_, crate::room::RoomError>(track)
         };
         match published.await {
-            Ok((source, track)) => {
-                local.video_source = Some(source);
-                local.video = Some(track);
-            }
-            Err(e) => {
-                return send(
-                    out,
-                    CallEvent::DeviceProblem {
-                        device: Device::Camera,
-                        error: e,
-                    },
-                );
-            }
+            Ok(track) => local.video = Some(track),
+            Err(e) => return problem(e.to_string()),
         }
     }
-    if let Some(v) = &local.video {
-        let _ = v.set_muted(false);
+    if let Some(v) = &local.video
+        && let Err(e) = v.set_muted(false)
+    {
+        tracing::warn!("LiveKit's camera unmute failed: {e}");
     }
-    send(out, camera_in_use(&feed));
-    if let Ok(mut v) = video.lock() {
-        v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
-    }
-    if let Some(source) = local.video_source.clone() {
+    out.emit(camera_in_use(&feed));
+    shared.set_video(LOCAL_VIDEO, feed.frames());
+    if let Some(track) = local.video.clone() {
         local.camera_task = Some(pump_camera(
             feed.frames(),
             feed.status(),
-            source,
+            track,
             out.clone(),
         ));
     }
     local.camera = Some(feed);
+    Ok(())
 }
 
 /// "Camera in use", naming the camera and what it delivers.
@@ -327,17 +350,14 @@ pub(super) fn camera_in_use(feed: &CameraFeed) -> CallEvent {
 
 /// Sends the camera's newest frames to the published track, at the track's
 /// size; reports the camera failing.
-fn pump_camera(
+fn pump_camera<C: CameraTrack>(
     mut frames: FrameReceiver,
     mut status: tokio::sync::watch::Receiver<CameraStatus>,
-    source: lk::VideoSource,
-    out: Events,
+    track: C,
+    out: Out,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let (w, h) = source.resolution();
-        let Ok(mut buf) = lk::I420Buffer::new(w, h) else {
-            return;
-        };
+        let (w, h) = track.resolution();
         loop {
             tokio::select! {
                 changed = frames.changed() => {
@@ -349,19 +369,12 @@ fn pump_camera(
                     } else {
                         match frame.scaled(w, h) { Ok(f) => { scaled = f; &scaled } Err(_) => continue }
                     };
-                    let (dy, du, dv) = buf.planes_mut();
-                    let (sy, su, sv) = frame.planes();
-                    if dy.len() != sy.len() || du.len() != su.len() { continue; }
-                    dy.copy_from_slice(sy);
-                    du.copy_from_slice(su);
-                    dv.copy_from_slice(sv);
-                    let meta = lk::FrameMeta { user_timestamp_us: u64::try_from(frame.captured_us).ok(), frame_id: None };
-                    if source.capture(&buf, frame.captured_us, meta).is_err() { return; }
+                    if !track.capture(frame) { return; }
                 }
                 changed = status.changed() => {
                     if changed.is_err() { return; }
                     if let CameraStatus::Failed(e) = status.borrow_and_update().clone() {
-                        send(&out, CallEvent::DeviceProblem { device: Device::Camera, error: e.to_string() });
+                        out.emit(CallEvent::DeviceProblem { device: Device::Camera, error: e.to_string() });
                         return;
                     }
                 }
@@ -371,16 +384,15 @@ fn pump_camera(
 }
 
 /// Starts playing a remote track: audio into the speaker's mix, video into
-/// a newest-frame slot readable with [`CallHandle::video`].
-pub(super) fn play_remote(
+/// a newest-frame slot readable with [`super::CallHandle::video`].
+pub(super) fn play_remote<R: Room>(
     identity: &str,
     track: &lk::Track,
-    local: &Local,
-    out: &Events,
-    video: &VideoMap,
-    received: &ReceivedMap,
+    local: &Local<R>,
+    out: &Out,
+    shared: &Shared,
 ) -> Option<tokio::task::JoinHandle<()>> {
-    let meter = Meter::new(identity, received);
+    let meter = Meter::new(identity, shared);
     match track.kind() {
         lk::TrackKind::Audio => {
             let mut input = local.speaker.as_ref()?.add_input();
@@ -396,15 +408,10 @@ pub(super) fn play_remote(
         lk::TrackKind::Video => {
             let mut stream = lk::VideoStream::new(track, lk::VideoStreamOptions::default()).ok()?;
             let (tx, rx) = tandem_media::frame::newest_frame_channel();
-            if let Ok(mut v) = video.lock() {
-                v.insert(identity.to_owned(), rx);
-            }
-            send(
-                out,
-                CallEvent::VideoAvailable {
-                    identity: identity.to_owned(),
-                },
-            );
+            shared.set_video(identity, rx);
+            out.emit(CallEvent::VideoAvailable {
+                identity: identity.to_owned(),
+            });
             Some(tokio::spawn(async move {
                 while let Some(frame) = stream.next().await {
                     let Some(f) = to_frame(&frame) else { continue };
@@ -418,19 +425,19 @@ pub(super) fn play_remote(
 }
 
 /// Keeps what has arrived from one participant up to date for
-/// [`CallHandle::received`]: frame counts, sound level and pitch, picture
+/// [`super::CallHandle::received`]: frame counts, sound level and pitch, picture
 /// size, and the stamp's counter and delay when the picture carries one.
 #[derive(Clone)]
 pub(super) struct Meter {
     who: String,
-    received: ReceivedMap,
+    received: Arc<std::sync::Mutex<std::collections::HashMap<String, Received>>>,
 }
 
 impl Meter {
-    pub(super) fn new(who: &str, received: &ReceivedMap) -> Self {
+    pub(super) fn new(who: &str, shared: &Shared) -> Self {
         Self {
             who: who.to_owned(),
-            received: received.clone(),
+            received: shared.received.clone(),
         }
     }
 

@@ -12,12 +12,12 @@ use tandem_media::camera::{self, CameraFeed};
 use tandem_media::frame::{FrameSender, newest_frame_channel};
 use tokio::sync::mpsc;
 
-use super::chat::History;
+use super::handle::{Command, Out, Shared};
 use super::lifecycle::{Input, Lifecycle};
 use super::media::{Meter, camera_in_use, pump_mic, report_switch, watch_device};
 use super::{
-    CallConfig, CallError, CallEvent, ChatMessage, Command, Device, EndReason, Events, LOCAL_VIDEO,
-    MAX_CHAT_CHARS, MAX_NAME_CHARS, ReceivedMap, SessionType, VideoMap, send, shorten,
+    CallConfig, CallError, CallEvent, ChatMessage, Device, EndReason, LOCAL_VIDEO, MAX_CHAT_CHARS,
+    MAX_NAME_CHARS, SessionType, shorten,
 };
 use crate::backend::{BackendClient, SessionInfo, TokenRequest};
 use crate::p2p::peer::{self, Carries, Peer, PeerEvent, Sinks, Sources};
@@ -40,10 +40,8 @@ pub(super) struct Call<'a> {
     pub(super) client: &'a BackendClient,
     pub(super) req: &'a TokenRequest,
     pub(super) info: &'a SessionInfo,
-    pub(super) out: &'a Events,
-    pub(super) history: &'a History,
-    pub(super) video: &'a VideoMap,
-    pub(super) received: &'a ReceivedMap,
+    pub(super) out: &'a Out,
+    pub(super) shared: &'a Shared,
 }
 
 type MicSink = Arc<std::sync::Mutex<Option<mpsc::Sender<Vec<i16>>>>>;
@@ -71,16 +69,11 @@ impl Drop for Devices {
 
 impl Call<'_> {
     fn emit(&self, e: CallEvent) {
-        if let CallEvent::ChatReceived(m) | CallEvent::ChatSent { message: m, .. } = &e
-            && let Ok(mut h) = self.history.lock()
-        {
-            h.push(m.clone());
-        }
-        send(self.out, e)
+        self.out.emit(e);
     }
 
     fn step(&self, life: &mut Lifecycle, input: Input) {
-        for e in life.on(input, Instant::now()) {
+        for e in life.on(input, super::now()) {
             self.emit(e);
         }
     }
@@ -142,7 +135,8 @@ impl Call<'_> {
         let (outgoing_tx, outgoing) = newest_frame_channel();
         let outgoing_tx = Arc::new(outgoing_tx);
         if kind == SessionType::Video && self.cfg.camera_on {
-            self.camera(&mut devices, true, &outgoing_tx).await;
+            // A camera that will not open is reported; the call goes on.
+            let _ = self.camera(&mut devices, true, &outgoing_tx).await;
         }
         let me = side.as_str().to_owned();
         let other = match side {
@@ -242,17 +236,22 @@ impl Call<'_> {
                         devices.gate.store(on && devices.mic.is_some(), Ordering::SeqCst);
                         let _ = reply.send(Ok(()));
                     }
-                    Some(Command::Camera(on)) => {
-                        if kind == SessionType::Video {
-                            self.camera(&mut devices, on, &outgoing_tx).await;
-                        }
+                    Some(Command::Camera(on, reply)) => {
+                        let outcome = if kind == SessionType::Video {
+                            self.camera(&mut devices, on, &outgoing_tx).await.map_err(CallError::CameraOn)
+                        } else if on {
+                            Err(CallError::CameraOn("this session has no video (booked as chat or voice)".into()))
+                        } else {
+                            Ok(())
+                        };
+                        let _ = reply.send(outcome);
                     }
                     Some(Command::SwitchCamera(choice)) => {
                         if devices.camera.is_some() {
                             let cfg = CallConfig { media: super::MediaConfig { camera: choice, ..self.cfg.media.clone() }, ..self.cfg.clone() };
                             let call = Call { cfg: &cfg, ..*self };
-                            call.camera(&mut devices, false, &outgoing_tx).await;
-                            call.camera(&mut devices, true, &outgoing_tx).await;
+                            let _ = call.camera(&mut devices, false, &outgoing_tx).await;
+                            let _ = call.camera(&mut devices, true, &outgoing_tx).await;
                         }
                     }
                     Some(Command::SwitchMic(choice)) => {
@@ -410,10 +409,10 @@ impl Call<'_> {
                     }
                     if let Some(lost) = signal_lost && last_try.elapsed() >= SIGNAL_RETRY {
                         last_try = Instant::now();
-                        if lost.elapsed() >= super::rejoin::GIVE_UP_AFTER {
+                        if lost.elapsed() >= super::reconnect::GIVE_UP_AFTER {
                             break 'call EndReason::Remote(format!(
                                 "the platform's call server could not be reached again within {} s",
-                                super::rejoin::GIVE_UP_AFTER.as_secs()
+                                super::reconnect::GIVE_UP_AFTER.as_secs()
                             ));
                         }
                         if let Ok(Ok((s, rx))) = tokio::time::timeout(SIGNAL_TIMEOUT, SignalClient::join(&address, &room, side, kind_word)).await {
@@ -473,15 +472,13 @@ impl Call<'_> {
     }
 
     fn sinks(&self, devices: &Devices, other: &str) -> Sinks {
-        let meter = Meter::new(other, self.received);
+        let meter = Meter::new(other, self.shared);
         let video_meter = meter.clone();
         let mut input = devices.speaker.as_ref().map(Speaker::add_input);
         let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
         let (tx, rx) = newest_frame_channel();
-        if self.cfg.session_type == SessionType::Video
-            && let Ok(mut v) = self.video.lock()
-        {
-            v.insert(other.to_owned(), rx);
+        if self.cfg.session_type == SessionType::Video {
+            self.shared.set_video(other, rx);
         }
         Sinks {
             audio: Box::new(move |pcm| {
@@ -499,12 +496,7 @@ impl Call<'_> {
 
     /// The other person's media is gone (they left).
     fn forget(&self, other: &str) {
-        if let Ok(mut v) = self.video.lock() {
-            v.remove(other);
-        }
-        if let Ok(mut r) = self.received.lock() {
-            r.remove(other);
-        }
+        self.shared.forget(other);
     }
 }
 
@@ -609,7 +601,12 @@ impl Call<'_> {
     /// Turns the camera on (its pictures go to the connection and the
     /// preview) or off (closed, its light out; the other side keeps the
     /// last picture).
-    async fn camera(&self, d: &mut Devices, on: bool, outgoing: &Arc<FrameSender>) {
+    async fn camera(
+        &self,
+        d: &mut Devices,
+        on: bool,
+        outgoing: &Arc<FrameSender>,
+    ) -> Result<(), String> {
         if !on {
             if let Some(t) = d.camera_task.take() {
                 t.abort();
@@ -617,29 +614,28 @@ impl Call<'_> {
             if let Some(feed) = d.camera.take() {
                 let _ = tokio::task::spawn_blocking(move || drop(feed)).await;
             }
-            if let Ok(mut v) = self.video.lock() {
+            if let Ok(mut v) = self.shared.video.lock() {
                 v.remove(LOCAL_VIDEO);
             }
-            return;
+            return Ok(());
         }
         if d.camera.is_some() {
-            return;
+            return Ok(());
         }
         let (choice, format) = (self.cfg.media.camera.clone(), self.cfg.media.capture);
         let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
             Ok(Ok(feed)) => feed,
             Ok(Err(e)) => {
-                return self.emit(CallEvent::DeviceProblem {
+                self.emit(CallEvent::DeviceProblem {
                     device: Device::Camera,
                     error: e.to_string(),
                 });
+                return Err(e.to_string());
             }
-            Err(e) => return tracing::warn!("camera thread: {e}"),
+            Err(e) => return Err(format!("the camera thread failed: {e}")),
         };
         self.emit(camera_in_use(&feed));
-        if let Ok(mut v) = self.video.lock() {
-            v.insert(LOCAL_VIDEO.to_owned(), feed.frames());
-        }
+        self.shared.set_video(LOCAL_VIDEO, feed.frames());
         let (mut frames, outgoing) = (feed.frames(), outgoing.clone());
         d.camera_task = Some(tokio::spawn(async move {
             while frames.changed().await.is_ok() {
@@ -650,5 +646,6 @@ impl Call<'_> {
             }
         }));
         d.camera = Some(feed);
+        Ok(())
     }
 }

@@ -8,11 +8,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tandem_lk as lk;
 use tokio::sync::{mpsc, watch};
 
-use super::chat::{History, LEGACY_CHAT_TOPIC};
-use super::{CallEvent, ChatMessage, Events, send};
+use super::chat::LEGACY_CHAT_TOPIC;
+use super::handle::Out;
+use super::reconnect::{IN_FLIGHT, ResendSince};
+use super::{CallEvent, ChatMessage, now};
+use crate::room::Room;
 
 /// A message not confirmed after the call has been connected this long (a
 /// send can hang when the SDK rejoined a restarted server) is reported not
@@ -20,17 +22,13 @@ use super::{CallEvent, ChatMessage, Events, send};
 /// count: the SDK delivers what was typed then once back.
 const CONFIRM_WITHIN: Duration = Duration::from_secs(10);
 
-/// How long before the SDK noticed an outage a message may have been sent
-/// into it (LiveKit notices a dead connection after up to about 15 s).
-pub(super) const IN_FLIGHT: Duration = Duration::from_secs(20);
-
 /// What the sender is asked to do.
 #[derive(Debug)]
 pub(super) enum ChatJob {
     /// Send a message (the UI's id for it, the text).
     Send(u64, String),
     /// Send again what was sent since then (after a rejoin).
-    Resend { since: Instant },
+    Resend(ResendSince),
 }
 
 /// Messages sent lately, kept across rejoins (each room has its own sender).
@@ -55,19 +53,10 @@ async fn connected_for(within: Duration, connected: &mut watch::Receiver<bool>) 
 
 /// The data packet web apps read (seed 000), carrying the message's id, by
 /// which receivers drop copies.
-async fn send_legacy(
-    me: &lk::LocalParticipant,
-    m: &ChatMessage,
-    connected: &mut watch::Receiver<bool>,
-) {
+async fn send_legacy<R: Room>(room: &R, m: &ChatMessage, connected: &mut watch::Receiver<bool>) {
     let legacy = json!({"id": m.id, "timestamp": m.timestamp_ms, "message": m.text}).to_string();
-    let opts = lk::DataOptions {
-        reliable: true,
-        topic: Some(LEGACY_CHAT_TOPIC.into()),
-        destinations: vec![],
-    };
     tokio::select! {
-        r = me.publish_data(legacy.into_bytes(), opts) => if let Err(e) = r {
+        r = room.send_data(LEGACY_CHAT_TOPIC, legacy.into_bytes()) => if let Err(e) = r {
             tracing::warn!(error = %e, "legacy chat copy not sent");
         },
         () = connected_for(CONFIRM_WITHIN, connected) => {
@@ -78,20 +67,20 @@ async fn send_legacy(
 
 /// Starts the sender for one room; each message is reported sent (and
 /// added to the history) or not sent.
-pub(super) fn chat_sender(
-    me: lk::LocalParticipant,
-    out: Events,
-    history: History,
+pub(super) fn chat_sender<R: Room>(
+    room: R,
+    out: Out,
     mut connected: watch::Receiver<bool>,
     recent: Recent,
 ) -> mpsc::UnboundedSender<ChatJob> {
     let (tx, mut rx) = mpsc::unbounded_channel::<ChatJob>();
-    tokio::spawn(async move {
-        let from = me.identity();
+    let from = room.identity();
+    let span = tracing::info_span!("chat sender", identity = %from);
+    let task = async move {
         while let Some(job) = rx.recv().await {
             let (local_id, text) = match job {
                 ChatJob::Send(local_id, text) => (local_id, text),
-                ChatJob::Resend { since } => {
+                ChatJob::Resend(since) => {
                     let again: Vec<ChatMessage> = recent
                         .lock()
                         .map(|r| {
@@ -101,12 +90,9 @@ pub(super) fn chat_sender(
                                 .collect()
                         })
                         .unwrap_or_default();
-                    tracing::info!(
-                        count = again.len(),
-                        "sending recent chat again after a rejoin"
-                    );
+                    tracing::info!(count = again.len(), "sending recent chat again");
                     for m in &again {
-                        send_legacy(&me, m, &mut connected).await;
+                        send_legacy(&room, m, &mut connected).await;
                     }
                     continue;
                 }
@@ -114,8 +100,8 @@ pub(super) fn chat_sender(
             // On a task of its own, so that the time limit below fires even
             // if the send holds up the thread it runs on.
             let sending = {
-                let (me, text) = (me.clone(), text.clone());
-                tokio::spawn(async move { me.send_chat(&text).await })
+                let (room, text) = (room.clone(), text.clone());
+                tokio::spawn(async move { room.send_chat(&text).await })
             };
             let sent = tokio::select! {
                 r = sending => match r {
@@ -134,33 +120,25 @@ pub(super) fn chat_sender(
                         text,
                         timestamp_ms: chrono::Utc::now().timestamp_millis(),
                     };
-                    if let Ok(mut h) = history.lock() {
-                        h.push(message.clone());
-                    }
                     if let Ok(mut r) = recent.lock() {
-                        let now = Instant::now();
-                        r.retain(|(t, _)| now.duration_since(*t) < IN_FLIGHT * 2);
+                        let now = now();
+                        r.retain(|(t, _)| now.saturating_duration_since(*t) < IN_FLIGHT * 2);
                         r.push_back((now, message.clone()));
                     }
-                    send(
-                        &out,
-                        CallEvent::ChatSent {
-                            local_id,
-                            message: message.clone(),
-                        },
-                    );
-                    send_legacy(&me, &message, &mut connected).await;
-                }
-                Err(error) => send(
-                    &out,
-                    CallEvent::ChatFailed {
+                    out.emit(CallEvent::ChatSent {
                         local_id,
-                        text,
-                        error,
-                    },
-                ),
+                        message: message.clone(),
+                    });
+                    send_legacy(&room, &message, &mut connected).await;
+                }
+                Err(error) => out.emit(CallEvent::ChatFailed {
+                    local_id,
+                    text,
+                    error,
+                }),
             }
         }
-    });
+    };
+    tokio::spawn(tracing::Instrument::instrument(task, span));
     tx
 }

@@ -120,6 +120,9 @@ pub enum CallError {
     /// Unmuting failed: the microphone stays off (locally too).
     #[error("the microphone could not be turned on: {0}")]
     Unmute(String),
+    /// The camera could not be turned on: it stays off.
+    #[error("the camera could not be turned on: {0}")]
+    CameraOn(String),
     /// The command came after the call ended.
     #[error("the call has ended")]
     Ended,
@@ -174,7 +177,7 @@ pub enum CallEvent {
     ChatReceived(ChatMessage),
     /// A message we sent reached the server (both formats).
     ChatSent {
-        /// What [`CallHandle::send_chat`] returned.
+        /// What [`super::CallHandle::send_chat`] returned.
         local_id: u64,
         message: ChatMessage,
     },
@@ -192,7 +195,7 @@ pub enum CallEvent {
         identity: String,
         quality: lk::ConnectionQuality,
     },
-    /// A participant's video can be read with [`CallHandle::video`].
+    /// A participant's video can be read with [`super::CallHandle::video`].
     VideoAvailable {
         identity: String,
     },

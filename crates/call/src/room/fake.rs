@@ -1,0 +1,453 @@
+//! An in-process room server for the session's behaviour tests: rooms that
+//! connect at once (or are refused, or hang), events the test injects
+//! (people joining, chat, the SDK reconnecting, the room lost), sends that
+//! can be held in flight or fail, a LiveKit mute that can fail, and a log
+//! of everything the call sent into it.
+//!
+//! Two calls connected to one `FakeServer` see each other's chat.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tandem_lk as lk;
+use tandem_media::I420Frame;
+use tokio::sync::{mpsc, watch};
+
+use super::{CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
+
+/// Whether the fake lets connections in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Door {
+    /// Connections succeed.
+    #[default]
+    Open,
+    /// Nothing answers (network down): connects fail, probes fail.
+    Unreachable,
+    /// The server answers but refuses to join (probes succeed).
+    Refusing,
+    /// Connects never complete (the server accepts TCP and then stalls).
+    Stalled,
+}
+
+#[derive(Default)]
+struct State {
+    door: Door,
+    /// Every connection so far; the newest is the current one.
+    rooms: Vec<RoomSlot>,
+    /// Remote participants: identity → name.
+    others: BTreeMap<String, String>,
+    mute_fails: bool,
+    /// The microphone's mute as the others see it (once set).
+    mic_muted: Option<bool>,
+    /// Chat sent by calls: (sender identity, text), in order.
+    chats: Vec<(String, String)>,
+    /// Data packets sent: (sender identity, topic, payload).
+    data: Vec<(String, String, Vec<u8>)>,
+    /// Audio samples handed to microphones.
+    samples: usize,
+    frames: usize,
+    /// Tracks published: (connection number, "microphone" | "camera").
+    published: Vec<(usize, &'static str)>,
+    next_id: u64,
+    /// Connection attempts, successful or not.
+    attempts: usize,
+}
+
+struct RoomSlot {
+    identity: String,
+    events: mpsc::UnboundedSender<lk::RoomEvent>,
+    open: bool,
+}
+
+/// The fake server; clones share it.
+#[derive(Clone, Default)]
+pub struct FakeServer {
+    state: Arc<Mutex<State>>,
+    /// While true, sends wait (in flight) until it turns false.
+    held: Arc<watch::Sender<bool>>,
+}
+
+impl std::fmt::Debug for FakeServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeServer").finish_non_exhaustive()
+    }
+}
+
+impl FakeServer {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A test that panicked while holding the lock has failed already.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Sends `event` to every open connection except `except`'s.
+    fn broadcast(&self, except: Option<&str>, event: &lk::RoomEvent) {
+        for r in self.state().rooms.iter().filter(|r| r.open) {
+            if Some(r.identity.as_str()) != except {
+                let _ = r.events.send(event.clone());
+            }
+        }
+    }
+
+    /// Sends `event` to the current (newest open) connection.
+    pub fn emit(&self, event: lk::RoomEvent) {
+        if let Some(r) = self.state().rooms.iter().rev().find(|r| r.open) {
+            let _ = r.events.send(event);
+        }
+    }
+
+    /// Lets connections in, or not.
+    pub fn set_door(&self, door: Door) {
+        self.state().door = door;
+    }
+
+    /// A remote participant joins.
+    pub fn join(&self, identity: &str, name: &str) {
+        self.state().others.insert(identity.into(), name.into());
+        self.broadcast(
+            None,
+            &lk::RoomEvent::ParticipantConnected(lk::ParticipantInfo {
+                sid: format!("PA_{identity}"),
+                identity: identity.into(),
+                name: name.into(),
+                metadata: String::new(),
+                attributes: BTreeMap::new(),
+            }),
+        );
+    }
+
+    /// A remote participant leaves (their network dropped).
+    pub fn leave(&self, identity: &str) {
+        self.state().others.remove(identity);
+        self.broadcast(
+            None,
+            &lk::RoomEvent::ParticipantDisconnected {
+                identity: identity.into(),
+                reason: lk::DisconnectReason::Other,
+            },
+        );
+    }
+
+    /// A remote participant says something (`lk.chat`).
+    pub fn say(&self, from: &str, id: &str, text: &str) {
+        self.broadcast(
+            None,
+            &lk::RoomEvent::TextReceived(lk::TextMessage {
+                sender: from.into(),
+                topic: "lk.chat".into(),
+                text: text.into(),
+                id: id.into(),
+                timestamp_ms: 0,
+                attributes: BTreeMap::new(),
+                truncated: false,
+            }),
+        );
+    }
+
+    /// The current connection is lost for good (LiveKit gave up on it).
+    pub fn lose_room(&self, reason: lk::DisconnectReason) {
+        let mut s = self.state();
+        if let Some(r) = s.rooms.iter_mut().rev().find(|r| r.open) {
+            r.open = false;
+            let _ = r.events.send(lk::RoomEvent::Disconnected { reason });
+        }
+    }
+
+    /// LiveKit's mute and unmute fail (or work again).
+    pub fn fail_mutes(&self, fail: bool) {
+        self.state().mute_fails = fail;
+    }
+
+    /// Holds every send in flight until released.
+    pub fn hold_sends(&self, hold: bool) {
+        self.held.send_replace(hold);
+    }
+
+    /// How many connections were opened.
+    pub fn connections(&self) -> usize {
+        self.state().rooms.len()
+    }
+
+    /// How many connections were tried (opened or not).
+    pub fn attempts(&self) -> usize {
+        self.state().attempts
+    }
+
+    /// Chat texts sent so far, in order.
+    pub fn chats(&self) -> Vec<String> {
+        self.state().chats.iter().map(|(_, t)| t.clone()).collect()
+    }
+
+    /// Data packets sent on `topic`, as text.
+    pub fn data(&self, topic: &str) -> Vec<String> {
+        self.state()
+            .data
+            .iter()
+            .filter(|(_, t, _)| t == topic)
+            .map(|(_, _, p)| String::from_utf8_lossy(p).into_owned())
+            .collect()
+    }
+
+    /// Audio samples handed to the microphone track so far.
+    pub fn samples(&self) -> usize {
+        self.state().samples
+    }
+
+    /// The microphone's mute as the others see it, once it was set.
+    pub fn mic_muted(&self) -> Option<bool> {
+        self.state().mic_muted
+    }
+
+    /// Pictures handed to the camera track so far.
+    pub fn frames(&self) -> usize {
+        self.state().frames
+    }
+
+    /// Tracks published, per connection (1-based).
+    pub fn published(&self) -> Vec<(usize, &'static str)> {
+        self.state().published.clone()
+    }
+
+    /// Waits while sends are held.
+    async fn in_flight(&self) {
+        let mut held = self.held.subscribe();
+        let _ = held.wait_for(|h| !*h).await;
+    }
+}
+
+impl Connector for FakeServer {
+    type Room = FakeRoom;
+
+    async fn connect(
+        &self,
+        _url: &str,
+        token: &str,
+    ) -> Result<(FakeRoom, RoomEvents), lk::ConnectError> {
+        let door = {
+            let mut s = self.state();
+            s.attempts += 1;
+            s.door
+        };
+        match door {
+            Door::Open => {}
+            Door::Unreachable => {
+                return Err(lk::ConnectError::Unreachable {
+                    url: "fake".into(),
+                    reason: "the network is down".into(),
+                });
+            }
+            Door::Refusing => {
+                return Err(lk::ConnectError::Http {
+                    status: 503,
+                    reason: "the server refuses joins".into(),
+                });
+            }
+            Door::Stalled => std::future::pending().await,
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let mut s = self.state();
+        // The token names who we are.
+        let identity = token.to_owned();
+        for r in &mut s.rooms {
+            // Only one connection per identity is open at a time.
+            if r.identity == identity {
+                r.open = false;
+            }
+        }
+        s.rooms.push(RoomSlot {
+            identity: identity.clone(),
+            events: tx,
+            open: true,
+        });
+        let connection = s.rooms.len();
+        Ok((
+            FakeRoom {
+                server: self.clone(),
+                identity,
+                connection,
+            },
+            rx,
+        ))
+    }
+
+    async fn reachable(&self, _url: &str) -> bool {
+        matches!(
+            self.state().door,
+            Door::Open | Door::Refusing | Door::Stalled
+        )
+    }
+}
+
+/// One connection to the fake.
+#[derive(Debug, Clone)]
+pub struct FakeRoom {
+    server: FakeServer,
+    identity: String,
+    connection: usize,
+}
+
+impl FakeRoom {
+    fn open(&self) -> bool {
+        self.server
+            .state()
+            .rooms
+            .get(self.connection - 1)
+            .is_some_and(|r| r.open)
+    }
+
+    fn closed() -> RoomError {
+        RoomError("the room is closed".into())
+    }
+}
+
+/// A microphone track on the fake.
+#[derive(Debug, Clone)]
+pub struct FakeMic {
+    server: FakeServer,
+}
+
+/// A camera track on the fake.
+#[derive(Debug, Clone)]
+pub struct FakeCamera {
+    server: FakeServer,
+    size: (u32, u32),
+}
+
+impl Room for FakeRoom {
+    type Mic = FakeMic;
+    type Camera = FakeCamera;
+
+    fn identity(&self) -> String {
+        self.identity.clone()
+    }
+
+    fn name(&self) -> String {
+        "fake-room".into()
+    }
+
+    fn participants(&self) -> Vec<(String, String)> {
+        self.server
+            .state()
+            .others
+            .iter()
+            .map(|(i, n)| (i.clone(), n.clone()))
+            .collect()
+    }
+
+    fn new_mic(&self) -> Result<FakeMic, RoomError> {
+        Ok(FakeMic {
+            server: self.server.clone(),
+        })
+    }
+
+    fn new_camera(&self, width: u32, height: u32) -> Result<FakeCamera, RoomError> {
+        Ok(FakeCamera {
+            server: self.server.clone(),
+            size: (width, height),
+        })
+    }
+
+    async fn publish_mic(&self, _mic: &FakeMic) -> Result<(), RoomError> {
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        self.server
+            .state()
+            .published
+            .push((self.connection, "microphone"));
+        Ok(())
+    }
+
+    async fn publish_camera(&self, _camera: &FakeCamera) -> Result<(), RoomError> {
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        self.server
+            .state()
+            .published
+            .push((self.connection, "camera"));
+        Ok(())
+    }
+
+    async fn send_chat(&self, text: &str) -> Result<String, RoomError> {
+        self.server.in_flight().await;
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        let id = {
+            let mut s = self.server.state();
+            s.next_id += 1;
+            s.chats.push((self.identity.clone(), text.to_owned()));
+            format!("TX_{}", s.next_id)
+        };
+        self.server.broadcast(
+            Some(&self.identity),
+            &lk::RoomEvent::TextReceived(lk::TextMessage {
+                sender: self.identity.clone(),
+                topic: "lk.chat".into(),
+                text: text.to_owned(),
+                id: id.clone(),
+                timestamp_ms: 0,
+                attributes: BTreeMap::new(),
+                truncated: false,
+            }),
+        );
+        Ok(id)
+    }
+
+    async fn send_data(&self, topic: &str, payload: Vec<u8>) -> Result<(), RoomError> {
+        self.server.in_flight().await;
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        self.server
+            .state()
+            .data
+            .push((self.identity.clone(), topic.to_owned(), payload));
+        Ok(())
+    }
+
+    async fn disconnect(&self) {
+        if let Some(r) = self.server.state().rooms.get_mut(self.connection - 1) {
+            r.open = false;
+        }
+    }
+}
+
+impl MicTrack for FakeMic {
+    fn set_muted(&self, muted: bool) -> Result<(), RoomError> {
+        if self.server.state().mute_fails {
+            return Err(RoomError("the server did not answer the mute".into()));
+        }
+        self.server.state().mic_muted = Some(muted);
+        Ok(())
+    }
+
+    async fn capture(&self, samples: Vec<i16>) -> bool {
+        self.server.state().samples += samples.len();
+        true
+    }
+}
+
+impl CameraTrack for FakeCamera {
+    fn set_muted(&self, _muted: bool) -> Result<(), RoomError> {
+        if self.server.state().mute_fails {
+            return Err(RoomError("the server did not answer the mute".into()));
+        }
+        Ok(())
+    }
+
+    fn resolution(&self) -> (u32, u32) {
+        self.size
+    }
+
+    fn capture(&self, _frame: &I420Frame) -> bool {
+        self.server.state().frames += 1;
+        true
+    }
+}

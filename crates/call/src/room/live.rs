@@ -1,0 +1,232 @@
+//! The room seam over LiveKit (`tandem_lk`).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tandem_lk as lk;
+use tandem_media::I420Frame;
+
+use super::{CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
+
+/// Rooms on a LiveKit server.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Live;
+
+impl Connector for Live {
+    type Room = LiveRoom;
+
+    async fn connect(
+        &self,
+        url: &str,
+        token: &str,
+    ) -> Result<(LiveRoom, RoomEvents), lk::ConnectError> {
+        let (room, events) = lk::Room::connect(url, token, lk::RoomOptions::default()).await?;
+        Ok((LiveRoom(room), events))
+    }
+
+    async fn reachable(&self, url: &str) -> bool {
+        reachable(url).await
+    }
+}
+
+/// Whether the server at `url` (ws:// or wss://) accepts a TCP connection
+/// within half a second.
+pub(crate) async fn reachable(url: &str) -> bool {
+    let (tls, rest) = match url.split_once("://") {
+        Some(("wss", rest)) => (true, rest),
+        Some((_, rest)) => (false, rest),
+        None => return false,
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let has_port = authority
+        .rsplit_once(':')
+        .is_some_and(|(_, p)| !p.is_empty() && p.parse::<u16>().is_ok());
+    let target = if has_port {
+        authority.to_owned()
+    } else {
+        format!("{authority}:{}", if tls { 443 } else { 80 })
+    };
+    matches!(
+        tokio::time::timeout(
+            Duration::from_millis(500),
+            tokio::net::TcpStream::connect(target)
+        )
+        .await,
+        Ok(Ok(_))
+    )
+}
+
+/// A joined LiveKit room.
+#[derive(Debug, Clone)]
+pub struct LiveRoom(lk::Room);
+
+/// Our microphone on LiveKit.
+#[derive(Debug, Clone)]
+pub struct LiveMic {
+    source: lk::AudioSource,
+    track: lk::LocalAudioTrack,
+}
+
+/// Our camera on LiveKit, with the buffer pictures are copied through.
+#[derive(Debug, Clone)]
+pub struct LiveCamera {
+    source: lk::VideoSource,
+    track: lk::LocalVideoTrack,
+    buffer: Arc<Mutex<Option<lk::I420Buffer>>>,
+}
+
+impl Room for LiveRoom {
+    type Mic = LiveMic;
+    type Camera = LiveCamera;
+
+    fn identity(&self) -> String {
+        self.0.local_participant().identity()
+    }
+
+    fn name(&self) -> String {
+        self.0.info().name
+    }
+
+    fn participants(&self) -> Vec<(String, String)> {
+        self.0
+            .remote_participants()
+            .into_iter()
+            .map(|p| (p.info.identity, p.info.name))
+            .collect()
+    }
+
+    fn new_mic(&self) -> Result<LiveMic, RoomError> {
+        let source = lk::AudioSource::new(lk::AudioSourceOptions::default())?;
+        let track = lk::LocalAudioTrack::new("microphone", &source)?;
+        Ok(LiveMic { source, track })
+    }
+
+    fn new_camera(&self, width: u32, height: u32) -> Result<LiveCamera, RoomError> {
+        let source = lk::VideoSource::new(width, height)?;
+        let track = lk::LocalVideoTrack::new("camera", &source)?;
+        Ok(LiveCamera {
+            source,
+            track,
+            buffer: Arc::default(),
+        })
+    }
+
+    async fn publish_mic(&self, mic: &LiveMic) -> Result<(), RoomError> {
+        let options = lk::PublishOptions {
+            source: lk::TrackSource::Microphone,
+            ..Default::default()
+        };
+        self.0
+            .local_participant()
+            .publish_track(mic.track.track(), options)
+            .await?;
+        Ok(())
+    }
+
+    async fn publish_camera(&self, camera: &LiveCamera) -> Result<(), RoomError> {
+        let options = lk::PublishOptions {
+            source: lk::TrackSource::Camera,
+            ..Default::default()
+        };
+        self.0
+            .local_participant()
+            .publish_track(camera.track.track(), options)
+            .await?;
+        Ok(())
+    }
+
+    async fn send_chat(&self, text: &str) -> Result<String, RoomError> {
+        Ok(self.0.local_participant().send_chat(text).await?)
+    }
+
+    async fn send_data(&self, topic: &str, payload: Vec<u8>) -> Result<(), RoomError> {
+        let options = lk::DataOptions {
+            reliable: true,
+            topic: Some(topic.to_owned()),
+            destinations: vec![],
+        };
+        Ok(self
+            .0
+            .local_participant()
+            .publish_data(payload, options)
+            .await?)
+    }
+
+    async fn disconnect(&self) {
+        if let Err(e) = self.0.disconnect().await {
+            tracing::debug!("leaving the room: {e}");
+        }
+    }
+}
+
+impl MicTrack for LiveMic {
+    fn set_muted(&self, muted: bool) -> Result<(), RoomError> {
+        Ok(self.track.set_muted(muted)?)
+    }
+
+    async fn capture(&self, samples: Vec<i16>) -> bool {
+        let frame = lk::AudioFrame {
+            data: samples,
+            sample_rate: tandem_media::audio::RATE,
+            channels: 1,
+        };
+        self.source.capture(frame).await.is_ok()
+    }
+}
+
+impl CameraTrack for LiveCamera {
+    fn set_muted(&self, muted: bool) -> Result<(), RoomError> {
+        Ok(self.track.set_muted(muted)?)
+    }
+
+    fn resolution(&self) -> (u32, u32) {
+        self.source.resolution()
+    }
+
+    fn capture(&self, frame: &I420Frame) -> bool {
+        let Ok(mut slot) = self.buffer.lock() else {
+            return false;
+        };
+        let (w, h) = self.source.resolution();
+        if slot.is_none() {
+            match lk::I420Buffer::new(w, h) {
+                Ok(b) => *slot = Some(b),
+                Err(_) => return false,
+            }
+        }
+        let Some(buf) = slot.as_mut() else {
+            return false;
+        };
+        let (dy, du, dv) = buf.planes_mut();
+        let (sy, su, sv) = frame.planes();
+        if dy.len() != sy.len() || du.len() != su.len() || dv.len() != sv.len() {
+            // Not at the track's size: skipped, the next one may be.
+            return true;
+        }
+        dy.copy_from_slice(sy);
+        du.copy_from_slice(su);
+        dv.copy_from_slice(sv);
+        let meta = lk::FrameMeta {
+            user_timestamp_us: u64::try_from(frame.captured_us).ok(),
+            frame_id: None,
+        };
+        self.source.capture(buf, frame.captured_us, meta).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn a_listening_server_is_reachable_and_a_closed_port_is_not() {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(reachable(&format!("ws://127.0.0.1:{port}/rtc")).await);
+        drop(l);
+        assert!(!reachable(&format!("ws://127.0.0.1:{port}")).await);
+        assert!(!reachable("not a url").await);
+    }
+}

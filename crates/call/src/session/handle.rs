@@ -1,0 +1,235 @@
+//! The caller's side of a call ([`CallHandle`], [`CallEvents`]) and what
+//! the session shares with it: the newest video frames, what has arrived
+//! from each participant, and the chat history.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tandem_media::FrameReceiver;
+use tandem_media::audio::{MicChoice, SpeakerChoice};
+use tandem_media::camera::CameraChoice;
+use tokio::sync::{mpsc, oneshot};
+
+use super::chat::{ChatHistory, History};
+use super::types::{CallError, CallEvent, Received};
+
+/// The call's events; the stream ends after `Ended` or `Failed`.
+pub type CallEvents = mpsc::UnboundedReceiver<CallEvent>;
+
+/// An answer the session gives once a command has taken effect.
+pub(super) type Reply = oneshot::Sender<Result<(), CallError>>;
+
+/// Commands to a running call.
+#[derive(Debug)]
+pub(super) enum Command {
+    Mic(bool, Reply),
+    Camera(bool, Reply),
+    Chat(u64, String),
+    SwitchCamera(CameraChoice),
+    SwitchMic(MicChoice),
+    SwitchSpeaker(SpeakerChoice),
+    TestSpeaker,
+    Leave,
+    End,
+}
+
+/// What the session and its handle both read: per participant identity
+/// (and [`super::LOCAL_VIDEO`]) the newest frames and what has arrived.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Shared {
+    pub(super) video: Arc<Mutex<HashMap<String, FrameReceiver>>>,
+    pub(super) received: Arc<Mutex<HashMap<String, Received>>>,
+}
+
+impl Shared {
+    pub(super) fn set_video(&self, identity: &str, frames: FrameReceiver) {
+        if let Ok(mut v) = self.video.lock() {
+            v.insert(identity.to_owned(), frames);
+        }
+    }
+
+    /// Forgets someone's video and statistics (they left).
+    pub(super) fn forget(&self, identity: &str) {
+        if let Ok(mut v) = self.video.lock() {
+            v.remove(identity);
+        }
+        if let Ok(mut r) = self.received.lock() {
+            r.remove(identity);
+        }
+    }
+
+    /// Forgets every picture (the call is over).
+    pub(super) fn clear_video(&self) {
+        if let Ok(mut v) = self.video.lock() {
+            v.clear();
+        }
+    }
+}
+
+/// Where the session's events go; chat is also kept in the history.
+#[derive(Debug, Clone)]
+pub(super) struct Out {
+    tx: mpsc::UnboundedSender<CallEvent>,
+    history: History,
+}
+
+impl Out {
+    pub(super) fn emit(&self, e: CallEvent) {
+        if let CallEvent::ChatReceived(m) | CallEvent::ChatSent { message: m, .. } = &e
+            && let Ok(mut h) = self.history.lock()
+        {
+            h.push(m.clone());
+        }
+        if self.tx.send(e).is_err() {
+            tracing::debug!("a call event was dropped: nobody listens any more");
+        }
+    }
+}
+
+/// The caller's side of a call. Dropping it leaves the call.
+#[derive(Debug)]
+pub struct CallHandle {
+    tx: mpsc::UnboundedSender<Command>,
+    shared: Shared,
+    history: History,
+    next_chat: AtomicU64,
+}
+
+/// A new handle, the session's ends of its channels, and the event stream.
+pub(super) fn channels() -> (
+    CallHandle,
+    mpsc::UnboundedReceiver<Command>,
+    Out,
+    Shared,
+    CallEvents,
+) {
+    let (tx, commands) = mpsc::unbounded_channel();
+    let (etx, events) = mpsc::unbounded_channel();
+    let shared = Shared::default();
+    let history = History::default();
+    let handle = CallHandle {
+        tx,
+        shared: shared.clone(),
+        history: history.clone(),
+        next_chat: AtomicU64::new(1),
+    };
+    let out = Out { tx: etx, history };
+    (handle, commands, out, shared, events)
+}
+
+impl CallHandle {
+    /// Hands a command to the call; [`CallError::Ended`] once it is over.
+    fn command(&self, c: Command) -> Result<(), CallError> {
+        self.tx.send(c).map_err(|_| CallError::Ended)
+    }
+
+    /// Sends a command and waits for its outcome.
+    async fn ask(&self, c: impl FnOnce(Reply) -> Command) -> Result<(), CallError> {
+        let (reply, outcome) = oneshot::channel();
+        self.command(c(reply))?;
+        outcome.await.unwrap_or(Err(CallError::Ended))
+    }
+
+    /// Turns the microphone on or off; the outcome once it has taken
+    /// effect. Off always holds locally (no sample leaves), even when
+    /// LiveKit's mute fails; a failed "on" leaves it off and says why.
+    pub async fn set_mic(&self, on: bool) -> Result<(), CallError> {
+        self.ask(|r| Command::Mic(on, r)).await
+    }
+
+    /// Turns the camera on or off; the outcome once it has taken effect.
+    /// Off always closes the camera (no picture leaves, its light goes
+    /// out); a camera that will not open is an error.
+    pub async fn set_camera(&self, on: bool) -> Result<(), CallError> {
+        self.ask(|r| Command::Camera(on, r)).await
+    }
+
+    /// Sends a chat message; returns the id its `ChatSent` or `ChatFailed`
+    /// event will carry.
+    pub fn send_chat(&self, text: &str) -> Result<u64, CallError> {
+        let id = self.next_chat.fetch_add(1, Ordering::Relaxed);
+        self.command(Command::Chat(id, text.to_owned()))?;
+        Ok(id)
+    }
+
+    /// What has arrived from each remote participant.
+    pub fn received(&self) -> HashMap<String, Received> {
+        self.shared
+            .received
+            .lock()
+            .map(|r| r.clone())
+            .unwrap_or_default()
+    }
+
+    /// The call's chat so far (sent and received).
+    pub fn chat_history(&self) -> ChatHistory {
+        self.history.lock().map(|h| h.clone()).unwrap_or_default()
+    }
+
+    pub fn leave(&self) -> Result<(), CallError> {
+        self.command(Command::Leave)
+    }
+
+    /// Ends the session for everyone: leaves, and tells the platform where
+    /// its API has an end-session call.
+    pub fn end_session(&self) -> Result<(), CallError> {
+        self.command(Command::End)
+    }
+
+    /// Moves capture to another camera.
+    pub fn switch_camera(&self, choice: CameraChoice) -> Result<(), CallError> {
+        self.command(Command::SwitchCamera(choice))
+    }
+
+    /// Moves capture to another microphone.
+    pub fn switch_mic(&self, choice: MicChoice) -> Result<(), CallError> {
+        self.command(Command::SwitchMic(choice))
+    }
+
+    /// Moves playback to another speaker.
+    pub fn switch_speaker(&self, choice: SpeakerChoice) -> Result<(), CallError> {
+        self.command(Command::SwitchSpeaker(choice))
+    }
+
+    /// Plays the speaker-test chime.
+    pub fn test_speaker(&self) -> Result<(), CallError> {
+        self.command(Command::TestSpeaker)
+    }
+
+    /// The newest video frame of `identity` ([`super::LOCAL_VIDEO`] for our
+    /// own camera), when there is such video.
+    pub fn video(&self, identity: &str) -> Option<FrameReceiver> {
+        self.shared.video.lock().ok()?.get(identity).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    /// Every command after the call is over says so instead of "done".
+    #[tokio::test]
+    async fn commands_after_the_end_answer_ended() {
+        let (h, commands, _out, _shared, _events) = channels();
+        drop(commands);
+        assert_eq!(h.set_mic(false).await, Err(CallError::Ended));
+        assert_eq!(h.set_camera(true).await, Err(CallError::Ended));
+        assert_eq!(h.send_chat("hi"), Err(CallError::Ended));
+        assert_eq!(h.leave(), Err(CallError::Ended));
+        assert_eq!(h.end_session(), Err(CallError::Ended));
+        assert_eq!(
+            h.switch_camera(CameraChoice::TestPattern(
+                tandem_media::camera::PatternColour::TEAL
+            )),
+            Err(CallError::Ended)
+        );
+        assert_eq!(h.switch_mic(MicChoice::Silence), Err(CallError::Ended));
+        assert_eq!(
+            h.switch_speaker(SpeakerChoice::Discard),
+            Err(CallError::Ended)
+        );
+        assert_eq!(h.test_speaker(), Err(CallError::Ended));
+    }
+}

@@ -1,0 +1,404 @@
+//! The session's behaviour on the fake room server: joining, chat, mute,
+//! the camera, people dropping out, and the room lost and found again,
+//! driven on tokio's paused clock where time matters, so minutes of
+//! outage take milliseconds.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use tandem_lk as lk;
+use tokio::time::Instant;
+
+use super::*;
+use crate::room::fake::{Door, FakeServer};
+
+fn config(kind: SessionType) -> CallConfig {
+    CallConfig {
+        token: TokenSource::Direct {
+            url: "ws://fake".into(),
+            // The fake takes the token as our identity.
+            token: "alice".into(),
+        },
+        session_type: kind,
+        paid_minutes: None,
+        warn_before: Duration::from_secs(300),
+        media: MediaConfig::synthetic(440.0),
+        mic_on: true,
+        camera_on: true,
+    }
+}
+
+fn call(kind: SessionType) -> (FakeServer, CallHandle, CallEvents) {
+    let server = FakeServer::new();
+    let (session, handle, events) = CallSession::with_connector(config(kind), server.clone());
+    tokio::spawn(session.run());
+    (server, handle, events)
+}
+
+/// The next event matching `want`, within `within` (on tokio's clock).
+async fn next(
+    events: &mut CallEvents,
+    within: Duration,
+    want: impl Fn(&CallEvent) -> bool,
+) -> CallEvent {
+    let deadline = Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, events.recv()).await {
+            Ok(Some(e)) if want(&e) => return e,
+            Ok(Some(_)) => {}
+            Ok(None) => panic!("the call's events ended"),
+            Err(_) => panic!("no such event within {within:?}"),
+        }
+    }
+}
+
+fn is_state(s: CallState) -> impl Fn(&CallEvent) -> bool {
+    move |e| matches!(e, CallEvent::State(x) if *x == s)
+}
+
+async fn connected(events: &mut CallEvents) {
+    next(
+        events,
+        Duration::from_secs(10),
+        is_state(CallState::Connected),
+    )
+    .await;
+}
+
+/// Waits, on the real clock, until `f` holds.
+async fn until(what: &str, f: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn chat_goes_out_in_both_formats_and_comes_in_once() {
+    let (server, call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    let id = call.send_chat("hello <b>coach</b>").unwrap();
+    let sent = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ChatSent { .. })
+    })
+    .await;
+    let CallEvent::ChatSent { local_id, message } = sent else {
+        unreachable!()
+    };
+    assert_eq!(
+        (local_id, message.text.as_str()),
+        (id, "hello <b>coach</b>")
+    );
+    assert_eq!(server.chats(), ["hello <b>coach</b>"]);
+    until("the legacy copy", || server.data("chat").len() == 1).await;
+    assert!(server.data("chat")[0].contains(&message.id));
+    server.say("bob", "m1", "hi");
+    server.say("bob", "m1", "hi"); // the same message again
+    server.say("bob", "m2", "again");
+    let got = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ChatReceived(_))
+    })
+    .await;
+    assert!(matches!(got, CallEvent::ChatReceived(m) if m.text == "hi"));
+    let got = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ChatReceived(_))
+    })
+    .await;
+    assert!(
+        matches!(got, CallEvent::ChatReceived(m) if m.text == "again"),
+        "the copy was shown"
+    );
+    assert_eq!(call.chat_history().messages.len(), 3);
+}
+
+/// Off always holds: no sample reaches the track while muted, even when
+/// LiveKit's mute fails; a failed unmute says so and stays off.
+#[tokio::test]
+async fn the_microphone_sends_nothing_while_muted_even_when_livekit_cannot_mute() {
+    let (server, call, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    until("the tone reaching the track", || server.samples() > 4_800).await;
+    server.fail_mutes(true);
+    assert_eq!(call.set_mic(false).await, Ok(()), "off holds locally");
+    tokio::time::sleep(Duration::from_millis(50)).await; // a block in the pump may finish
+    let at_mute = server.samples();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(server.samples(), at_mute, "samples left while muted");
+    assert_eq!(
+        server.mic_muted(),
+        Some(false),
+        "the others never saw the mute"
+    );
+    let refused = call.set_mic(true).await;
+    assert!(matches!(refused, Err(CallError::Unmute(_))), "{refused:?}");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.samples(), at_mute, "a failed unmute let sound out");
+    server.fail_mutes(false);
+    assert_eq!(call.set_mic(true).await, Ok(()));
+    assert_eq!(server.mic_muted(), Some(false));
+    until("the tone flowing again", || {
+        server.samples() > at_mute + 4_800
+    })
+    .await;
+    assert_eq!(call.set_mic(false).await, Ok(()));
+    assert_eq!(server.mic_muted(), Some(true));
+}
+
+#[tokio::test]
+async fn the_camera_turned_off_sends_no_picture_and_a_voice_booking_has_none() {
+    let (server, call, mut events) = call(SessionType::Video);
+    connected(&mut events).await;
+    until("pictures reaching the track", || server.frames() > 3).await;
+    assert!(call.video(LOCAL_VIDEO).is_some(), "no preview");
+    server.fail_mutes(true);
+    assert_eq!(call.set_camera(false).await, Ok(()));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let at_off = server.frames();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(server.frames(), at_off, "pictures left with the camera off");
+    assert!(call.video(LOCAL_VIDEO).is_none(), "the preview stayed");
+    server.fail_mutes(false);
+    assert_eq!(call.set_camera(true).await, Ok(()));
+    until("pictures again", || server.frames() > at_off + 3).await;
+
+    let (_server, voice, mut events) = super::tests::call(SessionType::Voice);
+    connected(&mut events).await;
+    assert!(matches!(
+        voice.set_camera(true).await,
+        Err(CallError::CameraOn(_))
+    ));
+}
+
+#[tokio::test]
+async fn someone_back_after_dropping_out_is_sent_what_they_missed() {
+    let (server, call, mut events) = call(SessionType::Chat);
+    server.join("bob", "Bob");
+    // Who is already there is announced before "connected".
+    next(
+        &mut events,
+        Duration::from_secs(5),
+        |e| matches!(e, CallEvent::ParticipantJoined { identity, .. } if identity == "bob"),
+    )
+    .await;
+    connected(&mut events).await;
+    server.leave("bob");
+    next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ParticipantLeft { .. })
+    })
+    .await;
+    call.send_chat("are you there?").unwrap();
+    next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ChatSent { .. })
+    })
+    .await;
+    until("the first copy", || server.data("chat").len() == 1).await;
+    server.join("bob", "Bob");
+    until("the copy sent again", || server.data("chat").len() == 2).await;
+    assert_eq!(server.data("chat")[0], server.data("chat")[1]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_lost_room_is_rejoined_when_the_network_returns_and_held_chat_is_sent() {
+    let (server, call, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    assert_eq!(server.published(), [(1, "microphone")]);
+    server.set_door(Door::Unreachable);
+    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    next(
+        &mut events,
+        Duration::from_secs(5),
+        is_state(CallState::Reconnecting),
+    )
+    .await;
+    call.send_chat("typed while away").unwrap();
+    assert_eq!(
+        call.set_mic(false).await,
+        Ok(()),
+        "answered at once while away"
+    );
+    // Thirty seconds without a network: one attempt a second.
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    let tried = server.attempts();
+    assert!((29..=33).contains(&tried), "{tried} attempts in 30 s");
+    server.set_door(Door::Open);
+    let started = Instant::now();
+    connected(&mut events).await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        server.published(),
+        [(1, "microphone"), (2, "microphone")],
+        "not published again"
+    );
+    assert_eq!(
+        server.mic_muted(),
+        Some(true),
+        "muted while away, muted once back"
+    );
+    let sent = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ChatSent { .. })
+    })
+    .await;
+    assert!(
+        matches!(sent, CallEvent::ChatSent { message, .. } if message.text == "typed while away")
+    );
+    assert_eq!(server.chats(), ["typed while away"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn nothing_answering_for_two_minutes_ends_the_call_and_says_what_was_not_sent() {
+    let (server, call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    let started = Instant::now();
+    server.set_door(Door::Unreachable);
+    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    call.send_chat("lost?").unwrap();
+    let failed = next(&mut events, Duration::from_secs(200), |e| {
+        matches!(e, CallEvent::ChatFailed { .. })
+    })
+    .await;
+    assert!(matches!(failed, CallEvent::ChatFailed { text, .. } if text == "lost?"));
+    let ended = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::State(CallState::Ended(_)))
+    })
+    .await;
+    let CallEvent::State(CallState::Ended(EndReason::Remote(why))) = ended else {
+        panic!("{ended:?}")
+    };
+    assert!(why.contains("could not be restored within 120 s"), "{why}");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(119) && took <= Duration::from_secs(125),
+        "{took:?}"
+    );
+    assert_eq!(call.send_chat("after"), Err(CallError::Ended));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_answers_but_refuses_is_retried_until_the_limit() {
+    let (server, _call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    server.set_door(Door::Refusing);
+    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    next(&mut events, Duration::from_secs(200), |e| {
+        matches!(e, CallEvent::State(CallState::Ended(EndReason::Remote(_))))
+    })
+    .await;
+    let tried = server.attempts();
+    assert!((115..=125).contains(&tried), "{tried} attempts");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_that_hangs_each_attempt_is_given_up_on_in_bounded_time() {
+    let (server, _call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    let started = Instant::now();
+    server.set_door(Door::Stalled);
+    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    next(&mut events, Duration::from_secs(300), |e| {
+        matches!(e, CallEvent::State(CallState::Ended(EndReason::Remote(_))))
+    })
+    .await;
+    // Attempts of 8 s each, a second apart, until two minutes have passed.
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(120) && took <= Duration::from_secs(130),
+        "{took:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_sdk_stuck_reconnecting_to_a_server_that_is_back_is_overtaken() {
+    let (server, _call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    let started = Instant::now();
+    server.emit(lk::RoomEvent::Reconnecting);
+    next(
+        &mut events,
+        Duration::from_secs(5),
+        is_state(CallState::Reconnecting),
+    )
+    .await;
+    // The server answers throughout: after 3 s of the SDK trying and 0.75 s
+    // of answers, Tandem rejoins by itself.
+    connected(&mut events).await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(3_750) && took <= Duration::from_millis(4_500),
+        "{took:?}"
+    );
+    assert_eq!(server.connections(), 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_sdk_that_recovers_by_itself_is_left_alone() {
+    let (server, call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    for _ in 0..10 {
+        server.emit(lk::RoomEvent::Reconnecting);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        server.emit(lk::RoomEvent::Reconnected);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    assert_eq!(server.connections(), 1, "rejoined behind the SDK's back");
+    call.leave().unwrap();
+    next(
+        &mut events,
+        Duration::from_secs(5),
+        is_state(CallState::Ended(EndReason::Left)),
+    )
+    .await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn leaving_while_rejoining_ends_the_call_at_once() {
+    let (server, call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    server.set_door(Door::Stalled);
+    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    next(
+        &mut events,
+        Duration::from_secs(5),
+        is_state(CallState::Reconnecting),
+    )
+    .await;
+    call.send_chat("never sent").unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let started = Instant::now();
+    call.leave().unwrap();
+    let failed = next(&mut events, Duration::from_secs(1), |e| {
+        matches!(e, CallEvent::ChatFailed { .. })
+    })
+    .await;
+    assert!(matches!(failed, CallEvent::ChatFailed { error, .. } if error == "you left the call"));
+    next(
+        &mut events,
+        Duration::from_secs(1),
+        is_state(CallState::Ended(EndReason::Left)),
+    )
+    .await;
+    assert!(started.elapsed() < Duration::from_millis(100));
+}
+
+#[tokio::test]
+async fn a_room_closed_by_the_server_ends_the_call_without_rejoining() {
+    let (server, _call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    server.lose_room(lk::DisconnectReason::RoomDeleted);
+    let ended = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::State(CallState::Ended(_)))
+    })
+    .await;
+    assert!(
+        matches!(ended, CallEvent::State(CallState::Ended(EndReason::Remote(r))) if r.contains("RoomDeleted"))
+    );
+    assert_eq!(server.attempts(), 1);
+}
