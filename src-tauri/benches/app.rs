@@ -88,6 +88,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         session_type: SessionType::Video,
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
+        give_up_after: session::GIVE_UP_AFTER,
         media: MediaConfig {
             capture: CaptureFormat {
                 width: 1280,

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_call::backend::TokenRequest;
 use tandem_call::lk::{ConnectionQuality, TrackKind};
+use tandem_call::platform::TokenRequest;
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, Device, EndReason,
     MediaConfig, SessionType, TokenSource,
@@ -70,6 +70,7 @@ pub(crate) async fn call_join(
         },
         paid_minutes: target.paid_minutes,
         warn_before: Duration::from_secs(5 * 60),
+        give_up_after: session::GIVE_UP_AFTER,
         media: MediaConfig {
             camera: camera_choice(request.camera.as_deref()),
             mic: mic_choice(request.microphone.as_deref()),

@@ -1,7 +1,7 @@
 //! Commands of the connect screen: platforms, sign-in, sessions, links.
 
-use tandem_call::backend::{self, TokenRequest};
 use tandem_call::link::{self, Link};
+use tandem_call::platform::{self, TokenRequest};
 use tauri::State;
 
 use crate::dto::{
@@ -62,7 +62,7 @@ pub(crate) async fn sign_in(
                 session.email.get_or_insert(email);
                 return blocking(&state, move |p| p.store_session(&id, &session)).await;
             }
-            let jwt = backend::login(&p.backend_url, &email, &password).await?;
+            let jwt = platform::login(&p.backend_url, &email, &password).await?;
             (email, jwt)
         }
         SignIn::Bearer { token } => ("token".to_owned(), valid_secret("token", &token)?),
@@ -95,7 +95,7 @@ pub(crate) async fn sessions_list(
     let client = client_for(&state, &id).await?;
     let list = match client.list_sessions().await {
         Ok(l) => l,
-        Err(backend::BackendError::NotFound(_)) => {
+        Err(platform::BackendError::NotFound(_)) => {
             return Err(AppError::new(
                 ErrorCode::Unsupported,
                 format!(

@@ -1,6 +1,6 @@
 //! The shapes that cross to the UI (commands' arguments and results, and
 //! events). TypeScript bindings are generated from these into
-//! `ui/src/lib/backend/bindings.ts`; a test fails when that file is stale.
+//! `ui/src/lib/ipc/bindings.ts`; a test fails when that file is stale.
 
 use serde::{Deserialize, Serialize};
 use specta::Type;

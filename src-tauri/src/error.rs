@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 use specta::Type;
-use tandem_call::backend::BackendError;
 use tandem_call::diagnose::Likely;
+use tandem_call::platform::BackendError;
 use tandem_call::session::CallError;
 
 /// What kind of problem; one code per way the UI reacts differently.

@@ -109,7 +109,7 @@ async fn blocking<T: Send + 'static>(
 async fn client_for(
     state: &AppState,
     id: &str,
-) -> Result<tandem_call::backend::BackendClient, AppError> {
+) -> Result<tandem_call::platform::BackendClient, AppError> {
     let id = id.to_owned();
     let platforms = state.platforms.clone();
     tokio::task::spawn_blocking(move || platforms.client(&id))
@@ -172,7 +172,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
 }
 
 /// Where the generated bindings live (relative to this crate).
-pub const BINDINGS: &str = "../ui/src/lib/backend/bindings.ts";
+pub const BINDINGS: &str = "../ui/src/lib/ipc/bindings.ts";
 
 /// Writes the TypeScript bindings.
 pub fn export_bindings(path: &std::path::Path) -> Result<(), String> {
@@ -361,7 +361,7 @@ mod tests {
     }
 
     /// The committed bindings match the Rust types: run
-    /// `cargo test -p tandem` and commit `ui/src/lib/backend/bindings.ts`
+    /// `cargo test -p tandem` and commit `ui/src/lib/ipc/bindings.ts`
     /// when this fails.
     #[test]
     fn typescript_bindings_are_current() {

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use tandem_call::backend::{Auth, BackendClient, Profile};
+use tandem_call::platform::{Auth, BackendClient, Profile};
 use tandem_call::supabase::{SignedIn, SupabaseProject, SupabaseSession};
 
 use crate::dto::{NewPlatform, Platform, ProfileId};
@@ -336,7 +336,7 @@ impl Platforms {
             // Join links carry their own credentials.
             return Ok(
                 BackendClient::new(&p.backend_url, profile(p.profile), Auth::None)?.with_p2p(
-                    tandem_call::backend::P2p {
+                    tandem_call::platform::P2p {
                         always: false,
                         socket_url: p.socket_url.clone(),
                         stun: Vec::new(),

@@ -1,19 +1,19 @@
-// Picks the backend (the app's, or the scripted fake in a plain browser)
+// Picks the IPC interface (the app's, or the scripted fake in a plain browser)
 // and mounts the UI.
 import { mount } from 'svelte';
 import App from './App.svelte';
 import { AppModel } from './lib/state/app.svelte';
-import type { Backend } from './lib/backend/backend';
+import type { Ipc } from './lib/ipc/ipc';
 import './app.css';
 
-async function backend(): Promise<Backend> {
+async function ipc(): Promise<Ipc> {
   if ('__TAURI_INTERNALS__' in window) {
-    const { TauriBackend } = await import('./lib/backend/tauri');
-    return new TauriBackend();
+    const { TauriIpc } = await import('./lib/ipc/tauri');
+    return new TauriIpc();
   }
-  const { FakeBackend } = await import('./lib/backend/fake');
+  const { FakeIpc } = await import('./lib/ipc/fake');
   const params = new URLSearchParams(location.search);
-  const fake = new FakeBackend({
+  const fake = new FakeIpc({
     empty: params.has('empty'),
     libraryProblem: params.get('libraryProblem') ?? undefined,
     update: params.has('update') ? { version: params.get('update')!, notes: 'Faster joins.', date: null } : undefined,
@@ -25,7 +25,7 @@ async function backend(): Promise<Backend> {
 
 const target = document.getElementById('app');
 if (target) {
-  const app = new AppModel(await backend());
+  const app = new AppModel(await ipc());
   (window as unknown as { __app: unknown }).__app = app;
   mount(App, { target, props: { app } });
 }

@@ -2,10 +2,10 @@
 //! backend with classified errors, token diagnosis, the device preview
 //! before joining, and the call session.
 
-pub mod backend;
 pub mod diagnose;
 pub mod link;
 pub mod p2p;
+pub mod platform;
 pub mod prejoin;
 pub mod room;
 pub mod session;

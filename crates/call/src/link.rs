@@ -5,7 +5,7 @@
 //! passwords or bearer tokens (they end up in browser history and process
 //! lists): one that does is refused.
 
-use crate::backend::Profile;
+use crate::platform::Profile;
 
 /// Why a link or address cannot be used, in the person's words.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -207,7 +207,7 @@ pub fn parse_app_link(link: &str) -> Result<Link, LinkError> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::backend::Profile;
+    use crate::platform::Profile;
 
     /// A seed-004 link may name the Socket.IO server of its peer-to-peer
     /// calls; one that is not an http(s) address is refused.

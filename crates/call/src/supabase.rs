@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::backend::answers::{
+use crate::platform::answers::{
     BackendError, classify_transport, http_client, read_answer, read_body,
 };
 

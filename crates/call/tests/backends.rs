@@ -8,8 +8,8 @@ use axum::routing::any;
 use tandem_backend::auth::issue_user_jwt;
 use tandem_backend::dev::{add_coach, add_link, add_session, add_study_group, add_user};
 use tandem_backend::model::User;
-use tandem_call::backend::{Auth, BackendClient, BackendError, Profile, TokenRequest};
 use tandem_call::diagnose;
+use tandem_call::platform::{Auth, BackendClient, BackendError, Profile, TokenRequest};
 
 const SECRET: &str = "call-tests-jwt-secret-0123";
 
@@ -129,7 +129,7 @@ fn req_session(s: &str) -> TokenRequest {
 #[tokio::test]
 async fn every_profile_gets_a_token_from_tandem_backend() {
     let w = world(|_| {}).await;
-    let check = |g: tandem_call::backend::TokenGrant, room: &str| {
+    let check = |g: tandem_call::platform::TokenGrant, room: &str| {
         assert_eq!(g.server_url, "ws://127.0.0.1:7880");
         let c = diagnose::read_claims(&g.token).unwrap();
         assert_eq!(c.room, room);
@@ -631,7 +631,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
     drop(closed);
     let (_call, mut events) = tandem_call::session::start(tandem_call::session::CallConfig {
         token: tandem_call::session::TokenSource::Backend(
-            Box::new(c.with_p2p(tandem_call::backend::P2p {
+            Box::new(c.with_p2p(tandem_call::platform::P2p {
                 always: false,
                 socket_url: Some(socket_url.clone()),
                 stun: Vec::new(),
@@ -641,6 +641,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
         session_type: tandem_call::session::SessionType::Video,
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
+        give_up_after: tandem_call::session::GIVE_UP_AFTER,
         media: tandem_call::session::MediaConfig::synthetic(440.0),
         mic_on: false,
         camera_on: false,

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tandem_backend::dev::book;
-use tandem_call::backend::{Auth, BackendClient, Profile, TokenRequest};
+use tandem_call::platform::{Auth, BackendClient, Profile, TokenRequest};
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, EndReason, MediaConfig, SessionType, TokenSource,
 };
@@ -79,6 +79,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 session_type: SessionType::Video,
                 paid_minutes: Some(30),
                 warn_before: Duration::from_secs(300),
+                give_up_after: session::GIVE_UP_AFTER,
                 media: MediaConfig {
                     capture: tandem_call::media::camera::CaptureFormat {
                         width: 640,
@@ -288,6 +289,7 @@ async fn a_refused_token_fails_the_call_with_the_likely_cause() {
         session_type: SessionType::Chat,
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
+        give_up_after: session::GIVE_UP_AFTER,
         media: MediaConfig::synthetic(440.0),
         mic_on: false,
         camera_on: false,

@@ -7,10 +7,10 @@
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use tandem_call::backend::{
+use tandem_call::diagnose;
+use tandem_call::platform::{
     BackendError, parse_grant, parse_session_info, parse_session_list, read_answer,
 };
-use tandem_call::diagnose;
 
 /// Keys the real answers use, so generated JSON often gets far.
 const KEYS: &[&str] = &[

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tandem_backend::dev::{add_link, book};
-use tandem_call::backend::{Auth, BackendClient, P2p, Profile, TokenRequest};
 use tandem_call::lk::TrackKind;
+use tandem_call::platform::{Auth, BackendClient, P2p, Profile, TokenRequest};
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallEvents, CallHandle, CallState, EndReason, MediaConfig,
     SessionType, TokenSource,
@@ -117,6 +117,7 @@ fn start(url: &str, link: &str, kind: SessionType) -> (CallHandle, CallEvents) {
         session_type: SessionType::Video,
         paid_minutes: None,
         warn_before: Duration::from_secs(300),
+        give_up_after: session::GIVE_UP_AFTER,
         media: MediaConfig {
             capture: tandem_call::media::camera::CaptureFormat {
                 width: 640,

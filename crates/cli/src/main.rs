@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use livekit_api::access_token::{AccessToken, VideoGrants};
-use tandem_call::backend::{Auth, BackendClient, P2p, Profile, TokenRequest};
+use tandem_call::platform::{Auth, BackendClient, P2p, Profile, TokenRequest};
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, MediaConfig, SessionType, TokenSource,
 };
@@ -138,6 +138,10 @@ struct Conn {
     /// Leave after this many seconds.
     #[arg(long)]
     seconds: Option<u64>,
+    /// How many seconds a lost call keeps trying to get back in before it
+    /// ends.
+    #[arg(long, default_value_t = session::GIVE_UP_AFTER.as_secs(), value_parser = clap::value_parser!(u64).range(5..=3600))]
+    give_up_after: u64,
     /// Print what arrives from each participant this often (seconds; 0: never).
     #[arg(long, default_value_t = 5)]
     stats: u64,
@@ -280,7 +284,7 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
                     Box::new(|_| {}),
                 ))
             }
-            None => Auth::Bearer(tandem_call::backend::login(base, email, password).await?),
+            None => Auth::Bearer(tandem_call::platform::login(base, email, password).await?),
         },
         _ => Auth::None,
     };
@@ -406,6 +410,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
         },
         paid_minutes: None,
         warn_before: Duration::from_secs(300),
+        give_up_after: Duration::from_secs(c.give_up_after),
         media,
         mic_on: true,
         camera_on,

@@ -134,6 +134,25 @@ impl Guest {
         ));
     }
 
+    /// Moves the guest to another address on the same link, as when a
+    /// laptop goes from Wi-Fi to Ethernet: the old address disappears
+    /// (connections from it get no answer), the new one works at once.
+    pub fn readdress(&self, address: &str) {
+        let pid = self.child.id();
+        sh(&format!(
+            "nsenter -t {pid} -n sh -c 'ip addr flush dev tndg && \
+             ip addr add {address}/24 dev tndg && \
+             ip route replace default via {HOST_LINK_ADDR}'"
+        ));
+    }
+
+    /// Stops the guest's program (`SIGSTOP`, as a computer going to sleep)
+    /// or lets it go on (`SIGCONT`).
+    pub fn pause(&self, stopped: bool) {
+        let signal = if stopped { "STOP" } else { "CONT" };
+        sh(&format!("kill -{signal} {}", self.child.id()));
+    }
+
     /// Drops `percent` % of the packets from and to the guest, at random
     /// (nftables; 0 removes the rule).
     pub fn loss(&self, percent: u8) {

@@ -24,8 +24,8 @@ use tracing::Instrument;
 
 use tandem_media::{FrameReceiver, I420Frame};
 
-use crate::backend::{BackendError, Profile, SessionInfo};
 use crate::diagnose;
+use crate::platform::{BackendError, Profile, SessionInfo};
 use crate::room::{Connector, Live, Room, RoomEvents};
 
 mod chat;
@@ -46,6 +46,7 @@ pub use chat::{
 };
 pub use handle::{CallEvents, CallHandle};
 pub use lifecycle::timer;
+pub use reconnect::GIVE_UP_AFTER;
 pub use types::{
     CallConfig, CallError, CallEvent, CallState, Device, EndReason, LOCAL_VIDEO, MediaConfig,
     Received, SessionType, TokenSource,
@@ -637,7 +638,8 @@ impl<C: Connector> InCall<C> {
     /// once; the rest is held and replayed once back.
     async fn rejoin(&mut self) -> Option<EndReason> {
         self.connected.send_replace(false);
-        let mut attempts = Attempts::new(self.watch.lost(now()));
+        let limit = self.s.cfg.give_up_after;
+        let mut attempts = Attempts::new(self.watch.lost(now()), limit);
         self.s.step(Input::Reconnecting);
         let mut held = Vec::new();
         loop {
@@ -675,7 +677,7 @@ impl<C: Connector> InCall<C> {
                         rejoin::fail_chat(held, &self.s.out, "the call ended");
                         return Some(EndReason::Remote(format!(
                             "the connection was lost and could not be restored within {} s",
-                            reconnect::GIVE_UP_AFTER.as_secs()
+                            limit.as_secs()
                         )));
                     }
                 },

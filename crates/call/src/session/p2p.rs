@@ -19,10 +19,10 @@ use super::{
     CallConfig, CallError, CallEvent, ChatMessage, Device, EndReason, LOCAL_VIDEO, MAX_CHAT_CHARS,
     MAX_NAME_CHARS, SessionType, shorten,
 };
-use crate::backend::{BackendClient, SessionInfo, TokenRequest};
 use crate::p2p::peer::{self, Carries, Peer, PeerEvent, Sinks, Sources};
 use crate::p2p::roles::{Action, Input as Turn, Negotiator};
 use crate::p2p::signal::{Side, Signal, SignalClient};
+use crate::platform::{BackendClient, SessionInfo, TokenRequest};
 
 /// How long ICE may stay disconnected before we restart it.
 const ICE_RESTART_AFTER: Duration = Duration::from_secs(5);
@@ -409,10 +409,10 @@ impl Call<'_> {
                     }
                     if let Some(lost) = signal_lost && last_try.elapsed() >= SIGNAL_RETRY {
                         last_try = Instant::now();
-                        if lost.elapsed() >= super::reconnect::GIVE_UP_AFTER {
+                        if lost.elapsed() >= self.cfg.give_up_after {
                             break 'call EndReason::Remote(format!(
                                 "the platform's call server could not be reached again within {} s",
-                                super::reconnect::GIVE_UP_AFTER.as_secs()
+                                self.cfg.give_up_after.as_secs()
                             ));
                         }
                         if let Ok(Ok((s, rx))) = tokio::time::timeout(SIGNAL_TIMEOUT, SignalClient::join(&address, &room, side, kind_word)).await {

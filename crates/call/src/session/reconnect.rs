@@ -11,7 +11,7 @@
 //!   rejoins by itself rather than wait out the SDK's back-off.
 //! - [`Attempts`]: once the room is lost, Tandem keeps trying (a fresh token
 //!   each time) every [`RETRY_EVERY`] until [`GIVE_UP_AFTER`] has passed
-//!   *and* a few attempts have failed, so a computer waking from a long
+//!   (or the call's own limit) *and* a few attempts have failed, so a computer waking from a long
 //!   sleep still tries before it gives up.
 //!
 //! Chat sent shortly before an outage may have been lost in flight; both
@@ -24,8 +24,11 @@ use std::time::{Duration, Instant};
 pub(super) const RETRY_EVERY: Duration = Duration::from_secs(1);
 /// How long one attempt may take.
 pub(super) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(8);
-/// After this long without a connection (and [`MIN_ATTEMPTS`]), the call ends.
-pub(super) const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
+/// After this long without a connection (and [`MIN_ATTEMPTS`]), the call
+/// ends, unless the call is configured otherwise
+/// ([`super::CallConfig::give_up_after`]). People who dropped out are
+/// remembered this long too.
+pub const GIVE_UP_AFTER: Duration = Duration::from_secs(120);
 /// Attempts made before giving up, however long the outage seemed.
 pub(super) const MIN_ATTEMPTS: u32 = 3;
 /// While the SDK reconnects for longer than this, the server is probed.
@@ -136,21 +139,25 @@ pub(super) enum Next {
 #[derive(Debug)]
 pub(super) struct Attempts {
     lost_at: Instant,
+    limit: Duration,
     failed: u32,
 }
 
 impl Attempts {
-    /// The outage began at `lost_at`.
-    pub(super) fn new(lost_at: Instant) -> Self {
-        Self { lost_at, failed: 0 }
+    /// The outage began at `lost_at`; it may last `limit`.
+    pub(super) fn new(lost_at: Instant, limit: Duration) -> Self {
+        Self {
+            lost_at,
+            limit,
+            failed: 0,
+        }
     }
 
     /// An attempt failed at `now`.
     pub(super) fn failed(&mut self, now: Instant) -> Next {
         self.failed += 1;
         let next = now + RETRY_EVERY;
-        if self.failed >= MIN_ATTEMPTS
-            && next.saturating_duration_since(self.lost_at) > GIVE_UP_AFTER
+        if self.failed >= MIN_ATTEMPTS && next.saturating_duration_since(self.lost_at) > self.limit
         {
             Next::GiveUp
         } else {
@@ -230,7 +237,7 @@ mod tests {
     #[test]
     fn a_long_outage_gives_up_after_two_minutes_and_three_attempts() {
         let t0 = Instant::now();
-        let mut a = Attempts::new(t0);
+        let mut a = Attempts::new(t0, GIVE_UP_AFTER);
         let mut now = t0;
         let mut tries = 0;
         loop {
@@ -257,7 +264,7 @@ mod tests {
     #[test]
     fn a_server_that_answers_but_refuses_is_retried_every_second_until_the_limit() {
         let t0 = Instant::now();
-        let mut a = Attempts::new(t0);
+        let mut a = Attempts::new(t0, GIVE_UP_AFTER);
         let mut now = t0;
         let mut tries = 0u32;
         while let Next::RetryAt(at) = a.failed(now) {
@@ -276,7 +283,7 @@ mod tests {
         // The machine sleeps for ten minutes: the next thing seen is the
         // room lost, long after.
         let woke = t0 + Duration::from_secs(600);
-        let mut a = Attempts::new(w.lost(woke));
+        let mut a = Attempts::new(w.lost(woke), GIVE_UP_AFTER);
         assert_eq!(a.failed(woke), Next::RetryAt(woke + RETRY_EVERY));
         assert_eq!(
             a.failed(woke + RETRY_EVERY),
@@ -292,7 +299,7 @@ mod tests {
         // Stopped for 60 s (SIGSTOP), then continued: the clock jumped, but
         // the outage is within the limit.
         let t0 = Instant::now();
-        let mut a = Attempts::new(t0);
+        let mut a = Attempts::new(t0, GIVE_UP_AFTER);
         for i in 0..5 {
             assert!(matches!(
                 a.failed(t0 + Duration::from_secs(60 + i)),

@@ -10,7 +10,7 @@ use tandem_lk as lk;
 use super::handle::{Command, Out};
 use super::reconnect::ATTEMPT_TIMEOUT;
 use super::{CallEvent, TokenSource};
-use crate::backend::BackendError;
+use crate::platform::BackendError;
 use crate::room::{Connector, RoomEvents};
 
 /// Chat typed while away that is kept for sending afterwards.

@@ -9,8 +9,8 @@ use tandem_lk as lk;
 use tandem_media::audio::{MicChoice, SpeakerChoice};
 use tandem_media::camera::{CameraChoice, CaptureFormat, PatternColour};
 
-use crate::backend::{BackendClient, BackendError, TokenRequest};
 use crate::diagnose;
+use crate::platform::{BackendClient, BackendError, TokenRequest};
 
 use super::ChatMessage;
 
@@ -84,6 +84,9 @@ pub struct CallConfig {
     pub paid_minutes: Option<u32>,
     /// Warn this long before the paid time ends.
     pub warn_before: Duration,
+    /// How long a lost call keeps trying to get back in before it ends
+    /// (normally [`super::GIVE_UP_AFTER`]).
+    pub give_up_after: Duration,
     pub media: MediaConfig,
     /// Start with the microphone / camera on.
     pub mic_on: bool,
@@ -153,7 +156,7 @@ pub enum CallEvent {
         room: String,
     },
     /// What the platform says about the session (where its API tells).
-    Session(crate::backend::SessionInfo),
+    Session(crate::platform::SessionInfo),
     /// Someone is in the call, or changed their display name (bounded to
     /// [`MAX_NAME_CHARS`]).
     ParticipantJoined {

@@ -104,6 +104,11 @@ pub(crate) struct Call {
 
 impl Call {
     pub(crate) fn start(url: &str) -> Call {
+        Self::start_with(url, &[])
+    }
+
+    /// With more options for the client.
+    pub(crate) fn start_with(url: &str, extra: &[&str]) -> Call {
         let bot_token = token::join(ROOM, "bot");
         let bot = Command::new(BIN)
             .arg("bot")
@@ -126,6 +131,7 @@ impl Call {
                 "--json-stats",
             ],
         ));
+        args.extend_from_slice(extra);
         let mut guest = Guest::spawn(
             BIN,
             &args,
@@ -189,6 +195,10 @@ pub(crate) enum Fault {
     Cut(Duration),
     /// This share of packets is dropped for this long.
     Loss(u8, Duration),
+    /// The client's address changes to this one (Wi-Fi to Ethernet).
+    Readdress(&'static str),
+    /// The client is stopped this long (SIGSTOP: the computer sleeps).
+    Sleep(Duration),
 }
 
 pub(crate) fn fail(
@@ -209,6 +219,14 @@ pub(crate) fn fail(
             guest.loss(p);
             d
         }
+        Fault::Readdress(a) => {
+            guest.readdress(a);
+            Duration::ZERO
+        }
+        Fault::Sleep(d) => {
+            guest.pause(true);
+            d
+        }
     };
     std::thread::sleep(down / 2);
     let text = format!("typed during fault {n}");
@@ -217,6 +235,8 @@ pub(crate) fn fail(
     match fault {
         Fault::Cut(_) => guest.link(true),
         Fault::Loss(..) => guest.loss(0),
+        Fault::Readdress(_) => {}
+        Fault::Sleep(_) => guest.pause(false),
     }
     let back_at = Instant::now();
     if let Fault::Loss(..) = fault {

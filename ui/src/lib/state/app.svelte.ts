@@ -1,6 +1,6 @@
 // Which screen is shown and the choices carried between them. Screens call
-// the backend through here so that transitions live in one place.
-import { asAppError, type AppError, type Backend, type JoinTarget, type Unlisten } from '../backend/backend';
+// the IPC interface through here so that transitions live in one place.
+import { asAppError, type AppError, type Ipc, type JoinTarget, type Unlisten } from '../ipc/ipc';
 import { CallModel, type Ended } from './call.svelte';
 import { UpdatesModel } from './updates.svelte';
 
@@ -59,15 +59,15 @@ export class AppModel {
   /// The app's own state: call library, version, updates.
   readonly updates: UpdatesModel;
 
-  constructor(readonly backend: Backend) {
-    this.updates = new UpdatesModel(backend, () => this.screen.name === 'call');
+  constructor(readonly ipc: Ipc) {
+    this.updates = new UpdatesModel(ipc, () => this.screen.name === 'call');
   }
 
   async start() {
     // In the background: a slow update feed must not hold up a join link.
     void this.updates.start();
-    this.unlistenLinks = await this.backend.onOpenLink((link) => void this.openLink(link));
-    this.unlisten = await this.backend.onCallUpdate((u) => {
+    this.unlistenLinks = await this.ipc.onOpenLink((link) => void this.openLink(link));
+    this.unlisten = await this.ipc.onCallUpdate((u) => {
       const call = this.call;
       if (!call) return;
       call.apply(u);
@@ -85,19 +85,19 @@ export class AppModel {
   async openLaunchLink() {
     let opts;
     try {
-      opts = await this.backend.launchOptions();
+      opts = await this.ipc.launchOptions();
     } catch {
       return;
     }
     if (opts.name) this.choices.displayName = opts.name;
     if (!opts.link) return;
     try {
-      const target = await this.backend.openJoinLink(opts.link, null);
+      const target = await this.ipc.openJoinLink(opts.link, null);
       this.toPrejoin(target);
       if (opts.joinNow && this.choices.displayName.trim()) {
         // Joining without the prejoin screen: a machine without a camera
         // shows the test pattern rather than nothing.
-        const d = await this.backend.devicesList().catch(() => null);
+        const d = await this.ipc.devicesList().catch(() => null);
         if (d && !this.choices.camera && !d.cameras.some((c) => c.id !== 'test-pattern')) {
           this.choices.camera = 'test-pattern';
         }
@@ -123,7 +123,7 @@ export class AppModel {
     }
     try {
       this.notice = null;
-      this.toPrejoin(await this.backend.openJoinLink(link, null));
+      this.toPrejoin(await this.ipc.openJoinLink(link, null));
     } catch (e) {
       this.showError(e, null);
     }
@@ -138,7 +138,7 @@ export class AppModel {
   }
 
   toConnect() {
-    void this.backend.previewClose().catch(() => {});
+    void this.ipc.previewClose().catch(() => {});
     this.call = null;
     this.screen = { name: 'connect' };
   }
@@ -162,7 +162,7 @@ export class AppModel {
     this.call = new CallModel(kind, target.otherName ?? '', target.paidMinutes);
     this.screen = { name: 'call', target };
     try {
-      await this.backend.callJoin({
+      await this.ipc.callJoin({
         target,
         displayName: c.displayName,
         camera: c.camera,
@@ -181,7 +181,7 @@ export class AppModel {
     const on = !this.micOn;
     this.micOn = on;
     try {
-      await this.backend.callSetMic(on);
+      await this.ipc.callSetMic(on);
     } catch (e) {
       // The microphone stays as it was; say why.
       this.micOn = !on;
@@ -194,7 +194,7 @@ export class AppModel {
     const on = !this.cameraOn;
     this.cameraOn = on;
     try {
-      await this.backend.callSetCamera(on);
+      await this.ipc.callSetCamera(on);
     } catch {
       this.cameraOn = !on;
     }
@@ -205,7 +205,7 @@ export class AppModel {
     if (!call) return;
     const entry = call.addOutgoing(text);
     try {
-      call.sending(entry, await this.backend.callSendChat(text));
+      call.sending(entry, await this.ipc.callSendChat(text));
     } catch (e) {
       call.refused(entry, asAppError(e).message);
     }

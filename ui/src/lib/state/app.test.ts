@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { AppModel } from './app.svelte';
-import { FakeBackend } from '../backend/fake';
+import { FakeIpc } from '../ipc/fake';
 
 describe('AppModel', () => {
   it('keeps the microphone off and says why when turning it on fails', async () => {
-    const fake = new FakeBackend({ stageMs: 0 });
+    const fake = new FakeIpc({ stageMs: 0 });
     const app = new AppModel(fake);
     app.choices.displayName = 'Client';
     await app.join({

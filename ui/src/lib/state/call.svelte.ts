@@ -1,7 +1,7 @@
 // What the call screen shows, built from the app's CallUpdates. Pure state:
-// no backend calls here, so it is tested directly.
-import type { AppError, CallUpdate } from '../backend/backend';
-import type { CallPhase, EndKind, Quality, SessionKind } from '../backend/bindings';
+// no IPC calls here, so it is tested directly.
+import type { AppError, CallUpdate } from '../ipc/ipc';
+import type { CallPhase, EndKind, Quality, SessionKind } from '../ipc/bindings';
 
 export interface Participant {
   identity: string;

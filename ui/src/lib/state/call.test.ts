@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CallModel, MAX_CHAT, clock, linkify } from './call.svelte';
-import type { CallUpdate } from '../backend/backend';
+import type { CallUpdate } from '../ipc/ipc';
 
 describe('CallModel', () => {
   it('follows a call from join to a chat with the other person', () => {

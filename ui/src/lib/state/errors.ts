@@ -1,5 +1,5 @@
 // What each error class means for the person in front of the screen.
-import type { AppError, ErrorCode } from '../backend/backend';
+import type { AppError, ErrorCode } from '../ipc/ipc';
 
 export interface Advice {
   title: string;

@@ -1,7 +1,7 @@
 // The app's own state: whether calls can work (the call library is
 // there), and updates — checked at start and on request, installed only
 // when the person asks and never during a call.
-import { asAppError, type AppStatus, type Backend, type UpdateInfo, type Unlisten } from '../backend/backend';
+import { asAppError, type AppStatus, type Ipc, type UpdateInfo, type Unlisten } from '../ipc/ipc';
 
 export type UpdatePhase =
   | { name: 'idle' }
@@ -20,17 +20,17 @@ export class UpdatesModel {
   private unlisten: Unlisten | null = null;
 
   constructor(
-    private readonly backend: Backend,
+    private readonly ipc: Ipc,
     /// Whether a call is running (an update never interrupts one).
     private readonly inCall: () => boolean,
   ) {}
 
   async start() {
-    this.unlisten = await this.backend.onUpdateProgress((downloaded, total) => {
+    this.unlisten = await this.ipc.onUpdateProgress((downloaded, total) => {
       if (this.phase.name === 'installing') this.phase = { ...this.phase, downloaded, total };
     });
     try {
-      this.status = await this.backend.appStatus();
+      this.status = await this.ipc.appStatus();
     } catch (e) {
       this.status = { version: '', callLibraryProblem: asAppError(e).message, updates: false };
     }
@@ -49,7 +49,7 @@ export class UpdatesModel {
     if (this.phase.name === 'checking' || this.phase.name === 'installing') return;
     this.phase = { name: 'checking' };
     try {
-      const info = await this.backend.updateCheck();
+      const info = await this.ipc.updateCheck();
       this.phase = info ? { name: 'available', info } : { name: 'current' };
     } catch (e) {
       const err = asAppError(e);
@@ -68,7 +68,7 @@ export class UpdatesModel {
     this.phase = { name: 'installing', info, downloaded: 0, total: null };
     try {
       // On success the app restarts into the new version.
-      await this.backend.updateInstall();
+      await this.ipc.updateInstall();
     } catch (e) {
       this.phase = { name: 'failed', message: asAppError(e).message, info };
     }

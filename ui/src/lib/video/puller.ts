@@ -1,7 +1,7 @@
 // Pulls one element's frames: two requests in flight ("the next frame after
 // N" each), the newest frame drawn on the next animation frame, older ones
 // skipped. Stops when its signal aborts.
-import type { Backend, Frame } from '../backend/backend';
+import type { Ipc, Frame } from '../ipc/ipc';
 
 export interface PullStats {
   received: number;
@@ -24,7 +24,7 @@ export function percentile(values: number[], p: number): number | null {
 }
 
 export interface PullOptions {
-  backend: Backend;
+  ipc: Ipc;
   view: string;
   source: string;
   /// The element's size in device pixels, read before each request.
@@ -78,7 +78,7 @@ export function pull(o: PullOptions): PullStats {
         continue;
       }
       try {
-        const r = await o.backend.frame(o.view, o.source, lastSeq, w, h, o.signal);
+        const r = await o.ipc.frame(o.view, o.source, lastSeq, w, h, o.signal);
         if (r === 'no-video') {
           presence(false);
           await sleep(250);

@@ -1,7 +1,7 @@
 // Draws I420 frames with WebGL2: three single-channel textures and a
 // YUV→RGB shader (BT.601, limited range, as LiveKit's decoder outputs).
 // Nothing is converted on the CPU.
-import type { Frame } from '../backend/backend';
+import type { Frame } from '../ipc/ipc';
 
 const VERTEX = `#version 300 es
 in vec2 pos;

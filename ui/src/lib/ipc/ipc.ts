@@ -1,4 +1,4 @@
-// The UI's only way out: every screen talks to a `Backend`. The Tauri
+// The UI's only way out: every screen talks to a `Ipc`. The Tauri
 // implementation calls the app's commands; the fake one (browser tests)
 // plays a scripted platform and call.
 import type {
@@ -32,18 +32,18 @@ export type { AppError, DeviceKind, DeviceList, SignIn };
 export type ErrorCode = AppError['code'];
 
 /// A failed command, as thrown to the UI: branch on `code`, show `message`.
-export class BackendError extends Error {
+export class IpcError extends Error {
   readonly code: ErrorCode;
   constructor(e: AppError) {
     super(e.message);
     this.code = e.code;
-    this.name = 'BackendError';
+    this.name = 'IpcError';
   }
 }
 
 /// Anything thrown, as something a person can read.
 export function asAppError(e: unknown): AppError {
-  if (e instanceof BackendError) return { code: e.code, message: e.message };
+  if (e instanceof IpcError) return { code: e.code, message: e.message };
   if (e && typeof e === 'object' && 'code' in e && 'message' in e) {
     const { code, message } = e as AppError;
     return { code, message: String(message) };
@@ -68,7 +68,7 @@ export type FrameResult = Frame | 'none-yet' | 'no-video';
 
 export type Unlisten = () => void;
 
-export interface Backend {
+export interface Ipc {
   platformsList(): Promise<Platform[]>;
   platformAdd(platform: NewPlatform): Promise<Platform>;
   platformRemove(id: string): Promise<void>;

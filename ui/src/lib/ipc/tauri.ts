@@ -1,18 +1,18 @@
-// The Backend over the app's commands and events (generated bindings).
+// The Ipc over the app's commands and events (generated bindings).
 import { commands, events } from './bindings';
 import {
-  BackendError,
+  IpcError,
   decodeFrame,
   type AppError,
-  type Backend,
+  type Ipc,
   type FrameResult,
-} from './backend';
+} from './ipc';
 
 type Result<T> = { status: 'ok'; data: T } | { status: 'error'; error: AppError };
 
 function ok<T>(r: Result<T>): T {
   if (r.status === 'ok') return r.data;
-  throw new BackendError(r.error);
+  throw new IpcError(r.error);
 }
 
 /// `frames:` as the webview spells custom schemes on this OS.
@@ -23,13 +23,13 @@ function framesBase(): string {
     : 'frames://localhost/';
 }
 
-export class TauriBackend implements Backend {
+export class TauriIpc implements Ipc {
   private readonly base = framesBase();
 
   async platformsList() { return ok(await commands.platformsList()); }
-  async platformAdd(p: Parameters<Backend['platformAdd']>[0]) { return ok(await commands.platformAdd(p)); }
+  async platformAdd(p: Parameters<Ipc['platformAdd']>[0]) { return ok(await commands.platformAdd(p)); }
   async platformRemove(id: string) { ok(await commands.platformRemove(id)); }
-  async signIn(id: string, c: Parameters<Backend['signIn']>[1]) { return ok(await commands.signIn(id, c)); }
+  async signIn(id: string, c: Parameters<Ipc['signIn']>[1]) { return ok(await commands.signIn(id, c)); }
   async signOut(id: string) { return ok(await commands.signOut(id)); }
   async sessionsList(id: string) { return ok(await commands.sessionsList(id)); }
   async sessionById(id: string, s: string) { return ok(await commands.sessionById(id, s)); }
@@ -43,18 +43,18 @@ export class TauriBackend implements Backend {
   }
   async previewClose() { ok(await commands.previewClose()); }
   async speakerTest(speaker: string | null) { ok(await commands.speakerTest(speaker)); }
-  async callJoin(r: Parameters<Backend['callJoin']>[0]) { ok(await commands.callJoin(r)); }
+  async callJoin(r: Parameters<Ipc['callJoin']>[0]) { ok(await commands.callJoin(r)); }
   async callSetMic(on: boolean) { ok(await commands.callSetMic(on)); }
   async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
   async callSendChat(text: string) { return ok(await commands.callSendChat(text)); }
-  async callSwitchDevice(d: Parameters<Backend['callSwitchDevice']>[0], id: string | null) {
+  async callSwitchDevice(d: Parameters<Ipc['callSwitchDevice']>[0], id: string | null) {
     ok(await commands.callSwitchDevice(d, id));
   }
   async callLeave() { ok(await commands.callLeave()); }
   async callEndSession() { ok(await commands.callEndSession()); }
   async openExternal(url: string) { ok(await commands.openExternal(url)); }
 
-  async onCallUpdate(cb: Parameters<Backend['onCallUpdate']>[0]) {
+  async onCallUpdate(cb: Parameters<Ipc['onCallUpdate']>[0]) {
     return events.callUpdate.listen((e) => cb(e.payload));
   }
   async onMicLevel(cb: (dbfs: number) => void) {

@@ -1,12 +1,12 @@
-// A scripted Backend for browser tests and UI work without the app: one
+// A scripted Ipc for browser tests and UI work without the app: one
 // platform, a few sessions, devices, and a call with one remote person
 // whose video is generated here. Tests drive it further through
 // `window.__fake` (emit updates, make the next join fail).
 import {
-  BackendError,
+  IpcError,
   type AppError,
   type AppStatus,
-  type Backend,
+  type Ipc,
   type CallUpdate,
   type DeviceList,
   type FrameResult,
@@ -16,7 +16,7 @@ import {
   type Platform,
   type SignIn,
   type UpdateInfo,
-} from './backend';
+} from './ipc';
 
 type Listener<T> = (v: T) => void;
 
@@ -39,7 +39,7 @@ export interface FakeOptions {
   updateError?: AppError;
 }
 
-export class FakeBackend implements Backend {
+export class FakeIpc implements Ipc {
   platforms: Platform[] = [];
   private updates = new Set<Listener<CallUpdate>>();
   private levels = new Set<Listener<number>>();
@@ -94,7 +94,7 @@ export class FakeBackend implements Backend {
 
   private find(id: string): Platform {
     const p = this.platforms.find((x) => x.id === id);
-    if (!p) throw new BackendError({ code: 'not_found', message: 'That platform was removed.' });
+    if (!p) throw new IpcError({ code: 'not_found', message: 'That platform was removed.' });
     return p;
   }
 
@@ -113,13 +113,13 @@ export class FakeBackend implements Backend {
     try {
       url = new URL(n.backendUrl.trim());
     } catch {
-      throw new BackendError({
+      throw new IpcError({
         code: 'invalid_input',
         message: `"${n.backendUrl}" is not a web address; it should look like https://coach.example.com.`,
       });
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-      throw new BackendError({
+      throw new IpcError({
         code: 'invalid_input',
         message: 'The backend address must start with https:// (or http:// for a local test server).',
       });
@@ -150,7 +150,7 @@ export class FakeBackend implements Backend {
     const p = this.find(id);
     if (c.kind === 'password') {
       if (c.password !== 'demo-password') {
-        throw new BackendError({
+        throw new IpcError({
           code: 'sign_in_required',
           message: 'The backend did not accept your sign-in (wrong email or password): sign in again',
         });
@@ -174,7 +174,7 @@ export class FakeBackend implements Backend {
   async sessionsList(id: string): Promise<JoinTarget[]> {
     this.log('sessionsList', id);
     const p = this.find(id);
-    if (!p.signedIn) throw new BackendError({ code: 'sign_in_required', message: `Sign in to ${p.name} first.` });
+    if (!p.signedIn) throw new IpcError({ code: 'sign_in_required', message: `Sign in to ${p.name} first.` });
     const soon = new Date(Date.now() + 10 * 60_000).toISOString();
     return [
       { platformId: id, session: 's-video', link: null, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 45, startsAt: soon },
@@ -185,7 +185,7 @@ export class FakeBackend implements Backend {
 
   async sessionById(id: string, session: string): Promise<JoinTarget> {
     this.log('sessionById', id, session);
-    if (!session.trim()) throw new BackendError({ code: 'invalid_input', message: "Enter the session id shown on the platform's website." });
+    if (!session.trim()) throw new IpcError({ code: 'invalid_input', message: "Enter the session id shown on the platform's website." });
     return { platformId: id, session: session.trim(), link: null, kind: 'video', title: `Session ${session.trim()}`, otherName: null, paidMinutes: null, startsAt: null };
   }
 
@@ -199,9 +199,9 @@ export class FakeBackend implements Backend {
       /* fall through */
     }
     if (!token) {
-      throw new BackendError({ code: 'invalid_input', message: 'Paste the whole join link from your booking email (it starts with https://).' });
+      throw new IpcError({ code: 'invalid_input', message: 'Paste the whole join link from your booking email (it starts with https://).' });
     }
-    if (token === 'expired') throw new BackendError({ code: 'gone', message: 'This link has expired: ask your coach for a new one' });
+    if (token === 'expired') throw new IpcError({ code: 'gone', message: 'This link has expired: ask your coach for a new one' });
     const p = await this.platformAdd({ name: '', backendUrl: new URL(link).origin, profile: '004', anonKey: null, supabaseUrl: null, socketUrl: null });
     return { platformId: p.id, session: 'linked', link: token, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: null };
   }
@@ -262,9 +262,9 @@ export class FakeBackend implements Backend {
 
   async callJoin(req: JoinRequest) {
     this.log('callJoin', req);
-    if (this.inCall) throw new BackendError({ code: 'invalid_input', message: 'You are already in a call.' });
+    if (this.inCall) throw new IpcError({ code: 'invalid_input', message: 'You are already in a call.' });
     if (!req.displayName.trim()) {
-      throw new BackendError({ code: 'invalid_input', message: 'Enter your name as others should see it (up to 64 characters).' });
+      throw new IpcError({ code: 'invalid_input', message: 'Enter your name as others should see it (up to 64 characters).' });
     }
     this.inCall = true;
     this.cameraOn = req.cameraOn;
@@ -310,13 +310,13 @@ export class FakeBackend implements Backend {
   }
 
   private needCall() {
-    if (!this.inCall) throw new BackendError({ code: 'no_call', message: 'The call has already ended.' });
+    if (!this.inCall) throw new IpcError({ code: 'no_call', message: 'The call has already ended.' });
   }
 
   async callSetMic(on: boolean) {
     this.log('callSetMic', on);
     this.needCall();
-    if (on && this.failUnmute) throw new BackendError(this.failUnmute);
+    if (on && this.failUnmute) throw new IpcError(this.failUnmute);
   }
   async callSetCamera(on: boolean) {
     this.log('callSetCamera', on);
@@ -381,15 +381,15 @@ export class FakeBackend implements Backend {
   async updateCheck() {
     this.log('updateCheck');
     await new Promise((r) => setTimeout(r, 100));
-    if (this.updateError) throw new BackendError(this.updateError);
+    if (this.updateError) throw new IpcError(this.updateError);
     return this.update;
   }
   async updateInstall() {
     this.log('updateInstall');
     if (this.inCall) {
-      throw new BackendError({ code: 'update', message: 'Tandem updates after your call: leave the call first.' });
+      throw new IpcError({ code: 'update', message: 'Tandem updates after your call: leave the call first.' });
     }
-    if (this.updateError) throw new BackendError(this.updateError);
+    if (this.updateError) throw new IpcError(this.updateError);
     const total = 4_000_000;
     for (let d = 1_000_000; d <= total; d += 1_000_000) {
       await new Promise((r) => setTimeout(r, 60));

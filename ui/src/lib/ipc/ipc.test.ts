@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BackendError, asAppError, decodeFrame } from './backend';
+import { IpcError, asAppError, decodeFrame } from './ipc';
 import { synthFrame } from './fake';
 import { advice } from '../state/errors';
 
@@ -36,7 +36,7 @@ describe('frames', () => {
 
 describe('errors', () => {
   it('keep their code and get advice for every class', () => {
-    const e = new BackendError({ code: 'clock_skew', message: 'clock is 600 s ahead' });
+    const e = new IpcError({ code: 'clock_skew', message: 'clock is 600 s ahead' });
     expect(asAppError(e)).toEqual({ code: 'clock_skew', message: 'clock is 600 s ahead' });
     expect(asAppError(new Error('boom')).code).toBe('internal');
     expect(advice({ code: 'wrong_secret', message: '' }).retry).toBe(false);
