@@ -185,7 +185,7 @@ export class AppModel {
     } catch (e) {
       // The microphone stays as it was; say why.
       this.micOn = !on;
-      this.call?.deviceProblems.push(asAppError(e).message);
+      this.call?.deviceProblem('microphone', asAppError(e).message);
     }
   }
 
@@ -195,8 +195,10 @@ export class AppModel {
     this.cameraOn = on;
     try {
       await this.ipc.callSetCamera(on);
-    } catch {
+    } catch (e) {
+      // The camera stays as it was; say why.
       this.cameraOn = !on;
+      this.call?.deviceProblem('camera', asAppError(e).message);
     }
   }
 

@@ -23,7 +23,7 @@ describe('AppModel', () => {
     fake.failUnmute = { code: 'device', message: 'Your microphone could not be turned on (busy), so it stays off. Try again.' };
     await app.toggleMic();
     expect(app.micOn).toBe(false);
-    expect(app.call?.deviceProblems).toContain(fake.failUnmute.message);
+    expect(app.call?.deviceProblems).toContainEqual({ device: 'microphone', text: fake.failUnmute.message });
     fake.failUnmute = null;
     await app.toggleMic();
     expect(app.micOn).toBe(true);

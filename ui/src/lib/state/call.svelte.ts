@@ -1,7 +1,7 @@
 // What the call screen shows, built from the app's CallUpdates. Pure state:
 // no IPC calls here, so it is tested directly.
 import type { AppError, CallUpdate } from '../ipc/ipc';
-import type { CallPhase, EndKind, Quality, SessionKind } from '../ipc/bindings';
+import type { CallPhase, DeviceKind, EndKind, Quality, SessionKind } from '../ipc/bindings';
 
 export interface Participant {
   identity: string;
@@ -52,7 +52,9 @@ export class CallModel {
   remainingSecs = $state<number | null>(null);
   endingSoon = $state(false);
   warnings = $state<string[]>([]);
-  deviceProblems = $state<string[]>([]);
+  /// Problems with our devices, at most one per device (a newer one, or
+  /// the device working again, replaces it).
+  deviceProblems = $state<DeviceProblem[]>([]);
   devicesInUse = $state<Record<string, string>>({});
   ended = $state<Ended | null>(null);
   failed = $state<AppError | null>(null);
@@ -64,6 +66,11 @@ export class CallModel {
   /// Received messages by sender and id, so a message is shown once.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   private seen = new Set<string>();
+
+  /// Shows `text` as the problem of `device`, replacing an older one.
+  deviceProblem(device: DeviceKind, text: string) {
+    this.deviceProblems = [...this.deviceProblems.filter((d) => d.device !== device), { device, text }];
+  }
 
   constructor(kind: SessionKind = 'video', otherName = '', paidMinutes: number | null = null) {
     this.kind = kind;
@@ -189,10 +196,10 @@ export class CallModel {
       }
       case 'deviceInUse':
         this.devicesInUse[u.device] = u.name;
-        this.deviceProblems = this.deviceProblems.filter((d) => !d.startsWith(label(u.device)));
+        this.deviceProblems = this.deviceProblems.filter((d) => d.device !== u.device);
         break;
       case 'deviceProblem':
-        this.deviceProblems.push(`${label(u.device)}: ${u.error}`);
+        this.deviceProblem(u.device, `${label(u.device)}: ${u.error}`);
         break;
       case 'timer':
         this.elapsedSecs = u.elapsedSecs;
@@ -259,6 +266,12 @@ export class CallModel {
   get remotes(): Participant[] {
     return this.participants.filter((p) => p.identity !== this.identity);
   }
+}
+
+/// A device problem as shown: which device, and what to tell the person.
+export interface DeviceProblem {
+  device: DeviceKind;
+  text: string;
 }
 
 function label(device: string): string {

@@ -80,9 +80,12 @@ describe('CallModel', () => {
     c.apply({ type: 'timer', elapsedSecs: 65, remainingSecs: 240, endingSoon: true });
     expect([c.elapsedSecs, c.remainingSecs, c.endingSoon]).toEqual([65, 240, true]);
     c.apply({ type: 'deviceProblem', device: 'camera', error: 'unplugged' });
-    expect(c.deviceProblems).toEqual(['Camera: unplugged']);
-    c.apply({ type: 'deviceInUse', device: 'camera', name: 'USB cam' });
-    expect(c.deviceProblems).toEqual([]);
+    c.apply({ type: 'deviceProblem', device: 'microphone', error: 'No microphone found' });
+    c.apply({ type: 'deviceProblem', device: 'camera', error: 'unplugged again' });
+    expect(c.deviceProblems.map((d) => d.text)).toEqual(['Microphone: No microphone found', 'Camera: unplugged again']);
+    // A device named like another's label does not clear that one's problem.
+    c.apply({ type: 'deviceInUse', device: 'camera', name: 'Microphone array camera' });
+    expect(c.deviceProblems).toEqual([{ device: 'microphone', text: 'Microphone: No microphone found' }]);
     c.apply({ type: 'ended', kind: 'remote', reason: 'The call was ended: room deleted.', durationSecs: 70 });
     expect(c.ended).toEqual({ kind: 'remote', reason: 'The call was ended: room deleted.', durationSecs: 70 });
   });
