@@ -11,7 +11,6 @@ use tandem_call::session::{
     MediaConfig, SessionType, TokenSource,
 };
 use tauri::{AppHandle, Manager, State};
-use tauri_specta::Event;
 
 use crate::dto::{
     CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, ProfileId, Quality,
@@ -108,7 +107,7 @@ async fn forward(
     let flush = |batch: &mut Vec<ChatLine>| {
         if !batch.is_empty() {
             let messages = std::mem::take(batch);
-            let _ = CallUpdate::Chat { messages }.emit(&app);
+            crate::emit(&app, CallUpdate::Chat { messages });
         }
     };
     loop {
@@ -138,7 +137,7 @@ async fn forward(
             CallEvent::State(CallState::Ended(_) | CallState::Failed(_))
         );
         if let Some(update) = update(ev, elapsed) {
-            let _ = update.emit(&app);
+            crate::emit(&app, update);
         }
         if last {
             break;

@@ -199,6 +199,20 @@ pub fn allowed_page(url: &url::Url) -> bool {
     }
 }
 
+/// Sends `event` to the page. One that cannot be delivered (the window is
+/// gone, or the event does not serialise) is logged, never dropped silently.
+pub(crate) fn emit<E>(app: &tauri::AppHandle, event: E)
+where
+    E: tauri_specta::Event + serde::Serialize + Clone,
+{
+    if let Err(e) = event.emit(app) {
+        tracing::warn!(
+            event = std::any::type_name::<E>(),
+            "an event for the page was dropped: {e}"
+        );
+    }
+}
+
 fn navigation_guard() -> tauri::plugin::TauriPlugin<tauri::Wry> {
     tauri::plugin::Builder::new("navigation-guard")
         .on_navigation(|_, url| {
@@ -246,10 +260,9 @@ fn single_instance_possible() -> bool {
 /// line to this instance and exits; its link goes to the UI, which decides
 /// (it never interrupts a call).
 fn on_second_launch(app: &tauri::AppHandle, argv: Vec<String>) {
-    use tauri_specta::Event as _;
     let launch = dto::LaunchOptions::from_args(argv.into_iter().skip(1));
     if let Some(link) = launch.link {
-        let _ = dto::OpenLink { link }.emit(app);
+        emit(app, dto::OpenLink { link });
     }
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
@@ -267,12 +280,13 @@ fn links_from_the_os(app: &tauri::AppHandle) {
     if cfg!(target_os = "macos") {
         let handle = app.clone();
         app.deep_link().on_open_url(move |event| {
-            use tauri_specta::Event as _;
             for url in event.urls() {
-                let _ = dto::OpenLink {
-                    link: url.to_string(),
-                }
-                .emit(&handle);
+                emit(
+                    &handle,
+                    dto::OpenLink {
+                        link: url.to_string(),
+                    },
+                );
             }
         });
     }

@@ -7,7 +7,6 @@ use std::time::Duration;
 use tandem_call::media::audio::{self, MicChoice, SpeakerChoice};
 use tandem_call::media::camera::{self, CameraChoice, CaptureFormat, PatternColour};
 use tauri::{AppHandle, State};
-use tauri_specta::Event;
 
 use crate::AppState;
 use crate::dto::{DeviceEntry, DeviceList, MicLevel, PreviewState, TEST_PATTERN};
@@ -130,7 +129,7 @@ pub(crate) async fn preview_set(
                     break;
                 }
                 let dbfs = level.borrow_and_update().rms_dbfs;
-                let _ = MicLevel { dbfs }.emit(&app);
+                crate::emit(&app, MicLevel { dbfs });
             }
         });
     }

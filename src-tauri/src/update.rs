@@ -13,7 +13,6 @@ use serde::Serialize;
 use specta::Type;
 use tauri::{AppHandle, Manager, State};
 use tauri_plugin_updater::UpdaterExt as _;
-use tauri_specta::Event as _;
 
 use crate::AppState;
 use crate::error::{AppError, ErrorCode};
@@ -116,7 +115,7 @@ pub(crate) async fn update_install(
         .download(
             move |chunk, total| {
                 downloaded += chunk as u64;
-                let _ = UpdateProgress { downloaded, total }.emit(&progress_app);
+                crate::emit(&progress_app, UpdateProgress { downloaded, total });
             },
             || {},
         )
