@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_call::lk::{ConnectionQuality, TrackKind};
-use tandem_call::platform::TokenRequest;
+use tandem_call::platform::rules;
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, Device, EndReason,
     MediaConfig, SessionType, TokenSource,
@@ -13,8 +13,7 @@ use tandem_call::session::{
 use tauri::{AppHandle, Manager, State};
 
 use crate::dto::{
-    CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, ProfileId, Quality,
-    SessionKind,
+    CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, Quality, SessionKind,
 };
 use crate::error::{AppError, ErrorCode};
 use crate::prejoin::{camera_choice, mic_choice, speaker_choice};
@@ -31,32 +30,15 @@ pub(crate) async fn call_join(
     if state.call_running() {
         return Err(AppError::invalid("You are already in a call."));
     }
-    let name = request.display_name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 64 || name.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "Enter your name as others should see it (up to 64 characters).",
-        ));
-    }
+    let name = rules::display_name(&request.display_name).map_err(|e| AppError::invalid(e.0))?;
     let target = request.target.clone();
     let platform = state.platforms.get(&target.platform_id)?;
     let client = client_for(&state, &platform.id).await?;
-    let token_request = match platform.profile {
-        ProfileId::Seed004 => TokenRequest {
-            link: target.link.clone(),
-            name: Some(name.clone()),
-            ..TokenRequest::default()
-        },
-        ProfileId::Seed001 | ProfileId::Seed003 => TokenRequest {
-            room: target.session.clone(),
-            name: Some(name.clone()),
-            ..TokenRequest::default()
-        },
-        ProfileId::Seed000 | ProfileId::Seed002 => TokenRequest {
-            session: target.session.clone(),
-            name: Some(name.clone()),
-            ..TokenRequest::default()
-        },
-    };
+    let token_request = crate::platforms::profile(platform.profile).token_request(
+        target.session.clone(),
+        target.link.clone(),
+        Some(name),
+    );
     // The preview holds the devices the call is about to open.
     close_preview(&state).await?;
     let kind = target.kind;

@@ -1,7 +1,7 @@
 //! Commands of the connect screen: platforms, sign-in, sessions, links.
 
 use tandem_call::link::{self, Link};
-use tandem_call::platform::{self, TokenRequest};
+use tandem_call::platform::{self, TokenRequest, rules};
 use tauri::State;
 
 use crate::dto::{
@@ -108,7 +108,7 @@ pub(crate) async fn sessions_list(
     };
     Ok(list
         .into_iter()
-        .filter(|s| matches!(s.status.as_str(), "scheduled" | "in_progress" | ""))
+        .filter(|s| rules::listed(&s.status))
         .map(|s| {
             let me = p.account.as_deref().unwrap_or_default();
             let other = if s.coach_name.is_empty() {
@@ -154,18 +154,13 @@ pub(crate) async fn session_by_id(
     session: String,
 ) -> Result<JoinTarget, AppError> {
     let p = state.platforms.get(&id)?;
-    let session = session.trim();
-    if session.is_empty() || session.len() > 200 || session.chars().any(char::is_control) {
-        return Err(AppError::invalid(
-            "Enter the session id shown on the platform's website.",
-        ));
-    }
+    let session = rules::session_id(&session).map_err(|e| AppError::invalid(e.0))?;
     Ok(JoinTarget {
         platform_id: p.id,
-        session: Some(session.to_owned()),
+        title: format!("Session {session}"),
+        session: Some(session),
         link: None,
         kind: SessionKind::Video,
-        title: format!("Session {session}"),
         other_name: None,
         paid_minutes: None,
         starts_at: None,
@@ -219,21 +214,7 @@ pub(crate) async fn open_join_link(
             "The platform did not describe the session.",
         )
     })?;
-    match info.status.as_str() {
-        "cancelled" => {
-            return Err(AppError::new(
-                ErrorCode::Gone,
-                "This session was cancelled. Ask your coach for a new booking.",
-            ));
-        }
-        "completed" | "ended" => {
-            return Err(AppError::new(
-                ErrorCode::Gone,
-                "This session has already ended.",
-            ));
-        }
-        _ => {}
-    }
+    rules::joinable(&info.status)?;
     let other = info.other_name.clone();
     Ok(JoinTarget {
         platform_id: platform.id,

@@ -91,10 +91,10 @@ pub enum SessionKind {
 impl SessionKind {
     /// Reads a platform's word for it; unknown words mean video.
     pub fn from_platform(word: &str) -> Self {
-        match word.to_ascii_lowercase().as_str() {
-            "chat" | "text" | "messaging" => SessionKind::Chat,
-            "voice" | "audio" | "phone" | "call" => SessionKind::Voice,
-            _ => SessionKind::Video,
+        match tandem_call::session::SessionType::from_platform(word) {
+            tandem_call::session::SessionType::Chat => SessionKind::Chat,
+            tandem_call::session::SessionType::Voice => SessionKind::Voice,
+            tandem_call::session::SessionType::Video => SessionKind::Video,
         }
     }
 }

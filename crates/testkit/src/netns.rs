@@ -117,6 +117,19 @@ impl Guest {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("unshare (util-linux) for the guest");
+        // The link's far end must land in the guest's namespace, so wait
+        // until unshare has made it: moved earlier (a busy machine), it
+        // would stay here and the guest would wait for it for ever.
+        let ours = std::fs::read_link("/proc/self/ns/net").expect("our network namespace");
+        let theirs = format!("/proc/{}/ns/net", child.id());
+        let started = std::time::Instant::now();
+        while std::fs::read_link(&theirs).is_ok_and(|ns| ns == ours) {
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the guest's namespace was never made"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
         let pid = child.id().to_string();
         sh(&format!(
             "ip link add {HOST_IF} type veth peer name tndg netns {pid} && \

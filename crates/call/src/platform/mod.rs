@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use crate::supabase::SignedIn;
 
 pub(crate) mod answers;
+pub mod rules;
 pub use answers::{
     BackendError, MAX_ANSWER_BYTES, SessionInfo, SessionSummary, TokenGrant, classify_status,
     parse_grant, parse_session_info, parse_session_list, read_answer,

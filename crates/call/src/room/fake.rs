@@ -51,6 +51,8 @@ struct State {
     next_id: u64,
     /// Connection attempts, successful or not.
     attempts: usize,
+    /// The computer's addresses (none set: one private address).
+    addresses: Option<Vec<std::net::IpAddr>>,
 }
 
 struct RoomSlot {
@@ -173,6 +175,11 @@ impl FakeServer {
         self.state().rooms.len()
     }
 
+    /// The computer's network addresses change.
+    pub fn set_addresses(&self, addresses: &[std::net::IpAddr]) {
+        self.state().addresses = Some(addresses.to_vec());
+    }
+
     /// How many connections were tried (opened or not).
     pub fn attempts(&self) -> usize {
         self.state().attempts
@@ -280,6 +287,13 @@ impl Connector for FakeServer {
             self.state().door,
             Door::Open | Door::Refusing | Door::Stalled
         )
+    }
+
+    fn local_addresses(&self) -> Vec<std::net::IpAddr> {
+        self.state()
+            .addresses
+            .clone()
+            .unwrap_or_else(|| vec![std::net::IpAddr::from([10, 0, 0, 2])])
     }
 }
 

@@ -44,6 +44,10 @@ pub trait Connector: std::fmt::Debug + Send + Sync + 'static {
     /// Whether the server at `url` answers at all (a quick probe while the
     /// SDK is still reconnecting).
     fn reachable(&self, url: &str) -> impl Future<Output = bool> + Send;
+    /// The computer's network addresses now (watched for a network change).
+    fn local_addresses(&self) -> Vec<std::net::IpAddr> {
+        crate::p2p::peer::local_addresses()
+    }
 }
 
 /// One joined room. Cloning shares it.

@@ -107,6 +107,7 @@ enum Wake {
     Command(Option<Command>),
     Tick,
     Probe,
+    Network,
     Room(Option<lk::RoomEvent>),
 }
 
@@ -174,14 +175,13 @@ impl<C: Connector> CallSession<C> {
                 match client.session_info(&req).await {
                     Ok(Some(i)) => {
                         // The booking decides what is published and for how long.
-                        self.cfg.session_type = match i.session_type.as_str() {
-                            "chat" => SessionType::Chat,
-                            "voice" => SessionType::Voice,
-                            _ => SessionType::Video,
-                        };
+                        self.cfg.session_type = SessionType::from_platform(&i.session_type);
                         self.cfg.paid_minutes = self.cfg.paid_minutes.or(i.paid_minutes);
                         self.life.set_paid_minutes(self.cfg.paid_minutes);
                         self.out.emit(CallEvent::Session(i.clone()));
+                        if let Err(e) = crate::platform::rules::joinable(&i.status) {
+                            return self.fail(e.into());
+                        }
                         info = Some(i);
                     }
                     Ok(None) => {}
@@ -355,17 +355,21 @@ impl<C: Connector> InCall<C> {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut probe = tokio::time::interval(reconnect::PROBE_EVERY);
         probe.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        let mut network = tokio::time::interval(reconnect::NETWORK_EVERY);
+        network.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         loop {
             let wake = tokio::select! {
                 c = next_command(&mut self.replay, &mut self.s.commands) => Wake::Command(c),
                 _ = tick.tick() => Wake::Tick,
                 _ = probe.tick(), if self.watch.should_probe(now()) => Wake::Probe,
+                _ = network.tick() => Wake::Network,
                 ev = self.events.recv() => Wake::Room(ev),
             };
             let flow = match wake {
                 Wake::Command(c) => self.on_command(c).await,
                 Wake::Tick => self.on_tick(),
                 Wake::Probe => self.on_probe().await,
+                Wake::Network => self.on_network().await,
                 Wake::Room(ev) => self.on_room_event(ev),
             };
             match flow {
@@ -516,6 +520,17 @@ impl<C: Connector> InCall<C> {
                 Flow::Lost
             }
         }
+    }
+
+    /// The computer's addresses, once a second: one gone means the
+    /// connection may be gone with it; rejoin from the network there is now.
+    async fn on_network(&mut self) -> Flow {
+        if !self.watch.addresses(self.s.connector.local_addresses()) {
+            return Flow::Go;
+        }
+        tracing::info!("a network address went away; rejoining from the network there is now");
+        let _ = tokio::time::timeout(Duration::from_secs(2), self.room.disconnect()).await;
+        Flow::Lost
     }
 
     fn on_room_event(&mut self, ev: Option<lk::RoomEvent>) -> Flow {

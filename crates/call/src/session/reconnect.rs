@@ -14,10 +14,16 @@
 //!   (or the call's own limit) *and* a few attempts have failed, so a computer waking from a long
 //!   sleep still tries before it gives up.
 //!
+//! - [`Watch::addresses`]: when one of the computer's addresses goes away
+//!   (Wi-Fi to Ethernet), the connection may have gone with it, and the SDK
+//!   would notice only after its keep-alive times out (15 s or more), so
+//!   Tandem rejoins at once.
+//!
 //! Chat sent shortly before an outage may have been lost in flight; both
 //! machines say from when it must be sent again ([`IN_FLIGHT`]).
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 /// Pause between rejoin attempts, so a returning network is noticed quickly.
@@ -35,6 +41,8 @@ pub(super) const MIN_ATTEMPTS: u32 = 3;
 pub(super) const PROBE_AFTER: Duration = Duration::from_secs(3);
 /// How often it is probed.
 pub(super) const PROBE_EVERY: Duration = Duration::from_millis(250);
+/// How often the computer's addresses are looked at.
+pub(super) const NETWORK_EVERY: Duration = Duration::from_secs(1);
 /// How long the server must have answered, with the SDK still
 /// reconnecting, before Tandem rejoins by itself (the SDK may be just
 /// about to succeed).
@@ -67,6 +75,8 @@ pub(super) struct Watch {
     answering_since: Option<Instant>,
     /// Who dropped out of the room, and when.
     away: HashMap<String, Instant>,
+    /// The computer's IPv4 addresses when last looked at.
+    addresses: Option<BTreeSet<IpAddr>>,
 }
 
 impl Watch {
@@ -110,6 +120,23 @@ impl Watch {
     pub(super) fn lost(&mut self, now: Instant) -> Instant {
         self.answering_since = None;
         self.reconnecting_since.take().unwrap_or(now)
+    }
+
+    /// The computer's addresses now; true when one it had is gone, so the
+    /// call should rejoin from where it is now. New addresses alone change
+    /// nothing (the old network still works), nor do loopback and IPv6
+    /// ones (temporary IPv6 addresses come and go by design).
+    pub(super) fn addresses(&mut self, now: Vec<IpAddr>) -> bool {
+        let now: BTreeSet<IpAddr> = now
+            .into_iter()
+            .filter(|a| a.is_ipv4() && !a.is_loopback())
+            .collect();
+        let gone = self
+            .addresses
+            .as_ref()
+            .is_some_and(|before| before.difference(&now).next().is_some());
+        self.addresses = Some(now);
+        gone
     }
 
     /// Someone dropped out of the room.
@@ -339,5 +366,26 @@ mod tests {
         // And from the loss itself when the SDK never said so.
         assert_eq!(w.lost(ms(t0, 30_000)), ms(t0, 30_000));
         assert!(!w.should_probe(ms(t0, 40_000)));
+    }
+
+    #[test]
+    fn a_lost_address_means_rejoin_and_a_new_one_does_not() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        let mut w = Watch::default();
+        assert!(
+            !w.addresses(vec![ip("192.168.1.20"), ip("127.0.0.1")]),
+            "first look"
+        );
+        // Ethernet plugged in beside Wi-Fi.
+        assert!(!w.addresses(vec![ip("192.168.1.20"), ip("10.0.0.5")]));
+        // IPv6 and loopback come and go: nothing to do.
+        assert!(!w.addresses(vec![ip("192.168.1.20"), ip("10.0.0.5"), ip("2001:db8::1")]));
+        assert!(!w.addresses(vec![ip("192.168.1.20"), ip("10.0.0.5")]));
+        // Wi-Fi off.
+        assert!(w.addresses(vec![ip("10.0.0.5")]));
+        assert!(!w.addresses(vec![ip("10.0.0.5")]), "only once");
+        // Everything gone (cable out), then back with a new address.
+        assert!(w.addresses(vec![]));
+        assert!(!w.addresses(vec![ip("10.0.0.6")]));
     }
 }

@@ -403,3 +403,27 @@ async fn a_room_closed_by_the_server_ends_the_call_without_rejoining() {
     );
     assert_eq!(server.attempts(), 1);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_changed_address_rejoins_at_once() {
+    let (server, _call, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // the address is known
+    let started = Instant::now();
+    // Wi-Fi to Ethernet: the old address goes, a new one comes.
+    server.set_addresses(&[std::net::IpAddr::from([192, 168, 5, 9])]);
+    next(
+        &mut events,
+        Duration::from_secs(5),
+        is_state(CallState::Reconnecting),
+    )
+    .await;
+    connected(&mut events).await;
+    assert!(
+        started.elapsed() <= Duration::from_secs(2),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.connections(), 2);
+    assert_eq!(server.published(), [(1, "microphone"), (2, "microphone")]);
+}
