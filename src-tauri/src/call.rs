@@ -7,8 +7,8 @@ use std::time::Duration;
 use tandem_call::lk::{ConnectionQuality, TrackKind};
 use tandem_call::platform::rules;
 use tandem_call::session::{
-    self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, Device, EndReason,
-    MediaConfig, SessionType, TokenSource,
+    self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, EndReason, MediaConfig,
+    TokenSource,
 };
 use tauri::{AppHandle, Manager, State};
 
@@ -44,11 +44,7 @@ pub(crate) async fn call_join(
     let kind = target.kind;
     let config = CallConfig {
         token: TokenSource::Backend(Box::new(client), token_request),
-        session_type: match kind {
-            SessionKind::Video => SessionType::Video,
-            SessionKind::Voice => SessionType::Voice,
-            SessionKind::Chat => SessionType::Chat,
-        },
+        session_type: kind,
         paid_minutes: target.paid_minutes,
         warn_before: Duration::from_secs(5 * 60),
         give_up_after: session::GIVE_UP_AFTER,
@@ -143,14 +139,6 @@ fn line(m: ChatMessage) -> ChatLine {
     }
 }
 
-fn device(d: Device) -> DeviceKind {
-    match d {
-        Device::Camera => DeviceKind::Camera,
-        Device::Microphone => DeviceKind::Microphone,
-        Device::Speaker => DeviceKind::Speaker,
-    }
-}
-
 /// What the UI hears about an event (some have nothing to show).
 pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
     Some(match ev {
@@ -234,14 +222,10 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
             },
         },
         CallEvent::VideoAvailable { identity } => CallUpdate::Video { identity },
-        CallEvent::DeviceInUse { device: d, name } => CallUpdate::DeviceInUse {
-            device: device(d),
-            name,
-        },
-        CallEvent::DeviceProblem { device: d, error } => CallUpdate::DeviceProblem {
-            device: device(d),
-            error,
-        },
+        CallEvent::DeviceInUse { device: d, name } => CallUpdate::DeviceInUse { device: d, name },
+        CallEvent::DeviceProblem { device: d, error } => {
+            CallUpdate::DeviceProblem { device: d, error }
+        }
         CallEvent::Timer {
             elapsed,
             remaining,

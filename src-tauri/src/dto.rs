@@ -80,24 +80,8 @@ pub enum SignIn {
 }
 
 /// What kind of session was booked; it decides what is offered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub enum SessionKind {
-    Video,
-    Voice,
-    Chat,
-}
-
-impl SessionKind {
-    /// Reads a platform's word for it; unknown words mean video.
-    pub fn from_platform(word: &str) -> Self {
-        match tandem_call::session::SessionType::from_platform(word) {
-            tandem_call::session::SessionType::Chat => SessionKind::Chat,
-            tandem_call::session::SessionType::Voice => SessionKind::Voice,
-            tandem_call::session::SessionType::Video => SessionKind::Video,
-        }
-    }
-}
+/// What was booked: the engine's own type, as the UI names it.
+pub use tandem_call::session::SessionType as SessionKind;
 
 /// A session to join, as the prejoin screen shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
@@ -138,14 +122,8 @@ pub struct DeviceEntry {
 /// camera, demos).
 pub const TEST_PATTERN: &str = "test-pattern";
 
-/// A kind of local device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
-#[serde(rename_all = "camelCase")]
-pub enum DeviceKind {
-    Camera,
-    Microphone,
-    Speaker,
-}
+/// A kind of local device: the engine's own type, as the UI names it.
+pub use tandem_call::session::Device as DeviceKind;
 
 /// What the prejoin screen chose.
 #[derive(Debug, Clone, Serialize, Deserialize, Type)]

@@ -14,8 +14,13 @@ use crate::platform::{BackendClient, BackendError, TokenRequest};
 
 use super::ChatMessage;
 
-/// What was booked; it decides what is published.
+/// What was booked; it decides what is published. (`SessionKind` to the UI.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "bindings",
+    derive(serde::Serialize, serde::Deserialize, specta::Type),
+    serde(rename = "SessionKind", rename_all = "camelCase")
+)]
 pub enum SessionType {
     /// Text only: nothing is published.
     Chat,
@@ -220,8 +225,13 @@ pub enum CallEvent {
     },
 }
 
-/// A kind of local device.
+/// A kind of local device. (`DeviceKind` to the UI.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "bindings",
+    derive(serde::Serialize, serde::Deserialize, specta::Type),
+    serde(rename = "DeviceKind", rename_all = "camelCase")
+)]
 pub enum Device {
     Camera,
     Microphone,

@@ -161,7 +161,7 @@ export type DeviceEntry = {
 	isDefault: boolean,
 };
 
-/**  A kind of local device. */
+/**  A kind of local device. (`DeviceKind` to the UI.) */
 export type DeviceKind = "camera" | "microphone" | "speaker";
 
 /**  Devices the system offers. Ids are passed back to choose one. */
@@ -451,8 +451,14 @@ export type ProfileId =
 /**  A participant's link quality. */
 export type Quality = "excellent" | "good" | "poor" | "lost";
 
-/**  What kind of session was booked; it decides what is offered. */
-export type SessionKind = "video" | "voice" | "chat";
+/**  What was booked; it decides what is published. (`SessionKind` to the UI.) */
+export type SessionKind = 
+/**  Text only: nothing is published. */
+"chat" | 
+/**  Microphone only. */
+"voice" | 
+/**  Microphone and camera. */
+"video";
 
 /**  How to sign in. */
 export type SignIn = { kind: "password"; email: string; password: string } | { kind: "bearer"; token: string };
