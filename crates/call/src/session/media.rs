@@ -8,6 +8,7 @@ use tandem_lk as lk;
 use tandem_media::audio::{self, Microphone, Speaker};
 use tandem_media::camera::{self, CameraFeed, CameraStatus};
 use tandem_media::{FrameReceiver, I420Frame};
+use tracing::Instrument;
 
 use super::handle::{Out, Shared};
 use super::{CallConfig, CallEvent, Device, LOCAL_VIDEO, Received, SessionType};
@@ -154,16 +155,20 @@ pub(super) fn watch_device(
     mut status: tokio::sync::watch::Receiver<audio::DeviceStatus>,
 ) -> tokio::task::JoinHandle<()> {
     let out = out.clone();
-    tokio::spawn(async move {
-        while status.changed().await.is_ok() {
-            if let audio::DeviceStatus::Lost(e) = status.borrow_and_update().clone() {
-                out.emit(CallEvent::DeviceProblem {
-                    device,
-                    error: e.to_string(),
-                });
+    let span = tracing::debug_span!("device watch", ?device);
+    tokio::spawn(
+        async move {
+            while status.changed().await.is_ok() {
+                if let audio::DeviceStatus::Lost(e) = status.borrow_and_update().clone() {
+                    out.emit(CallEvent::DeviceProblem {
+                        device,
+                        error: e.to_string(),
+                    });
+                }
             }
         }
-    })
+        .instrument(span),
+    )
 }
 
 /// Opens the speaker, and publishes what the booking allows: the
@@ -223,10 +228,13 @@ pub(super) async fn publish<R: Room>(
                 if let Some(frames) = mic.take_frames() {
                     let gate = local.mic_gate.clone();
                     let sink = track.clone();
-                    local.mic_task = Some(tokio::spawn(pump_mic(frames, gate, move |data| {
+                    let pump = pump_mic(frames, gate, move |data| {
                         let sink = sink.clone();
                         async move { sink.capture(data).await }
-                    })));
+                    });
+                    local.mic_task = Some(tokio::spawn(
+                        pump.instrument(tracing::info_span!("microphone")),
+                    ));
                 }
                 local
                     .remote_tasks
@@ -356,6 +364,7 @@ fn pump_camera<C: CameraTrack>(
     track: C,
     out: Out,
 ) -> tokio::task::JoinHandle<()> {
+    let span = tracing::info_span!("camera");
     tokio::spawn(async move {
         let (w, h) = track.resolution();
         loop {
@@ -380,7 +389,7 @@ fn pump_camera<C: CameraTrack>(
                 }
             }
         }
-    })
+    }.instrument(span))
 }
 
 /// Starts playing a remote track: audio into the speaker's mix, video into
@@ -393,17 +402,21 @@ pub(super) fn play_remote<R: Room>(
     shared: &Shared,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let meter = Meter::new(identity, shared);
+    let span = tracing::info_span!("remote track", participant = %identity, kind = ?track.kind(), sid = %track.sid());
     match track.kind() {
         lk::TrackKind::Audio => {
             let mut input = local.speaker.as_ref()?.add_input();
             let mut stream = lk::AudioStream::new(track, lk::AudioStreamOptions::default()).ok()?;
-            Some(tokio::spawn(async move {
-                let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
-                while let Some(frame) = stream.next().await {
-                    input.push(&frame.data);
-                    meter.audio(&mut recent, &frame.data);
+            Some(tokio::spawn(
+                async move {
+                    let mut recent: Vec<i16> = Vec::with_capacity(audio::RATE as usize);
+                    while let Some(frame) = stream.next().await {
+                        input.push(&frame.data);
+                        meter.audio(&mut recent, &frame.data);
+                    }
                 }
-            }))
+                .instrument(span),
+            ))
         }
         lk::TrackKind::Video => {
             let mut stream = lk::VideoStream::new(track, lk::VideoStreamOptions::default()).ok()?;
@@ -412,13 +425,16 @@ pub(super) fn play_remote<R: Room>(
             out.emit(CallEvent::VideoAvailable {
                 identity: identity.to_owned(),
             });
-            Some(tokio::spawn(async move {
-                while let Some(frame) = stream.next().await {
-                    let Some(f) = to_frame(&frame) else { continue };
-                    meter.video(&f);
-                    tx.send_replace(Some(Arc::new(f)));
+            Some(tokio::spawn(
+                async move {
+                    while let Some(frame) = stream.next().await {
+                        let Some(f) = to_frame(&frame) else { continue };
+                        meter.video(&f);
+                        tx.send_replace(Some(Arc::new(f)));
+                    }
                 }
-            }))
+                .instrument(span),
+            ))
         }
         _ => None,
     }
