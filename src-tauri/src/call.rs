@@ -223,9 +223,10 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         },
         CallEvent::VideoAvailable { identity } => CallUpdate::Video { identity },
         CallEvent::DeviceInUse { device: d, name } => CallUpdate::DeviceInUse { device: d, name },
-        CallEvent::DeviceProblem { device: d, error } => {
-            CallUpdate::DeviceProblem { device: d, error }
-        }
+        CallEvent::DeviceProblem { device: d, error } => CallUpdate::DeviceProblem {
+            device: d,
+            error: error.to_string(),
+        },
         CallEvent::Timer {
             elapsed,
             remaining,

@@ -123,6 +123,7 @@ impl Lifecycle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::session::MediaError;
 
     fn states(events: &[CallEvent]) -> Vec<CallState> {
         events
@@ -179,10 +180,10 @@ mod tests {
             [CallState::Connecting]
         );
         assert!(life.on(Input::FetchToken, t0).is_empty());
-        let failed = life.on(Input::Failed(CallError::Media("no mic".into())), t0);
+        let failed = life.on(Input::Failed(CallError::Media(MediaError::NotBooked)), t0);
         assert_eq!(
             states(&failed),
-            [CallState::Failed(CallError::Media("no mic".into()))]
+            [CallState::Failed(CallError::Media(MediaError::NotBooked))]
         );
         assert!(life.on(Input::Ended(EndReason::Left), t0).is_empty());
     }

@@ -11,7 +11,7 @@ use tandem_media::{FrameReceiver, I420Frame};
 use tracing::Instrument;
 
 use super::handle::{Out, Shared};
-use super::{CallConfig, CallEvent, Device, LOCAL_VIDEO, Received, SessionType};
+use super::{CallConfig, CallEvent, Device, LOCAL_VIDEO, MediaError, Received, SessionType};
 use crate::room::{CameraTrack, MicTrack, Room};
 
 /// Everything local in a call: tracks, devices, and the tasks between them.
@@ -79,7 +79,7 @@ impl<R: Room> Local<R> {
                 self.mic_gate.store(true, Ordering::SeqCst);
                 Ok(())
             }
-            (true, Err(e)) => Err(super::CallError::Unmute(e.to_string())),
+            (true, Err(e)) => Err(super::CallError::Unmute(e)),
             (false, Ok(())) => Ok(()),
             (false, Err(e)) => {
                 tracing::warn!("LiveKit's mute failed ({e}); the microphone is gated locally");
@@ -143,7 +143,7 @@ pub(super) fn report_switch(
         }
         Err(e) => out.emit(CallEvent::DeviceProblem {
             device,
-            error: e.to_string(),
+            error: e.into(),
         }),
     }
 }
@@ -162,7 +162,7 @@ pub(super) fn watch_device(
                 if let audio::DeviceStatus::Lost(e) = status.borrow_and_update().clone() {
                     out.emit(CallEvent::DeviceProblem {
                         device,
-                        error: e.to_string(),
+                        error: e.into(),
                     });
                 }
             }
@@ -179,7 +179,7 @@ pub(super) async fn publish<R: Room>(
     local: &mut Local<R>,
     out: &Out,
     shared: &Shared,
-) -> Result<(), String> {
+) -> Result<(), MediaError> {
     let m = &cfg.media;
     if cfg.media.processing && cfg.session_type != SessionType::Chat {
         match audio::processor() {
@@ -191,7 +191,7 @@ pub(super) async fn publish<R: Room>(
     let (choice, processor) = (m.speaker.clone(), local.processor.clone());
     let opened = tokio::task::spawn_blocking(move || Speaker::start(choice, processor))
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| MediaError::Thread(e.to_string()))?;
     match opened {
         Ok(sp) => {
             if let audio::DeviceStatus::Running(name) = sp.status().borrow().clone() {
@@ -207,13 +207,17 @@ pub(super) async fn publish<R: Room>(
         }
         Err(e) => out.emit(CallEvent::DeviceProblem {
             device: Device::Speaker,
-            error: e.to_string(),
+            error: e.into(),
         }),
     }
     if matches!(cfg.session_type, SessionType::Voice | SessionType::Video) {
-        let track = room.new_mic().map_err(|e| e.to_string())?;
-        room.publish_mic(&track).await.map_err(|e| e.to_string())?;
-        track.set_muted(!cfg.mic_on).map_err(|e| e.to_string())?;
+        let publish = |error| MediaError::Publish {
+            track: "microphone",
+            error,
+        };
+        let track = room.new_mic().map_err(publish)?;
+        room.publish_mic(&track).await.map_err(publish)?;
+        track.set_muted(!cfg.mic_on).map_err(publish)?;
         local.mic_gate.store(cfg.mic_on, Ordering::SeqCst);
         let choice = m.mic.clone();
         let processor = local.processor.clone();
@@ -243,9 +247,9 @@ pub(super) async fn publish<R: Room>(
             }
             Ok(Err(e)) => out.emit(CallEvent::DeviceProblem {
                 device: Device::Microphone,
-                error: e.to_string(),
+                error: e.into(),
             }),
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(MediaError::Thread(e.to_string())),
         }
         local.audio = Some(track);
     }
@@ -286,7 +290,7 @@ pub(super) async fn set_camera<R: Room>(
     on: bool,
     out: &Out,
     shared: &Shared,
-) -> Result<(), String> {
+) -> Result<(), MediaError> {
     if !on {
         local.camera_off(shared);
         return Ok(());
@@ -294,7 +298,7 @@ pub(super) async fn set_camera<R: Room>(
     if local.camera.is_some() {
         return Ok(());
     }
-    let problem = |error: String| {
+    let problem = |error: MediaError| {
         out.emit(CallEvent::DeviceProblem {
             device: Device::Camera,
             error: error.clone(),
@@ -304,8 +308,8 @@ pub(super) async fn set_camera<R: Room>(
     let (choice, format) = (cfg.media.camera.clone(), cfg.media.capture);
     let opened = tokio::task::spawn_blocking(move || camera::open(&choice, format))
         .await
-        .map_err(|e| e.to_string())
-        .and_then(|r| r.map_err(|e| e.to_string()));
+        .map_err(|e| MediaError::Thread(e.to_string()))
+        .and_then(|r| r.map_err(MediaError::from));
     let feed = match opened {
         Ok(feed) => feed,
         Err(error) => return problem(error),
@@ -319,7 +323,12 @@ pub(super) async fn set_camera<R: Room>(
         };
         match published.await {
             Ok(track) => local.video = Some(track),
-            Err(e) => return problem(e.to_string()),
+            Err(error) => {
+                return problem(MediaError::Publish {
+                    track: "camera",
+                    error,
+                });
+            }
         }
     }
     if let Some(v) = &local.video
@@ -383,7 +392,7 @@ fn pump_camera<C: CameraTrack>(
                 changed = status.changed() => {
                     if changed.is_err() { return; }
                     if let CameraStatus::Failed(e) = status.borrow_and_update().clone() {
-                        out.emit(CallEvent::DeviceProblem { device: Device::Camera, error: e.to_string() });
+                        out.emit(CallEvent::DeviceProblem { device: Device::Camera, error: e.into() });
                         return;
                     }
                 }

@@ -49,7 +49,7 @@ pub use lifecycle::timer;
 pub use reconnect::GIVE_UP_AFTER;
 pub use types::{
     CallConfig, CallError, CallEvent, CallState, Device, EndReason, LOCAL_VIDEO, MediaConfig,
-    Received, SessionType, TokenSource,
+    MediaError, Received, SessionType, TokenSource,
 };
 
 use handle::{Command, Out, Shared};
@@ -337,7 +337,7 @@ impl<C: Connector> InCall<C> {
             self.room.disconnect().await;
             // Reported as a failure; the end reason is never shown.
             self.s.step(Input::Failed(CallError::Media(e.clone())));
-            return EndReason::Remote(e);
+            return EndReason::Remote(e.to_string());
         }
         self.announce_participants();
         self.s.out.emit(CallEvent::Joined {
@@ -489,9 +489,7 @@ impl<C: Connector> InCall<C> {
 
     async fn camera(&mut self, on: bool) -> Result<(), CallError> {
         if on && self.s.cfg.session_type != SessionType::Video {
-            return Err(CallError::CameraOn(
-                "this session has no video (booked as chat or voice)".into(),
-            ));
+            return Err(CallError::CameraOn(MediaError::NotBooked));
         }
         set_camera(
             &self.s.cfg,

@@ -17,7 +17,7 @@ use super::lifecycle::{Input, Lifecycle};
 use super::media::{Meter, camera_in_use, pump_mic, report_switch, watch_device};
 use super::{
     CallConfig, CallError, CallEvent, ChatMessage, Device, EndReason, LOCAL_VIDEO, MAX_CHAT_CHARS,
-    MAX_NAME_CHARS, SessionType, shorten,
+    MAX_NAME_CHARS, MediaError, SessionType, shorten,
 };
 use crate::p2p::peer::{self, Carries, Peer, PeerEvent, Sinks, Sources};
 use crate::p2p::roles::{Action, Input as Turn, Negotiator};
@@ -240,7 +240,7 @@ impl Call<'_> {
                         let outcome = if kind == SessionType::Video {
                             self.camera(&mut devices, on, &outgoing_tx).await.map_err(CallError::CameraOn)
                         } else if on {
-                            Err(CallError::CameraOn("this session has no video (booked as chat or voice)".into()))
+                            Err(CallError::CameraOn(MediaError::NotBooked))
                         } else {
                             Ok(())
                         };
@@ -550,7 +550,7 @@ impl Call<'_> {
             }
             Ok(Err(e)) => self.emit(CallEvent::DeviceProblem {
                 device: Device::Speaker,
-                error: e.to_string(),
+                error: e.into(),
             }),
             Err(e) => tracing::warn!("speaker thread: {e}"),
         }
@@ -590,7 +590,7 @@ impl Call<'_> {
                 d.gate.store(false, Ordering::SeqCst);
                 self.emit(CallEvent::DeviceProblem {
                     device: Device::Microphone,
-                    error: e.to_string(),
+                    error: e.into(),
                 });
             }
             Err(e) => tracing::warn!("microphone thread: {e}"),
@@ -606,7 +606,7 @@ impl Call<'_> {
         d: &mut Devices,
         on: bool,
         outgoing: &Arc<FrameSender>,
-    ) -> Result<(), String> {
+    ) -> Result<(), MediaError> {
         if !on {
             if let Some(t) = d.camera_task.take() {
                 t.abort();
@@ -628,11 +628,11 @@ impl Call<'_> {
             Ok(Err(e)) => {
                 self.emit(CallEvent::DeviceProblem {
                     device: Device::Camera,
-                    error: e.to_string(),
+                    error: e.clone().into(),
                 });
-                return Err(e.to_string());
+                return Err(e.into());
             }
-            Err(e) => return Err(format!("the camera thread failed: {e}")),
+            Err(e) => return Err(MediaError::Thread(e.to_string())),
         };
         self.emit(camera_in_use(&feed));
         self.shared.set_video(LOCAL_VIDEO, feed.frames());

@@ -11,6 +11,9 @@ use tandem_media::camera::{CameraChoice, CaptureFormat, PatternColour};
 
 use crate::diagnose;
 use crate::platform::{BackendClient, BackendError, TokenRequest};
+use crate::room::RoomError;
+use tandem_media::audio::AudioError;
+use tandem_media::camera::CameraError;
 
 use super::ChatMessage;
 
@@ -124,16 +127,37 @@ pub enum CallError {
     #[error("cannot connect to the call server: {0}")]
     Connect(String),
     #[error("the local media could not start: {0}")]
-    Media(String),
+    Media(MediaError),
     /// Unmuting failed: the microphone stays off (locally too).
     #[error("the microphone could not be turned on: {0}")]
-    Unmute(String),
+    Unmute(RoomError),
     /// The camera could not be turned on: it stays off.
     #[error("the camera could not be turned on: {0}")]
-    CameraOn(String),
+    CameraOn(MediaError),
     /// The command came after the call ended.
     #[error("the call has ended")]
     Ended,
+}
+
+/// Why our camera, microphone or speaker could not start or went away.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MediaError {
+    #[error(transparent)]
+    Audio(#[from] AudioError),
+    #[error(transparent)]
+    Camera(#[from] CameraError),
+    /// LiveKit would not take our track.
+    #[error("the call server would not take our {track}: {error}")]
+    Publish {
+        track: &'static str,
+        error: RoomError,
+    },
+    /// The booking has no such media (a chat or voice session's camera).
+    #[error("this session has no video (booked as chat or voice)")]
+    NotBooked,
+    /// A device's thread failed (a bug, reported rather than hidden).
+    #[error("a device thread failed: {0}")]
+    Thread(String),
 }
 
 /// Where a call is.
@@ -215,7 +239,7 @@ pub enum CallEvent {
     /// A device failed or could not open; the call goes on without it.
     DeviceProblem {
         device: Device,
-        error: String,
+        error: MediaError,
     },
     /// Once a second while connected.
     Timer {
