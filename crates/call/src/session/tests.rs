@@ -67,6 +67,19 @@ async fn connected(events: &mut CallEvents) {
     .await;
 }
 
+/// The room is lost and the server's door set as given; returns once the
+/// call says it is reconnecting.
+async fn lose_room(server: &FakeServer, events: &mut CallEvents, door: Door) {
+    server.set_door(door);
+    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    next(
+        events,
+        Duration::from_secs(5),
+        is_state(CallState::Reconnecting),
+    )
+    .await;
+}
+
 /// Waits, on the real clock, until `f` holds.
 async fn until(what: &str, f: impl Fn() -> bool) {
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
@@ -208,14 +221,7 @@ async fn a_lost_room_is_rejoined_when_the_network_returns_and_held_chat_is_sent(
     let (server, call, mut events) = call(SessionType::Voice);
     connected(&mut events).await;
     assert_eq!(server.published(), [(1, "microphone")]);
-    server.set_door(Door::Unreachable);
-    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
-    next(
-        &mut events,
-        Duration::from_secs(5),
-        is_state(CallState::Reconnecting),
-    )
-    .await;
+    lose_room(&server, &mut events, Door::Unreachable).await;
     call.send_chat("typed while away").unwrap();
     assert_eq!(
         call.set_mic(false).await,
@@ -259,8 +265,7 @@ async fn nothing_answering_for_two_minutes_ends_the_call_and_says_what_was_not_s
     let (server, call, mut events) = call(SessionType::Chat);
     connected(&mut events).await;
     let started = Instant::now();
-    server.set_door(Door::Unreachable);
-    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    lose_room(&server, &mut events, Door::Unreachable).await;
     call.send_chat("lost?").unwrap();
     let failed = next(&mut events, Duration::from_secs(200), |e| {
         matches!(e, CallEvent::ChatFailed { .. })
@@ -287,8 +292,7 @@ async fn nothing_answering_for_two_minutes_ends_the_call_and_says_what_was_not_s
 async fn a_server_that_answers_but_refuses_is_retried_until_the_limit() {
     let (server, _call, mut events) = call(SessionType::Chat);
     connected(&mut events).await;
-    server.set_door(Door::Refusing);
-    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    lose_room(&server, &mut events, Door::Refusing).await;
     next(&mut events, Duration::from_secs(200), |e| {
         matches!(e, CallEvent::State(CallState::Ended(EndReason::Remote(_))))
     })
@@ -302,8 +306,7 @@ async fn a_server_that_hangs_each_attempt_is_given_up_on_in_bounded_time() {
     let (server, _call, mut events) = call(SessionType::Chat);
     connected(&mut events).await;
     let started = Instant::now();
-    server.set_door(Door::Stalled);
-    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
+    lose_room(&server, &mut events, Door::Stalled).await;
     next(&mut events, Duration::from_secs(300), |e| {
         matches!(e, CallEvent::State(CallState::Ended(EndReason::Remote(_))))
     })
@@ -363,14 +366,7 @@ async fn an_sdk_that_recovers_by_itself_is_left_alone() {
 async fn leaving_while_rejoining_ends_the_call_at_once() {
     let (server, call, mut events) = call(SessionType::Chat);
     connected(&mut events).await;
-    server.set_door(Door::Stalled);
-    server.lose_room(lk::DisconnectReason::ConnectionTimeout);
-    next(
-        &mut events,
-        Duration::from_secs(5),
-        is_state(CallState::Reconnecting),
-    )
-    .await;
+    lose_room(&server, &mut events, Door::Stalled).await;
     call.send_chat("never sent").unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
     let started = Instant::now();
