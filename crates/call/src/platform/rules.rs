@@ -1,10 +1,9 @@
 //! What a platform's sessions mean, the same for the app and the CLI: the
 //! token request each profile takes, which sessions can be joined or are
-//! worth listing, what a booking's type means, and what a person may type
-//! as their name or a session id.
+//! worth listing, and what a person may type as their name or a session
+//! id. (What a booking's word means is `SessionType::from_platform`.)
 
 use super::{BackendError, Profile, TokenRequest};
-use crate::session::SessionType;
 
 impl Profile {
     /// The token request for a session: its id (its room for profiles 001
@@ -28,17 +27,6 @@ impl Profile {
                 link,
                 ..TokenRequest::default()
             },
-        }
-    }
-}
-
-impl SessionType {
-    /// Reads a platform's word for a booking; unknown words mean video.
-    pub fn from_platform(word: &str) -> Self {
-        match word.trim().to_ascii_lowercase().as_str() {
-            "chat" | "text" | "messaging" => SessionType::Chat,
-            "voice" | "audio" | "phone" | "call" => SessionType::Voice,
-            _ => SessionType::Video,
         }
     }
 }
@@ -115,14 +103,6 @@ mod tests {
             (r.link.as_deref(), r.name.as_deref()),
             (Some("lnk"), Some("Ann"))
         );
-    }
-
-    #[test]
-    fn a_bookings_word_decides_what_is_sent() {
-        assert_eq!(SessionType::from_platform("Chat"), SessionType::Chat);
-        assert_eq!(SessionType::from_platform(" audio "), SessionType::Voice);
-        assert_eq!(SessionType::from_platform("video"), SessionType::Video);
-        assert_eq!(SessionType::from_platform("yoga"), SessionType::Video);
     }
 
     #[test]

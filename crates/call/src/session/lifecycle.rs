@@ -7,7 +7,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::{CallError, CallEvent, CallState, EndReason};
+use super::types::{CallError, CallEvent, CallState, EndReason};
+
+/// Now, on tokio's clock (which tests can pause and advance).
+pub(super) fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
 
 /// Timer figures at `elapsed` into a call with `paid` minutes.
 pub fn timer(elapsed: Duration, paid_minutes: Option<u32>, warn_before: Duration) -> CallEvent {

@@ -11,7 +11,9 @@ use tandem_media::{FrameReceiver, I420Frame};
 use tracing::Instrument;
 
 use super::handle::{Out, Shared};
-use super::{CallConfig, CallEvent, Device, LOCAL_VIDEO, MediaError, Received, SessionType};
+use super::types::{
+    CallConfig, CallError, CallEvent, Device, LOCAL_VIDEO, MediaError, Received, SessionType,
+};
 use crate::room::{CameraTrack, MicTrack, Room};
 
 /// Everything local in a call: tracks, devices, and the tasks between them.
@@ -66,7 +68,7 @@ impl<R: Room> Local<R> {
     /// else can fail), then mutes or unmutes the published track. Off holds
     /// even when LiveKit's mute fails: nothing leaves, the others just do
     /// not see the muted sign.
-    pub(super) fn set_mic(&self, on: bool) -> Result<(), super::CallError> {
+    pub(super) fn set_mic(&self, on: bool) -> Result<(), CallError> {
         if !on {
             self.mic_gate.store(false, Ordering::SeqCst);
         }
@@ -79,7 +81,7 @@ impl<R: Room> Local<R> {
                 self.mic_gate.store(true, Ordering::SeqCst);
                 Ok(())
             }
-            (true, Err(e)) => Err(super::CallError::Unmute(e)),
+            (true, Err(e)) => Err(CallError::Unmute(e)),
             (false, Ok(())) => Ok(()),
             (false, Err(e)) => {
                 tracing::warn!("LiveKit's mute failed ({e}); the microphone is gated locally");

@@ -12,12 +12,13 @@ use tandem_media::camera::{self, CameraFeed};
 use tandem_media::frame::{FrameSender, newest_frame_channel};
 use tokio::sync::mpsc;
 
+use super::chat::{ChatMessage, MAX_CHAT_CHARS, MAX_NAME_CHARS, shorten};
 use super::handle::{Command, Out, Shared};
-use super::lifecycle::{Input, Lifecycle};
+use super::lifecycle::{Input, Lifecycle, now};
 use super::media::{Meter, camera_in_use, pump_mic, report_switch, watch_device};
-use super::{
-    CallConfig, CallError, CallEvent, ChatMessage, Device, EndReason, LOCAL_VIDEO, MAX_CHAT_CHARS,
-    MAX_NAME_CHARS, MediaError, SessionType, shorten,
+use super::types::{
+    CallConfig, CallError, CallEvent, Device, EndReason, LOCAL_VIDEO, MediaConfig, MediaError,
+    SessionType,
 };
 use crate::p2p::peer::{self, Carries, Peer, PeerEvent, Sinks, Sources};
 use crate::p2p::roles::{Action, Input as Turn, Negotiator};
@@ -73,7 +74,7 @@ impl Call<'_> {
     }
 
     fn step(&self, life: &mut Lifecycle, input: Input) {
-        for e in life.on(input, super::now()) {
+        for e in life.on(input, now()) {
             self.emit(e);
         }
     }
@@ -248,7 +249,7 @@ impl Call<'_> {
                     }
                     Some(Command::SwitchCamera(choice)) => {
                         if devices.camera.is_some() {
-                            let cfg = CallConfig { media: super::MediaConfig { camera: choice, ..self.cfg.media.clone() }, ..self.cfg.clone() };
+                            let cfg = CallConfig { media: MediaConfig { camera: choice, ..self.cfg.media.clone() }, ..self.cfg.clone() };
                             let call = Call { cfg: &cfg, ..*self };
                             let _ = call.camera(&mut devices, false, &outgoing_tx).await;
                             let _ = call.camera(&mut devices, true, &outgoing_tx).await;

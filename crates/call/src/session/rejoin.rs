@@ -9,7 +9,7 @@ use tandem_lk as lk;
 
 use super::handle::{Command, Out};
 use super::reconnect::ATTEMPT_TIMEOUT;
-use super::{CallEvent, TokenSource};
+use super::types::{CallEvent, TokenSource};
 use crate::platform::BackendError;
 use crate::room::{Connector, RoomEvents};
 

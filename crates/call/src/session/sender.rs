@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
+use super::chat::ChatMessage;
 use super::chat::LEGACY_CHAT_TOPIC;
 use super::handle::Out;
+use super::lifecycle::now;
 use super::reconnect::{IN_FLIGHT, ResendSince};
-use super::{CallEvent, ChatMessage, now};
+use super::types::CallEvent;
 use crate::room::Room;
 
 /// A message not confirmed after the call has been connected this long (a

@@ -15,7 +15,7 @@ use crate::room::RoomError;
 use tandem_media::audio::AudioError;
 use tandem_media::camera::CameraError;
 
-use super::ChatMessage;
+use super::chat::ChatMessage;
 
 /// What was booked; it decides what is published. (`SessionKind` to the UI.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,17 @@ pub enum SessionType {
     Voice,
     /// Microphone and camera.
     Video,
+}
+
+impl SessionType {
+    /// Reads a platform's word for a booking; unknown words mean video.
+    pub fn from_platform(word: &str) -> Self {
+        match word.trim().to_ascii_lowercase().as_str() {
+            "chat" | "text" | "messaging" => SessionType::Chat,
+            "voice" | "audio" | "phone" | "call" => SessionType::Voice,
+            _ => SessionType::Video,
+        }
+    }
 }
 
 /// Where the token comes from.
@@ -280,4 +291,17 @@ pub struct Received {
     pub audio_dbfs: f32,
     /// Frequency of the last half second, when it is a single tone.
     pub audio_hz: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bookings_word_decides_what_is_sent() {
+        assert_eq!(SessionType::from_platform("Chat"), SessionType::Chat);
+        assert_eq!(SessionType::from_platform(" audio "), SessionType::Voice);
+        assert_eq!(SessionType::from_platform("video"), SessionType::Video);
+        assert_eq!(SessionType::from_platform("yoga"), SessionType::Video);
+    }
 }
