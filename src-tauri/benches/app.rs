@@ -89,6 +89,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
         give_up_after: session::GIVE_UP_AFTER,
+        e2ee: None,
         media: MediaConfig {
             capture: CaptureFormat {
                 width: 1280,

@@ -48,6 +48,7 @@ pub(crate) async fn call_join(
         paid_minutes: target.paid_minutes,
         warn_before: Duration::from_secs(5 * 60),
         give_up_after: session::GIVE_UP_AFTER,
+        e2ee: None,
         media: MediaConfig {
             camera: camera_choice(request.camera.as_deref()),
             mic: mic_choice(request.microphone.as_deref()),
@@ -212,6 +213,8 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
             error,
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
+        // The app does not offer encrypted calls yet.
+        CallEvent::Encryption { .. } => return None,
         CallEvent::Quality { identity, quality } => CallUpdate::Quality {
             identity,
             quality: match quality {

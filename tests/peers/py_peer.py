@@ -167,6 +167,10 @@ class Peer:
         r.on("connection_state_changed", lambda s: emit(
             "connection_state", state=enum_name(rtc.ConnectionState, s).replace("CONN_", "").lower()))
         r.on("disconnected", self.on_disconnected)
+        # Per participant (ours too): "ok", "decryption_failed", "missing_key"...
+        r.on("e2ee_state_changed", lambda p, state: emit(
+            "e2ee_state", identity=getattr(p, "identity", ""),
+            state=enum_name(rtc.EncryptionState, state).lower()))
         # Text-stream handlers are per topic and synchronous: (reader, sender identity).
         r.register_text_stream_handler(CHAT_TOPIC, lambda reader, sender: self.spawn(self.read_chat(reader, sender)))
 
@@ -385,8 +389,14 @@ class Peer:
         self.register_events()
         started = time.monotonic()
         try:
-            await self.room.connect(self.args.url, self.args.token,
-                                    rtc.RoomOptions(auto_subscribe=bool(self.args.auto_subscribe)))
+            options = rtc.RoomOptions(auto_subscribe=bool(self.args.auto_subscribe))
+            key = self.args.e2ee_key
+            if key:
+                # The passphrase as bytes, with the SDK's default salt: what
+                # LiveKit's JS SDK derives from the same passphrase.
+                options.encryption = rtc.E2EEOptions(
+                    key_provider_options=rtc.KeyProviderOptions(shared_key=key.encode()))
+            await self.room.connect(self.args.url, self.args.token, options)
         except Exception as e:  # ConnectError carries .message; others (bad URL...) str()
             emit("error", where="connect", message=getattr(e, "message", None) or str(e) or repr(e))
             return 2
@@ -445,6 +455,8 @@ def main():
     ap.add_argument("--video-frames", choices=["read", "decoded"], default="read",
                     help="read every received frame (default; stats then tell its colour and "
                          "stamp), or only count the frames WebRTC decoded (far less CPU)")
+    ap.add_argument("--e2ee-key", default=None,
+                    help="encrypt media end to end with this shared passphrase")
     args = ap.parse_args()
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("PY_PEER_LOG", "INFO"),
                         format="py_peer %(levelname)s %(name)s: %(message)s")

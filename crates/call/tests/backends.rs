@@ -642,6 +642,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
         give_up_after: tandem_call::session::GIVE_UP_AFTER,
+        e2ee: None,
         media: tandem_call::session::MediaConfig::synthetic(440.0),
         mic_on: false,
         camera_on: false,

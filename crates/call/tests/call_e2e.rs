@@ -80,6 +80,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
                 paid_minutes: Some(30),
                 warn_before: Duration::from_secs(300),
                 give_up_after: session::GIVE_UP_AFTER,
+                e2ee: None,
                 media: MediaConfig {
                     capture: tandem_call::media::camera::CaptureFormat {
                         width: 640,
@@ -290,6 +291,7 @@ async fn a_refused_token_fails_the_call_with_the_likely_cause() {
         paid_minutes: None,
         warn_before: Duration::from_secs(60),
         give_up_after: session::GIVE_UP_AFTER,
+        e2ee: None,
         media: MediaConfig::synthetic(440.0),
         mic_on: false,
         camera_on: false,

@@ -118,6 +118,7 @@ fn start(url: &str, link: &str, kind: SessionType) -> (CallHandle, CallEvents) {
         paid_minutes: None,
         warn_before: Duration::from_secs(300),
         give_up_after: session::GIVE_UP_AFTER,
+        e2ee: None,
         media: MediaConfig {
             capture: tandem_call::media::camera::CaptureFormat {
                 width: 640,

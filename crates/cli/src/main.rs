@@ -138,6 +138,11 @@ struct Conn {
     /// Leave after this many seconds.
     #[arg(long)]
     seconds: Option<u64>,
+    /// Encrypt the call's media end to end with this shared passphrase
+    /// (LiveKit calls; everyone needs the same one). TANDEM_E2EE_KEY works
+    /// too and keeps it out of the process list.
+    #[arg(long, value_name = "PASSPHRASE")]
+    e2ee_key: Option<String>,
     /// How many seconds a lost call keeps trying to get back in before it
     /// ends.
     #[arg(long, default_value_t = session::GIVE_UP_AFTER.as_secs(), value_parser = clap::value_parser!(u64).range(5..=3600))]
@@ -401,6 +406,17 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
 async fn call(c: Conn, bot: bool) -> Result<()> {
     let (media, camera_on) = media(&c, bot)?;
     let source = token_source(&c).await?;
+    let e2ee = match c
+        .e2ee_key
+        .clone()
+        .or_else(|| std::env::var("TANDEM_E2EE_KEY").ok())
+    {
+        Some(k) => Some(
+            tandem_call::lk::SharedKey::from_passphrase(&k)
+                .context("the end-to-end encryption passphrase")?,
+        ),
+        None => None,
+    };
     let (handle, mut events) = session::start(CallConfig {
         token: source,
         session_type: match c.r#type {
@@ -411,6 +427,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
         paid_minutes: None,
         warn_before: Duration::from_secs(300),
         give_up_after: Duration::from_secs(c.give_up_after),
+        e2ee,
         media,
         mic_on: true,
         camera_on,
@@ -621,6 +638,9 @@ fn print_event(ev: &CallEvent) {
         ),
         CallEvent::Quality { identity, quality } => {
             say!("connection of {}: {quality:?}", identity.escape_debug())
+        }
+        CallEvent::Encryption { identity, state } => {
+            say!("encryption of {}: {state:?}", identity.escape_debug())
         }
         CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {

@@ -247,6 +247,13 @@ pub enum RoomEvent {
     },
     /// Our link changed state.
     ConnectionState(ConnectionState),
+    /// A participant's end-to-end encryption changed state (ours too).
+    EncryptionState {
+        /// Whose media.
+        participant: String,
+        /// Where it is.
+        state: crate::EncryptionState,
+    },
     /// LiveKit lost the link and is trying to restore it.
     Reconnecting,
     /// The link is back.
@@ -352,6 +359,10 @@ pub(crate) fn simple(m: &proto::room_event::Message) -> Option<RoomEvent> {
             reason: DisconnectReason::from_proto(e.reason),
         },
         M::Reconnecting(_) => RoomEvent::Reconnecting,
+        M::E2eeStateChanged(e) => RoomEvent::EncryptionState {
+            participant: e.participant_identity.clone(),
+            state: crate::EncryptionState::from_proto(e.state),
+        },
         M::Reconnected(_) => RoomEvent::Reconnected,
         M::RoomMetadataChanged(e) => RoomEvent::RoomMetadataChanged(e.metadata.clone()),
         M::ParticipantMetadataChanged(e) => RoomEvent::ParticipantMetadataChanged {

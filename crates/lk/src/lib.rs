@@ -6,6 +6,7 @@
 //! types; everything it exports is ours. It never imports UI code.
 
 mod audio;
+mod e2ee;
 mod error;
 mod events;
 mod ffi;
@@ -25,6 +26,7 @@ mod video;
 pub use audio::{
     AudioFrame, AudioSource, AudioSourceOptions, AudioStream, AudioStreamOptions, LocalAudioTrack,
 };
+pub use e2ee::{EncryptionState, MAX_KEY_BYTES, RATCHET_SALT, SharedKey};
 pub use error::{ConnectError, FfiError, LkError};
 pub use events::{
     ConnectionQuality, ConnectionState, DisconnectReason, ParticipantInfo, RefreshedToken,

@@ -37,6 +37,9 @@ pub struct RoomOptions {
     pub connect_timeout: Duration,
     /// Extra attempts at the initial join.
     pub join_retries: u32,
+    /// Encrypt our media end to end with this key, and decrypt others'
+    /// with it (LiveKit's frame encryption, as its other SDKs do it).
+    pub encryption: Option<crate::SharedKey>,
 }
 
 impl Default for RoomOptions {
@@ -47,6 +50,7 @@ impl Default for RoomOptions {
             dynacast: false,
             connect_timeout: Duration::from_secs(15),
             join_retries: 1,
+            encryption: None,
         }
     }
 }
@@ -142,6 +146,7 @@ impl Room {
                     dynacast: Some(options.dynacast),
                     join_retries: Some(options.join_retries),
                     connect_timeout_ms: Some(options.connect_timeout.as_millis() as u64),
+                    encryption: options.encryption.as_ref().map(crate::SharedKey::options),
                     ..Default::default()
                 },
                 request_async_id: Some(async_id),
@@ -220,6 +225,50 @@ impl Room {
             },
             events_rx,
         ))
+    }
+
+    /// Replaces the shared key at `index` (a key change during the call;
+    /// everyone must change to it).
+    pub fn set_shared_key(&self, key: &crate::SharedKey, index: i32) -> Result<(), LkError> {
+        crate::e2ee::request(
+            self.inner.handle.id(),
+            proto::e2ee_request::Message::SetSharedKey(proto::SetSharedKeyRequest {
+                shared_key: key.bytes().to_vec().into(),
+                key_index: index,
+            }),
+        )
+        .map(|_| ())
+    }
+
+    /// Moves the shared key at `index` one step forward (receivers follow
+    /// within their ratchet window).
+    pub fn ratchet_shared_key(&self, index: i32) -> Result<(), LkError> {
+        crate::e2ee::request(
+            self.inner.handle.id(),
+            proto::e2ee_request::Message::RatchetSharedKey(proto::RatchetSharedKeyRequest {
+                key_index: index,
+            }),
+        )
+        .map(|_| ())
+    }
+
+    /// Sets the key `identity`'s media is decrypted with (per-participant
+    /// keys; ours when `identity` is our own).
+    pub fn set_participant_key(
+        &self,
+        identity: &str,
+        key: &crate::SharedKey,
+        index: i32,
+    ) -> Result<(), LkError> {
+        crate::e2ee::request(
+            self.inner.handle.id(),
+            proto::e2ee_request::Message::SetKey(proto::SetKeyRequest {
+                participant_identity: identity.to_owned(),
+                key: key.bytes().to_vec().into(),
+                key_index: index,
+            }),
+        )
+        .map(|_| ())
     }
 
     /// The room's name, id and metadata.

@@ -8,9 +8,19 @@ use tandem_media::I420Frame;
 
 use super::{CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
 
-/// Rooms on a LiveKit server.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Live;
+/// Rooms on a LiveKit server, with our media encrypted end to end when a
+/// key is given.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    encryption: Option<lk::SharedKey>,
+}
+
+impl Live {
+    /// Rooms whose media is encrypted with `key` (none: not encrypted).
+    pub fn encrypted(key: Option<lk::SharedKey>) -> Self {
+        Self { encryption: key }
+    }
+}
 
 impl Connector for Live {
     type Room = LiveRoom;
@@ -20,7 +30,11 @@ impl Connector for Live {
         url: &str,
         token: &str,
     ) -> Result<(LiveRoom, RoomEvents), lk::ConnectError> {
-        let (room, events) = lk::Room::connect(url, token, lk::RoomOptions::default()).await?;
+        let options = lk::RoomOptions {
+            encryption: self.encryption.clone(),
+            ..lk::RoomOptions::default()
+        };
+        let (room, events) = lk::Room::connect(url, token, options).await?;
         Ok((LiveRoom(room), events))
     }
 

@@ -24,7 +24,8 @@ pub struct CallSession<C: Connector = Live> {
 impl CallSession<Live> {
     /// A call on LiveKit, not started: run it with [`CallSession::run`].
     pub fn new(config: CallConfig) -> (Self, CallHandle, CallEvents) {
-        Self::with_connector(config, Live)
+        let live = Live::encrypted(config.e2ee.clone());
+        Self::with_connector(config, live)
     }
 }
 

@@ -16,6 +16,7 @@ use super::chat::{
 use super::handle::{Command, Out, Shared};
 use super::lifecycle::{Input, Lifecycle, now};
 use super::media::{Local, play_remote, publish, report_switch, set_camera};
+use super::privacy::Undecrypted;
 use super::reconnect::{self, Attempts, Next, Probe, Watch};
 use super::rejoin;
 use super::sender::{ChatJob, Recent, chat_sender};
@@ -92,6 +93,8 @@ pub(super) struct InCall<C: Connector> {
     /// Commands held while rejoining, handled first once back.
     replay: VecDeque<Command>,
     watch: Watch,
+    /// In an encrypted call, whose media has not decrypted yet.
+    undecrypted: Option<Undecrypted>,
     /// Set when the room is left (there may be no room to end with).
     left: bool,
 }
@@ -116,6 +119,7 @@ impl<C: Connector> InCall<C> {
         span.record("room", room.name());
         span.record("identity", room.identity());
         Self {
+            undecrypted: s.cfg.e2ee.is_some().then(Undecrypted::default),
             mic_on: s.cfg.mic_on,
             my_identity: room.identity(),
             s,
@@ -208,6 +212,15 @@ impl<C: Connector> InCall<C> {
 
     fn on_tick(&mut self) -> Flow {
         self.s.step(Input::Tick);
+        if let Some(u) = &mut self.undecrypted {
+            for identity in u.due(now()) {
+                tracing::warn!(participant = %identity, "their encrypted media does not decrypt");
+                self.s.out.emit(CallEvent::Encryption {
+                    identity,
+                    state: lk::EncryptionState::DecryptionFailed,
+                });
+            }
+        }
         Flow::Go
     }
 
@@ -363,6 +376,9 @@ impl<C: Connector> InCall<C> {
             }
             lk::RoomEvent::ParticipantDisconnected { identity, .. } => {
                 self.watch.participant_left(&identity, now());
+                if let Some(u) = &mut self.undecrypted {
+                    u.gone(&identity);
+                }
                 self.s.shared.forget(&identity);
                 out.emit(CallEvent::ParticipantLeft { identity });
             }
@@ -371,6 +387,9 @@ impl<C: Connector> InCall<C> {
             } => {
                 let kind = track.kind();
                 self.kinds.insert(track.sid().to_owned(), kind);
+                if let Some(u) = &mut self.undecrypted {
+                    u.subscribed(&participant, now());
+                }
                 if let Some(task) =
                     play_remote(&participant, &track, &self.local, out, &self.s.shared)
                 {
@@ -405,6 +424,17 @@ impl<C: Connector> InCall<C> {
                 });
             }
             lk::RoomEvent::ActiveSpeakers(who) => out.emit(CallEvent::Speaking(who)),
+            lk::RoomEvent::EncryptionState { participant, state } => {
+                if let Some(u) = &mut self.undecrypted
+                    && state.working()
+                {
+                    u.working(&participant);
+                }
+                out.emit(CallEvent::Encryption {
+                    identity: participant,
+                    state,
+                });
+            }
             lk::RoomEvent::ConnectionQuality {
                 participant,
                 quality,

@@ -24,6 +24,7 @@ mod in_call;
 mod lifecycle;
 mod media;
 mod p2p;
+mod privacy;
 mod reconnect;
 mod rejoin;
 mod sender;

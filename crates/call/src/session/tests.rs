@@ -24,6 +24,7 @@ fn config(kind: SessionType) -> CallConfig {
         paid_minutes: None,
         warn_before: Duration::from_secs(300),
         give_up_after: GIVE_UP_AFTER,
+        e2ee: None,
         media: MediaConfig::synthetic(440.0),
         mic_on: true,
         camera_on: true,

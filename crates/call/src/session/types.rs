@@ -106,6 +106,9 @@ pub struct CallConfig {
     /// How long a lost call keeps trying to get back in before it ends
     /// (normally [`super::GIVE_UP_AFTER`]).
     pub give_up_after: Duration,
+    /// Encrypt the call's media end to end with this key (LiveKit calls;
+    /// everyone in the room needs the same key).
+    pub e2ee: Option<lk::SharedKey>,
     pub media: MediaConfig,
     /// Start with the microphone / camera on.
     pub mic_on: bool,
@@ -237,6 +240,12 @@ pub enum CallEvent {
     Quality {
         identity: String,
         quality: lk::ConnectionQuality,
+    },
+    /// A participant's end-to-end encryption changed state (ours under our
+    /// own identity): working, or their media does not decrypt.
+    Encryption {
+        identity: String,
+        state: lk::EncryptionState,
     },
     /// A participant's video can be read with [`super::CallHandle::video`].
     VideoAvailable {

@@ -97,8 +97,19 @@ impl Sfu {
             );
             return;
         }
+        // End-to-end encrypted media is forwarded untouched; saying so in the
+        // track's description is what makes every client encrypt (or
+        // decrypt) it. An unknown scheme is refused rather than passed on.
+        if proto::encryption::Type::try_from(req.encryption).is_err() {
+            p.log_once(
+                "bad-encryption",
+                "AddTrack with an unknown encryption scheme ignored",
+            );
+            return;
+        }
         let info = proto::TrackInfo {
             sid: ids::track_sid(),
+            encryption: req.encryption,
             r#type: req.r#type,
             name: req.name.chars().take(256).collect(),
             muted: req.muted,
