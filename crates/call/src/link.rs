@@ -3,7 +3,10 @@
 //! the platform's address given beside it, and Tandem's own
 //! `tandem://join?backend=…&profile=…&link=…|session=…`. Links never carry
 //! passwords or bearer tokens (they end up in browser history and process
-//! lists): one that does is refused.
+//! lists): one that does is refused. A link may carry the passphrase of an
+//! end-to-end encrypted session in its fragment (`#key=…`), which browsers
+//! never send to a server; in the query, where a server would read it, it
+//! is refused.
 
 use crate::platform::Profile;
 
@@ -73,6 +76,35 @@ pub fn backend_url(input: &str) -> Result<url::Url, LinkError> {
     Ok(url)
 }
 
+const KEY_IN_QUERY: &str =
+    "it carries the encryption key where a server could read it (it belongs after #key=)";
+
+/// The passphrase of an end-to-end encrypted session that `link` carries in
+/// its fragment (`#key=…`, percent-encoded); none when it carries none.
+pub fn encryption_key(link: &str) -> Result<Option<tandem_lk::SharedKey>, LinkError> {
+    let Some((_, fragment)) = link.trim().split_once('#') else {
+        return Ok(None);
+    };
+    let mut key = None;
+    for (k, v) in url::form_urlencoded::parse(fragment.as_bytes()) {
+        if k == "key" {
+            if key.is_some() {
+                return Err(invalid("This link carries two encryption keys."));
+            }
+            key = Some(v.into_owned());
+        }
+    }
+    match key {
+        None => Ok(None),
+        Some(k) if k.is_empty() => Err(invalid(
+            "This link's encryption key is empty: ask for the link again.",
+        )),
+        Some(k) => tandem_lk::SharedKey::from_passphrase(&k)
+            .map(Some)
+            .map_err(|e| invalid(format!("This link's encryption key cannot be used ({e})."))),
+    }
+}
+
 /// Reads any link: Tandem's own or a platform's join link.
 pub fn parse(link: &str) -> Result<Link, LinkError> {
     let link = link.trim();
@@ -114,6 +146,14 @@ pub fn parse_join_link(link: &str, backend: Option<&str>) -> Result<(url::Url, S
     let url = url::Url::parse(link).map_err(|_| {
         invalid("Paste the whole join link from your booking email (it starts with https://).")
     })?;
+    if url
+        .query_pairs()
+        .any(|(k, _)| matches!(&*k, "key" | "e2ee" | "e2eeKey" | "passphrase"))
+    {
+        return Err(invalid(format!(
+            "This link cannot be used: {KEY_IN_QUERY}."
+        )));
+    }
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(invalid("A join link starts with https://."));
     }
@@ -156,6 +196,9 @@ pub fn parse_app_link(link: &str) -> Result<Link, LinkError> {
             "socket" => &mut socket,
             "token" | "password" | "secret" => {
                 return Err(bad("it carries a credential; sign in in Tandem instead"));
+            }
+            "key" | "e2ee" | "e2eeKey" | "passphrase" => {
+                return Err(bad(KEY_IN_QUERY));
             }
             _ => continue,
         };
@@ -208,6 +251,34 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::platform::Profile;
+
+    /// The passphrase rides in the fragment, never in the query.
+    #[test]
+    fn an_encryption_key_is_read_from_the_fragment_only() {
+        let app =
+            "tandem://join?backend=https://a.example&link=abcdefgh12#key=blue%20moon%20%26%20stars";
+        assert!(parse(app).is_ok());
+        assert_eq!(
+            encryption_key(app).unwrap(),
+            Some(tandem_lk::SharedKey::from_passphrase("blue moon & stars").unwrap())
+        );
+        let web = "https://coach.example/join?token=abcdefgh12#key=s3cret";
+        assert_eq!(parse_join_link(web, None).unwrap().1, "abcdefgh12");
+        assert!(encryption_key(web).unwrap().is_some());
+        assert_eq!(
+            encryption_key("https://coach.example/join?token=abcdefgh12").unwrap(),
+            None
+        );
+        assert!(encryption_key("https://c.example/join?token=abcdefgh12#key=").is_err());
+        assert!(encryption_key("https://c.example/join?token=abcdefgh12#key=a&key=b").is_err());
+        assert!(encryption_key("https://c.example/join?token=abcdefgh12#key=a%07b").is_err());
+        for bad in [
+            "https://coach.example/join?token=abcdefgh12&key=s3cret",
+            "tandem://join?backend=https://a.example&link=abcdefgh12&key=s3cret",
+        ] {
+            assert!(parse(bad).unwrap_err().0.contains("#key="), "{bad}");
+        }
+    }
 
     /// A seed-004 link may name the Socket.IO server of its peer-to-peer
     /// calls; one that is not an http(s) address is refused.

@@ -406,7 +406,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
 async fn call(c: Conn, bot: bool) -> Result<()> {
     let (media, camera_on) = media(&c, bot)?;
     let source = token_source(&c).await?;
-    let e2ee = match c
+    let given = match c
         .e2ee_key
         .clone()
         .or_else(|| std::env::var("TANDEM_E2EE_KEY").ok())
@@ -416,6 +416,17 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 .context("the end-to-end encryption passphrase")?,
         ),
         None => None,
+    };
+    // A join link may carry the session's passphrase after `#key=`.
+    let linked = match &c.open {
+        Some(l) => tandem_call::link::encryption_key(l)?,
+        None => None,
+    };
+    let e2ee = match (given, linked) {
+        (Some(g), Some(l)) if g != l => {
+            bail!("--e2ee-key and the link's #key= differ: give one of them")
+        }
+        (g, l) => g.or(l),
     };
     let (handle, mut events) = session::start(CallConfig {
         token: source,
