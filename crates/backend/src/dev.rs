@@ -86,6 +86,21 @@ pub async fn add_session(
     Ok(id)
 }
 
+/// Makes a session private: a fresh random key (32 bytes, base64url) that
+/// its participants receive with their tokens, and with which their media
+/// is encrypted end to end. Returns the key.
+pub async fn make_private(db: &Db, session: &str) -> Result<String, ApiError> {
+    use base64::Engine as _;
+    let bytes: [u8; 32] = rand::random();
+    let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    sqlx::query("UPDATE sessions SET e2ee_key = $1 WHERE id = $2")
+        .bind(&key)
+        .bind(session)
+        .execute(&db.pool)
+        .await?;
+    Ok(key)
+}
+
 /// A study group (seed 003) owned by `owner`, with `members`.
 pub async fn add_study_group(
     db: &Db,

@@ -28,6 +28,8 @@ pub struct Session {
     pub status: String,
     pub room_name: String,
     pub started_at: Option<i64>,
+    /// Private sessions: the key their media is encrypted with end to end.
+    pub e2ee_key: Option<String>,
 }
 
 /// The roles a user may have.
@@ -85,7 +87,7 @@ pub async fn session_by_room(db: &Db, room: &str) -> Result<Option<Session>, Api
 async fn session_where(db: &Db, cond: &str, value: &str) -> Result<Option<Session>, ApiError> {
     let sql = format!(
         "SELECT s.id, s.coach_id, c.user_id AS coach_user_id, s.client_user_id, s.scheduled_start, \
-         s.paid_minutes, s.session_type, s.mode, s.status, s.room_name, s.started_at \
+         s.paid_minutes, s.session_type, s.mode, s.status, s.room_name, s.started_at, s.e2ee_key \
          FROM sessions s JOIN coaches c ON c.id = s.coach_id WHERE {cond}"
     );
     let row = sqlx::query(&sql)
@@ -104,6 +106,7 @@ async fn session_where(db: &Db, cond: &str, value: &str) -> Result<Option<Sessio
         status: r.get("status"),
         room_name: r.get("room_name"),
         started_at: r.get("started_at"),
+        e2ee_key: r.get("e2ee_key"),
     }))
 }
 

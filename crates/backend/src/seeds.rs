@@ -117,6 +117,9 @@ async fn token_000(
     grant.can_update_metadata = side == Side::Coach;
     let token = lk::mint(&state.cfg, &user, &user.display_name, &grant)?;
     let mut out = json!({ "token": token, "serverUrl": state.cfg.livekit_url });
+    if let Some(key) = &session.e2ee_key {
+        out["e2eeKey"] = json!(key);
+    }
     if state.cfg.dev {
         out["_debug"] = json!({ "serverTimeUtc": iso_ms_z(chrono::Utc::now()) });
     }
@@ -200,11 +203,15 @@ async fn token_002(
     let grant = access_002(&session, side)?;
     let token = lk::mint(&state.cfg, &user, &user.display_name, &grant)
         .map_err(|e| e.shaped(Shape::Envelope))?;
-    Ok(Json(json!({
+    let mut out = json!({
         "success": true,
         "message": "LiveKit token generated successfully",
         "data": { "token": token, "url": state.cfg.livekit_url, "roomName": grant.room },
-    })))
+    });
+    if let Some(key) = &session.e2ee_key {
+        out["data"]["e2eeKey"] = json!(key);
+    }
+    Ok(Json(out))
 }
 
 // ---- seed 003: study groups ----
@@ -564,14 +571,18 @@ async fn token_004(
     let grant = grant_004(&l.session);
     let lk_token =
         lk::mint(&state.cfg, &l.user, &l.user.display_name, &grant).map_err(|e| e.shaped(shape))?;
-    Ok(Json(json!({
+    let mut out = json!({
         "success": true,
         "token": lk_token,
         "serverUrl": state.cfg.livekit_url,
         "roomName": grant.room,
         "identity": l.user.id,
         "sessionType": l.session.session_type,
-    })))
+    });
+    if let Some(key) = &l.session.e2ee_key {
+        out["e2eeKey"] = json!(key);
+    }
+    Ok(Json(out))
 }
 
 #[derive(Debug, Deserialize)]

@@ -155,3 +155,67 @@ fn an_encrypted_call_with_the_python_sdk() {
         ds.stop().await;
     });
 }
+
+/// A session the platform made private: Tandem takes the key that comes
+/// with its token (no passphrase of its own), and a Python participant
+/// given the same key sees and hears it.
+#[test]
+fn a_private_session_from_the_platform() {
+    tandem_testkit::media_test("a_private_session_from_the_platform", |ip| async move {
+        use tandem_call::platform::{Auth, BackendClient, Profile, TokenRequest};
+        let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+            .await
+            .unwrap();
+        let db_path = std::env::temp_dir().join(format!("tandem-e2ee-{}.db", std::process::id()));
+        let _ = std::fs::remove_file(&db_path);
+        let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+            &format!("sqlite://{}", db_path.display()),
+            &ds.url(),
+            "e2ee-jwt-secret-0123456789",
+        ))
+        .await
+        .unwrap();
+        let db = backend.state.db.clone();
+        let booking = tandem_backend::dev::book(&db, "private", "video", 30)
+            .await
+            .unwrap();
+        let key = tandem_backend::dev::make_private(&db, &booking.session)
+            .await
+            .unwrap();
+        let mut peer = python_peer(&ds.url(), &booking.session, &key).await;
+        let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
+        let (call, mut events) = session::start(CallConfig {
+            token: TokenSource::Backend(
+                Box::new(api),
+                TokenRequest {
+                    link: Some(booking.link.clone()),
+                    ..Default::default()
+                },
+            ),
+            session_type: SessionType::Video,
+            paid_minutes: None,
+            warn_before: Duration::from_secs(300),
+            give_up_after: session::GIVE_UP_AFTER,
+            e2ee: None,
+            media: MediaConfig::synthetic(440.0),
+            mic_on: true,
+            camera_on: true,
+        });
+        next(&mut events, "the peer's media decrypting", |e| {
+            matches!(e, CallEvent::Encryption { identity, state: EncryptionState::Ok } if identity == "peer")
+        })
+        .await;
+        let us = booking.client.as_str();
+        peer.stats_until(Duration::from_secs(20), |s| {
+            s["video"][us]["stamp"]["counter"].as_u64().unwrap_or(0) > 10
+                && s["audio"][us]["freq"]
+                    .as_f64()
+                    .is_some_and(|f| (f - 440.0).abs() < 6.0)
+        })
+        .await
+        .expect("the Python peer did not decode the private session's media");
+        call.leave().unwrap();
+        peer.disconnect().await.unwrap();
+        ds.stop().await;
+    });
+}

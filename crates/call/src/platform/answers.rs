@@ -18,6 +18,9 @@ pub struct TokenGrant {
     pub room: Option<String>,
     /// The backend's clock (Unix seconds) from its `Date` header, for skew checks.
     pub server_time: Option<i64>,
+    /// The session is private: its media is encrypted end to end with this
+    /// key (`e2eeKey` beside the token, for every profile).
+    pub e2ee_key: Option<tandem_lk::SharedKey>,
 }
 
 /// Why no token: each class has its own advice.
@@ -291,11 +294,29 @@ pub fn parse_grant(
             room_at.unwrap_or_default()
         )));
     }
+    // `e2eeKey` sits beside the token (`data.token` → `data.e2eeKey`).
+    let key_at = match token_at.rsplit_once('.') {
+        Some((parent, _)) => format!("{parent}.e2eeKey"),
+        None => "e2eeKey".to_owned(),
+    };
+    let e2ee_key = match at(v, &key_at) {
+        None | Some(Value::Null) => None,
+        Some(Value::String(k)) => Some(tandem_lk::SharedKey::from_passphrase(k).map_err(|e| {
+            BackendError::WrongShape(format!("`{key_at}` is not a usable encryption key ({e})"))
+        })?),
+        Some(other) => {
+            return Err(BackendError::WrongShape(format!(
+                "`{key_at}` is {} instead of a string",
+                kind(other)
+            )));
+        }
+    };
     Ok(TokenGrant {
         token,
         server_url,
         room,
         server_time,
+        e2ee_key,
     })
 }
 
@@ -427,6 +448,44 @@ pub(crate) fn classify_transport(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A private session's key rides beside the token, for any profile.
+    #[test]
+    fn a_key_beside_the_token_makes_the_session_private() {
+        let jwt = "a.b.c";
+        let g = parse_grant(
+            &json!({"data": {"token": jwt, "url": "wss://lk", "e2eeKey": "k3y of this session"}}),
+            "data.token",
+            "data.url",
+            None,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            g.e2ee_key,
+            tandem_lk::SharedKey::from_passphrase("k3y of this session").ok()
+        );
+        let plain = parse_grant(
+            &json!({"token": jwt, "serverUrl": "ws://x", "e2eeKey": null}),
+            "token",
+            "serverUrl",
+            None,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(plain.e2ee_key, None);
+        for bad in [json!(42), json!(""), json!({"k": 1})] {
+            let e = parse_grant(
+                &json!({"token": jwt, "serverUrl": "ws://x", "e2eeKey": bad}),
+                "token",
+                "serverUrl",
+                None,
+                None,
+            )
+            .expect_err("a bad key was taken");
+            assert!(e.to_string().contains("e2eeKey"), "{e}");
+        }
+    }
 
     #[test]
     fn session_list_is_read_leniently() {

@@ -41,6 +41,10 @@ impl Connector for Live {
     async fn reachable(&self, url: &str) -> bool {
         reachable(url).await
     }
+
+    fn set_encryption(&mut self, key: Option<lk::SharedKey>) {
+        self.encryption = key;
+    }
 }
 
 /// Whether the server at `url` (ws:// or wss://) accepts a TCP connection

@@ -44,6 +44,9 @@ pub trait Connector: std::fmt::Debug + Send + Sync + 'static {
     /// Whether the server at `url` answers at all (a quick probe while the
     /// SDK is still reconnecting).
     fn reachable(&self, url: &str) -> impl Future<Output = bool> + Send;
+    /// Encrypt the media of rooms opened from now on with `key` (a key the
+    /// platform handed out with the token).
+    fn set_encryption(&mut self, _key: Option<tandem_lk::SharedKey>) {}
     /// The computer's network addresses now (watched for a network change).
     fn local_addresses(&self) -> Vec<std::net::IpAddr> {
         crate::p2p::peer::local_addresses()

@@ -75,6 +75,18 @@ impl<C: Connector> CallSession<C> {
         s.step(Input::Ended(end));
     }
 
+    /// The platform made the session private: its key encrypts the media
+    /// (over a passphrase the person gave, which is said).
+    fn private_session(&mut self, key: lk::SharedKey) {
+        if self.s.cfg.e2ee.as_ref().is_some_and(|k| *k != key) {
+            self.s.out.emit(CallEvent::Warning(
+                "this session is private: its media is encrypted with the key the platform gave, not the passphrase you entered".into(),
+            ));
+        }
+        self.s.connector.set_encryption(Some(key.clone()));
+        self.s.cfg.e2ee = Some(key);
+    }
+
     /// Fails the call with `e`; nothing else follows.
     fn fail(&mut self, e: CallError) -> Option<Joined<C::Room>> {
         self.step(Input::Failed(e));
@@ -113,7 +125,12 @@ impl<C: Connector> CallSession<C> {
                     _ => Some(client.fetch_token(&req).await),
                 };
                 match (grant, &info) {
-                    (Some(Ok(g)), _) => (g.server_url, g.token, g.server_time, g.room),
+                    (Some(Ok(g)), _) => {
+                        if let Some(key) = g.e2ee_key {
+                            self.private_session(key);
+                        }
+                        (g.server_url, g.token, g.server_time, g.room)
+                    }
                     (None, Some(i)) | (Some(Err(BackendError::NoEndpoint { .. })), Some(i))
                         if client.profile() == &Profile::Seed004 =>
                     {
