@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tandem_call::lk::{ConnectionQuality, TrackKind};
+use tandem_call::lk::{ConnectionQuality, EncryptionState, TrackKind};
 use tandem_call::platform::rules;
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, EndReason, MediaConfig,
@@ -32,6 +32,15 @@ pub(crate) async fn call_join(
     }
     let name = rules::display_name(&request.display_name).map_err(|e| AppError::invalid(e.0))?;
     let target = request.target.clone();
+    // A passphrase typed at prejoin, or the one the link carried.
+    let e2ee = match request.passphrase.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => Some(tandem_call::lk::SharedKey::from_passphrase(p).map_err(|_| {
+            AppError::invalid(
+                "That passphrase cannot be used: use up to 1024 characters, without line breaks or tabs.",
+            )
+        })?),
+        None => state.link_key_for(&target),
+    };
     let platform = state.platforms.get(&target.platform_id)?;
     let client = client_for(&state, &platform.id).await?;
     let token_request = crate::platforms::profile(platform.profile).token_request(
@@ -48,7 +57,7 @@ pub(crate) async fn call_join(
         paid_minutes: target.paid_minutes,
         warn_before: Duration::from_secs(5 * 60),
         give_up_after: session::GIVE_UP_AFTER,
-        e2ee: None,
+        e2ee,
         media: MediaConfig {
             camera: camera_choice(request.camera.as_deref()),
             mic: mic_choice(request.microphone.as_deref()),
@@ -213,8 +222,17 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
             error,
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
-        // The app does not offer encrypted calls yet.
-        CallEvent::Encryption { .. } => return None,
+        CallEvent::Encryption { identity, state } => match state {
+            EncryptionState::Ok | EncryptionState::KeyRatcheted => CallUpdate::Encryption {
+                identity,
+                working: true,
+            },
+            EncryptionState::New => return None,
+            _ => CallUpdate::Encryption {
+                identity,
+                working: false,
+            },
+        },
         CallEvent::Quality { identity, quality } => CallUpdate::Quality {
             identity,
             quality: match quality {

@@ -132,6 +132,7 @@ pub(crate) async fn sessions_list(
                 other_name: (!other.is_empty() && other != me).then_some(other),
                 paid_minutes: s.paid_minutes,
                 starts_at: (!s.starts_at.is_empty()).then_some(s.starts_at),
+                encrypted: false,
             }
         })
         .collect())
@@ -164,6 +165,7 @@ pub(crate) async fn session_by_id(
         other_name: None,
         paid_minutes: None,
         starts_at: None,
+        encrypted: false,
     })
 }
 
@@ -178,6 +180,16 @@ pub(crate) async fn open_join_link(
     link: String,
     backend_url: Option<String>,
 ) -> Result<JoinTarget, AppError> {
+    let key = link::encryption_key(&link)?;
+    let target = open_link(&state, link, backend_url).await?;
+    Ok(state.remember_link_key(target, key))
+}
+
+async fn open_link(
+    state: &AppState,
+    link: String,
+    backend_url: Option<String>,
+) -> Result<JoinTarget, AppError> {
     if link.trim().starts_with("tandem:")
         && let Link::Session {
             backend,
@@ -187,7 +199,7 @@ pub(crate) async fn open_join_link(
     {
         let profile = crate::platforms::profile_id(&profile)
             .ok_or_else(|| AppError::invalid("This Tandem link names an unknown platform type."))?;
-        return open_session_link(&state, backend, profile, session).await;
+        return open_session_link(state, backend, profile, session).await;
     }
     let (base, token) = link::parse_join_link(&link, backend_url.as_deref())?;
     // Tandem's own links may name the platform's call server (`socket=`).
@@ -203,7 +215,7 @@ pub(crate) async fn open_join_link(
         supabase_url: None,
         socket_url,
     })?;
-    let client = client_for(&state, &platform.id).await?;
+    let client = client_for(state, &platform.id).await?;
     let req = TokenRequest {
         link: Some(token.clone()),
         ..TokenRequest::default()
@@ -229,6 +241,7 @@ pub(crate) async fn open_join_link(
         other_name: (!other.is_empty()).then_some(other),
         paid_minutes: info.paid_minutes,
         starts_at: None,
+        encrypted: false,
     })
 }
 
@@ -281,5 +294,6 @@ async fn open_session_link(
         other_name: None,
         paid_minutes: None,
         starts_at: None,
+        encrypted: false,
     })
 }

@@ -99,6 +99,10 @@ pub struct JoinTarget {
     pub paid_minutes: Option<u32>,
     /// RFC 3339, when the platform says.
     pub starts_at: Option<String>,
+    /// The link carried a passphrase (`#key=`): the call will be end-to-end
+    /// encrypted. The passphrase itself stays in the app, never in the page.
+    #[serde(default)]
+    pub encrypted: bool,
 }
 
 /// Devices the system offers. Ids are passed back to choose one.
@@ -137,6 +141,10 @@ pub struct JoinRequest {
     pub speaker: Option<String>,
     pub camera_on: bool,
     pub mic_on: bool,
+    /// A passphrase both people agreed on: the call's media is encrypted
+    /// end to end with it. Kept in memory for the call only.
+    #[serde(default)]
+    pub passphrase: Option<String>,
 }
 
 /// The preview's state after a change.
@@ -265,6 +273,12 @@ pub enum CallUpdate {
     DeviceInUse {
         device: DeviceKind,
         name: String,
+    },
+    /// A participant's end-to-end encryption (ours under our identity):
+    /// `working`, or their media does not decrypt (`failing`).
+    Encryption {
+        identity: String,
+        working: bool,
     },
     DeviceProblem {
         device: DeviceKind,

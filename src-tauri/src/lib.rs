@@ -36,6 +36,9 @@ pub struct AppState {
     meter_generation: Arc<AtomicU64>,
     views: frames::Views,
     launch: dto::LaunchOptions,
+    /// The passphrase the last opened link carried (`#key=`), for the
+    /// target it opened: in memory only, never handed to the page.
+    link_key: Mutex<Option<(dto::JoinTarget, tandem_call::lk::SharedKey)>>,
 }
 
 impl AppState {
@@ -47,7 +50,30 @@ impl AppState {
             meter_generation: Arc::new(AtomicU64::new(0)),
             views: frames::Views::default(),
             launch,
+            link_key: Mutex::new(None),
         }
+    }
+
+    /// Keeps the passphrase `target`'s link carried (or forgets an older
+    /// one), and marks the target as encrypted.
+    fn remember_link_key(
+        &self,
+        mut target: dto::JoinTarget,
+        key: Option<tandem_call::lk::SharedKey>,
+    ) -> dto::JoinTarget {
+        target.encrypted = key.is_some();
+        if let Ok(mut slot) = self.link_key.lock() {
+            *slot = key.map(|k| (target.clone(), k));
+        }
+        target
+    }
+
+    /// The passphrase the link of `target` carried, if it was the last one opened.
+    fn link_key_for(&self, target: &dto::JoinTarget) -> Option<tandem_call::lk::SharedKey> {
+        let slot = self.link_key.lock().ok()?;
+        slot.as_ref()
+            .filter(|(t, _)| t == target)
+            .map(|(_, k)| k.clone())
     }
 
     fn call(&self) -> Option<Arc<CallHandle>> {

@@ -66,3 +66,30 @@ test('a link from another launch opens prejoin, but never interrupts a call', as
   await page.evaluate(() => (window as any).__fake.openLink('https://studio.example.com/join?token=expired'));
   await expect(page.getByTestId('screen-call')).toBeVisible();
 });
+
+test('a private session: the link carries the passphrase, the call shows the lock; a wrong typed passphrase is named', async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.goto('/?empty');
+  await page.getByTestId('join-link').fill('https://studio.example.com/join?token=abcdefgh123#key=blue%20moon');
+  await page.getByRole('button', { name: 'Open link' }).click();
+  await expect(page.getByTestId('prejoin-encrypted')).toContainText('end-to-end encrypted');
+  await expect(page.getByTestId('prejoin-passphrase')).toHaveCount(0);
+  await page.getByTestId('display-name').fill('Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('e2ee-lock')).toHaveText('End-to-end encrypted');
+  await expect(page.getByTestId('e2ee-warning')).toHaveCount(0);
+  await shot(page, 'call-encrypted');
+  // Typed at prejoin instead: a passphrase the coach does not share.
+  await page.goto('/?empty');
+  await page.getByTestId('join-link').fill('https://studio.example.com/join?token=abcdefgh123');
+  await page.getByRole('button', { name: 'Open link' }).click();
+  await page.getByTestId('prejoin-passphrase').fill('a wrong guess');
+  await page.getByTestId('display-name').fill('Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('e2ee-warning')).toContainText("Coach Alex's video and voice cannot be decrypted");
+  await expect(page.getByTestId('e2ee-lock')).toHaveCount(0);
+  const stored = await page.evaluate(() => JSON.stringify(localStorage));
+  expect(stored).not.toContain('a wrong guess');
+  expect(stored).not.toContain('blue moon');
+  expect(problems).toEqual([]);
+});

@@ -128,7 +128,12 @@ video?: boolean | null; muted: boolean } |
 /**  Messages received, oldest first (several when they arrive quickly). */
 { type: "chat"; messages: ChatLine[] } | { type: "chatSent"; localId: number; message: ChatLine } | { type: "chatFailed"; localId: number; text: string; error: string } | { type: "speaking"; identities: string[] } | { type: "quality"; identity: string; quality: Quality } | 
 /**  Video of `identity` can be shown (view source `identity`). */
-{ type: "video"; identity: string } | { type: "deviceInUse"; device: DeviceKind; name: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
+{ type: "video"; identity: string } | { type: "deviceInUse"; device: DeviceKind; name: string } | 
+/**
+ *  A participant's end-to-end encryption (ours under our identity):
+ *  `working`, or their media does not decrypt (`failing`).
+ */
+{ type: "encryption"; identity: string; working: boolean } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
 
 /**  Everything a running call tells the UI. */
 export type CallUpdate_Serialize = { type: "phase"; phase: CallPhase } | 
@@ -141,7 +146,12 @@ video: boolean | null; muted: boolean } |
 /**  Messages received, oldest first (several when they arrive quickly). */
 { type: "chat"; messages: ChatLine[] } | { type: "chatSent"; localId: number; message: ChatLine } | { type: "chatFailed"; localId: number; text: string; error: string } | { type: "speaking"; identities: string[] } | { type: "quality"; identity: string; quality: Quality } | 
 /**  Video of `identity` can be shown (view source `identity`). */
-{ type: "video"; identity: string } | { type: "deviceInUse"; device: DeviceKind; name: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
+{ type: "video"; identity: string } | { type: "deviceInUse"; device: DeviceKind; name: string } | 
+/**
+ *  A participant's end-to-end encryption (ours under our identity):
+ *  `working`, or their media does not decrypt (`failing`).
+ */
+{ type: "encryption"; identity: string; working: boolean } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
 
 /**  A chat message (text only; the UI renders it as text). */
 export type ChatLine = {
@@ -233,6 +243,11 @@ export type JoinRequest_Deserialize = {
 	speaker?: string | null,
 	cameraOn: boolean,
 	micOn: boolean,
+	/**
+	 *  A passphrase both people agreed on: the call's media is encrypted
+	 *  end to end with it. Kept in memory for the call only.
+	 */
+	passphrase?: string | null,
 };
 
 /**  What the prejoin screen chose. */
@@ -245,6 +260,11 @@ export type JoinRequest_Serialize = {
 	speaker: string | null,
 	cameraOn: boolean,
 	micOn: boolean,
+	/**
+	 *  A passphrase both people agreed on: the call's media is encrypted
+	 *  end to end with it. Kept in memory for the call only.
+	 */
+	passphrase: string | null,
 };
 
 /**  A session to join, as the prejoin screen shows it. */
@@ -264,6 +284,11 @@ export type JoinTarget_Deserialize = {
 	paidMinutes?: number | null,
 	/**  RFC 3339, when the platform says. */
 	startsAt?: string | null,
+	/**
+	 *  The link carried a passphrase (`#key=`): the call will be end-to-end
+	 *  encrypted. The passphrase itself stays in the app, never in the page.
+	 */
+	encrypted?: boolean,
 };
 
 /**  A session to join, as the prejoin screen shows it. */
@@ -280,6 +305,11 @@ export type JoinTarget_Serialize = {
 	paidMinutes: number | null,
 	/**  RFC 3339, when the platform says. */
 	startsAt: string | null,
+	/**
+	 *  The link carried a passphrase (`#key=`): the call will be end-to-end
+	 *  encrypted. The passphrase itself stays in the app, never in the page.
+	 */
+	encrypted: boolean,
 };
 
 /**  What the command line asked for. */

@@ -177,16 +177,16 @@ export class FakeIpc implements Ipc {
     if (!p.signedIn) throw new IpcError({ code: 'sign_in_required', message: `Sign in to ${p.name} first.` });
     const soon = new Date(Date.now() + 10 * 60_000).toISOString();
     return [
-      { platformId: id, session: 's-video', link: null, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 45, startsAt: soon },
-      { platformId: id, session: 's-voice', link: null, kind: 'voice', title: 'Voice check-in with Coach Alex', otherName: 'Coach Alex', paidMinutes: 15, startsAt: soon },
-      { platformId: id, session: 's-chat', link: null, kind: 'chat', title: 'Chat with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: soon },
+      { platformId: id, session: 's-video', link: null, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 45, startsAt: soon, encrypted: false },
+      { platformId: id, session: 's-voice', link: null, kind: 'voice', title: 'Voice check-in with Coach Alex', otherName: 'Coach Alex', paidMinutes: 15, startsAt: soon, encrypted: false },
+      { platformId: id, session: 's-chat', link: null, kind: 'chat', title: 'Chat with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: soon, encrypted: false },
     ];
   }
 
   async sessionById(id: string, session: string): Promise<JoinTarget> {
     this.log('sessionById', id, session);
     if (!session.trim()) throw new IpcError({ code: 'invalid_input', message: "Enter the session id shown on the platform's website." });
-    return { platformId: id, session: session.trim(), link: null, kind: 'video', title: `Session ${session.trim()}`, otherName: null, paidMinutes: null, startsAt: null };
+    return { platformId: id, session: session.trim(), link: null, kind: 'video', title: `Session ${session.trim()}`, otherName: null, paidMinutes: null, startsAt: null, encrypted: false };
   }
 
   async openJoinLink(link: string, _backendUrl: string | null): Promise<JoinTarget> {
@@ -203,7 +203,10 @@ export class FakeIpc implements Ipc {
     }
     if (token === 'expired') throw new IpcError({ code: 'gone', message: 'This link has expired: ask your coach for a new one' });
     const p = await this.platformAdd({ name: '', backendUrl: new URL(link).origin, profile: '004', anonKey: null, supabaseUrl: null, socketUrl: null });
-    return { platformId: p.id, session: 'linked', link: token, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: null };
+    // As the app: a passphrase after #key= makes the call encrypted, and
+    // stays out of what the page is given.
+    const encrypted = /(^|&)key=./.test(new URL(link.trim()).hash.slice(1));
+    return { platformId: p.id, session: 'linked', link: token, kind: 'video', title: 'Session with Coach Alex', otherName: 'Coach Alex', paidMinutes: 30, startsAt: null, encrypted };
   }
 
   launch: { link: string | null; name: string | null; joinNow: boolean } = { link: null, name: null, joinNow: false };
@@ -292,6 +295,14 @@ export class FakeIpc implements Ipc {
       if (this.remoteVideo) this.emit({ type: 'video', identity: 'coach' });
     }
     this.emit({ type: 'quality', identity: 'coach', quality: 'excellent' });
+    // An encrypted call: the coach decrypts with the link's passphrase, or
+    // not with a typed one other than 'coach-passphrase'.
+    const passphrase = req.passphrase ?? null;
+    if (req.target.encrypted || passphrase) {
+      this.emit({ type: 'encryption', identity: 'me', working: true });
+      const working = req.target.encrypted || passphrase === 'coach-passphrase';
+      this.emit({ type: 'encryption', identity: 'coach', working });
+    }
     this.started = Date.now();
     const paid = req.target.paidMinutes;
     this.timer = setInterval(() => {

@@ -59,6 +59,10 @@ export class AppModel {
   /// The app's own state: call library, version, updates.
   readonly updates: UpdatesModel;
 
+  /// A passphrase typed at prejoin for an end-to-end encrypted call: kept
+  /// in memory until the call starts, never saved with the choices.
+  passphrase = $state('');
+
   constructor(readonly ipc: Ipc) {
     this.updates = new UpdatesModel(ipc, () => this.screen.name === 'call');
   }
@@ -156,10 +160,14 @@ export class AppModel {
   async join(target: JoinTarget) {
     this.saveChoices();
     const c = this.choices;
+    // The passphrase is handed to the app for this call and forgotten here.
+    const passphrase = this.passphrase.length > 0 ? this.passphrase : null;
+    this.passphrase = '';
     const kind = target.kind;
     this.micOn = kind !== 'chat' && c.micOn;
     this.cameraOn = kind === 'video' && c.cameraOn;
     this.call = new CallModel(kind, target.otherName ?? '', target.paidMinutes);
+    this.call.encrypted = target.encrypted || passphrase !== null;
     this.screen = { name: 'call', target };
     try {
       await this.ipc.callJoin({
@@ -170,6 +178,7 @@ export class AppModel {
         speaker: c.speaker,
         cameraOn: this.cameraOn,
         micOn: this.micOn,
+        passphrase,
       });
     } catch (e) {
       this.showError(e, target);

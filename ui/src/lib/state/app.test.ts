@@ -16,6 +16,7 @@ describe('AppModel', () => {
       otherName: 'Coach',
       paidMinutes: 30,
       startsAt: null,
+      encrypted: false,
     });
     expect(app.micOn).toBe(true);
     await app.toggleMic();
@@ -27,5 +28,23 @@ describe('AppModel', () => {
     fake.failUnmute = null;
     await app.toggleMic();
     expect(app.micOn).toBe(true);
+  });
+
+  it('hands a typed passphrase to the app once, never keeps it, and shows who cannot decrypt', async () => {
+    const fake = new FakeIpc({ stageMs: 0 });
+    const app = new AppModel(fake);
+    await app.start();
+    app.choices.displayName = 'Client';
+    app.passphrase = 'a wrong guess';
+    const target = { platformId: 'p1', session: 's1', link: null, kind: 'video' as const, title: 'Session', otherName: 'Coach', paidMinutes: 30, startsAt: null, encrypted: false };
+    await app.join(target);
+    const sent = fake.calls.find((c) => c.name === 'callJoin')?.args[0] as { passphrase: string | null } | undefined;
+    expect(sent?.passphrase).toBe('a wrong guess');
+    expect(app.passphrase).toBe('');
+    expect(JSON.stringify(localStorage)).not.toContain('a wrong guess');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(app.call?.encrypted).toBe(true);
+    expect(app.call?.undecryptable).toEqual(['Coach']);
+    expect(app.call?.allDecrypting).toBe(false);
   });
 });

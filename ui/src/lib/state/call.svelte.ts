@@ -56,6 +56,10 @@ export class CallModel {
   /// the device working again, replaces it).
   deviceProblems = $state<DeviceProblem[]>([]);
   devicesInUse = $state<Record<string, string>>({});
+  /// The call was asked to be end-to-end encrypted (a passphrase, or the
+  /// link's), and whose media decrypts (identity → working).
+  encrypted = $state(false);
+  decrypting = $state<Record<string, boolean>>({});
   ended = $state<Ended | null>(null);
   failed = $state<AppError | null>(null);
   /// Acks that arrived before the send command returned its id.
@@ -66,6 +70,19 @@ export class CallModel {
   /// Received messages by sender and id, so a message is shown once.
   // eslint-disable-next-line svelte/prefer-svelte-reactivity
   private seen = new Set<string>();
+
+  /// Everyone else's media decrypts (and there is someone else).
+  get allDecrypting(): boolean {
+    const others = this.participants.filter((p) => p.identity !== this.identity);
+    return others.length > 0 && others.every((p) => this.decrypting[p.identity] === true);
+  }
+
+  /// Names of those whose media does not decrypt.
+  get undecryptable(): string[] {
+    return this.participants
+      .filter((p) => p.identity !== this.identity && this.decrypting[p.identity] === false)
+      .map((p) => p.name || p.identity);
+  }
 
   /// Shows `text` as the problem of `device`, replacing an older one.
   deviceProblem(device: DeviceKind, text: string) {
@@ -194,6 +211,10 @@ export class CallModel {
         this.ack(entry, u);
         break;
       }
+      case 'encryption':
+        this.encrypted = true;
+        this.decrypting[u.identity] = u.working;
+        break;
       case 'deviceInUse':
         this.devicesInUse[u.device] = u.name;
         this.deviceProblems = this.deviceProblems.filter((d) => d.device !== u.device);
