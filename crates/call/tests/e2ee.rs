@@ -219,3 +219,85 @@ fn a_private_session_from_the_platform() {
         ds.stop().await;
     });
 }
+
+fn count(v: &serde_json::Value) -> u64 {
+    v.as_u64().unwrap_or(0)
+}
+
+/// LiveKit's JS SDK in Chromium, with its own encryption worker and key
+/// provider given the same passphrase: both decode each other; with another
+/// passphrase neither does, and Tandem names the browser as not decrypting.
+#[test]
+fn an_encrypted_call_with_the_js_sdk() {
+    tandem_testkit::media_test("an_encrypted_call_with_the_js_sdk", |ip| async move {
+        let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+            .await
+            .unwrap();
+        let url = ds.url();
+        for (room, passphrase, same) in [
+            ("web-private", PASSPHRASE, true),
+            ("web-mismatch", "the browser's own guess", false),
+        ] {
+            let mut web = Peer::browser_with(
+                "web",
+                &url,
+                &token::join(room, "web"),
+                &["--e2ee-key", passphrase],
+            )
+            .await
+            .unwrap();
+            web.cmd(json!({"cmd": "publish_camera", "width": 320, "height": 180, "fps": 15}))
+                .await
+                .unwrap();
+            web.cmd(json!({"cmd": "publish_mic"})).await.unwrap();
+            let (call, mut events) = join(&url, room, PASSPHRASE);
+            if same {
+                next(&mut events, "the browser's media decrypting", |e| {
+                    matches!(e, CallEvent::Encryption { identity, state: EncryptionState::Ok } if identity == "web")
+                })
+                .await;
+                web.stats_until(Duration::from_secs(30), |s| {
+                    count(&s["video"]["tandem"]["frames"]) > 10
+                        && count(&s["audio"]["tandem"]["packets"]) > 50
+                })
+                .await
+                .expect("the browser did not decode our encrypted media");
+                let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+                while call.received().get("web").map_or(0, |r| r.video_frames) < 10 {
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "we did not decode the browser's picture"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            } else {
+                next(&mut events, "the browser's media said not to decrypt", |e| {
+                    matches!(e, CallEvent::Encryption { identity, state: EncryptionState::DecryptionFailed } if identity == "web")
+                })
+                .await;
+                assert_eq!(
+                    call.received().get("web").map_or(0, |r| r.video_frames),
+                    0,
+                    "we decoded the browser's picture with another passphrase"
+                );
+                // The browser says so too (its SDK's encryption error).
+                web.wait(Duration::from_secs(15), |e| {
+                    e["event"] == "encryption_error"
+                        && e["message"]
+                            .as_str()
+                            .is_some_and(|m| m.contains("Decryption failed"))
+                })
+                .await
+                .expect("the browser did not report our media failing to decrypt");
+                let s = web.stats().await.unwrap();
+                assert!(
+                    count(&s["video"]["tandem"]["frames"]) < 3,
+                    "the browser decoded our picture with another passphrase: {s}"
+                );
+            }
+            call.leave().unwrap();
+            web.disconnect().await.unwrap();
+        }
+        ds.stop().await;
+    });
+}

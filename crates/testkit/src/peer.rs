@@ -62,6 +62,19 @@ impl Peer {
         .await
     }
 
+    /// [`Peer::browser`] with more of `js_peer.mjs`'s options.
+    pub async fn browser_with(
+        name: &str,
+        url: &str,
+        token: &str,
+        options: &[&str],
+    ) -> Result<Peer> {
+        let script = crate::workspace_root().join("tests/peers/js/js_peer.mjs");
+        Self::spawn_with(name, &[], "node", &script, url, token, options)?
+            .connected()
+            .await
+    }
+
     /// A JS SDK participant in headless Chromium, once connected (or failed to).
     pub async fn browser(name: &str, url: &str, token: &str) -> Result<Peer> {
         let script = crate::workspace_root().join("tests/peers/js/js_peer.mjs");

@@ -20,6 +20,7 @@
 // Options: --chromium PATH (default $CHROMIUM or /usr/bin/chromium),
 // --log-level LEVEL (livekit-client log level, default $JS_PEER_LOG or "info"),
 // --connect-timeout SECONDS (default 45), --auto-subscribe 0|1 (default 1).
+import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import readline from 'node:readline';
@@ -88,6 +89,7 @@ const { values: args } = parseArgs({
     'connect-timeout': { type: 'string', default: '45' },
     'auto-subscribe': { type: 'string', default: '1' },
     page: { type: 'string', default: 'livekit' },
+    'e2ee-key': { type: 'string' },
     api: { type: 'string' },
   },
   strict: true,
@@ -167,6 +169,10 @@ function serve(bundle) {
       if (url === '/' || url === '/index.html') {
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
         res.end(PAGE_HTML);
+      } else if (url === '/e2ee-worker.mjs') {
+        // LiveKit's own encryption worker, as its SDK ships it.
+        res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
+        res.end(fs.readFileSync(path.join(HERE, 'node_modules/livekit-client/dist/livekit-client.e2ee.worker.mjs')));
       } else if (url === '/peer.js') {
         res.writeHead(200, { 'content-type': 'text/javascript; charset=utf-8', 'cache-control': 'no-store' });
         res.end(bundle);
@@ -428,7 +434,7 @@ async function main() {
   try {
     const options = P2P
       ? await joinSession()
-      : { logLevel: args['log-level'], autoSubscribe: args['auto-subscribe'] !== '0' };
+      : { logLevel: args['log-level'], autoSubscribe: args['auto-subscribe'] !== '0', e2eeKey: args['e2ee-key'] };
     info = await withTimeout(
       page.evaluate(([u, t, o]) => window.peer.connect(u, t, o), [args.url, args.token, options]),
       timeoutMs,

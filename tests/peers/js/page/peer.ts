@@ -5,6 +5,7 @@
 import {
   ConnectionState,
   DisconnectReason,
+  ExternalE2EEKeyProvider,
   Room,
   RoomEvent,
   Track,
@@ -132,6 +133,10 @@ function registerEvents(r: Room): void {
         emit('connection_state', { state });
       }
     })
+    .on(RoomEvent.ParticipantEncryptionStatusChanged, (encrypted: boolean, p) =>
+      emit('encryption_status', { identity: p?.identity ?? '', encrypted }),
+    )
+    .on(RoomEvent.EncryptionError, (e: Error) => emit('encryption_error', { message: errMessage(e) }))
     .on(RoomEvent.Reconnecting, () => emit('reconnecting'))
     .on(RoomEvent.Reconnected, () => emit('reconnected'))
     .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => onDisconnected(reasonName(reason)));
@@ -213,11 +218,26 @@ async function trackStats(track: RemoteTrack, into: IdentityStats, info: Json): 
 }
 
 const api = {
-  async connect(url: string, token: string, opts: { logLevel?: string; autoSubscribe?: boolean } = {}): Promise<Json> {
+  async connect(
+    url: string,
+    token: string,
+    opts: { logLevel?: string; autoSubscribe?: boolean; e2eeKey?: string } = {},
+  ): Promise<Json> {
     if (room) throw new Error('already connected');
     if (opts.logLevel) setLogLevel(opts.logLevel as Parameters<typeof setLogLevel>[0]);
     // Default options on purpose: the SDK's own v1 -> v0 signaling fallback must run.
-    const r = new Room();
+    let r: Room;
+    if (opts.e2eeKey) {
+      // The SDK's own end-to-end encryption: a passphrase through its
+      // external key provider, frames encrypted in its worker.
+      const keyProvider = new ExternalE2EEKeyProvider();
+      await keyProvider.setKey(opts.e2eeKey);
+      const worker = new Worker('/e2ee-worker.mjs', { type: 'module' });
+      r = new Room({ encryption: { keyProvider, worker } });
+      await r.setE2EEEnabled(true);
+    } else {
+      r = new Room();
+    }
     registerEvents(r);
     room = r;
     const started = performance.now();
