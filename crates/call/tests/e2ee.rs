@@ -152,6 +152,33 @@ fn an_encrypted_call_with_the_python_sdk() {
         );
         call.leave().unwrap();
         peer.disconnect().await.unwrap();
+
+        // Someone without encryption: what the server forwards of ours is
+        // not plain media they could decode, and we say theirs does not
+        // decrypt rather than show it as private.
+        let mut plain = Peer::python("peer", &url, &token::join("plain", "peer"))
+            .await
+            .unwrap();
+        plain
+            .cmd(json!({"cmd": "publish_video", "color": [200, 40, 160], "width": 320, "height": 180, "fps": 15}))
+            .await
+            .unwrap();
+        let (call, mut events) = join(&url, "plain", PASSPHRASE);
+        next(&mut events, "the unencrypted peer said not to decrypt", |e| {
+            matches!(e, CallEvent::Encryption { identity, state } if identity == "peer" && !state.working())
+        })
+        .await;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let s = plain.stats().await.unwrap();
+        assert_eq!(
+            s["video"]["tandem"]["stamp"]["counter"]
+                .as_u64()
+                .unwrap_or(0),
+            0,
+            "a participant without the key decoded our picture: {s}"
+        );
+        call.leave().unwrap();
+        plain.disconnect().await.unwrap();
         ds.stop().await;
     });
 }
