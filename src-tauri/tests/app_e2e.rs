@@ -81,12 +81,18 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             })
             .await;
             let session = demo.session_id.clone();
+            // A private session: the platform hands its key out with the
+            // tokens, and the call is end-to-end encrypted.
+            let e2ee_key = tandem_backend::dev::make_private(&backend.state.db, &session)
+                .await
+                .unwrap();
 
             // The other participant: a hostile display name, a magenta picture, 660 Hz.
-            let mut peer = Peer::python(
+            let mut peer = Peer::python_with(
                 "peer",
                 &ds.url(),
                 &token::join_named(&session, "coach-peer", PAYLOAD),
+                &["--e2ee-key", &e2ee_key],
             )
             .await
             .unwrap();
@@ -122,7 +128,7 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             peer.kill().await;
             backend.stop().await;
             ds.stop().await;
-            no_secrets_in_logs(&app_log, &tandem_testkit::captured_logs(), &demo);
+            no_secrets_in_logs(&app_log, &tandem_testkit::captured_logs(), &demo, &e2ee_key);
         },
     );
 }
@@ -134,7 +140,7 @@ const LK_SECRET: &str = "lk-secret-seen-only-by-this-run-51c0e2";
 /// Tokens, passwords and secrets appear in no component's log: the app's
 /// (at debug level, with the LiveKit library's own lines), and the
 /// backend's and dev server's (in this process).
-fn no_secrets_in_logs(app: &str, servers: &str, demo: &tandem_backend::dev::Demo) {
+fn no_secrets_in_logs(app: &str, servers: &str, demo: &tandem_backend::dev::Demo, e2ee_key: &str) {
     assert!(
         app.contains("tandem") && app.lines().count() > 50,
         "the app's log was not captured ({} lines)",
@@ -150,6 +156,7 @@ fn no_secrets_in_logs(app: &str, servers: &str, demo: &tandem_backend::dev::Demo
         ("the password", demo.password.as_str()),
         ("the client's join link", demo.client_link.as_str()),
         ("the coach's join link", demo.coach_link.as_str()),
+        ("the private session's key", e2ee_key),
     ];
     for (log, text) in [("the app's", app), ("the servers'", servers)] {
         let found = secrets
@@ -272,6 +279,11 @@ async fn drive(
     let colour = s
         .until("the peer's picture", long, &format!("const c = (() => {{ {REMOTE_COLOUR} }})(); return c && c[0] > 150 && c[1] < 90 && c[2] > 110 ? c : null;"))
         .await?;
+    // The session is private: the lock says so once the peer decrypts.
+    let lock = s
+        .until("the encryption lock", long, "const l = document.querySelector('[data-testid=e2ee-lock]'); return l ? l.textContent.trim() : null;")
+        .await?;
+    anyhow::ensure!(lock == "End-to-end encrypted", "the lock reads {lock:?}");
     shot(s, "3-call").await;
 
     // The peer sees our pattern and hears our tone.
