@@ -4,7 +4,9 @@
 //! Inside a private network namespace.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
 use std::time::Duration;
+use support::next_matching;
 
 use serde_json::json;
 use tandem_backend::dev::book;
@@ -14,26 +16,6 @@ use tandem_call::session::{
 };
 use tandem_testkit::peer::Peer;
 use tandem_testkit::token;
-
-async fn next_matching(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
-    what: &str,
-    mut pred: impl FnMut(&CallEvent) -> bool,
-) -> CallEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|| panic!("call events ended before {what}"));
-        if let CallEvent::State(CallState::Failed(e)) = &ev {
-            panic!("call failed while waiting for {what}: {e}");
-        }
-        if pred(&ev) {
-            return ev;
-        }
-    }
-}
 
 #[test]
 fn call_session_through_backend_and_devserver_with_a_python_peer() {

@@ -5,6 +5,7 @@
 //! other, and both say so.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
 use std::time::Duration;
 
 use serde_json::json;
@@ -37,19 +38,7 @@ fn join(url: &str, room: &str, key: &str) -> (CallHandle, CallEvents) {
 
 /// The next event passing `pred`, within 20 s.
 async fn next(events: &mut CallEvents, what: &str, pred: impl Fn(&CallEvent) -> bool) -> CallEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|| panic!("the call ended before {what}"));
-        if let CallEvent::State(CallState::Failed(e)) = &ev {
-            panic!("the call failed while waiting for {what}: {e}");
-        }
-        if pred(&ev) {
-            return ev;
-        }
-    }
+    support::next_within(events, Duration::from_secs(20), what, pred).await
 }
 
 async fn python_peer(url: &str, room: &str, key: &str) -> Peer {

@@ -7,7 +7,9 @@
 //! (Chromium ignores loopback candidates).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
 use std::time::Duration;
+use support::next_matching;
 
 use serde_json::{Value, json};
 use tandem_backend::dev::{add_link, book};
@@ -18,29 +20,6 @@ use tandem_call::session::{
     SessionType, TokenSource,
 };
 use tandem_testkit::peer::Peer;
-
-async fn next_matching(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<CallEvent>,
-    what: &str,
-    mut pred: impl FnMut(&CallEvent) -> bool,
-) -> CallEvent {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let ev = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .unwrap_or_else(|| panic!("call events ended before {what}"));
-        if let CallEvent::State(CallState::Failed(e)) = &ev {
-            panic!("call failed while waiting for {what}: {e}");
-        }
-        if std::env::var("P2P_DEBUG").is_ok() {
-            eprintln!("event: {ev:?}");
-        }
-        if pred(&ev) {
-            return ev;
-        }
-    }
-}
 
 /// Waits until what Tandem received from `who` satisfies `ok`.
 async fn received_until(
