@@ -11,7 +11,6 @@
 //!     cargo bench -p tandem-cli --bench call [-- JOINS SECONDS]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -41,28 +40,19 @@ const SEND_720P: &[&str] = &[
 ];
 
 fn join(url: &str, identity: &str, media: &[&str]) -> (Child, mpsc::Receiver<String>) {
-    let mut child = Command::new(BIN)
-        .args([
-            "join",
-            "--url",
-            url,
-            "--token",
-            &token::join("bench", identity),
-        ])
-        .args(media)
-        .args(["--stats", "1", "--json-stats"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
+    process::spawn_lines(
+        Command::new(BIN)
+            .args([
+                "join",
+                "--url",
+                url,
+                "--token",
+                &token::join("bench", identity),
+            ])
+            .args(media)
+            .args(["--stats", "1", "--json-stats"])
+            .stdin(Stdio::piped()),
+    )
 }
 
 fn main() {

@@ -8,7 +8,6 @@
 //!     cargo bench -p tandem-cli --bench e2ee [-- ROUNDS SECONDS]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -48,15 +47,7 @@ fn join(
     if let Some(k) = key {
         cmd.env("TANDEM_E2EE_KEY", k);
     }
-    let mut child = cmd.spawn().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
+    process::spawn_lines(&mut cmd)
 }
 
 /// The received frame rates in `lines` since last read, for `from`.

@@ -10,7 +10,6 @@
 //!     cargo bench -p tandem-cli --bench p2p [-- SECONDS]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
-use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -53,15 +52,7 @@ fn join(backend: &str, link: &str, p2p: bool) -> (Child, mpsc::Receiver<String>)
     if p2p {
         cmd.args(["--p2p", "--socket-url", backend]);
     }
-    let mut child = cmd.spawn().unwrap();
-    let (tx, rx) = mpsc::channel();
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    (child, rx)
+    process::spawn_lines(&mut cmd)
 }
 
 /// One side's figures over the window.

@@ -38,3 +38,24 @@ pub fn interrupt(child: &mut Child) -> bool {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// Starts `cmd` with its stdout piped; its lines arrive on the channel (read
+/// on a thread of their own, until the program closes its stdout).
+pub fn spawn_lines(cmd: &mut std::process::Command) -> (Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::BufRead as _;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("starting the program");
+    let (tx, rx) = std::sync::mpsc::channel();
+    if let Some(out) = child.stdout.take() {
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    (child, rx)
+}
