@@ -92,7 +92,8 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 "peer",
                 &ds.url(),
                 &token::join_named(&session, "coach-peer", PAYLOAD),
-                &["--e2ee-key", &e2ee_key],
+                // `=`: the generated key may start with '-'.
+                &[&format!("--e2ee-key={e2ee_key}")],
             )
             .await
             .unwrap();

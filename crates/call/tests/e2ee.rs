@@ -46,7 +46,8 @@ async fn python_peer(url: &str, room: &str, key: &str) -> Peer {
         "peer",
         url,
         &token::join(room, "peer"),
-        &["--e2ee-key", key],
+        // `=`: a generated key may start with '-'.
+        &[&format!("--e2ee-key={key}")],
     )
     .await
     .unwrap();
@@ -258,7 +259,7 @@ fn an_encrypted_call_with_the_js_sdk() {
                 "web",
                 &url,
                 &token::join(room, "web"),
-                &["--e2ee-key", passphrase],
+                &[&format!("--e2ee-key={passphrase}")],
             )
             .await
             .unwrap();
