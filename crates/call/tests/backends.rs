@@ -629,23 +629,19 @@ async fn each_profile_sends_exactly_the_documented_request() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let socket_url = format!("http://{}", closed.local_addr().unwrap());
     drop(closed);
+    let platform = c.with_p2p(tandem_call::platform::P2p {
+        always: false,
+        socket_url: Some(socket_url.clone()),
+        stun: Vec::new(),
+    });
     let (_call, mut events) = tandem_call::session::start(tandem_call::session::CallConfig {
-        token: tandem_call::session::TokenSource::Backend(
-            Box::new(c.with_p2p(tandem_call::platform::P2p {
-                always: false,
-                socket_url: Some(socket_url.clone()),
-                stun: Vec::new(),
-            })),
-            req,
-        ),
-        session_type: tandem_call::session::SessionType::Video,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(60),
-        give_up_after: tandem_call::session::GIVE_UP_AFTER,
-        e2ee: None,
-        media: tandem_call::session::MediaConfig::synthetic(440.0),
         mic_on: false,
         camera_on: false,
+        ..tandem_call::session::CallConfig::new(
+            tandem_call::session::TokenSource::Backend(Box::new(platform), req),
+            tandem_call::session::SessionType::Video,
+            tandem_call::session::MediaConfig::synthetic(440.0),
+        )
     });
     let failed = tokio::time::timeout(Duration::from_secs(30), async {
         while let Some(e) = events.recv().await {

@@ -25,16 +25,7 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
                 .await
                 .unwrap();
-            let db_path =
-                std::env::temp_dir().join(format!("tandem-call-e2e-{}.db", std::process::id()));
-            let _ = std::fs::remove_file(&db_path);
-            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-                &format!("sqlite://{}", db_path.display()),
-                &ds.url(),
-                "e2e-jwt-secret-0123456789",
-            ))
-            .await
-            .unwrap();
+            let (backend, _db) = support::backend(&ds.url(), "call-e2e").await;
             let db = backend.state.db.clone();
             let booking = book(&db, "e2e", "video", 30).await.unwrap();
             let (client, sid, link) = (booking.client, booking.session, booking.link);
@@ -51,28 +42,12 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
 
             let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
             let (call, mut events) = session::start(CallConfig {
-                token: TokenSource::Backend(
-                    Box::new(api),
-                    TokenRequest {
-                        link: Some(link.clone()),
-                        ..Default::default()
-                    },
-                ),
-                session_type: SessionType::Video,
                 paid_minutes: Some(30),
-                warn_before: Duration::from_secs(300),
-                give_up_after: session::GIVE_UP_AFTER,
-                e2ee: None,
-                media: MediaConfig {
-                    capture: tandem_call::media::camera::CaptureFormat {
-                        width: 640,
-                        height: 360,
-                        fps: 15,
-                    },
-                    ..MediaConfig::synthetic(440.0)
-                },
-                mic_on: true,
-                camera_on: true,
+                ..CallConfig::new(
+                    support::join_link(&api, &link),
+                    SessionType::Video,
+                    support::small_synthetic(),
+                )
             });
             let mut states = Vec::new();
             let mut info = None;
@@ -240,7 +215,6 @@ fn call_session_through_backend_and_devserver_with_a_python_peer() {
             peer.disconnect().await.unwrap();
             backend.stop().await;
             ds.stop().await;
-            let _ = std::fs::remove_file(&db_path);
         },
     );
 }
@@ -264,20 +238,15 @@ async fn a_refused_token_fails_the_call_with_the_likely_cause() {
             })
             .to_jwt()
             .unwrap();
-    let (_call, mut events) = session::start(CallConfig {
-        token: TokenSource::Direct {
-            url: ds.url(),
-            token: forged,
-        },
-        session_type: SessionType::Chat,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(60),
-        give_up_after: session::GIVE_UP_AFTER,
-        e2ee: None,
-        media: MediaConfig::synthetic(440.0),
-        mic_on: false,
-        camera_on: false,
-    });
+    let forged = TokenSource::Direct {
+        url: ds.url(),
+        token: forged,
+    };
+    let (_call, mut events) = session::start(CallConfig::new(
+        forged,
+        SessionType::Chat,
+        MediaConfig::synthetic(440.0),
+    ));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let ev = tokio::time::timeout_at(deadline, events.recv())

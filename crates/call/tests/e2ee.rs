@@ -20,19 +20,13 @@ use tandem_testkit::token;
 const PASSPHRASE: &str = "our coaching session, 6 December";
 
 fn join(url: &str, room: &str, key: &str) -> (CallHandle, CallEvents) {
+    let direct = TokenSource::Direct {
+        url: url.to_owned(),
+        token: token::join(room, "tandem"),
+    };
     session::start(CallConfig {
-        token: TokenSource::Direct {
-            url: url.to_owned(),
-            token: token::join(room, "tandem"),
-        },
-        session_type: SessionType::Video,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(300),
-        give_up_after: session::GIVE_UP_AFTER,
         e2ee: Some(SharedKey::from_passphrase(key).unwrap()),
-        media: MediaConfig::synthetic(440.0),
-        mic_on: true,
-        camera_on: true,
+        ..CallConfig::new(direct, SessionType::Video, MediaConfig::synthetic(440.0))
     })
 }
 
@@ -179,19 +173,11 @@ fn an_encrypted_call_with_the_python_sdk() {
 #[test]
 fn a_private_session_from_the_platform() {
     tandem_testkit::media_test("a_private_session_from_the_platform", |ip| async move {
-        use tandem_call::platform::{Auth, BackendClient, Profile, TokenRequest};
+        use tandem_call::platform::{Auth, BackendClient, Profile};
         let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
             .await
             .unwrap();
-        let db_path = std::env::temp_dir().join(format!("tandem-e2ee-{}.db", std::process::id()));
-        let _ = std::fs::remove_file(&db_path);
-        let backend = tandem_backend::start(tandem_backend::Config::for_tests(
-            &format!("sqlite://{}", db_path.display()),
-            &ds.url(),
-            "e2ee-jwt-secret-0123456789",
-        ))
-        .await
-        .unwrap();
+        let (backend, _db) = support::backend(&ds.url(), "e2ee").await;
         let db = backend.state.db.clone();
         let booking = tandem_backend::dev::book(&db, "private", "video", 30)
             .await
@@ -201,23 +187,11 @@ fn a_private_session_from_the_platform() {
             .unwrap();
         let mut peer = python_peer(&ds.url(), &booking.session, &key).await;
         let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
-        let (call, mut events) = session::start(CallConfig {
-            token: TokenSource::Backend(
-                Box::new(api),
-                TokenRequest {
-                    link: Some(booking.link.clone()),
-                    ..Default::default()
-                },
-            ),
-            session_type: SessionType::Video,
-            paid_minutes: None,
-            warn_before: Duration::from_secs(300),
-            give_up_after: session::GIVE_UP_AFTER,
-            e2ee: None,
-            media: MediaConfig::synthetic(440.0),
-            mic_on: true,
-            camera_on: true,
-        });
+        let (call, mut events) = session::start(CallConfig::new(
+            support::join_link(&api, &booking.link),
+            SessionType::Video,
+            MediaConfig::synthetic(440.0),
+        ));
         next(&mut events, "the peer's media decrypting", |e| {
             matches!(e, CallEvent::Encryption { identity, state: EncryptionState::Ok } if identity == "peer")
         })

@@ -14,10 +14,9 @@ use support::next_matching;
 use serde_json::{Value, json};
 use tandem_backend::dev::{add_link, book};
 use tandem_call::lk::TrackKind;
-use tandem_call::platform::{Auth, BackendClient, P2p, Profile, TokenRequest};
+use tandem_call::platform::{Auth, BackendClient, P2p, Profile};
 use tandem_call::session::{
-    self, CallConfig, CallEvent, CallEvents, CallHandle, CallState, EndReason, MediaConfig,
-    SessionType, TokenSource,
+    self, CallConfig, CallEvent, CallEvents, CallHandle, CallState, EndReason, SessionType,
 };
 use tandem_testkit::peer::Peer;
 
@@ -86,28 +85,12 @@ fn start(url: &str, link: &str, kind: SessionType) -> (CallHandle, CallEvents) {
             stun: Vec::new(),
         });
     session::start(CallConfig {
-        token: TokenSource::Backend(
-            Box::new(api),
-            TokenRequest {
-                link: Some(link.to_owned()),
-                ..Default::default()
-            },
-        ),
-        session_type: SessionType::Video,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(300),
-        give_up_after: session::GIVE_UP_AFTER,
-        e2ee: None,
-        media: MediaConfig {
-            capture: tandem_call::media::camera::CaptureFormat {
-                width: 640,
-                height: 360,
-                fps: 15,
-            },
-            ..MediaConfig::synthetic(440.0)
-        },
-        mic_on: true,
         camera_on: kind == SessionType::Video,
+        ..CallConfig::new(
+            support::join_link(&api, link),
+            SessionType::Video,
+            support::small_synthetic(),
+        )
     })
 }
 

@@ -14,21 +14,12 @@ use super::*;
 use crate::room::fake::{Door, FakeServer};
 
 fn config(kind: SessionType) -> CallConfig {
-    CallConfig {
-        token: TokenSource::Direct {
-            url: "ws://fake".into(),
-            // The fake takes the token as our identity.
-            token: "alice".into(),
-        },
-        session_type: kind,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(300),
-        give_up_after: GIVE_UP_AFTER,
-        e2ee: None,
-        media: MediaConfig::synthetic(440.0),
-        mic_on: true,
-        camera_on: true,
-    }
+    let fake = TokenSource::Direct {
+        url: "ws://fake".into(),
+        // The fake takes the token as our identity.
+        token: "alice".into(),
+    };
+    CallConfig::new(fake, kind, MediaConfig::synthetic(440.0))
 }
 
 fn call(kind: SessionType) -> (FakeServer, CallHandle, CallEvents) {

@@ -115,6 +115,25 @@ pub struct CallConfig {
     pub camera_on: bool,
 }
 
+impl CallConfig {
+    /// A call of `session_type` with `media`: microphone and camera on, no
+    /// paid time, a five-minute warning, the usual rejoin limit, not
+    /// encrypted. Change the rest with struct update syntax.
+    pub fn new(token: TokenSource, session_type: SessionType, media: MediaConfig) -> Self {
+        Self {
+            token,
+            session_type,
+            paid_minutes: None,
+            warn_before: Duration::from_secs(300),
+            give_up_after: super::GIVE_UP_AFTER,
+            e2ee: None,
+            media,
+            mic_on: true,
+            camera_on: true,
+        }
+    }
+}
+
 /// Why a call ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndReason {
