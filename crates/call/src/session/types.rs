@@ -125,7 +125,7 @@ impl CallConfig {
             session_type,
             paid_minutes: None,
             warn_before: Duration::from_secs(300),
-            give_up_after: super::GIVE_UP_AFTER,
+            give_up_after: super::reconnect::GIVE_UP_AFTER,
             e2ee: None,
             media,
             mic_on: true,
