@@ -415,3 +415,29 @@ async fn a_changed_address_rejoins_at_once() {
     assert_eq!(server.connections(), 2);
     assert_eq!(server.published(), [(1, "microphone"), (2, "microphone")]);
 }
+
+/// A message the server never confirms (stuck in flight while connected)
+/// is reported not sent after ten seconds, never left pending.
+#[tokio::test(start_paused = true)]
+async fn a_message_stuck_in_flight_is_reported_not_sent() {
+    let (server, call, mut events) = call(SessionType::Chat);
+    connected(&mut events).await;
+    server.hold_sends(true);
+    let started = Instant::now();
+    let id = call.send_chat("stuck").unwrap();
+    let failed = next(&mut events, Duration::from_secs(30), |e| {
+        matches!(e, CallEvent::ChatFailed { .. })
+    })
+    .await;
+    assert!(
+        matches!(&failed, CallEvent::ChatFailed { local_id, text, .. } if *local_id == id && text == "stuck"),
+        "{failed:?}"
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(12),
+        "{took:?}"
+    );
+    assert!(server.chats().is_empty());
+    server.hold_sends(false);
+}
