@@ -243,12 +243,18 @@ pub(crate) fn fail(
         return lossy_outcome(lines, cut_at, back_at, &text);
     }
     // Back: the bot's picture arrives again (the client prints when a
-    // picture that stopped starts again).
-    let again = lines
-        .wait(back_at, Duration::from_secs(150), |l| {
-            l.starts_with("video from bot again")
-        })
-        .map(|(t, _)| t);
+    // picture that stopped for a second or more starts again).
+    let again = match fault {
+        // A rejoin after an address change can be quicker than that second:
+        // back is then a whole stats interval of the bot's video after the
+        // call said it was connected again.
+        Fault::Readdress(_) => flowing_after_rejoin(lines, cut_at),
+        _ => lines
+            .wait(back_at, Duration::from_secs(150), |l| {
+                l.starts_with("video from bot again")
+            })
+            .map(|(t, _)| t),
+    };
     lines.pump();
     let showed_reconnecting = lines
         .seen
@@ -265,6 +271,25 @@ pub(crate) fn fail(
         showed_reconnecting,
         chat: chat_outcome(lines, cut_at, &text),
         said: said(lines, cut_at, back_at),
+    }
+}
+
+/// When the bot's video flows again after the call rejoined: a "video again"
+/// line, or a stats line with frames that covers only time after the call
+/// was connected again (stats come once a second).
+fn flowing_after_rejoin(lines: &mut Lines, since: Instant) -> Option<Instant> {
+    let (connected, _) =
+        lines.wait(since, Duration::from_secs(150), |l| l == "state: Connected")?;
+    let whole_interval = connected + Duration::from_millis(1100);
+    let mut from = connected;
+    loop {
+        let (t, l) = lines.wait(from, Duration::from_secs(60), |l| {
+            l.starts_with("video from bot again") || bot_video(l)
+        })?;
+        if l.starts_with("video from bot again") || t >= whole_interval {
+            return Some(t);
+        }
+        from = t + Duration::from_nanos(1);
     }
 }
 
