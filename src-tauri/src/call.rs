@@ -34,11 +34,7 @@ pub(crate) async fn call_join(
     let target = request.target.clone();
     // A passphrase typed at prejoin, or the one the link carried.
     let e2ee = match request.passphrase.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => Some(tandem_call::lk::SharedKey::from_passphrase(p).map_err(|_| {
-            AppError::invalid(
-                "That passphrase cannot be used: use up to 1024 characters, without line breaks or tabs.",
-            )
-        })?),
+        Some(p) => Some(passphrase_key(p)?),
         None => state.link_key_for(&target),
     };
     let platform = state.platforms.get(&target.platform_id)?;
@@ -222,6 +218,7 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
             error,
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
+        CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
         CallEvent::Encryption { identity, state } => match state {
             EncryptionState::Ok | EncryptionState::KeyRatcheted => CallUpdate::Encryption {
                 identity,
@@ -276,6 +273,30 @@ pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result
 #[specta::specta]
 pub(crate) async fn call_set_camera(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
     Ok(running(&state)?.set_camera(on).await?)
+}
+
+/// The key a typed passphrase gives, or why it cannot be one.
+fn passphrase_key(passphrase: &str) -> Result<tandem_call::lk::SharedKey, AppError> {
+    tandem_call::lk::SharedKey::from_passphrase(passphrase).map_err(|_| {
+        AppError::invalid(
+            "That passphrase cannot be used: use up to 1024 characters, without line breaks or tabs.",
+        )
+    })
+}
+
+/// Changes the encrypted call's passphrase (both people must change to the
+/// same one; the other is told it changed, never what to).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_change_passphrase(
+    state: State<'_, AppState>,
+    passphrase: String,
+) -> Result<(), AppError> {
+    if passphrase.is_empty() {
+        return Err(AppError::invalid("Type the new passphrase first."));
+    }
+    let key = passphrase_key(&passphrase)?;
+    Ok(running(&state)?.change_key(key).await?)
 }
 
 /// Sends a chat message; returns the id its `chatSent`/`chatFailed` carries.

@@ -280,6 +280,11 @@ pub enum CallUpdate {
         identity: String,
         working: bool,
     },
+    /// A participant changed the call's passphrase: their media reads only
+    /// with the new one (ask the person for it).
+    KeyChanged {
+        identity: String,
+    },
     DeviceProblem {
         device: DeviceKind,
         error: String,

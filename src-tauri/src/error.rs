@@ -158,6 +158,13 @@ impl From<CallError> for AppError {
                 ErrorCode::Device,
                 format!("Your camera could not be turned on ({detail}), so it stays off."),
             ),
+            CallError::NotEncrypted => Self::invalid(
+                "This call is not end-to-end encrypted, so it has no passphrase to change. Leave and join again with a passphrase.",
+            ),
+            CallError::KeyChange(detail) => Self::new(
+                ErrorCode::Internal,
+                format!("The passphrase could not be changed ({detail}); the old one stays."),
+            ),
             CallError::Ended => Self::new(ErrorCode::NoCall, "The call has already ended."),
         }
     }

@@ -180,6 +180,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_join,
             call::call_set_mic,
             call::call_set_camera,
+            call::call_change_passphrase,
             call::call_send_chat,
             call::call_switch_device,
             call::call_leave,

@@ -303,6 +303,13 @@ class Peer:
         # LocalVideoTrack/LocalAudioTrack.mute()/unmute() are synchronous FFI requests.
         track.mute() if c.get("muted", True) else track.unmute()
 
+    async def cmd_set_key(self, c):
+        # A new passphrase mid-call, at key index 0 (where the JS SDK puts it).
+        provider = self.room.e2ee_manager.key_provider
+        if provider is None:
+            raise RuntimeError("this peer joined without encryption")
+        provider.set_shared_key(str(c["key"]).encode(), 0)
+
     async def cmd_send_data(self, c):
         # "payload_b64" carries raw bytes (e.g. invalid UTF-8); "payload" text.
         payload = base64.b64decode(c["payload_b64"]) if "payload_b64" in c else str(c.get("payload", ""))
@@ -395,7 +402,9 @@ class Peer:
                 # The passphrase as bytes, with the SDK's default salt: what
                 # LiveKit's JS SDK derives from the same passphrase.
                 options.encryption = rtc.E2EEOptions(
-                    key_provider_options=rtc.KeyProviderOptions(shared_key=key.encode()))
+                    key_provider_options=rtc.KeyProviderOptions(
+                        shared_key=key.encode(),
+                        ratchet_window_size=self.args.e2ee_ratchet_window))
             await self.room.connect(self.args.url, self.args.token, options)
         except Exception as e:  # ConnectError carries .message; others (bad URL...) str()
             emit("error", where="connect", message=getattr(e, "message", None) or str(e) or repr(e))
@@ -457,6 +466,9 @@ def main():
                          "stamp), or only count the frames WebRTC decoded (far less CPU)")
     ap.add_argument("--e2ee-key", default=None,
                     help="encrypt media end to end with this shared passphrase")
+    ap.add_argument("--e2ee-ratchet-window", type=int, default=16,
+                    help="ratchet steps tried on a frame that does not decrypt (the SDK's default: 16;"
+                         " 0 lets it recover after a key change, as Tandem does)")
     args = ap.parse_args()
     logging.basicConfig(stream=sys.stderr, level=os.environ.get("PY_PEER_LOG", "INFO"),
                         format="py_peer %(levelname)s %(name)s: %(message)s")

@@ -18,6 +18,14 @@ use tandem_testkit::peer::Peer;
 use tandem_testkit::token;
 
 const PASSPHRASE: &str = "our coaching session, 6 December";
+const NEW_PASSPHRASE: &str = "a fresh key for the second half";
+
+/// The frame counter of the newest picture of ours the Python peer decoded.
+fn counter_of(stats: &serde_json::Value) -> u64 {
+    stats["video"]["tandem"]["stamp"]["counter"]
+        .as_u64()
+        .unwrap_or(0)
+}
 
 fn join(url: &str, room: &str, key: &str) -> (CallHandle, CallEvents) {
     let direct = TokenSource::Direct {
@@ -35,13 +43,21 @@ async fn next(events: &mut CallEvents, what: &str, pred: impl Fn(&CallEvent) -> 
     support::next_within(events, Duration::from_secs(20), what, pred).await
 }
 
-async fn python_peer(url: &str, room: &str, key: &str) -> Peer {
+/// The Python peer sending a tone and a colour, encrypted with `key`.
+/// With its SDK's default ratchet window a receiver that failed to decrypt
+/// never recovers after a key change (a LiveKit limitation Tandem avoids
+/// with a window of none); `recovers` gives it none too.
+async fn python_peer(url: &str, room: &str, key: &str, recovers: bool) -> Peer {
+    let window = if recovers { "0" } else { "16" };
     let mut peer = Peer::python_with(
         "peer",
         url,
         &token::join(room, "peer"),
         // `=`: a generated key may start with '-'.
-        &[&format!("--e2ee-key={key}")],
+        &[
+            &format!("--e2ee-key={key}"),
+            &format!("--e2ee-ratchet-window={window}"),
+        ],
     )
     .await
     .unwrap();
@@ -75,7 +91,7 @@ fn an_encrypted_call_with_the_python_sdk() {
         let url = ds.url();
 
         // The same passphrase: both ways, seen and heard.
-        let mut peer = python_peer(&url, "private", PASSPHRASE).await;
+        let mut peer = python_peer(&url, "private", PASSPHRASE, true).await;
         let (call, mut events) = join(&url, "private", PASSPHRASE);
         next(&mut events, "connected", |e| {
             e == &CallEvent::State(CallState::Connected)
@@ -110,11 +126,38 @@ fn an_encrypted_call_with_the_python_sdk() {
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+
+        // We change the key mid-call; the peer still has the old one: its
+        // pictures stop decrypting and we say so; it decodes nothing of ours.
+        call.change_key(SharedKey::from_passphrase(NEW_PASSPHRASE).unwrap())
+            .await
+            .unwrap();
+        next(&mut events, "the peer on the old key said not to decrypt", |e| {
+            matches!(e, CallEvent::Encryption { identity, state: EncryptionState::DecryptionFailed } if identity == "peer")
+        })
+        .await;
+        let stuck = counter_of(&peer.stats().await.unwrap());
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(
+            counter_of(&peer.stats().await.unwrap()) <= stuck + 1,
+            "the peer still decoded our pictures after we changed the key"
+        );
+        // It changes to the new key too: both decode again, and we say so.
+        peer.cmd(json!({"cmd": "set_key", "key": NEW_PASSPHRASE}))
+            .await
+            .unwrap();
+        next(&mut events, "the peer said to decrypt again", |e| {
+            matches!(e, CallEvent::Encryption { identity, state } if identity == "peer" && state.working())
+        })
+        .await;
+        peer.stats_until(Duration::from_secs(20), |s| counter_of(s) > stuck + 10)
+            .await
+            .expect("the Python peer did not decode our pictures with the new key");
         call.leave().unwrap();
         peer.disconnect().await.unwrap();
 
         // Another passphrase: neither decodes the other, and both say so.
-        let mut peer = python_peer(&url, "mismatch", "someone else's passphrase").await;
+        let mut peer = python_peer(&url, "mismatch", "someone else's passphrase", false).await;
         let (call, mut events) = join(&url, "mismatch", PASSPHRASE);
         // We say so within seconds (LiveKit itself may never report it).
         next(&mut events, "the peer's media said not to decrypt", |e| {
@@ -148,11 +191,23 @@ fn an_encrypted_call_with_the_python_sdk() {
             .await
             .unwrap();
         let (call, mut events) = join(&url, "plain", PASSPHRASE);
-        next(&mut events, "the unencrypted peer said not to decrypt", |e| {
-            matches!(e, CallEvent::Encryption { identity, state } if identity == "peer" && !state.working())
+        next(&mut events, "the peer said to send unencrypted media", |e| {
+            matches!(e, CallEvent::Encryption { identity, state: EncryptionState::NotEncrypted } if identity == "peer")
         })
         .await;
-        tokio::time::sleep(Duration::from_secs(2)).await;
+        // Their pictures arrive (in the clear): never called private.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        assert!(
+            call.received()
+                .get("peer")
+                .is_some_and(|r| r.video_frames > 0)
+        );
+        while let Ok(e) = events.try_recv() {
+            assert!(
+                !matches!(&e, CallEvent::Encryption { identity, state } if identity == "peer" && state.working()),
+                "an unencrypted peer was said to decrypt: {e:?}"
+            );
+        }
         let s = plain.stats().await.unwrap();
         assert_eq!(
             s["video"]["tandem"]["stamp"]["counter"]
@@ -185,7 +240,7 @@ fn a_private_session_from_the_platform() {
         let key = tandem_backend::dev::make_private(&db, &booking.session)
             .await
             .unwrap();
-        let mut peer = python_peer(&ds.url(), &booking.session, &key).await;
+        let mut peer = python_peer(&ds.url(), &booking.session, &key, false).await;
         let api = BackendClient::new(&backend.url(), Profile::Seed004, Auth::None).unwrap();
         let (call, mut events) = session::start(CallConfig::new(
             support::join_link(&api, &booking.link),

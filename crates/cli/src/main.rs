@@ -525,7 +525,8 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
 }
 
 /// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
-/// `/mic <id>`, `/speaker <id>`, `/test-speaker`.
+/// `/mic <id>`, `/speaker <id>`, `/test-speaker`, `/key <passphrase>` (the
+/// rest of the line, trimmed).
 async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
     use tandem_call::media::camera::CameraChoice;
@@ -541,9 +542,21 @@ async fn command(handle: &session::CallHandle, line: &str) {
         ("/mic", id) if !id.is_empty() => handle.switch_mic(MicChoice::Id(id.into())),
         ("/speaker", id) if !id.is_empty() => handle.switch_speaker(SpeakerChoice::Id(id.into())),
         ("/test-speaker", "") => handle.test_speaker(),
+        ("/key", passphrase) if !passphrase.is_empty() => {
+            match tandem_call::lk::SharedKey::from_passphrase(passphrase) {
+                Ok(key) => handle
+                    .change_key(key)
+                    .await
+                    .map(|()| say!("passphrase changed")),
+                Err(e) => {
+                    say!("/key: {e}");
+                    return;
+                }
+            }
+        }
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /key <new passphrase> (ids: tandem-cli devices)"
             );
             Ok(())
         }
@@ -653,6 +666,10 @@ fn print_event(ev: &CallEvent) {
         CallEvent::Encryption { identity, state } => {
             say!("encryption of {}: {state:?}", identity.escape_debug())
         }
+        CallEvent::KeyChanged { identity } => say!(
+            "{} changed the call's passphrase: type /key and the new one to keep seeing and hearing them",
+            identity.escape_debug()
+        ),
         CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {
             say!("video from {}", identity.escape_debug())

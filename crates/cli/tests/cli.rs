@@ -412,3 +412,80 @@ fn join_reports_what_the_bot_sends() {
         me.stdout.clear();
     });
 }
+
+/// Two people in an encrypted call, each with `tandem-cli join`. One
+/// changes the passphrase: the other is told, their pictures of the first
+/// stop decrypting and they are told that too; they type the new one and
+/// the pictures decrypt again.
+#[test]
+fn a_passphrase_changed_mid_call_is_said_and_can_be_followed() {
+    tandem_testkit::media_test(
+        "a_passphrase_changed_mid_call_is_said_and_can_be_followed",
+        |ip| async move {
+            use std::io::Write as _;
+            use std::sync::mpsc::Receiver;
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let person = |who: &str| {
+                let mut cmd = Command::new(BIN);
+                cmd.args([
+                    "join",
+                    "--url",
+                    &ds.url(),
+                    "--token",
+                    &token::join("k", who),
+                ])
+                .args([
+                    "--camera",
+                    "test-pattern",
+                    "--mic",
+                    "silence",
+                    "--speaker",
+                    "none",
+                ])
+                .args(["--capture", "320x180@15", "--stats", "0"])
+                .arg("--e2ee-key=the first passphrase")
+                .stdin(Stdio::piped());
+                process::spawn_lines(&mut cmd)
+            };
+            /// The first line containing `want` within 20 s, or a panic
+            /// naming what was said instead.
+            fn wait(lines: &Receiver<String>, who: &str, want: &str) {
+                let deadline = std::time::Instant::now() + Duration::from_secs(20);
+                let mut said = Vec::new();
+                while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+                    match lines.recv_timeout(left) {
+                        Ok(l) if l.contains(want) => return,
+                        Ok(l) => said.push(l),
+                        Err(_) => break,
+                    }
+                }
+                panic!("{who} never said {want:?}; said {said:#?}");
+            }
+            let (mut ann, ann_says) = person("ann");
+            let (mut bob, bob_says) = person("bob");
+            wait(&bob_says, "bob", "first video from ann");
+            wait(&ann_says, "ann", "first video from bob");
+            let mut ann_in = ann.stdin.take().unwrap();
+            writeln!(ann_in, "/key").unwrap();
+            wait(&ann_says, "ann", "commands:");
+            writeln!(ann_in, "/key the second passphrase").unwrap();
+            wait(&ann_says, "ann", "passphrase changed");
+            wait(
+                &bob_says,
+                "bob",
+                "ann changed the call's passphrase: type /key",
+            );
+            wait(&bob_says, "bob", "encryption of ann: DecryptionFailed");
+            wait(&ann_says, "ann", "encryption of bob: DecryptionFailed");
+            let mut bob_in = bob.stdin.take().unwrap();
+            writeln!(bob_in, "/key the second passphrase").unwrap();
+            wait(&bob_says, "bob", "encryption of ann: Ok");
+            wait(&ann_says, "ann", "encryption of bob: Ok");
+            assert!(process::interrupt(&mut ann), "ann did not stop on Ctrl-C");
+            assert!(process::interrupt(&mut bob), "bob did not stop on Ctrl-C");
+            ds.stop().await;
+        },
+    );
+}

@@ -18,9 +18,13 @@ use crate::proto::ffi_response::Message as Rs;
 /// passphrase gives the same keys only with the same salt.
 pub const RATCHET_SALT: &[u8] = b"LKFrameEncryptionKey";
 
-/// How many keys back a receiver tries when a frame does not decrypt
-/// (after the sender ratcheted).
-const RATCHET_WINDOW: i32 = 16;
+/// How many ratchet steps forward a receiver tries when a frame does not
+/// decrypt (to follow a sender that ratcheted its key). None: with any
+/// window, LiveKit's receiver that failed for a while (someone on another
+/// key) never decrypts again after the right key is set, while with none it
+/// recovers at once (measured in `crates/call/tests/e2ee.rs`). Tandem never
+/// ratchets its own key, and LiveKit's web SDK ratchets only when asked.
+const RATCHET_WINDOW: i32 = 0;
 /// Keys kept per participant (key indexes 0..16).
 const KEY_RING: i32 = 16;
 
@@ -119,6 +123,9 @@ pub enum EncryptionState {
     KeyRatcheted,
     /// LiveKit failed inside.
     InternalError,
+    /// Their media comes unencrypted (an app without end-to-end
+    /// encryption). Not LiveKit's: read from their track's publication.
+    NotEncrypted,
 }
 
 impl EncryptionState {

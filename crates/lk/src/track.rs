@@ -142,6 +142,8 @@ pub struct PublicationInfo {
     pub muted: bool,
     /// Whether it comes from another participant.
     pub remote: bool,
+    /// Whether its publisher encrypts it end to end.
+    pub encrypted: bool,
 }
 
 impl PublicationInfo {
@@ -156,6 +158,7 @@ impl PublicationInfo {
             mime_type: info.mime_type.clone(),
             muted: info.muted,
             remote: info.remote,
+            encrypted: info.encryption_type != proto::EncryptionType::None as i32,
         }
     }
 }

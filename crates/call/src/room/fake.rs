@@ -51,6 +51,11 @@ struct State {
     next_id: u64,
     /// Connection attempts, successful or not.
     attempts: usize,
+    /// The key the connector encrypts new rooms with.
+    connect_key: Option<lk::SharedKey>,
+    /// Keys rooms were opened with, and keys set during calls, in order:
+    /// (connection number, key).
+    keys: Vec<(usize, lk::SharedKey)>,
     /// The computer's addresses (none set: one private address).
     addresses: Option<Vec<std::net::IpAddr>>,
 }
@@ -221,6 +226,11 @@ impl FakeServer {
     }
 
     /// Waits while sends are held.
+    /// Keys rooms were opened with or changed to: (connection number, key).
+    pub fn keys(&self) -> Vec<(usize, lk::SharedKey)> {
+        self.state().keys.clone()
+    }
+
     async fn in_flight(&self) {
         let mut held = self.held.subscribe();
         let _ = held.wait_for(|h| !*h).await;
@@ -272,6 +282,9 @@ impl Connector for FakeServer {
             open: true,
         });
         let connection = s.rooms.len();
+        if let Some(key) = s.connect_key.clone() {
+            s.keys.push((connection, key));
+        }
         Ok((
             FakeRoom {
                 server: self.clone(),
@@ -287,6 +300,10 @@ impl Connector for FakeServer {
             self.state().door,
             Door::Open | Door::Refusing | Door::Stalled
         )
+    }
+
+    fn set_encryption(&mut self, key: Option<lk::SharedKey>) {
+        self.state().connect_key = key;
     }
 
     fn local_addresses(&self) -> Vec<std::net::IpAddr> {
@@ -412,6 +429,17 @@ impl Room for FakeRoom {
             }),
         );
         Ok(id)
+    }
+
+    fn set_key(&self, key: &lk::SharedKey) -> Result<(), RoomError> {
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        self.server
+            .state()
+            .keys
+            .push((self.connection, key.clone()));
+        Ok(())
     }
 
     async fn send_data(&self, topic: &str, payload: Vec<u8>) -> Result<(), RoomError> {

@@ -8,18 +8,11 @@ use tandem_media::I420Frame;
 
 use super::{CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
 
-/// Rooms on a LiveKit server, with our media encrypted end to end when a
-/// key is given.
+/// Rooms on a LiveKit server, with our media encrypted end to end once
+/// [`Connector::set_encryption`] gave a key.
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     encryption: Option<lk::SharedKey>,
-}
-
-impl Live {
-    /// Rooms whose media is encrypted with `key` (none: not encrypted).
-    pub fn encrypted(key: Option<lk::SharedKey>) -> Self {
-        Self { encryption: key }
-    }
 }
 
 impl Connector for Live {
@@ -152,6 +145,12 @@ impl Room for LiveRoom {
             .publish_track(camera.track.track(), options)
             .await?;
         Ok(())
+    }
+
+    fn set_key(&self, key: &lk::SharedKey) -> Result<(), RoomError> {
+        // Index 0, where the JS SDK's key provider puts a new passphrase's
+        // key too.
+        Ok(self.0.set_shared_key(key, 0)?)
     }
 
     async fn send_chat(&self, text: &str) -> Result<String, RoomError> {

@@ -77,6 +77,9 @@ pub trait Room: Clone + Send + Sync + 'static {
         &self,
         camera: &Self::Camera,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// Replaces the shared key our media is encrypted with and others'
+    /// media is decrypted with (a key change during an encrypted call).
+    fn set_key(&self, key: &lk::SharedKey) -> Result<(), RoomError>;
     /// Sends a chat message (`lk.chat`); its id once the server has it.
     fn send_chat(&self, text: &str) -> impl Future<Output = Result<String, RoomError>> + Send;
     /// Sends a reliable data packet on `topic` to everyone.

@@ -24,14 +24,14 @@ pub struct CallSession<C: Connector = Live> {
 impl CallSession<Live> {
     /// A call on LiveKit, not started: run it with [`CallSession::run`].
     pub fn new(config: CallConfig) -> (Self, CallHandle, CallEvents) {
-        let live = Live::encrypted(config.e2ee.clone());
-        Self::with_connector(config, live)
+        Self::with_connector(config, Live::default())
     }
 }
 
 impl<C: Connector> CallSession<C> {
     /// A call reaching its rooms through `connector`.
-    pub fn with_connector(config: CallConfig, connector: C) -> (Self, CallHandle, CallEvents) {
+    pub fn with_connector(config: CallConfig, mut connector: C) -> (Self, CallHandle, CallEvents) {
+        connector.set_encryption(config.e2ee.clone());
         let (handle, commands, out, shared, events) = handle::channels();
         let life = Lifecycle::new(config.paid_minutes, config.warn_before);
         let session = Self {

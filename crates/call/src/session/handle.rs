@@ -30,6 +30,7 @@ pub(super) enum Command {
     SwitchMic(MicChoice),
     SwitchSpeaker(SpeakerChoice),
     TestSpeaker,
+    ChangeKey(tandem_lk::SharedKey, Reply),
     Leave,
     End,
 }
@@ -145,6 +146,14 @@ impl CallHandle {
         self.ask(|r| Command::Camera(on, r)).await
     }
 
+    /// Changes the key of an end-to-end encrypted call: our media is
+    /// encrypted, and others' decrypted, with `key` from now on (and after
+    /// a rejoin). The others are told the key changed (never the key), and
+    /// anyone still on the old one is reported as not decrypting.
+    pub async fn change_key(&self, key: tandem_lk::SharedKey) -> Result<(), CallError> {
+        self.ask(|r| Command::ChangeKey(key, r)).await
+    }
+
     /// Sends a chat message; returns the id its `ChatSent` or `ChatFailed`
     /// event will carry.
     pub fn send_chat(&self, text: &str) -> Result<u64, CallError> {
@@ -231,5 +240,7 @@ mod tests {
             Err(CallError::Ended)
         );
         assert_eq!(h.test_speaker(), Err(CallError::Ended));
+        let key = tandem_lk::SharedKey::from_passphrase("new").unwrap();
+        assert_eq!(h.change_key(key).await, Err(CallError::Ended));
     }
 }

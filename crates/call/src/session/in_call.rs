@@ -26,6 +26,10 @@ use super::types::{
 use crate::platform::SessionInfo;
 use crate::room::{Connector, Room, RoomEvents};
 
+/// The data topic on which a participant says they changed the call's key
+/// (the payload is `{}`: never the key).
+pub const KEY_CHANGED_TOPIC: &str = "tandem.e2ee.key-changed";
+
 /// What the session does after a handler.
 enum Flow {
     Go,
@@ -210,8 +214,54 @@ impl<C: Connector> InCall<C> {
         }
     }
 
+    /// Encrypts and decrypts with `key` from now on, and says so to the
+    /// others (the notice carries no key).
+    async fn change_key(&mut self, key: lk::SharedKey) -> Result<(), CallError> {
+        if self.s.cfg.e2ee.is_none() {
+            return Err(CallError::NotEncrypted);
+        }
+        // Said before the change: LiveKit encrypts data packets with the
+        // key too, and those still on the old one must read it.
+        let notice = self.room.send_data(KEY_CHANGED_TOPIC, b"{}".to_vec());
+        match tokio::time::timeout(Duration::from_secs(2), notice).await {
+            Ok(Ok(())) => {}
+            // They still see our media stop decrypting, and are told so.
+            Ok(Err(e)) => tracing::warn!(error = %e, "could not tell the others the key changes"),
+            Err(_) => tracing::warn!("could not tell the others the key changes in time"),
+        }
+        self.room.set_key(&key).map_err(CallError::KeyChange)?;
+        self.s.connector.set_encryption(Some(key.clone()));
+        self.s.cfg.e2ee = Some(key);
+        self.look_at_pictures();
+        if let Some(u) = &mut self.undecrypted {
+            u.rekeyed(None, now());
+        }
+        tracing::info!("the call's key changed");
+        Ok(())
+    }
+
+    /// How many pictures each person's video has decoded: in an encrypted
+    /// call, proof that their media decrypts (again).
+    fn look_at_pictures(&mut self) {
+        let Some(u) = &mut self.undecrypted else {
+            return;
+        };
+        let at = now();
+        let received = self.s.shared.received.lock().map(|r| r.clone());
+        for (identity, r) in received.unwrap_or_default() {
+            if u.pictures(&identity, r.video_frames, at) {
+                tracing::info!(participant = %identity, "their encrypted media decrypts again");
+                self.s.out.emit(CallEvent::Encryption {
+                    identity,
+                    state: lk::EncryptionState::Ok,
+                });
+            }
+        }
+    }
+
     fn on_tick(&mut self) -> Flow {
         self.s.step(Input::Tick);
+        self.look_at_pictures();
         if let Some(u) = &mut self.undecrypted {
             for identity in u.due(now()) {
                 tracing::warn!(participant = %identity, "their encrypted media does not decrypt");
@@ -285,6 +335,9 @@ impl<C: Connector> InCall<C> {
                         error: "the call is reconnecting".into(),
                     });
                 }
+            }
+            Command::ChangeKey(key, reply) => {
+                let _ = reply.send(self.change_key(key).await);
             }
             Command::Leave => {
                 self.leave_room().await;
@@ -383,11 +436,21 @@ impl<C: Connector> InCall<C> {
                 out.emit(CallEvent::ParticipantLeft { identity });
             }
             lk::RoomEvent::TrackSubscribed {
-                participant, track, ..
+                participant,
+                track,
+                publication,
             } => {
                 let kind = track.kind();
                 self.kinds.insert(track.sid().to_owned(), kind);
                 if let Some(u) = &mut self.undecrypted {
+                    if publication.is_some_and(|p| !p.encrypted) {
+                        tracing::warn!(participant = %participant, "their media comes unencrypted");
+                        u.unencrypted(&participant);
+                        out.emit(CallEvent::Encryption {
+                            identity: participant.clone(),
+                            state: lk::EncryptionState::NotEncrypted,
+                        });
+                    }
                     u.subscribed(&participant, now());
                 }
                 if let Some(task) =
@@ -427,8 +490,10 @@ impl<C: Connector> InCall<C> {
             lk::RoomEvent::EncryptionState { participant, state } => {
                 if let Some(u) = &mut self.undecrypted
                     && state.working()
+                    && !u.working(&participant)
                 {
-                    u.working(&participant);
+                    // After a key change their pictures tell, not LiveKit.
+                    return Flow::Go;
                 }
                 out.emit(CallEvent::Encryption {
                     identity: participant,
@@ -451,6 +516,17 @@ impl<C: Connector> InCall<C> {
                     from: t.sender,
                     timestamp_ms: t.timestamp_ms,
                 }));
+            }
+            lk::RoomEvent::DataReceived {
+                participant, topic, ..
+            } if topic.as_deref() == Some(KEY_CHANGED_TOPIC) && participant != self.my_identity => {
+                self.look_at_pictures();
+                if let Some(u) = &mut self.undecrypted {
+                    u.rekeyed(Some(&participant), now());
+                    self.s.out.emit(CallEvent::KeyChanged {
+                        identity: participant,
+                    });
+                }
             }
             lk::RoomEvent::DataReceived {
                 participant,

@@ -38,6 +38,7 @@ pub use chat::{
     parse_legacy_chat, shorten,
 };
 pub use handle::{CallEvents, CallHandle};
+pub use in_call::KEY_CHANGED_TOPIC;
 pub use lifecycle::timer;
 pub use reconnect::GIVE_UP_AFTER;
 pub use types::{

@@ -280,6 +280,10 @@ impl Call<'_> {
                             self.emit(CallEvent::ChatFailed { local_id, text, error: "the call is reconnecting".into() });
                         }
                     }
+                    Some(Command::ChangeKey(_, reply)) => {
+                        // Seed 004's calls have no LiveKit frame encryption.
+                        let _ = reply.send(Err(CallError::NotEncrypted));
+                    }
                     Some(Command::Leave) | None => break 'call EndReason::Left,
                     Some(Command::End) => {
                         if let Err(e) = self.client.end_session(self.req, self.info, "completed").await {

@@ -441,3 +441,45 @@ async fn a_message_stuck_in_flight_is_reported_not_sent() {
     assert!(server.chats().is_empty());
     server.hold_sends(false);
 }
+
+/// Changing an encrypted call's key: the room takes it, the others are told
+/// (never the key), a rejoin uses it; someone else's change is reported;
+/// a call that is not encrypted refuses.
+#[tokio::test(start_paused = true)]
+async fn the_key_of_an_encrypted_call_changes_and_the_others_are_told() {
+    let old = lk::SharedKey::from_passphrase("old words").unwrap();
+    let new = lk::SharedKey::from_passphrase("new words").unwrap();
+    let server = FakeServer::new();
+    let mut cfg = config(SessionType::Voice);
+    cfg.e2ee = Some(old.clone());
+    let (session, private, mut events) = CallSession::with_connector(cfg, server.clone());
+    tokio::spawn(session.run());
+    connected(&mut events).await;
+    assert_eq!(server.keys(), [(1, old)]);
+    private.change_key(new.clone()).await.unwrap();
+    assert_eq!(server.keys()[1], (1, new.clone()));
+    assert_eq!(server.data(KEY_CHANGED_TOPIC), ["{}"]);
+    lose_room(&server, &mut events, Door::Open).await;
+    connected(&mut events).await;
+    assert_eq!(server.keys()[2], (2, new), "the rejoin kept the new key");
+    // Bob says he changed his.
+    server.join("bob", "Bob");
+    server.emit(lk::RoomEvent::DataReceived {
+        participant: "bob".into(),
+        topic: Some(KEY_CHANGED_TOPIC.into()),
+        payload: b"{}".to_vec(),
+        reliable: true,
+    });
+    let got = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::KeyChanged { .. })
+    })
+    .await;
+    assert!(matches!(got, CallEvent::KeyChanged { identity } if identity == "bob"));
+
+    let (server, call, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    let key = lk::SharedKey::from_passphrase("late").unwrap();
+    assert_eq!(call.change_key(key).await, Err(CallError::NotEncrypted));
+    assert!(server.keys().is_empty());
+    assert!(server.data(KEY_CHANGED_TOPIC).is_empty());
+}

@@ -167,6 +167,13 @@ pub enum CallError {
     /// The camera could not be turned on: it stays off.
     #[error("the camera could not be turned on: {0}")]
     CameraOn(MediaError),
+    /// A key change in a call that is not end-to-end encrypted (LiveKit
+    /// sets encryption up when joining; it cannot be added later).
+    #[error("this call is not end-to-end encrypted; only an encrypted call's key can be changed")]
+    NotEncrypted,
+    /// LiveKit would not take the new key: the old one stays.
+    #[error("the key could not be changed (the old one stays): {0}")]
+    KeyChange(RoomError),
     /// The command came after the call ended.
     #[error("the call has ended")]
     Ended,
@@ -265,6 +272,11 @@ pub enum CallEvent {
     Encryption {
         identity: String,
         state: lk::EncryptionState,
+    },
+    /// A participant says they changed the call's key: their media reads
+    /// only with the new one (ask for it).
+    KeyChanged {
+        identity: String,
     },
     /// A participant's video can be read with [`super::CallHandle::video`].
     VideoAvailable {

@@ -48,6 +48,11 @@ export const commands = {
 	callJoin: (request: JoinRequest_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("call_join", { request })),
 	callSetMic: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_mic", { on })),
 	callSetCamera: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_camera", { on })),
+	/**
+	 *  Changes the encrypted call's passphrase (both people must change to the
+	 *  same one; the other is told it changed, never what to).
+	 */
+	callChangePassphrase: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("call_change_passphrase", { passphrase })),
 	/**  Sends a chat message; returns the id its `chatSent`/`chatFailed` carries. */
 	callSendChat: (text: string) => typedError<number, AppError>(__TAURI_INVOKE("call_send_chat", { text })),
 	/**  Moves the call to another device. */
@@ -133,7 +138,12 @@ video?: boolean | null; muted: boolean } |
  *  A participant's end-to-end encryption (ours under our identity):
  *  `working`, or their media does not decrypt (`failing`).
  */
-{ type: "encryption"; identity: string; working: boolean } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
+{ type: "encryption"; identity: string; working: boolean } | 
+/**
+ *  A participant changed the call's passphrase: their media reads only
+ *  with the new one (ask the person for it).
+ */
+{ type: "keyChanged"; identity: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
 
 /**  Everything a running call tells the UI. */
 export type CallUpdate_Serialize = { type: "phase"; phase: CallPhase } | 
@@ -151,7 +161,12 @@ video: boolean | null; muted: boolean } |
  *  A participant's end-to-end encryption (ours under our identity):
  *  `working`, or their media does not decrypt (`failing`).
  */
-{ type: "encryption"; identity: string; working: boolean } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
+{ type: "encryption"; identity: string; working: boolean } | 
+/**
+ *  A participant changed the call's passphrase: their media reads only
+ *  with the new one (ask the person for it).
+ */
+{ type: "keyChanged"; identity: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
 
 /**  A chat message (text only; the UI renders it as text). */
 export type ChatLine = {
