@@ -79,6 +79,23 @@ test('a private session: the link carries the passphrase, the call shows the loc
   await expect(page.getByTestId('e2ee-lock')).toHaveText('End-to-end encrypted');
   await expect(page.getByTestId('e2ee-warning')).toHaveCount(0);
   await shot(page, 'call-encrypted');
+  // The coach changes the passphrase mid-call: said, and followed.
+  await page.evaluate(() => (window as any).__fake.coachChangesPassphrase('new moon'));
+  await expect(page.getByTestId('e2ee-key-changed')).toContainText('Coach Alex changed the passphrase');
+  await expect(page.getByTestId('e2ee-lock')).toHaveCount(0);
+  await page.getByRole('button', { name: 'Type the new passphrase' }).click();
+  await expect(page.getByTestId('passphrase-change')).toContainText('The passphrase Coach Alex changed to:');
+  await page.getByPlaceholder('New passphrase').fill('half moon');
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await expect(page.getByTestId('e2ee-warning')).toContainText("Coach Alex's video and voice cannot be decrypted");
+  await page.getByTestId('change-passphrase').click();
+  await page.getByPlaceholder('New passphrase').fill('new moon');
+  await shot(page, 'call-passphrase-change');
+  await page.getByRole('button', { name: 'Change', exact: true }).click();
+  await expect(page.getByTestId('passphrase-change')).toHaveCount(0);
+  await expect(page.getByTestId('e2ee-lock')).toHaveText('End-to-end encrypted');
+  await expect(page.getByTestId('e2ee-key-changed')).toHaveCount(0);
+  await expect(page.getByTestId('e2ee-warning')).toHaveCount(0);
   // Typed at prejoin instead: a passphrase the coach does not share.
   await page.goto('/?empty');
   await page.getByTestId('join-link').fill('https://studio.example.com/join?token=abcdefgh123');
@@ -91,5 +108,6 @@ test('a private session: the link carries the passphrase, the call shows the loc
   const stored = await page.evaluate(() => JSON.stringify(localStorage));
   expect(stored).not.toContain('a wrong guess');
   expect(stored).not.toContain('blue moon');
+  expect(stored).not.toContain('new moon');
   expect(problems).toEqual([]);
 });

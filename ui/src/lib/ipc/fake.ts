@@ -51,6 +51,9 @@ export class FakeIpc implements Ipc {
   private started = 0;
   private timer: ReturnType<typeof setInterval> | null = null;
   private cameraOn = true;
+  private encryptedCall = false;
+  /// The passphrase the fake coach's media is encrypted with.
+  private coachPassphrase = 'coach-passphrase';
   remoteVideo = true;
   failJoin: AppError | null;
   /// When set, turning the microphone on fails with this (as when the
@@ -298,9 +301,10 @@ export class FakeIpc implements Ipc {
     // An encrypted call: the coach decrypts with the link's passphrase, or
     // not with a typed one other than 'coach-passphrase'.
     const passphrase = req.passphrase ?? null;
-    if (req.target.encrypted || passphrase) {
+    this.encryptedCall = req.target.encrypted || !!passphrase;
+    if (this.encryptedCall) {
       this.emit({ type: 'encryption', identity: 'me', working: true });
-      const working = req.target.encrypted || passphrase === 'coach-passphrase';
+      const working = req.target.encrypted || passphrase === this.coachPassphrase;
       this.emit({ type: 'encryption', identity: 'coach', working });
     }
     this.started = Date.now();
@@ -328,6 +332,21 @@ export class FakeIpc implements Ipc {
     this.log('callSetMic', on);
     this.needCall();
     if (on && this.failUnmute) throw new IpcError(this.failUnmute);
+  }
+  async callChangePassphrase(passphrase: string) {
+    // Never logged with its value, as the app never logs it.
+    this.log('callChangePassphrase', '(passphrase)');
+    this.needCall();
+    if (!this.encryptedCall) {
+      throw new IpcError({ code: 'invalid_input', message: 'This call is not end-to-end encrypted, so it has no passphrase to change. Leave and join again with a passphrase.' });
+    }
+    this.emit({ type: 'encryption', identity: 'coach', working: passphrase === this.coachPassphrase });
+  }
+  /// As if the coach changed the passphrase to `passphrase` mid-call.
+  coachChangesPassphrase(passphrase: string) {
+    this.coachPassphrase = passphrase;
+    this.emit({ type: 'keyChanged', identity: 'coach' });
+    this.emit({ type: 'encryption', identity: 'coach', working: false });
   }
   async callSetCamera(on: boolean) {
     this.log('callSetCamera', on);

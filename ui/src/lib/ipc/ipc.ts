@@ -90,6 +90,7 @@ export interface Ipc {
   callJoin(request: JoinRequest): Promise<void>;
   callSetMic(on: boolean): Promise<void>;
   callSetCamera(on: boolean): Promise<void>;
+  callChangePassphrase(passphrase: string): Promise<void>;
   callSendChat(text: string): Promise<number>;
   callSwitchDevice(device: DeviceKind, id: string | null): Promise<void>;
   callLeave(): Promise<void>;

@@ -46,6 +46,7 @@ export class TauriIpc implements Ipc {
   async callJoin(r: Parameters<Ipc['callJoin']>[0]) { ok(await commands.callJoin(r)); }
   async callSetMic(on: boolean) { ok(await commands.callSetMic(on)); }
   async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
+  async callChangePassphrase(passphrase: string) { ok(await commands.callChangePassphrase(passphrase)); }
   async callSendChat(text: string) { return ok(await commands.callSendChat(text)); }
   async callSwitchDevice(d: Parameters<Ipc['callSwitchDevice']>[0], id: string | null) {
     ok(await commands.callSwitchDevice(d, id));

@@ -211,6 +211,19 @@ export class AppModel {
     }
   }
 
+  /// Changes the encrypted call's passphrase; why it could not, or null.
+  async changePassphrase(passphrase: string): Promise<string | null> {
+    if (!this.call) return 'The call has already ended.';
+    if (passphrase === '') return 'Type the new passphrase first.';
+    try {
+      await this.ipc.callChangePassphrase(passphrase);
+      if (this.call) this.call.keyChangedBy = [];
+      return null;
+    } catch (e) {
+      return asAppError(e).message;
+    }
+  }
+
   async sendChat(text: string) {
     const call = this.call;
     if (!call) return;

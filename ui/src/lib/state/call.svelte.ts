@@ -60,6 +60,8 @@ export class CallModel {
   /// link's), and whose media decrypts (identity → working).
   encrypted = $state(false);
   decrypting = $state<Record<string, boolean>>({});
+  /// Names of those who changed the passphrase since we last set ours.
+  keyChangedBy = $state<string[]>([]);
   ended = $state<Ended | null>(null);
   failed = $state<AppError | null>(null);
   /// Acks that arrived before the send command returned its id.
@@ -215,6 +217,11 @@ export class CallModel {
         this.encrypted = true;
         this.decrypting[u.identity] = u.working;
         break;
+      case 'keyChanged': {
+        const name = this.nameOf(u.identity);
+        if (!this.keyChangedBy.includes(name)) this.keyChangedBy = [...this.keyChangedBy, name];
+        break;
+      }
       case 'deviceInUse':
         this.devicesInUse[u.device] = u.name;
         this.deviceProblems = this.deviceProblems.filter((d) => d.device !== u.device);

@@ -28,6 +28,20 @@ describe('CallModel', () => {
     expect(c.remotes).toHaveLength(0);
   });
 
+  it('shows who changed the passphrase once, and whose media stops decrypting', () => {
+    const c = new CallModel('video', 'Coach', 45);
+    c.apply({ type: 'joined', identity: 'me', room: 'r1' });
+    c.apply({ type: 'participantJoined', identity: 'coach', name: 'Coach Alex' });
+    c.apply({ type: 'encryption', identity: 'coach', working: true });
+    expect(c.allDecrypting).toBe(true);
+    c.apply({ type: 'keyChanged', identity: 'coach' });
+    c.apply({ type: 'keyChanged', identity: 'coach' });
+    c.apply({ type: 'encryption', identity: 'coach', working: false });
+    expect(c.keyChangedBy).toEqual(['Coach Alex']);
+    expect(c.allDecrypting).toBe(false);
+    expect(c.undecryptable).toEqual(['Coach Alex']);
+  });
+
   it('marks sent and failed messages even when the ack comes first', () => {
     const c = new CallModel();
     const a = c.addOutgoing('first');
