@@ -127,6 +127,22 @@ fn an_encrypted_call_with_the_python_sdk() {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
 
+        // Chat is encrypted with the same key (LiveKit encrypts data packets
+        // and text streams too), and reads both ways.
+        call.send_chat("private words").unwrap();
+        peer.expect("chat", json!({"sender": "tandem", "text": "private words"}))
+            .await
+            .expect("the Python peer did not read our encrypted chat");
+        peer.cmd(json!({"cmd": "send_chat", "text": "a private answer"}))
+            .await
+            .unwrap();
+        next(
+            &mut events,
+            "the peer's encrypted chat",
+            |e| matches!(e, CallEvent::ChatReceived(m) if m.text == "a private answer"),
+        )
+        .await;
+
         // We change the key mid-call; the peer still has the old one: its
         // pictures stop decrypting and we say so; it decodes nothing of ours.
         call.change_key(SharedKey::from_passphrase(NEW_PASSPHRASE).unwrap())
@@ -208,6 +224,15 @@ fn an_encrypted_call_with_the_python_sdk() {
                 "an unencrypted peer was said to decrypt: {e:?}"
             );
         }
+        // Nor can it read our chat: it ignores what it cannot decrypt.
+        call.send_chat("for the key holders only").unwrap();
+        assert!(
+            plain
+                .expect_within(Duration::from_secs(5), "chat", json!({"sender": "tandem"}))
+                .await
+                .is_err(),
+            "a participant without the key read our chat"
+        );
         let s = plain.stats().await.unwrap();
         assert_eq!(
             s["video"]["tandem"]["stamp"]["counter"]
@@ -316,6 +341,21 @@ fn an_encrypted_call_with_the_js_sdk() {
                     );
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
+                // Chat too, encrypted by both SDKs with the same key.
+                call.send_chat("to the browser, privately").unwrap();
+                web.expect(
+                    "chat",
+                    json!({"sender": "tandem", "text": "to the browser, privately"}),
+                )
+                .await
+                .expect("the browser did not read our encrypted chat");
+                web.cmd(json!({"cmd": "send_chat", "text": "from the browser, privately"}))
+                    .await
+                    .unwrap();
+                next(&mut events, "the browser's encrypted chat", |e| {
+                    matches!(e, CallEvent::ChatReceived(m) if m.text == "from the browser, privately")
+                })
+                .await;
             } else {
                 next(&mut events, "the browser's media said not to decrypt", |e| {
                     matches!(e, CallEvent::Encryption { identity, state: EncryptionState::DecryptionFailed } if identity == "web")

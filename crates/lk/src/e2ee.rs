@@ -22,8 +22,9 @@ pub const RATCHET_SALT: &[u8] = b"LKFrameEncryptionKey";
 /// decrypt (to follow a sender that ratcheted its key). None: with any
 /// window, LiveKit's receiver that failed for a while (someone on another
 /// key) never decrypts again after the right key is set, while with none it
-/// recovers at once (measured in `crates/call/tests/e2ee.rs`). Tandem never
-/// ratchets its own key, and LiveKit's web SDK ratchets only when asked.
+/// recovers at once (measured in `crates/call/tests/e2ee.rs`): on a failure
+/// it writes back the key it started with, even one replaced meanwhile.
+/// LiveKit's JS SDK uses none for shared keys too; Tandem never ratchets.
 const RATCHET_WINDOW: i32 = 0;
 /// Keys kept per participant (key indexes 0..16).
 const KEY_RING: i32 = 16;
