@@ -138,7 +138,7 @@ struct Conn {
     /// Leave after this many seconds.
     #[arg(long)]
     seconds: Option<u64>,
-    /// Encrypt the call's media end to end with this shared passphrase
+    /// Encrypt the call's media and chat end to end with this shared passphrase
     /// (LiveKit calls; everyone needs the same one). TANDEM_E2EE_KEY works
     /// too and keeps it out of the process list.
     #[arg(long, value_name = "PASSPHRASE")]
