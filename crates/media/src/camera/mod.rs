@@ -4,17 +4,11 @@
 mod native;
 mod pattern;
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::thread::JoinHandle;
-use std::time::Duration;
-
-use tokio::sync::watch;
-
 pub use native::{NativeCamera, list_cameras};
 pub use pattern::{PatternColour, TestPattern};
 
-use crate::frame::{FrameError, FrameReceiver, I420Frame, newest_frame_channel};
+use crate::feed::{Feed, FeedStatus, Source};
+use crate::frame::{FrameError, I420Frame};
 
 /// A camera the system offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,130 +64,40 @@ pub trait CameraSource {
     fn next_frame(&mut self) -> Result<I420Frame, CameraError>;
 }
 
-/// Where a feed is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum CameraStatus {
-    Running,
-    /// The source failed after starting (unplugged…); the feed has stopped.
-    Failed(CameraError),
-    /// Stopped by its owner.
-    Stopped,
-}
+/// Where a camera's feed is.
+pub type CameraStatus = FeedStatus<CameraError>;
 
 /// A running camera: its thread, the newest frame, and its status. Dropping
 /// it stops the thread.
-#[derive(Debug)]
-pub struct CameraFeed {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    frames: FrameReceiver,
-    status: watch::Receiver<CameraStatus>,
-    format: CaptureFormat,
-    delivered: Arc<AtomicU64>,
-    name: String,
+pub type CameraFeed = Feed<CameraError>;
+
+/// Lets the feed read any camera source.
+struct Camera<S>(S);
+
+impl<S: CameraSource> Source for Camera<S> {
+    type Error = CameraError;
+    fn format(&self) -> CaptureFormat {
+        self.0.format()
+    }
+    fn next_frame(&mut self) -> Result<I420Frame, CameraError> {
+        self.0.next_frame()
+    }
 }
 
-impl CameraFeed {
-    /// Opens a source with `open` on a new thread and starts reading it;
-    /// returns once it is open, or with the error that kept it shut.
+impl Feed<CameraError> {
+    /// Opens a camera source with `open` on a new thread and starts reading
+    /// it; returns once it is open, or with the error that kept it shut.
     pub fn start<S, F>(name: &str, open: F) -> Result<Self, CameraError>
     where
         S: CameraSource,
         F: FnOnce() -> Result<S, CameraError> + Send + 'static,
     {
-        let stop = Arc::new(AtomicBool::new(false));
-        let (frame_tx, frames) = newest_frame_channel();
-        let (status_tx, status) = watch::channel(CameraStatus::Running);
-        let (opened_tx, opened_rx) = std::sync::mpsc::sync_channel(1);
-        let delivered = Arc::new(AtomicU64::new(0));
-        let (stop2, delivered2) = (stop.clone(), delivered.clone());
-        let thread = std::thread::Builder::new()
-            .name(format!("camera {name}"))
-            .spawn(move || {
-                let mut source = match open() {
-                    Ok(s) => s,
-                    Err(e) => {
-                        let _ = opened_tx.send(Err(e));
-                        return;
-                    }
-                };
-                let _ = opened_tx.send(Ok(source.format()));
-                let end = loop {
-                    if stop2.load(Ordering::Relaxed) {
-                        break CameraStatus::Stopped;
-                    }
-                    match source.next_frame() {
-                        Ok(frame) => {
-                            frame_tx.send_replace(Some(Arc::new(frame)));
-                            delivered2.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => {
-                            tracing::warn!(error = %e, "camera stopped");
-                            break CameraStatus::Failed(e);
-                        }
-                    }
-                };
-                let _ = status_tx.send(end);
-            })
-            .map_err(|e| CameraError::Other(format!("cannot start its thread: {e}")))?;
-        let format = match opened_rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(Ok(format)) => format,
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                return Err(e);
-            }
-            Err(_) => {
-                stop.store(true, Ordering::Relaxed);
-                return Err(CameraError::Other("it did not open within 15 s".into()));
-            }
-        };
-        Ok(Self {
-            stop,
-            thread: Some(thread),
-            frames,
-            status,
-            format,
-            delivered,
-            name: name.to_owned(),
-        })
-    }
-
-    /// What the camera is called.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The newest picture, replaced as new ones arrive.
-    pub fn frames(&self) -> FrameReceiver {
-        self.frames.clone()
-    }
-
-    /// Running, or why it stopped.
-    pub fn status(&self) -> watch::Receiver<CameraStatus> {
-        self.status.clone()
-    }
-
-    /// The size and rate the source delivers.
-    pub fn format(&self) -> CaptureFormat {
-        self.format
-    }
-
-    /// Pictures delivered so far.
-    pub fn delivered(&self) -> u64 {
-        self.delivered.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for CameraFeed {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        // A native read returns within a frame time; do not wait on it from
-        // an async context any longer than that.
-        if let Some(t) = self.thread.take() {
-            std::thread::spawn(move || {
-                let _ = t.join();
-            });
-        }
+        Feed::spawn(
+            format!("camera {name}"),
+            name,
+            move || open().map(Camera),
+            CameraError::Other,
+        )
     }
 }
 
@@ -231,6 +135,8 @@ pub fn open(choice: &CameraChoice, format: CaptureFormat) -> Result<CameraFeed, 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
     use super::*;
 
     struct Flaky {
