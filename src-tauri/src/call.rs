@@ -219,6 +219,9 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
         CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
+        // The app has no sharing controls or share view yet (issue 20): the
+        // engine's events wait for them.
+        CallEvent::ScreenShare { .. } => return None,
         CallEvent::Encryption { identity, state } => match state {
             EncryptionState::Ok | EncryptionState::KeyRatcheted => CallUpdate::Encryption {
                 identity,

@@ -158,6 +158,10 @@ impl From<CallError> for AppError {
                 ErrorCode::Device,
                 format!("Your camera could not be turned on ({detail}), so it stays off."),
             ),
+            CallError::Share(detail) => Self::new(
+                ErrorCode::Device,
+                format!("Your screen could not be shared: {detail}."),
+            ),
             CallError::NotEncrypted => Self::invalid(
                 "This call is not end-to-end encrypted, so it has no passphrase to change. Leave and join again with a passphrase.",
             ),

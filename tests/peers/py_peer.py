@@ -187,7 +187,8 @@ class Peer:
             log.warning("chat stream from %s failed: %r", sender, e)
 
     def on_track_subscribed(self, track, pub, participant):
-        emit("track_subscribed", identity=participant.identity, kind=kind_name(track.kind), sid=track.sid)
+        emit("track_subscribed", identity=participant.identity, kind=kind_name(track.kind), sid=track.sid,
+             source=enum_name(rtc.TrackSource, pub.source))
         old = self.readers.pop(track.sid, None)  # re-subscription (e.g. after a full reconnect)
         if old:
             old.cancel()

@@ -135,6 +135,11 @@ struct Conn {
     /// Tone frequency in Hz.
     #[arg(long, default_value_t = 440.0)]
     tone_hz: f64,
+    /// Share a screen or window once in the call: an id from `tandem-cli
+    /// devices` (`screen:0`, `window:0x…`), or `synthetic` (a moving page of
+    /// text and colour blocks). `/share <id>` and `/share off` while in it.
+    #[arg(long, value_name = "ID")]
+    share: Option<String>,
     /// Leave after this many seconds.
     #[arg(long)]
     seconds: Option<u64>,
@@ -352,6 +357,23 @@ fn devices() -> Result<()> {
             .for_each(|c| say!("  {:<24} {}", c.id, c.name.escape_debug())),
         Err(e) => say!("  (cannot list: {e})"),
     }
+    say!("screens and windows (--share):");
+    match tandem_call::media::screen::list_screens() {
+        Ok(l) => l.iter().for_each(|s| {
+            say!(
+                "  {:<24} {} ({}×{})",
+                s.id,
+                s.name.escape_debug(),
+                s.width,
+                s.height
+            )
+        }),
+        Err(e) => say!("  (cannot list: {e})"),
+    }
+    say!(
+        "  {:<24} a moving page of text and colour blocks",
+        "synthetic"
+    );
     let list = audio::devices();
     for (title, devices) in [("microphones", &list.inputs), ("speakers", &list.outputs)] {
         say!("{title}:");
@@ -464,6 +486,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
         Default::default();
     let mut last_report = std::time::Instant::now();
     let mut last: std::collections::HashMap<String, session::Received> = Default::default();
+    let mut share = c.share.as_deref().map(screen_choice);
     loop {
         tokio::select! {
             _ = probe.tick() => {
@@ -515,6 +538,13 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                     CallEvent::ChatReceived(m) if bot => {
                         let _ = handle.send_chat(&format!("echo: {}", m.text));
                     }
+                    CallEvent::State(CallState::Connected) => {
+                        if let Some(choice) = share.take()
+                            && let Err(e) = handle.share_screen(Some(choice)).await
+                        {
+                            say!("--share: {e}");
+                        }
+                    }
                     CallEvent::State(CallState::Ended(_)) => return Ok(()),
                     CallEvent::State(CallState::Failed(e)) => bail!("{e}"),
                     _ => {}
@@ -542,6 +572,8 @@ async fn command(handle: &session::CallHandle, line: &str) {
         ("/mic", id) if !id.is_empty() => handle.switch_mic(MicChoice::Id(id.into())),
         ("/speaker", id) if !id.is_empty() => handle.switch_speaker(SpeakerChoice::Id(id.into())),
         ("/test-speaker", "") => handle.test_speaker(),
+        ("/share", "off") => handle.share_screen(None).await,
+        ("/share", id) if !id.is_empty() => handle.share_screen(Some(screen_choice(id))).await,
         ("/key", passphrase) if !passphrase.is_empty() => {
             match tandem_call::lk::SharedKey::from_passphrase(passphrase) {
                 Ok(key) => handle
@@ -556,13 +588,22 @@ async fn command(handle: &session::CallHandle, line: &str) {
         }
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /key <new passphrase> (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> (ids: tandem-cli devices)"
             );
             Ok(())
         }
     };
     if let Err(e) = done {
         say!("{cmd}: {e}");
+    }
+}
+
+/// What `--share` / `/share` names.
+fn screen_choice(id: &str) -> tandem_call::media::screen::ScreenChoice {
+    use tandem_call::media::screen::ScreenChoice;
+    match id {
+        "synthetic" => ScreenChoice::Synthetic,
+        id => ScreenChoice::Id(id.to_owned()),
     }
 }
 
@@ -666,6 +707,19 @@ fn print_event(ev: &CallEvent) {
         CallEvent::Encryption { identity, state } => {
             say!("encryption of {}: {state:?}", identity.escape_debug())
         }
+        CallEvent::ScreenShare {
+            identity,
+            sharing,
+            name,
+        } => match (sharing, name) {
+            (true, Some(n)) => say!(
+                "sharing {} as {}",
+                n.escape_debug(),
+                identity.escape_debug()
+            ),
+            (true, None) => say!("{} shares a screen", identity.escape_debug()),
+            (false, _) => say!("{} stopped sharing", identity.escape_debug()),
+        },
         CallEvent::KeyChanged { identity } => say!(
             "{} changed the call's passphrase: type /key and the new one to keep seeing and hearing them",
             identity.escape_debug()

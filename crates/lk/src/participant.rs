@@ -44,6 +44,10 @@ pub struct PublishOptions {
     pub max_video_bitrate: Option<(u64, f64)>,
     /// Silence suppression (audio).
     pub dtx: bool,
+    /// When bandwidth or CPU is short, keep the picture's size and lower
+    /// its rate (shared screens: text stays legible) instead of the
+    /// encoder's balance of both.
+    pub keep_resolution: bool,
 }
 
 impl Default for PublishOptions {
@@ -54,6 +58,7 @@ impl Default for PublishOptions {
             video_codec: VideoCodec::Vp8,
             max_video_bitrate: None,
             dtx: true,
+            keep_resolution: false,
         }
     }
 }
@@ -127,6 +132,9 @@ impl LocalParticipant {
             dtx: Some(options.dtx),
             simulcast: Some(options.simulcast),
             source: Some(options.source.to_proto()),
+            degradation_preference: options
+                .keep_resolution
+                .then_some(proto::DegradationPreference::MaintainResolution as i32),
             ..Default::default()
         };
         let (me, track_handle) = (self.handle.id(), track.handle.id());

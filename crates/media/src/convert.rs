@@ -183,6 +183,40 @@ fn with_planes(
     f(&mut planar).map_err(|e| FrameError::Convert(e.to_string()))
 }
 
+/// Converts a packed 32-bit blue, green, red, unused picture (X11's and
+/// most screens' layout) with rows `stride` bytes apart to I420; an odd
+/// width or height loses its last column or row.
+pub fn bgrx_to_i420(
+    width: u32,
+    height: u32,
+    stride: u32,
+    data: &[u8],
+) -> Result<I420Frame, FrameError> {
+    let (w, h) = (width & !1, height & !1);
+    let want = stride as usize * h.saturating_sub(1) as usize + w as usize * 4;
+    if data.len() < want || stride < w * 4 {
+        return Err(FrameError::Truncated {
+            format: "BGRX",
+            width,
+            height,
+            got: data.len(),
+            want,
+        });
+    }
+    let mut out = I420Frame::new(w, h)?;
+    with_planes(&mut out, |planar| {
+        yuvutils_rs::bgra_to_yuv420(
+            planar,
+            data,
+            stride,
+            YuvRange::Limited,
+            YuvStandardMatrix::Bt601,
+            YuvConversionMode::Balanced,
+        )
+    })?;
+    Ok(out)
+}
+
 /// Converts I420 to packed RGB (for tests and snapshots).
 pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
     let (w, h) = (frame.width(), frame.height());

@@ -12,6 +12,7 @@ pub mod codec;
 pub mod convert;
 pub mod feed;
 pub mod frame;
+pub mod screen;
 pub mod stamp;
 
 pub use frame::{FrameError, FrameReceiver, I420Frame};

@@ -46,7 +46,9 @@ struct State {
     /// Audio samples handed to microphones.
     samples: usize,
     frames: usize,
-    /// Tracks published: (connection number, "microphone" | "camera").
+    /// Tracks unpublished, by id.
+    unpublished: Vec<String>,
+    /// Tracks published: (connection number, "microphone" | "camera" | "screen").
     published: Vec<(usize, &'static str)>,
     next_id: u64,
     /// Connection attempts, successful or not.
@@ -226,6 +228,11 @@ impl FakeServer {
     }
 
     /// Waits while sends are held.
+    /// Tracks unpublished so far, by id.
+    pub fn unpublished(&self) -> Vec<String> {
+        self.state().unpublished.clone()
+    }
+
     /// Keys rooms were opened with or changed to: (connection number, key).
     pub fn keys(&self) -> Vec<(usize, lk::SharedKey)> {
         self.state().keys.clone()
@@ -429,6 +436,28 @@ impl Room for FakeRoom {
             }),
         );
         Ok(id)
+    }
+
+    fn new_screen(&self, width: u32, height: u32) -> Result<FakeCamera, RoomError> {
+        self.new_camera(width, height)
+    }
+
+    async fn publish_screen(&self, _screen: &FakeCamera) -> Result<String, RoomError> {
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        let mut s = self.server.state();
+        s.published.push((self.connection, "screen"));
+        s.next_id += 1;
+        Ok(format!("TR_screen{}", s.next_id))
+    }
+
+    async fn unpublish(&self, sid: &str) -> Result<(), RoomError> {
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        self.server.state().unpublished.push(sid.to_owned());
+        Ok(())
     }
 
     fn set_key(&self, key: &lk::SharedKey) -> Result<(), RoomError> {

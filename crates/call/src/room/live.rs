@@ -147,6 +147,40 @@ impl Room for LiveRoom {
         Ok(())
     }
 
+    fn new_screen(&self, width: u32, height: u32) -> Result<LiveCamera, RoomError> {
+        let source = lk::VideoSource::new(width, height)?;
+        let track = lk::LocalVideoTrack::new("screen", &source)?;
+        Ok(LiveCamera {
+            source,
+            track,
+            buffer: Arc::default(),
+        })
+    }
+
+    async fn publish_screen(&self, screen: &LiveCamera) -> Result<String, RoomError> {
+        let options = lk::PublishOptions {
+            source: lk::TrackSource::ScreenShare,
+            // One sharp layer: a simulcast layer a quarter the size would
+            // blur text at the receiver.
+            simulcast: false,
+            // Enough for text at full HD and 15 fps; a still page costs far
+            // less.
+            max_video_bitrate: Some((2_500_000, f64::from(tandem_media::screen::DEFAULT_FPS))),
+            keep_resolution: true,
+            ..Default::default()
+        };
+        let publication = self
+            .0
+            .local_participant()
+            .publish_track(screen.track.track(), options)
+            .await?;
+        Ok(publication.sid)
+    }
+
+    async fn unpublish(&self, sid: &str) -> Result<(), RoomError> {
+        Ok(self.0.local_participant().unpublish_track(sid).await?)
+    }
+
     fn set_key(&self, key: &lk::SharedKey) -> Result<(), RoomError> {
         // Index 0, where the JS SDK's key provider puts a new passphrase's
         // key too.

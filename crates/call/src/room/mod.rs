@@ -77,6 +77,17 @@ pub trait Room: Clone + Send + Sync + 'static {
         &self,
         camera: &Self::Camera,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// A new video track for a shared screen of `width`×`height` (not
+    /// published yet); pictures go in as a camera's do.
+    fn new_screen(&self, width: u32, height: u32) -> Result<Self::Camera, RoomError>;
+    /// Publishes a shared screen (source `screen_share`, resolution kept
+    /// over frame rate, one layer); its track id.
+    fn publish_screen(
+        &self,
+        screen: &Self::Camera,
+    ) -> impl Future<Output = Result<String, RoomError>> + Send;
+    /// Stops publishing the track `sid` (the others see it go).
+    fn unpublish(&self, sid: &str) -> impl Future<Output = Result<(), RoomError>> + Send;
     /// Replaces the shared key our media is encrypted with and others'
     /// media is decrypted with (a key change during an encrypted call).
     fn set_key(&self, key: &lk::SharedKey) -> Result<(), RoomError>;

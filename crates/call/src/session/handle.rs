@@ -31,6 +31,7 @@ pub(super) enum Command {
     SwitchSpeaker(SpeakerChoice),
     TestSpeaker,
     ChangeKey(tandem_lk::SharedKey, Reply),
+    Share(Option<tandem_media::screen::ScreenChoice>, Reply),
     Leave,
     End,
 }
@@ -41,6 +42,8 @@ pub(super) enum Command {
 pub(super) struct Shared {
     pub(super) video: Arc<Mutex<HashMap<String, FrameReceiver>>>,
     pub(super) received: Arc<Mutex<HashMap<String, Received>>>,
+    /// Others' shared screens, by identity.
+    pub(super) screens: Arc<Mutex<HashMap<String, FrameReceiver>>>,
 }
 
 impl Shared {
@@ -146,6 +149,21 @@ impl CallHandle {
         self.ask(|r| Command::Camera(on, r)).await
     }
 
+    /// Shares a screen or window (`Some`), or stops sharing (`None`); the
+    /// outcome once it has taken effect. A share that ends by itself (its
+    /// window closed) is said with a `ScreenShare` event and a warning.
+    pub async fn share_screen(
+        &self,
+        choice: Option<tandem_media::screen::ScreenChoice>,
+    ) -> Result<(), CallError> {
+        self.ask(|r| Command::Share(choice, r)).await
+    }
+
+    /// The newest picture of `identity`'s shared screen, while they share.
+    pub fn screen(&self, identity: &str) -> Option<FrameReceiver> {
+        self.shared.screens.lock().ok()?.get(identity).cloned()
+    }
+
     /// Changes the key of an end-to-end encrypted call: our media is
     /// encrypted, and others' decrypted, with `key` from now on (and after
     /// a rejoin). The others are told the key changed (never the key), and
@@ -242,5 +260,6 @@ mod tests {
         assert_eq!(h.test_speaker(), Err(CallError::Ended));
         let key = tandem_lk::SharedKey::from_passphrase("new").unwrap();
         assert_eq!(h.change_key(key).await, Err(CallError::Ended));
+        assert_eq!(h.share_screen(None).await, Err(CallError::Ended));
     }
 }

@@ -20,11 +20,13 @@ use super::privacy::Undecrypted;
 use super::reconnect::{self, Attempts, Next, Probe, Watch};
 use super::rejoin;
 use super::sender::{ChatJob, Recent, chat_sender};
+use super::share::{Share, play_screen, screen_gone};
 use super::types::{
     CallConfig, CallError, CallEvent, Device, EndReason, MediaError, SessionType, TokenSource,
 };
 use crate::platform::SessionInfo;
 use crate::room::{Connector, Room, RoomEvents};
+use tandem_media::screen::ScreenChoice;
 
 /// The data topic on which a participant says they changed the call's key
 /// (the payload is `{}`: never the key).
@@ -101,6 +103,10 @@ pub(super) struct InCall<C: Connector> {
     undecrypted: Option<Undecrypted>,
     /// Set when the room is left (there may be no room to end with).
     left: bool,
+    /// Our shared screen, while we share.
+    share: Option<Share<C::Room>>,
+    /// Others' shared-screen tracks: sid → identity.
+    screens: HashMap<String, String>,
 }
 
 impl<C: Connector> InCall<C> {
@@ -124,6 +130,8 @@ impl<C: Connector> InCall<C> {
         span.record("identity", room.identity());
         Self {
             undecrypted: s.cfg.e2ee.is_some().then(Undecrypted::default),
+            share: None,
+            screens: HashMap::new(),
             mic_on: s.cfg.mic_on,
             my_identity: room.identity(),
             s,
@@ -259,8 +267,49 @@ impl<C: Connector> InCall<C> {
         }
     }
 
+    /// Starts sharing `choice` (replacing a share running), or stops.
+    async fn share(&mut self, choice: Option<ScreenChoice>) -> Result<(), MediaError> {
+        if let Some(mut old) = self.share.take() {
+            old.unpublish(&self.room).await;
+            self.s.out.emit(CallEvent::ScreenShare {
+                identity: self.my_identity.clone(),
+                sharing: false,
+                name: Some(old.name()),
+            });
+        }
+        let Some(choice) = choice else {
+            return Ok(());
+        };
+        if self.s.cfg.session_type != SessionType::Video {
+            return Err(MediaError::NotBooked);
+        }
+        let share = Share::start(&self.room, choice).await?;
+        tracing::info!(what = %share.name(), "sharing a screen");
+        self.s.out.emit(CallEvent::ScreenShare {
+            identity: self.my_identity.clone(),
+            sharing: true,
+            name: Some(share.name()),
+        });
+        self.share = Some(share);
+        Ok(())
+    }
+
     fn on_tick(&mut self) -> Flow {
         self.s.step(Input::Tick);
+        if let Some(why) = self.share.as_ref().and_then(Share::ended) {
+            // The window closed, the display went: the call goes on.
+            tracing::info!(%why, "the shared screen ended by itself");
+            if let Some(mut s) = self.share.take() {
+                let room = self.room.clone();
+                tokio::spawn(async move { s.unpublish(&room).await });
+            }
+            self.s.out.emit(CallEvent::ScreenShare {
+                identity: self.my_identity.clone(),
+                sharing: false,
+                name: None,
+            });
+            self.s.out.emit(CallEvent::Warning(why));
+        }
         self.look_at_pictures();
         if let Some(u) = &mut self.undecrypted {
             for identity in u.due(now()) {
@@ -335,6 +384,9 @@ impl<C: Connector> InCall<C> {
                         error: "the call is reconnecting".into(),
                     });
                 }
+            }
+            Command::Share(choice, reply) => {
+                let _ = reply.send(self.share(choice).await.map_err(CallError::Share));
             }
             Command::ChangeKey(key, reply) => {
                 let _ = reply.send(self.change_key(key).await);
@@ -429,11 +481,33 @@ impl<C: Connector> InCall<C> {
             }
             lk::RoomEvent::ParticipantDisconnected { identity, .. } => {
                 self.watch.participant_left(&identity, now());
+                self.screens.retain(|_, who| *who != identity);
+                screen_gone(&identity, out, &self.s.shared);
                 if let Some(u) = &mut self.undecrypted {
                     u.gone(&identity);
                 }
                 self.s.shared.forget(&identity);
                 out.emit(CallEvent::ParticipantLeft { identity });
+            }
+            lk::RoomEvent::TrackSubscribed {
+                participant,
+                track,
+                publication,
+            } if publication
+                .as_ref()
+                .is_some_and(|p| p.source == lk::TrackSource::ScreenShare)
+                && track.kind() == lk::TrackKind::Video =>
+            {
+                self.screens
+                    .insert(track.sid().to_owned(), participant.clone());
+                if let Some(task) = play_screen(&participant, &track, out, &self.s.shared) {
+                    self.local.remote_tasks.push(task);
+                }
+            }
+            lk::RoomEvent::TrackUnsubscribed { participant, sid }
+                if self.screens.remove(&sid).is_some() =>
+            {
+                screen_gone(&participant, out, &self.s.shared);
             }
             lk::RoomEvent::TrackSubscribed {
                 participant,
@@ -651,6 +725,13 @@ impl<C: Connector> InCall<C> {
             self.recent.clone(),
         );
         self.local.republish(&self.room, self.mic_on).await;
+        if let Some(s) = &mut self.share {
+            s.republish(&self.room).await;
+        }
+        // Their shares come again with the new room's subscriptions.
+        for (_, who) in std::mem::take(&mut self.screens) {
+            screen_gone(&who, &self.s.out, &self.s.shared);
+        }
         self.announce_participants();
         self.connected.send_replace(true);
         let _ = self.chat.send(ChatJob::Resend(resend));

@@ -505,7 +505,7 @@ impl Meter {
 }
 
 /// Copies a received frame into an owned I420 picture (rounded down to even).
-fn to_frame(frame: &lk::VideoFrame) -> Option<I420Frame> {
+pub(super) fn to_frame(frame: &lk::VideoFrame) -> Option<I420Frame> {
     let (w, h) = (frame.width() & !1, frame.height() & !1);
     let mut out = I420Frame::new(w, h).ok()?;
     let src = frame.planes();

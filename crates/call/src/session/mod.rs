@@ -28,6 +28,7 @@ mod privacy;
 mod reconnect;
 mod rejoin;
 mod sender;
+mod share;
 #[cfg(test)]
 mod tests;
 mod types;

@@ -280,6 +280,10 @@ impl Call<'_> {
                             self.emit(CallEvent::ChatFailed { local_id, text, error: "the call is reconnecting".into() });
                         }
                     }
+                    Some(Command::Share(_, reply)) => {
+                        // Seed 004's platform has no screen sharing yet.
+                        let _ = reply.send(Err(CallError::Share(MediaError::NotBooked)));
+                    }
                     Some(Command::ChangeKey(_, reply)) => {
                         // Seed 004's calls have no LiveKit frame encryption.
                         let _ = reply.send(Err(CallError::NotEncrypted));

@@ -164,6 +164,9 @@ pub enum CallError {
     /// Unmuting failed: the microphone stays off (locally too).
     #[error("the microphone could not be turned on: {0}")]
     Unmute(RoomError),
+    /// Sharing could not start (or the call has no video): nothing is shared.
+    #[error("the screen could not be shared: {0}")]
+    Share(MediaError),
     /// The camera could not be turned on: it stays off.
     #[error("the camera could not be turned on: {0}")]
     CameraOn(MediaError),
@@ -192,6 +195,9 @@ pub enum MediaError {
         track: &'static str,
         error: RoomError,
     },
+    /// The screen could not be shared, or sharing stopped by itself.
+    #[error(transparent)]
+    Screen(#[from] tandem_media::screen::ScreenError),
     /// The booking has no such media (a chat or voice session's camera).
     #[error("this session has no video (booked as chat or voice)")]
     NotBooked,
@@ -272,6 +278,14 @@ pub enum CallEvent {
     Encryption {
         identity: String,
         state: lk::EncryptionState,
+    },
+    /// Someone started or stopped sharing a screen (ours under our own
+    /// identity, with what we share as `name`); theirs can be read with
+    /// [`super::CallHandle::screen`].
+    ScreenShare {
+        identity: String,
+        sharing: bool,
+        name: Option<String>,
     },
     /// A participant says they changed the call's key: their media reads
     /// only with the new one (ask for it).

@@ -1,0 +1,166 @@
+//! Sharing a screen: ours (a second video track, source `screen_share`,
+//! fed from a [`ScreenFeed`]) and others' (their shared screen, kept apart
+//! from their camera and readable with [`super::CallHandle::screen`]).
+
+use std::sync::Arc;
+
+use tandem_lk as lk;
+use tandem_media::screen::{self, ScreenChoice, ScreenFeed, ScreenStatus};
+use tracing::Instrument as _;
+
+use super::handle::{Out, Shared};
+use super::media::to_frame;
+use super::types::{CallEvent, MediaError};
+use crate::room::{CameraTrack, Room, RoomError};
+
+/// Our share while it runs.
+pub(super) struct Share<R: Room> {
+    feed: ScreenFeed,
+    track: R::Camera,
+    /// The published track's id in the current room.
+    sid: Option<String>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl<R: Room> Drop for Share<R> {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl<R: Room> Share<R> {
+    /// Starts capturing `choice` and publishes it in `room`.
+    pub(super) async fn start(room: &R, choice: ScreenChoice) -> Result<Self, MediaError> {
+        let fps = screen::DEFAULT_FPS;
+        let feed = tokio::task::spawn_blocking(move || screen::open(&choice, fps))
+            .await
+            .map_err(|e| MediaError::Thread(e.to_string()))??;
+        let f = feed.format();
+        let publish = |error: RoomError| MediaError::Publish {
+            track: "screen",
+            error,
+        };
+        let track = room.new_screen(f.width, f.height).map_err(publish)?;
+        let sid = room.publish_screen(&track).await.map_err(publish)?;
+        let task = pump(feed.frames(), feed.status(), track.clone());
+        Ok(Self {
+            feed,
+            track,
+            sid: Some(sid),
+            task,
+        })
+    }
+
+    /// What is shared.
+    pub(super) fn name(&self) -> String {
+        self.feed.name().to_owned()
+    }
+
+    /// Why the share ended by itself (the window closed…), once it has.
+    pub(super) fn ended(&self) -> Option<String> {
+        if !self.task.is_finished() {
+            return None;
+        }
+        Some(match self.feed.status().borrow().clone() {
+            ScreenStatus::Failed(e) => e.to_string(),
+            _ => "sharing stopped".into(),
+        })
+    }
+
+    /// Stops publishing (the capture stops when the share is dropped).
+    pub(super) async fn unpublish(&mut self, room: &R) {
+        if let Some(sid) = self.sid.take()
+            && let Err(e) = room.unpublish(&sid).await
+        {
+            tracing::warn!("unpublishing the shared screen failed: {e}");
+        }
+    }
+
+    /// Publishes the share again in a rejoined room.
+    pub(super) async fn republish(&mut self, room: &R) {
+        match room.publish_screen(&self.track).await {
+            Ok(sid) => self.sid = Some(sid),
+            Err(e) => tracing::warn!("republishing the shared screen failed: {e}"),
+        }
+    }
+}
+
+/// Hands each new picture to the track until the feed stops.
+fn pump<C: CameraTrack>(
+    mut frames: tandem_media::FrameReceiver,
+    mut status: tokio::sync::watch::Receiver<ScreenStatus>,
+    track: C,
+) -> tokio::task::JoinHandle<()> {
+    let span = tracing::info_span!("screen share");
+    tokio::spawn(
+        async move {
+            let (w, h) = track.resolution();
+            loop {
+                tokio::select! {
+                    changed = frames.changed() => {
+                        if changed.is_err() { return; }
+                        let Some(frame) = frames.borrow_and_update().clone() else { continue };
+                        let sent = if (frame.width(), frame.height()) == (w, h) {
+                            track.capture(&frame)
+                        } else {
+                            frame.scaled(w, h).is_ok_and(|f| track.capture(&f))
+                        };
+                        if !sent { return; }
+                    }
+                    changed = status.changed() => {
+                        if changed.is_err() || *status.borrow_and_update() != ScreenStatus::Running {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+        .instrument(span),
+    )
+}
+
+/// Starts receiving `identity`'s shared screen.
+pub(super) fn play_screen(
+    identity: &str,
+    track: &lk::Track,
+    out: &Out,
+    shared: &Shared,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let mut stream = lk::VideoStream::new(track, lk::VideoStreamOptions::default()).ok()?;
+    let (tx, rx) = tandem_media::frame::newest_frame_channel();
+    if let Ok(mut s) = shared.screens.lock() {
+        s.insert(identity.to_owned(), rx);
+    }
+    out.emit(CallEvent::ScreenShare {
+        identity: identity.to_owned(),
+        sharing: true,
+        name: None,
+    });
+    let span = tracing::info_span!("remote screen", participant = %identity);
+    Some(tokio::spawn(
+        async move {
+            while let Some(frame) = stream.next().await {
+                if let Some(f) = to_frame(&frame) {
+                    tx.send_replace(Some(Arc::new(f)));
+                }
+            }
+        }
+        .instrument(span),
+    ))
+}
+
+/// `identity` stopped sharing (or left).
+pub(super) fn screen_gone(identity: &str, out: &Out, shared: &Shared) {
+    let had = shared
+        .screens
+        .lock()
+        .map(|mut s| s.remove(identity).is_some())
+        .unwrap_or(false);
+    if had {
+        out.emit(CallEvent::ScreenShare {
+            identity: identity.to_owned(),
+            sharing: false,
+            name: None,
+        });
+    }
+}

@@ -1,0 +1,213 @@
+//! Sharing a screen and a window with `tandem-cli join --share`, on a real
+//! X11 screen (Xvfb), to LiveKit's Python SDK as the other person: it
+//! receives a `screen_share` track at the screen's size and sees the
+//! screen's colour; `/share off` removes the track; a shared window that
+//! closes ends the share, says so, and the call goes on.
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::sync::mpsc::Receiver;
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_testkit::display::Xvfb;
+use tandem_testkit::peer::Peer;
+use tandem_testkit::{process, token};
+use x11rb::connection::Connection as _;
+use x11rb::protocol::xproto::{
+    ChangeWindowAttributesAux, ConnectionExt as _, CreateWindowAux, PropMode, WindowClass,
+};
+use x11rb::wrapper::ConnectionExt as _;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
+
+/// The screen's colour, and the window's.
+const SCREEN: [u8; 3] = [0x33, 0x66, 0xcc];
+const WINDOW: [u8; 3] = [0xe0, 0x90, 0x20];
+
+fn pixel([r, g, b]: [u8; 3]) -> u32 {
+    u32::from_be_bytes([0, r, g, b])
+}
+
+/// The first line containing `want` within 20 s, or a panic naming what
+/// was said instead.
+fn wait(lines: &Receiver<String>, want: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let mut said = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains(want) => return l,
+            Ok(l) => said.push(l),
+            Err(_) => break,
+        }
+    }
+    panic!("tandem-cli never said {want:?}; said {said:#?}");
+}
+
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn near(c: &serde_json::Value, want: [u8; 3]) -> bool {
+    c.as_array().is_some_and(|c| {
+        c.len() == 3
+            && c.iter()
+                .zip(want)
+                .all(|(v, w)| v.as_i64().is_some_and(|v| (v - i64::from(w)).abs() < 24))
+    })
+}
+
+#[test]
+fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
+    tandem_testkit::media_test(
+        "a_screen_and_a_window_are_shared_to_the_python_sdk",
+        |ip| async move {
+            let xvfb = Xvfb::start(800, 600);
+            // The screen: one colour all over.
+            let (x, n) = x11rb::connect(Some(&xvfb.display)).unwrap();
+            let root = x.setup().roots[n].root;
+            x.change_window_attributes(
+                root,
+                &ChangeWindowAttributesAux::new().background_pixel(pixel(SCREEN)),
+            )
+            .unwrap();
+            x.clear_area(false, root, 0, 0, 0, 0).unwrap();
+            x.flush().unwrap();
+
+            // What can be shared, as a person lists it.
+            let devices = Command::new(BIN)
+                .arg("devices")
+                .env("DISPLAY", &xvfb.display)
+                .output()
+                .unwrap();
+            let listed = String::from_utf8_lossy(&devices.stdout);
+            assert!(
+                listed.contains("screen:0") && listed.contains("(800×600)"),
+                "{listed}"
+            );
+
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let mut peer = Peer::python("peer", &ds.url(), &token::join("share", "peer"))
+                .await
+                .unwrap();
+            let mut cmd = Command::new(BIN);
+            cmd.args([
+                "join",
+                "--url",
+                &ds.url(),
+                "--token",
+                &token::join("share", "tandem"),
+            ])
+            .args([
+                "--camera",
+                "none",
+                "--mic",
+                "silence",
+                "--speaker",
+                "none",
+                "--stats",
+                "0",
+            ])
+            .args(["--share", "screen:0"])
+            .env("DISPLAY", &xvfb.display)
+            .stdin(Stdio::piped());
+            let (cli, says) = process::spawn_lines(&mut cmd);
+            // Killed if the test fails, so it never outlives it.
+            let mut cli = Killed(cli);
+            let mut stdin = cli.0.stdin.take().unwrap();
+            wait(&says, "sharing Entire screen as tandem");
+            peer.expect(
+                "track_subscribed",
+                json!({"identity": "tandem", "source": "SOURCE_SCREENSHARE", "kind": "video"}),
+            )
+            .await
+            .unwrap();
+            peer.stats_until(Duration::from_secs(20), |s| {
+                let v = &s["video"]["tandem"];
+                v["width"] == 800 && v["height"] == 600 && near(&v["color"], SCREEN)
+            })
+            .await
+            .expect("the peer did not see the screen at its size and colour");
+
+            // Stopping removes the track.
+            writeln!(stdin, "/share off").unwrap();
+            wait(&says, "tandem stopped sharing");
+            peer.expect(
+                "track_unsubscribed",
+                json!({"identity": "tandem", "kind": "video"}),
+            )
+            .await
+            .unwrap();
+
+            // A window (no window manager here: the root's titled children).
+            let win = x.generate_id().unwrap();
+            x.create_window(
+                x11rb::COPY_DEPTH_FROM_PARENT,
+                win,
+                root,
+                100,
+                80,
+                320,
+                240,
+                0,
+                WindowClass::INPUT_OUTPUT,
+                0,
+                &CreateWindowAux::new().background_pixel(pixel(WINDOW)),
+            )
+            .unwrap();
+            x.change_property8(
+                PropMode::REPLACE,
+                win,
+                x11rb::protocol::xproto::AtomEnum::WM_NAME,
+                x11rb::protocol::xproto::AtomEnum::STRING,
+                b"Training plan",
+            )
+            .unwrap();
+            x.map_window(win).unwrap();
+            x.flush().unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            let id = format!("window:{win:#x}");
+            writeln!(stdin, "/share {id}").unwrap();
+            wait(&says, "sharing Training plan as tandem");
+            peer.stats_until(Duration::from_secs(20), |s| {
+                let v = &s["video"]["tandem"];
+                v["width"] == 320 && v["height"] == 240 && near(&v["color"], WINDOW)
+            })
+            .await
+            .expect("the peer did not see the window at its size and colour");
+
+            // The window closes: sharing ends and says why; the call goes on.
+            x.destroy_window(win).unwrap();
+            x.flush().unwrap();
+            let warning = wait(&says, "warning: sharing stopped");
+            assert!(warning.contains("window"), "{warning}");
+            peer.expect(
+                "track_unsubscribed",
+                json!({"identity": "tandem", "kind": "video"}),
+            )
+            .await
+            .unwrap();
+            writeln!(stdin, "still here").unwrap();
+            peer.expect("chat", json!({"sender": "tandem", "text": "still here"}))
+                .await
+                .expect("the call did not go on after the shared window closed");
+
+            assert!(
+                process::interrupt(&mut cli.0),
+                "tandem-cli did not stop on Ctrl-C"
+            );
+            peer.disconnect().await.unwrap();
+            ds.stop().await;
+            drop(xvfb);
+        },
+    );
+}
