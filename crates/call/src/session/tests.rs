@@ -483,3 +483,54 @@ async fn the_key_of_an_encrypted_call_changes_and_the_others_are_told() {
     assert!(server.keys().is_empty());
     assert!(server.data(KEY_CHANGED_TOPIC).is_empty());
 }
+
+/// Sharing the synthetic screen: published as a screen track, said with
+/// what is shared, published again after a rejoin, unpublished on stop; a
+/// voice booking does not share.
+#[tokio::test]
+async fn a_shared_screen_is_published_kept_across_a_rejoin_and_stopped() {
+    use tandem_media::screen::ScreenChoice;
+    let (server, sharing, mut events) = call(SessionType::Video);
+    connected(&mut events).await;
+    sharing
+        .share_screen(Some(ScreenChoice::Synthetic))
+        .await
+        .unwrap();
+    let said = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ScreenShare { .. })
+    })
+    .await;
+    assert_eq!(
+        said,
+        CallEvent::ScreenShare {
+            identity: "alice".into(),
+            sharing: true,
+            name: Some("synthetic screen".into())
+        }
+    );
+    assert!(server.published().contains(&(1, "screen")));
+    lose_room(&server, &mut events, Door::Open).await;
+    connected(&mut events).await;
+    until("the share published again", || {
+        server.published().contains(&(2, "screen"))
+    })
+    .await;
+    sharing.share_screen(None).await.unwrap();
+    assert_eq!(server.unpublished().len(), 1, "the rejoined room's track");
+    let said = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ScreenShare { .. })
+    })
+    .await;
+    assert!(matches!(
+        said,
+        CallEvent::ScreenShare { sharing: false, .. }
+    ));
+
+    let (server, voice, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    assert_eq!(
+        voice.share_screen(Some(ScreenChoice::Synthetic)).await,
+        Err(CallError::Share(MediaError::NotBooked))
+    );
+    assert!(!server.published().iter().any(|(_, t)| *t == "screen"));
+}
