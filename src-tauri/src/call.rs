@@ -219,9 +219,15 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
         CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
-        // The app has no sharing controls or share view yet (issue 20): the
-        // engine's events wait for them.
-        CallEvent::ScreenShare { .. } => return None,
+        CallEvent::ScreenShare {
+            identity,
+            sharing,
+            name,
+        } => CallUpdate::ScreenShare {
+            identity,
+            sharing,
+            name,
+        },
         CallEvent::Encryption { identity, state } => match state {
             EncryptionState::Ok | EncryptionState::KeyRatcheted => CallUpdate::Encryption {
                 identity,
@@ -276,6 +282,44 @@ pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result
 #[specta::specta]
 pub(crate) async fn call_set_camera(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
     Ok(running(&state)?.set_camera(on).await?)
+}
+
+/// The screens and windows that can be shared (the app's own windows left
+/// out).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn screens_list() -> Result<Vec<crate::dto::ScreenEntry>, AppError> {
+    use tandem_call::media::screen::{self, ScreenKind};
+    let listed = tokio::task::spawn_blocking(screen::list_screens)
+        .await
+        .map_err(|e| AppError::new(ErrorCode::Internal, e.to_string()))?;
+    let list = listed?;
+    Ok(list
+        .into_iter()
+        .map(|s| crate::dto::ScreenEntry {
+            id: s.id,
+            name: s.name,
+            screen: s.kind == ScreenKind::Screen,
+            width: s.width,
+            height: s.height,
+        })
+        .collect())
+}
+
+/// Shares a screen or window by its id (`null`: stops sharing).
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_share(
+    state: State<'_, AppState>,
+    id: Option<String>,
+) -> Result<(), AppError> {
+    use tandem_call::media::screen::ScreenChoice;
+    if id.as_deref().is_some_and(|i| i.is_empty() || i.len() > 200) {
+        return Err(AppError::invalid("Choose a screen or window to share."));
+    }
+    Ok(running(&state)?
+        .share_screen(id.map(ScreenChoice::Id))
+        .await?)
 }
 
 /// The key a typed passphrase gives, or why it cannot be one.

@@ -114,6 +114,20 @@ pub struct DeviceList {
     pub speakers: Vec<DeviceEntry>,
 }
 
+/// A screen or window that can be shared.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct ScreenEntry {
+    /// Passed back to share it.
+    pub id: String,
+    /// A monitor's name or a window's title: text, never markup.
+    pub name: String,
+    /// A whole screen (false: one window).
+    pub screen: bool,
+    pub width: u32,
+    pub height: u32,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceEntry {
@@ -279,6 +293,14 @@ pub enum CallUpdate {
     Encryption {
         identity: String,
         working: bool,
+    },
+    /// Someone started or stopped sharing a screen (we, under our own
+    /// identity, with what we share as `name`). Theirs is video source
+    /// `screen:<identity>`.
+    ScreenShare {
+        identity: String,
+        sharing: bool,
+        name: Option<String>,
     },
     /// A participant changed the call's passphrase: their media reads only
     /// with the new one (ask the person for it).

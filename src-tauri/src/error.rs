@@ -88,6 +88,12 @@ fn sentence(s: String) -> String {
     }
 }
 
+impl From<tandem_call::media::screen::ScreenError> for AppError {
+    fn from(e: tandem_call::media::screen::ScreenError) -> Self {
+        Self::new(ErrorCode::Device, sentence(e.to_string()))
+    }
+}
+
 impl From<tandem_call::link::LinkError> for AppError {
     fn from(e: tandem_call::link::LinkError) -> Self {
         Self::invalid(e.0)

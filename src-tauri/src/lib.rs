@@ -103,8 +103,12 @@ impl AppState {
         }
     }
 
-    /// Frames of `source`: "local" is our camera (in a call, or the preview).
+    /// Frames of `source`: "local" is our camera (in a call, or the
+    /// preview), `screen:<identity>` someone's shared screen.
     fn video(&self, source: &str) -> Option<tandem_call::media::FrameReceiver> {
+        if let Some(identity) = source.strip_prefix("screen:") {
+            return self.call()?.screen(identity);
+        }
         let identity = if source == "local" {
             LOCAL_VIDEO
         } else {
@@ -181,6 +185,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_set_mic,
             call::call_set_camera,
             call::call_change_passphrase,
+            call::call_share,
+            call::screens_list,
             call::call_send_chat,
             call::call_switch_device,
             call::call_leave,
@@ -382,6 +388,43 @@ pub fn run() -> anyhow::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    /// Every command the UI's bindings can invoke is declared to Tauri's
+    /// build step and allowed by the capability, and nothing more: a
+    /// command missing from either is refused in the real app only.
+    #[test]
+    fn every_command_is_declared_and_allowed_exactly_once() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let read = |p: &str| std::fs::read_to_string(dir.join(p)).unwrap_or_default();
+        let quoted_after = |text: &str, marker: &str| -> Vec<String> {
+            let mut out: Vec<String> = text
+                .split(marker)
+                .skip(1)
+                .filter_map(|rest| rest.split('"').next().map(str::to_owned))
+                .collect();
+            out.sort();
+            out
+        };
+        let invoked = quoted_after(&read("../ui/src/lib/ipc/bindings.ts"), "__TAURI_INVOKE(\"");
+        let build = read("build.rs");
+        let declared_list = build
+            .split("const COMMANDS")
+            .nth(1)
+            .and_then(|r| r.split("];").next())
+            .unwrap_or_default();
+        let declared = quoted_after(declared_list, "\n    \"");
+        let allowed: Vec<String> = {
+            let mut a: Vec<String> = quoted_after(&read("capabilities/main.json"), "\"allow-")
+                .into_iter()
+                .map(|c| c.replace('-', "_"))
+                .collect();
+            a.sort();
+            a
+        };
+        assert!(!invoked.is_empty(), "no commands found in the bindings");
+        assert_eq!(declared, invoked, "build.rs COMMANDS against the bindings");
+        assert_eq!(allowed, invoked, "capabilities/main.json against the bindings");
+    }
+
     #[test]
     fn the_webview_shows_only_the_apps_own_pages() {
         let ok = |u: &str| {

@@ -53,6 +53,13 @@ export const commands = {
 	 *  same one; the other is told it changed, never what to).
 	 */
 	callChangePassphrase: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("call_change_passphrase", { passphrase })),
+	/**  Shares a screen or window by its id (`null`: stops sharing). */
+	callShare: (id: string | null) => typedError<null, AppError>(__TAURI_INVOKE("call_share", { id })),
+	/**
+	 *  The screens and windows that can be shared (the app's own windows left
+	 *  out).
+	 */
+	screensList: () => typedError<ScreenEntry[], AppError>(__TAURI_INVOKE("screens_list")),
 	/**  Sends a chat message; returns the id its `chatSent`/`chatFailed` carries. */
 	callSendChat: (text: string) => typedError<number, AppError>(__TAURI_INVOKE("call_send_chat", { text })),
 	/**  Moves the call to another device. */
@@ -140,6 +147,12 @@ video?: boolean | null; muted: boolean } |
  */
 { type: "encryption"; identity: string; working: boolean } | 
 /**
+ *  Someone started or stopped sharing a screen (we, under our own
+ *  identity, with what we share as `name`). Theirs is video source
+ *  `screen:<identity>`.
+ */
+{ type: "screenShare"; identity: string; sharing: boolean; name?: string | null } | 
+/**
  *  A participant changed the call's passphrase: their media reads only
  *  with the new one (ask the person for it).
  */
@@ -162,6 +175,12 @@ video: boolean | null; muted: boolean } |
  *  `working`, or their media does not decrypt (`failing`).
  */
 { type: "encryption"; identity: string; working: boolean } | 
+/**
+ *  Someone started or stopped sharing a screen (we, under our own
+ *  identity, with what we share as `name`). Theirs is video source
+ *  `screen:<identity>`.
+ */
+{ type: "screenShare"; identity: string; sharing: boolean; name: string | null } | 
 /**
  *  A participant changed the call's passphrase: their media reads only
  *  with the new one (ask the person for it).
@@ -495,6 +514,18 @@ export type ProfileId =
 
 /**  A participant's link quality. */
 export type Quality = "excellent" | "good" | "poor" | "lost";
+
+/**  A screen or window that can be shared. */
+export type ScreenEntry = {
+	/**  Passed back to share it. */
+	id: string,
+	/**  A monitor's name or a window's title: text, never markup. */
+	name: string,
+	/**  A whole screen (false: one window). */
+	screen: boolean,
+	width: number,
+	height: number,
+};
 
 /**  What was booked; it decides what is published. (`SessionKind` to the UI.) */
 export type SessionKind = 
