@@ -159,6 +159,7 @@ test('more than two people: a grid and a participant list', async ({ page }) => 
 test('voice-only and chat-only sessions offer only what they use', async ({ page }) => {
   await joinCall(page, 1);
   await expect(page.getByTestId('toggle-camera')).toHaveCount(0);
+  await expect(page.getByTestId('share')).toHaveCount(0);
   await expect(page.getByTestId('toggle-mic')).toBeVisible();
   await expect(page.getByTestId('pip')).toHaveCount(0);
   await expect(page.getByTestId('remote-video')).toHaveCount(0);
@@ -209,3 +210,40 @@ for (const [code, message, title] of failures) {
     await expect(page.getByTestId('screen-connect')).toBeVisible();
   });
 }
+
+test('sharing: pick a window, the bar says so and stops it; the coach\'s share shows large, then the layout comes back', async ({ page }) => {
+  const problems = watchProblems(page);
+  await joinCall(page);
+  // Ours: the picker names screens and windows as text.
+  await page.getByTestId('share').click();
+  await expect(page.getByTestId('share-choice')).toHaveCount(2);
+  await expect(page.getByTestId('share-picker')).toContainText('Training plan <draft>');
+  await shot(page, 'call-share-picker');
+  await page.getByTestId('share-choice').filter({ hasText: 'Training plan' }).click();
+  await expect(page.getByTestId('share-picker')).toHaveCount(0);
+  await expect(page.getByTestId('sharing-bar')).toHaveText(/You are sharing Training plan <draft>/);
+  await expect(page.getByTestId('share')).toContainText('Stop sharing');
+  await page.getByTestId('sharing-bar').getByRole('button', { name: 'Stop sharing' }).click();
+  await expect(page.getByTestId('sharing-bar')).toHaveCount(0);
+  await expect.poll(() => page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'callShare').map((c: any) => c.args[0]))).toEqual(['window:0x2a00004', null]);
+  // The keyboard opens the picker too; the shared window then closes by itself.
+  await page.keyboard.press('Control+Shift+S');
+  await page.getByTestId('share-choice').first().click();
+  await expect(page.getByTestId('sharing-bar')).toContainText('Entire screen');
+  await page.evaluate(() => (window as any).__fake.sharedWindowCloses());
+  await expect(page.getByTestId('sharing-bar')).toHaveCount(0);
+  await expect(page.getByText('sharing stopped: the shared window was closed')).toBeVisible();
+
+  // Theirs: large, the cameras beside it; gone when they stop.
+  await page.evaluate(() => (window as any).__fake.coachShares(true));
+  await expect(page.getByTestId('screen-video')).toHaveAttribute('data-has-video', 'true');
+  await expect(page.getByTestId('screen-label')).toHaveText("Coach Alex's screen");
+  await expect(page.getByTestId('remote-video')).toBeVisible();
+  // The shared page's light grey, not a camera's colour.
+  await expect.poll(async () => Math.min(...(await centreColour(page, '[data-testid=screen-video]')))).toBeGreaterThan(200);
+  await shot(page, 'call-share-remote');
+  await page.evaluate(() => (window as any).__fake.coachShares(false));
+  await expect(page.getByTestId('screen-video')).toHaveCount(0);
+  await expect(page.getByTestId('remote-video')).toBeVisible();
+  expect(problems).toEqual([]);
+});

@@ -23,6 +23,7 @@ type Listener<T> = (v: T) => void;
 /// Colours as YUV (BT.601 limited range).
 const TEAL = [111, 150, 84] as const; // ≈ rgb(0,128,128)
 const ORANGE = [136, 56, 186] as const; // ≈ rgb(230,120,30)
+const PAPER = [219, 128, 128] as const; // ≈ rgb(235,235,235): a shared page
 
 export interface FakeOptions {
   /// Start signed out with no platforms.
@@ -55,6 +56,10 @@ export class FakeIpc implements Ipc {
   /// The passphrase the fake coach's media is encrypted with.
   private coachPassphrase = 'coach-passphrase';
   remoteVideo = true;
+  /// The coach is sharing a screen.
+  coachSharing = false;
+  /// What we share (its name), if anything.
+  private sharing: string | null = null;
   failJoin: AppError | null;
   /// When set, turning the microphone on fails with this (as when the
   /// engine cannot unmute the track).
@@ -348,6 +353,34 @@ export class FakeIpc implements Ipc {
     this.emit({ type: 'keyChanged', identity: 'coach' });
     this.emit({ type: 'encryption', identity: 'coach', working: false });
   }
+  async screensList() {
+    this.log('screensList');
+    return [
+      { id: 'screen:0', name: 'Entire screen', screen: true, width: 1920, height: 1080 },
+      { id: 'window:0x2a00004', name: 'Training plan <draft>', screen: false, width: 1200, height: 800 },
+    ];
+  }
+  async callShare(id: string | null) {
+    this.log('callShare', id);
+    this.needCall();
+    if (id === 'window:gone') {
+      throw new IpcError({ code: 'device', message: 'Your screen could not be shared: "window:gone" cannot be shared: it is not open (any more).' });
+    }
+    if (this.sharing) this.emit({ type: 'screenShare', identity: 'me', sharing: false, name: this.sharing });
+    this.sharing = id === null ? null : (await this.screensList()).find((s) => s.id === id)?.name ?? id;
+    if (this.sharing) this.emit({ type: 'screenShare', identity: 'me', sharing: true, name: this.sharing });
+  }
+  /// As if the coach started or stopped sharing a screen.
+  coachShares(on: boolean) {
+    this.coachSharing = on;
+    this.emit({ type: 'screenShare', identity: 'coach', sharing: on, name: null });
+  }
+  /// As if the window we share closed.
+  sharedWindowCloses() {
+    this.sharing = null;
+    this.emit({ type: 'screenShare', identity: 'me', sharing: false, name: null });
+    this.emit({ type: 'warning', message: 'sharing stopped: the shared window was closed' });
+  }
   async callSetCamera(on: boolean) {
     this.log('callSetCamera', on);
     this.needCall();
@@ -438,7 +471,8 @@ export class FakeIpc implements Ipc {
 
   async frame(_view: string, source: string, after: number, width: number, height: number, signal: AbortSignal): Promise<FrameResult> {
     const local = source === 'local';
-    if (local ? !this.cameraOn : !this.remoteVideo) return 'no-video';
+    const screen = source === 'screen:coach';
+    if (screen ? !this.coachSharing : local ? !this.cameraOn : !this.remoteVideo) return 'no-video';
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, 33);
       signal.addEventListener('abort', () => {
@@ -446,7 +480,7 @@ export class FakeIpc implements Ipc {
         reject(new DOMException('aborted', 'AbortError'));
       });
     });
-    return synthFrame(after + 1, width, height, local ? TEAL : ORANGE);
+    return synthFrame(after + 1, width, height, screen ? PAPER : local ? TEAL : ORANGE);
   }
 }
 

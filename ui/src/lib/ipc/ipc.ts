@@ -13,6 +13,7 @@ import type {
   NewPlatform_Serialize,
   Platform_Serialize,
   PreviewState_Serialize,
+  ScreenEntry,
   SignIn,
   UpdateInfo_Serialize,
 } from './bindings';
@@ -28,7 +29,7 @@ export type Platform = Platform_Serialize;
 export type PreviewState = PreviewState_Serialize;
 export type AppStatus = AppStatus_Serialize;
 export type UpdateInfo = UpdateInfo_Serialize;
-export type { AppError, DeviceKind, DeviceList, SignIn };
+export type { AppError, DeviceKind, DeviceList, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
 /// A failed command, as thrown to the UI: branch on `code`, show `message`.
@@ -91,6 +92,8 @@ export interface Ipc {
   callSetMic(on: boolean): Promise<void>;
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
+  screensList(): Promise<ScreenEntry[]>;
+  callShare(id: string | null): Promise<void>;
   callSendChat(text: string): Promise<number>;
   callSwitchDevice(device: DeviceKind, id: string | null): Promise<void>;
   callLeave(): Promise<void>;

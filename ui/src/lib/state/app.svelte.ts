@@ -211,6 +211,17 @@ export class AppModel {
     }
   }
 
+  /// Shares a screen or window (`null`: stops); why it could not, or null.
+  async share(id: string | null): Promise<string | null> {
+    if (!this.call) return 'The call has already ended.';
+    try {
+      await this.ipc.callShare(id);
+      return null;
+    } catch (e) {
+      return asAppError(e).message;
+    }
+  }
+
   /// Changes the encrypted call's passphrase; why it could not, or null.
   async changePassphrase(passphrase: string): Promise<string | null> {
     if (!this.call) return 'The call has already ended.';

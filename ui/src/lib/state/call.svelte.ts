@@ -60,6 +60,10 @@ export class CallModel {
   /// link's), and whose media decrypts (identity → working).
   encrypted = $state(false);
   decrypting = $state<Record<string, boolean>>({});
+  /// What we share (its name), while we share.
+  myShare = $state<string | null>(null);
+  /// Who shares a screen (the newest share is shown).
+  sharers = $state<string[]>([]);
   /// Names of those who changed the passphrase since we last set ours.
   keyChangedBy = $state<string[]>([]);
   ended = $state<Ended | null>(null);
@@ -95,6 +99,11 @@ export class CallModel {
     this.kind = kind;
     this.otherName = otherName;
     this.paidMinutes = paidMinutes;
+  }
+
+  /// Whose shared screen is shown large (the newest sharer's).
+  get shownShare(): string | null {
+    return this.sharers.at(-1) ?? null;
   }
 
   get reconnecting(): boolean {
@@ -163,6 +172,7 @@ export class CallModel {
       }
       case 'participantLeft':
         this.participants = this.participants.filter((p) => p.identity !== u.identity);
+        this.sharers = this.sharers.filter((s) => s !== u.identity);
         this.speaking = this.speaking.filter((s) => s !== u.identity);
         break;
       case 'muted': {
@@ -216,6 +226,14 @@ export class CallModel {
       case 'encryption':
         this.encrypted = true;
         this.decrypting[u.identity] = u.working;
+        break;
+      case 'screenShare':
+        if (u.identity === this.identity) {
+          this.myShare = u.sharing ? (u.name ?? 'your screen') : null;
+        } else {
+          this.sharers = this.sharers.filter((s) => s !== u.identity);
+          if (u.sharing) this.sharers = [...this.sharers, u.identity];
+        }
         break;
       case 'keyChanged': {
         const name = this.nameOf(u.identity);
