@@ -422,7 +422,10 @@ mod tests {
         };
         assert!(!invoked.is_empty(), "no commands found in the bindings");
         assert_eq!(declared, invoked, "build.rs COMMANDS against the bindings");
-        assert_eq!(allowed, invoked, "capabilities/main.json against the bindings");
+        assert_eq!(
+            allowed, invoked,
+            "capabilities/main.json against the bindings"
+        );
     }
 
     #[test]
