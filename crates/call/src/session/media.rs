@@ -383,13 +383,7 @@ fn pump_camera<C: CameraTrack>(
                 changed = frames.changed() => {
                     if changed.is_err() { return; }
                     let Some(frame) = frames.borrow_and_update().clone() else { continue };
-                    let scaled;
-                    let frame = if (frame.width(), frame.height()) == (w, h) {
-                        &*frame
-                    } else {
-                        match frame.scaled(w, h) { Ok(f) => { scaled = f; &scaled } Err(_) => continue }
-                    };
-                    if !track.capture(frame) { return; }
+                    if !send_at(&track, &frame, (w, h)) { return; }
                 }
                 changed = status.changed() => {
                     if changed.is_err() { return; }
@@ -401,6 +395,18 @@ fn pump_camera<C: CameraTrack>(
             }
         }
     }.instrument(span))
+}
+
+/// Hands `frame` to `track` at `size` (scaled when it differs; a frame that
+/// cannot be scaled is skipped); false once the track is gone for good.
+pub(super) fn send_at<C: CameraTrack>(track: &C, frame: &I420Frame, size: (u32, u32)) -> bool {
+    if (frame.width(), frame.height()) == size {
+        track.capture(frame)
+    } else {
+        frame
+            .scaled(size.0, size.1)
+            .map_or(true, |f| track.capture(&f))
+    }
 }
 
 /// Starts playing a remote track: audio into the speaker's mix, video into

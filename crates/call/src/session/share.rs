@@ -9,7 +9,7 @@ use tandem_media::screen::{self, ScreenChoice, ScreenFeed, ScreenStatus};
 use tracing::Instrument as _;
 
 use super::handle::{Out, Shared};
-use super::media::to_frame;
+use super::media::{send_at, to_frame};
 use super::types::{CallEvent, MediaError};
 use crate::room::{CameraTrack, Room, RoomError};
 
@@ -100,12 +100,7 @@ fn pump<C: CameraTrack>(
                     changed = frames.changed() => {
                         if changed.is_err() { return; }
                         let Some(frame) = frames.borrow_and_update().clone() else { continue };
-                        let sent = if (frame.width(), frame.height()) == (w, h) {
-                            track.capture(&frame)
-                        } else {
-                            frame.scaled(w, h).is_ok_and(|f| track.capture(&f))
-                        };
-                        if !sent { return; }
+                        if !send_at(&track, &frame, (w, h)) { return; }
                     }
                     changed = status.changed() => {
                         if changed.is_err() || *status.borrow_and_update() != ScreenStatus::Running {
