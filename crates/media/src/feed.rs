@@ -11,8 +11,26 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::camera::CaptureFormat;
 use crate::frame::{FrameReceiver, I420Frame, newest_frame_channel};
+
+/// The picture size and rate a source delivers (or a camera is asked for).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaptureFormat {
+    pub width: u32,
+    pub height: u32,
+    pub fps: u32,
+}
+
+impl Default for CaptureFormat {
+    /// 1280×720 at 30 frames a second.
+    fn default() -> Self {
+        Self {
+            width: 1280,
+            height: 720,
+            fps: 30,
+        }
+    }
+}
 
 /// Where a feed is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,6 +7,7 @@ mod pattern;
 pub use native::{NativeCamera, list_cameras};
 pub use pattern::{PatternColour, TestPattern};
 
+pub use crate::feed::CaptureFormat;
 use crate::feed::{Feed, FeedStatus, Source};
 use crate::frame::{FrameError, I420Frame};
 
@@ -17,25 +18,6 @@ pub struct CameraInfo {
     pub id: String,
     /// What a person would call it.
     pub name: String,
-}
-
-/// The picture size and rate a camera should deliver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CaptureFormat {
-    pub width: u32,
-    pub height: u32,
-    pub fps: u32,
-}
-
-impl Default for CaptureFormat {
-    /// 1280×720 at 30 frames a second.
-    fn default() -> Self {
-        Self {
-            width: 1280,
-            height: 720,
-            fps: 30,
-        }
-    }
 }
 
 /// What can go wrong with a camera.

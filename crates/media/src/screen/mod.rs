@@ -12,7 +12,7 @@ mod x11;
 
 pub use synthetic::{BLOCKS as SYNTHETIC_BLOCKS, Synthetic};
 
-use crate::camera::CaptureFormat;
+use crate::feed::CaptureFormat;
 use crate::feed::{Feed, FeedStatus, Source};
 use crate::frame::{FrameError, I420Frame, fit};
 

@@ -3,8 +3,8 @@
 //! receiver gets can be checked for sharpness and colour without a display.
 
 use super::{Pace, ScreenError, ScreenSource, now_us};
-use crate::camera::CaptureFormat;
 use crate::convert::bgrx_to_i420;
+use crate::feed::CaptureFormat;
 use crate::frame::I420Frame;
 
 /// The blocks' colours (red, green, blue), top to bottom at the right.

@@ -11,8 +11,8 @@ use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, ImageFormat, MapStat
 use x11rb::rust_connection::RustConnection;
 
 use super::{Pace, ScreenError, ScreenInfo, ScreenKind, ScreenSource, now_us, sent_size};
-use crate::camera::CaptureFormat;
 use crate::convert::bgrx_to_i420;
+use crate::feed::CaptureFormat;
 use crate::frame::I420Frame;
 
 fn failed(e: impl std::fmt::Display) -> ScreenError {
