@@ -219,6 +219,15 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
         CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
+        CallEvent::ShareOffered(why_not) => CallUpdate::ShareOffered {
+            why_not: why_not.map(|e| {
+                let why = e.to_string();
+                let mut c = why.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or(why)
+            }),
+        },
         CallEvent::ScreenShare {
             identity,
             sharing,

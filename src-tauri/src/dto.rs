@@ -294,6 +294,10 @@ pub enum CallUpdate {
         identity: String,
         working: bool,
     },
+    /// Whether we may share a screen (`whyNot` null), or why not.
+    ShareOffered {
+        why_not: Option<String>,
+    },
     /// Someone started or stopped sharing a screen (we, under our own
     /// identity, with what we share as `name`). Theirs is video source
     /// `screen:<identity>`.

@@ -247,3 +247,16 @@ test('sharing: pick a window, the bar says so and stops it; the coach\'s share s
   await expect(page.getByTestId('remote-video')).toBeVisible();
   expect(problems).toEqual([]);
 });
+
+test('a token without screen sharing: the Share button says why and opens nothing', async ({ page }) => {
+  await toPrejoin(page);
+  await page.evaluate(() => ((window as any).__fake.shareForbidden = true));
+  await page.getByTestId('display-name').fill('Sam Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');
+  const share = page.getByTestId('share');
+  await expect(share).toBeDisabled();
+  await expect(share).toHaveAttribute('title', "The platform's token does not allow sharing a screen");
+  await page.keyboard.press('Control+Shift+S');
+  await expect(page.getByTestId('share-picker')).toHaveCount(0);
+});

@@ -707,6 +707,8 @@ fn print_event(ev: &CallEvent) {
         CallEvent::Encryption { identity, state } => {
             say!("encryption of {}: {state:?}", identity.escape_debug())
         }
+        CallEvent::ShareOffered(None) => {}
+        CallEvent::ShareOffered(Some(why)) => say!("sharing a screen is not offered: {why}"),
         CallEvent::ScreenShare {
             identity,
             sharing,

@@ -201,6 +201,36 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
                 .await
                 .expect("the call did not go on after the shared window closed");
 
+            // A token that does not grant the screen_share source: sharing is
+            // not offered, and asking for it gets the reason.
+            let limited = token::join_with("share", "limited", |g| {
+                g.can_publish_sources = vec!["camera".into(), "microphone".into()];
+            });
+            let mut cmd = Command::new(BIN);
+            cmd.args(["join", "--url", &ds.url(), "--token", &limited])
+                .args([
+                    "--camera",
+                    "none",
+                    "--mic",
+                    "silence",
+                    "--speaker",
+                    "none",
+                    "--stats",
+                    "0",
+                ])
+                .args(["--share", "synthetic"])
+                .stdin(Stdio::piped());
+            let (other, other_says) = process::spawn_lines(&mut cmd);
+            let _other = Killed(other);
+            wait(
+                &other_says,
+                "sharing a screen is not offered: the platform's token does not allow sharing a screen",
+            );
+            wait(
+                &other_says,
+                "--share: the screen could not be shared: the platform's token does not allow sharing a screen",
+            );
+
             assert!(
                 process::interrupt(&mut cli.0),
                 "tandem-cli did not stop on Ctrl-C"

@@ -17,6 +17,9 @@ pub struct ParticipantInfo {
     pub metadata: String,
     /// Key/value attributes.
     pub attributes: BTreeMap<String, String>,
+    /// What their token lets them publish: `None` any source (or not
+    /// said), else only these (empty: nothing).
+    pub publish_sources: Option<Vec<crate::track::TrackSource>>,
 }
 
 impl ParticipantInfo {
@@ -31,7 +34,28 @@ impl ParticipantInfo {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            publish_sources: p.permission.as_ref().and_then(|perm| {
+                if !perm.can_publish {
+                    Some(Vec::new())
+                } else if perm.can_publish_sources.is_empty() {
+                    None
+                } else {
+                    Some(
+                        perm.can_publish_sources
+                            .iter()
+                            .map(|s| crate::track::TrackSource::from_proto(*s))
+                            .collect(),
+                    )
+                }
+            }),
         }
+    }
+
+    /// Whether their token lets them publish `source`.
+    pub fn may_publish(&self, source: crate::track::TrackSource) -> bool {
+        self.publish_sources
+            .as_ref()
+            .is_none_or(|s| s.contains(&source))
     }
 }
 

@@ -48,6 +48,8 @@ struct State {
     frames: usize,
     /// Tracks unpublished, by id.
     unpublished: Vec<String>,
+    /// Tokens do not grant sharing a screen.
+    no_sharing: bool,
     /// Tracks published: (connection number, "microphone" | "camera" | "screen").
     published: Vec<(usize, &'static str)>,
     next_id: u64,
@@ -126,6 +128,7 @@ impl FakeServer {
                 name: name.into(),
                 metadata: String::new(),
                 attributes: BTreeMap::new(),
+                publish_sources: None,
             }),
         );
     }
@@ -228,6 +231,11 @@ impl FakeServer {
     }
 
     /// Waits while sends are held.
+    /// Tokens from now on do not grant sharing a screen.
+    pub fn forbid_sharing(&self) {
+        self.state().no_sharing = true;
+    }
+
     /// Tracks unpublished so far, by id.
     pub fn unpublished(&self) -> Vec<String> {
         self.state().unpublished.clone()
@@ -436,6 +444,10 @@ impl Room for FakeRoom {
             }),
         );
         Ok(id)
+    }
+
+    fn may_share_screen(&self) -> bool {
+        !self.server.state().no_sharing
     }
 
     fn new_screen(&self, width: u32, height: u32) -> Result<FakeCamera, RoomError> {

@@ -147,6 +147,13 @@ impl Room for LiveRoom {
         Ok(())
     }
 
+    fn may_share_screen(&self) -> bool {
+        self.0
+            .local_participant()
+            .info()
+            .may_publish(lk::TrackSource::ScreenShare)
+    }
+
     fn new_screen(&self, width: u32, height: u32) -> Result<LiveCamera, RoomError> {
         let source = lk::VideoSource::new(width, height)?;
         let track = lk::LocalVideoTrack::new("screen", &source)?;

@@ -77,6 +77,8 @@ pub trait Room: Clone + Send + Sync + 'static {
         &self,
         camera: &Self::Camera,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// Whether our token lets us share a screen (`canPublishSources`).
+    fn may_share_screen(&self) -> bool;
     /// A new video track for a shared screen of `width`×`height` (not
     /// published yet); pictures go in as a camera's do.
     fn new_screen(&self, width: u32, height: u32) -> Result<Self::Camera, RoomError>;

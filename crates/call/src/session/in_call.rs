@@ -20,13 +20,12 @@ use super::privacy::Undecrypted;
 use super::reconnect::{self, Attempts, Next, Probe, Watch};
 use super::rejoin;
 use super::sender::{ChatJob, Recent, chat_sender};
-use super::share::{Share, play_screen, screen_gone};
+use super::share::{self, Share, play_screen, screen_gone};
 use super::types::{
     CallConfig, CallError, CallEvent, Device, EndReason, MediaError, SessionType, TokenSource,
 };
 use crate::platform::SessionInfo;
 use crate::room::{Connector, Room, RoomEvents};
-use tandem_media::screen::ScreenChoice;
 
 /// The data topic on which a participant says they changed the call's key
 /// (the payload is `{}`: never the key).
@@ -169,6 +168,8 @@ impl<C: Connector> InCall<C> {
             return EndReason::Remote(e.to_string());
         }
         self.announce_participants();
+        let offered = share::offered(&self.room, self.s.cfg.session_type);
+        self.s.out.emit(CallEvent::ShareOffered(offered.err()));
         self.s.out.emit(CallEvent::Joined {
             identity: self.my_identity.clone(),
             room: self.room.name(),
@@ -267,49 +268,9 @@ impl<C: Connector> InCall<C> {
         }
     }
 
-    /// Starts sharing `choice` (replacing a share running), or stops.
-    async fn share(&mut self, choice: Option<ScreenChoice>) -> Result<(), MediaError> {
-        if let Some(mut old) = self.share.take() {
-            old.unpublish(&self.room).await;
-            self.s.out.emit(CallEvent::ScreenShare {
-                identity: self.my_identity.clone(),
-                sharing: false,
-                name: Some(old.name()),
-            });
-        }
-        let Some(choice) = choice else {
-            return Ok(());
-        };
-        if self.s.cfg.session_type != SessionType::Video {
-            return Err(MediaError::NotBooked);
-        }
-        let share = Share::start(&self.room, choice).await?;
-        tracing::info!(what = %share.name(), "sharing a screen");
-        self.s.out.emit(CallEvent::ScreenShare {
-            identity: self.my_identity.clone(),
-            sharing: true,
-            name: Some(share.name()),
-        });
-        self.share = Some(share);
-        Ok(())
-    }
-
     fn on_tick(&mut self) -> Flow {
         self.s.step(Input::Tick);
-        if let Some(why) = self.share.as_ref().and_then(Share::ended) {
-            // The window closed, the display went: the call goes on.
-            tracing::info!(%why, "the shared screen ended by itself");
-            if let Some(mut s) = self.share.take() {
-                let room = self.room.clone();
-                tokio::spawn(async move { s.unpublish(&room).await });
-            }
-            self.s.out.emit(CallEvent::ScreenShare {
-                identity: self.my_identity.clone(),
-                sharing: false,
-                name: None,
-            });
-            self.s.out.emit(CallEvent::Warning(why));
-        }
+        share::ended_by_itself(&mut self.share, &self.room, &self.my_identity, &self.s.out);
         self.look_at_pictures();
         if let Some(u) = &mut self.undecrypted {
             for identity in u.due(now()) {
@@ -386,7 +347,10 @@ impl<C: Connector> InCall<C> {
                 }
             }
             Command::Share(choice, reply) => {
-                let _ = reply.send(self.share(choice).await.map_err(CallError::Share));
+                let kind = self.s.cfg.session_type;
+                let (me, out) = (&self.my_identity, &self.s.out);
+                let done = share::switch(&mut self.share, &self.room, kind, me, out, choice).await;
+                let _ = reply.send(done.map_err(CallError::Share));
             }
             Command::ChangeKey(key, reply) => {
                 let _ = reply.send(self.change_key(key).await);
@@ -725,9 +689,15 @@ impl<C: Connector> InCall<C> {
             self.recent.clone(),
         );
         self.local.republish(&self.room, self.mic_on).await;
-        if let Some(s) = &mut self.share {
-            s.republish(&self.room).await;
-        }
+        let kind = self.s.cfg.session_type;
+        share::after_rejoin(
+            &mut self.share,
+            &self.room,
+            kind,
+            &self.my_identity,
+            &self.s.out,
+        )
+        .await;
         // Their shares come again with the new room's subscriptions.
         for (_, who) in std::mem::take(&mut self.screens) {
             screen_gone(&who, &self.s.out, &self.s.shared);

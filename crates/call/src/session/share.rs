@@ -10,7 +10,7 @@ use tracing::Instrument as _;
 
 use super::handle::{Out, Shared};
 use super::media::{send_at, to_frame};
-use super::types::{CallEvent, MediaError};
+use super::types::{CallEvent, MediaError, SessionType};
 use crate::room::{CameraTrack, Room, RoomError};
 
 /// Our share while it runs.
@@ -82,6 +82,95 @@ impl<R: Room> Share<R> {
             Ok(sid) => self.sid = Some(sid),
             Err(e) => tracing::warn!("republishing the shared screen failed: {e}"),
         }
+    }
+}
+
+/// Whether a call of `kind` in `room` may share a screen, or why not.
+pub(super) fn offered<R: Room>(room: &R, kind: SessionType) -> Result<(), MediaError> {
+    if kind != SessionType::Video {
+        Err(MediaError::NotBooked)
+    } else if !room.may_share_screen() {
+        Err(MediaError::NotAllowed)
+    } else {
+        Ok(())
+    }
+}
+
+/// Starts sharing `choice` in `slot` (replacing a share running), or stops
+/// (`None`); each change is said under our identity `me`.
+pub(super) async fn switch<R: Room>(
+    slot: &mut Option<Share<R>>,
+    room: &R,
+    kind: SessionType,
+    me: &str,
+    out: &Out,
+    choice: Option<ScreenChoice>,
+) -> Result<(), MediaError> {
+    if let Some(mut old) = slot.take() {
+        old.unpublish(room).await;
+        out.emit(CallEvent::ScreenShare {
+            identity: me.to_owned(),
+            sharing: false,
+            name: Some(old.name()),
+        });
+    }
+    let Some(choice) = choice else {
+        return Ok(());
+    };
+    offered(room, kind)?;
+    let share = Share::start(room, choice).await?;
+    tracing::info!(what = %share.name(), "sharing a screen");
+    out.emit(CallEvent::ScreenShare {
+        identity: me.to_owned(),
+        sharing: true,
+        name: Some(share.name()),
+    });
+    *slot = Some(share);
+    Ok(())
+}
+
+/// A share whose source ended by itself (its window closed, the display
+/// went) is stopped and said; the call goes on.
+pub(super) fn ended_by_itself<R: Room>(slot: &mut Option<Share<R>>, room: &R, me: &str, out: &Out) {
+    let Some(why) = slot.as_ref().and_then(Share::ended) else {
+        return;
+    };
+    tracing::info!(%why, "the shared screen ended by itself");
+    if let Some(mut s) = slot.take() {
+        let room = room.clone();
+        tokio::spawn(async move { s.unpublish(&room).await });
+    }
+    out.emit(CallEvent::ScreenShare {
+        identity: me.to_owned(),
+        sharing: false,
+        name: None,
+    });
+    out.emit(CallEvent::Warning(why));
+}
+
+/// Back in a room: say whether sharing is offered; publish our share
+/// again, or stop it when the new token no longer allows it.
+pub(super) async fn after_rejoin<R: Room>(
+    slot: &mut Option<Share<R>>,
+    room: &R,
+    kind: SessionType,
+    me: &str,
+    out: &Out,
+) {
+    let offered = offered(room, kind);
+    out.emit(CallEvent::ShareOffered(offered.clone().err()));
+    match (slot.as_mut(), offered) {
+        (Some(s), Ok(())) => s.republish(room).await,
+        (Some(_), Err(why)) => {
+            *slot = None;
+            out.emit(CallEvent::ScreenShare {
+                identity: me.to_owned(),
+                sharing: false,
+                name: None,
+            });
+            out.emit(CallEvent::Warning(format!("sharing stopped: {why}")));
+        }
+        (None, _) => {}
     }
 }
 

@@ -491,6 +491,11 @@ async fn the_key_of_an_encrypted_call_changes_and_the_others_are_told() {
 async fn a_shared_screen_is_published_kept_across_a_rejoin_and_stopped() {
     use tandem_media::screen::ScreenChoice;
     let (server, sharing, mut events) = call(SessionType::Video);
+    let offered = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ShareOffered(_))
+    })
+    .await;
+    assert_eq!(offered, CallEvent::ShareOffered(None));
     connected(&mut events).await;
     sharing
         .share_screen(Some(ScreenChoice::Synthetic))
@@ -527,10 +532,38 @@ async fn a_shared_screen_is_published_kept_across_a_rejoin_and_stopped() {
     ));
 
     let (server, voice, mut events) = call(SessionType::Voice);
+    let offered = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ShareOffered(_))
+    })
+    .await;
+    assert_eq!(
+        offered,
+        CallEvent::ShareOffered(Some(MediaError::NotBooked))
+    );
     connected(&mut events).await;
     assert_eq!(
         voice.share_screen(Some(ScreenChoice::Synthetic)).await,
         Err(CallError::Share(MediaError::NotBooked))
+    );
+    assert!(!server.published().iter().any(|(_, t)| *t == "screen"));
+
+    // A token without the screen_share source: not offered, and refused.
+    let server = FakeServer::new();
+    server.forbid_sharing();
+    let (session, forbidden, mut events) =
+        CallSession::with_connector(config(SessionType::Video), server.clone());
+    tokio::spawn(session.run());
+    let offered = next(&mut events, Duration::from_secs(5), |e| {
+        matches!(e, CallEvent::ShareOffered(_))
+    })
+    .await;
+    assert_eq!(
+        offered,
+        CallEvent::ShareOffered(Some(MediaError::NotAllowed))
+    );
+    assert_eq!(
+        forbidden.share_screen(Some(ScreenChoice::Synthetic)).await,
+        Err(CallError::Share(MediaError::NotAllowed))
     );
     assert!(!server.published().iter().any(|(_, t)| *t == "screen"));
 }

@@ -198,6 +198,9 @@ pub enum MediaError {
     /// The screen could not be shared, or sharing stopped by itself.
     #[error(transparent)]
     Screen(#[from] tandem_media::screen::ScreenError),
+    /// The platform's token does not let us publish this.
+    #[error("the platform's token does not allow sharing a screen")]
+    NotAllowed,
     /// The booking has no such media (a chat or voice session's camera).
     #[error("this session has no video (booked as chat or voice)")]
     NotBooked,
@@ -279,6 +282,10 @@ pub enum CallEvent {
         identity: String,
         state: lk::EncryptionState,
     },
+    /// Whether we may share a screen in this call (`None`), or why not (a
+    /// chat or voice booking, a token without the `screen_share` source).
+    /// Said on joining and after each rejoin.
+    ShareOffered(Option<MediaError>),
     /// Someone started or stopped sharing a screen (ours under our own
     /// identity, with what we share as `name`); theirs can be read with
     /// [`super::CallHandle::screen`].

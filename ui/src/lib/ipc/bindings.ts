@@ -146,6 +146,8 @@ video?: boolean | null; muted: boolean } |
  *  `working`, or their media does not decrypt (`failing`).
  */
 { type: "encryption"; identity: string; working: boolean } | 
+/**  Whether we may share a screen (`whyNot` null), or why not. */
+{ type: "shareOffered"; whyNot?: string | null } | 
 /**
  *  Someone started or stopped sharing a screen (we, under our own
  *  identity, with what we share as `name`). Theirs is video source
@@ -175,6 +177,8 @@ video: boolean | null; muted: boolean } |
  *  `working`, or their media does not decrypt (`failing`).
  */
 { type: "encryption"; identity: string; working: boolean } | 
+/**  Whether we may share a screen (`whyNot` null), or why not. */
+{ type: "shareOffered"; whyNot: string | null } | 
 /**
  *  Someone started or stopped sharing a screen (we, under our own
  *  identity, with what we share as `name`). Theirs is video source

@@ -56,6 +56,8 @@ export class FakeIpc implements Ipc {
   /// The passphrase the fake coach's media is encrypted with.
   private coachPassphrase = 'coach-passphrase';
   remoteVideo = true;
+  /// The token does not let us share a screen.
+  shareForbidden = false;
   /// The coach is sharing a screen.
   coachSharing = false;
   /// What we share (its name), if anything.
@@ -298,6 +300,7 @@ export class FakeIpc implements Ipc {
     this.emit({ type: 'participantJoined', identity: 'coach', name: req.target.otherName ?? 'Coach Alex' });
     this.emit({ type: 'phase', phase: 'connected' });
     this.emit({ type: 'deviceInUse', device: 'microphone', name: 'Built-in Microphone' });
+    this.emit({ type: 'shareOffered', whyNot: this.shareForbidden ? "The platform's token does not allow sharing a screen" : null });
     if (req.target.kind === 'video') {
       this.emit({ type: 'deviceInUse', device: 'camera', name: 'Integrated Camera' });
       if (this.remoteVideo) this.emit({ type: 'video', identity: 'coach' });

@@ -60,6 +60,8 @@ export class CallModel {
   /// link's), and whose media decrypts (identity → working).
   encrypted = $state(false);
   decrypting = $state<Record<string, boolean>>({});
+  /// Why we may not share a screen in this call (null: we may).
+  shareWhyNot = $state<string | null>(null);
   /// What we share (its name), while we share.
   myShare = $state<string | null>(null);
   /// Who shares a screen (the newest share is shown).
@@ -226,6 +228,9 @@ export class CallModel {
       case 'encryption':
         this.encrypted = true;
         this.decrypting[u.identity] = u.working;
+        break;
+      case 'shareOffered':
+        this.shareWhyNot = u.whyNot;
         break;
       case 'screenShare':
         if (u.identity === this.identity) {
