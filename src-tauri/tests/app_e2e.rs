@@ -330,6 +330,53 @@ async fn drive(
     .await?;
     shot(s, "4-chat").await;
 
+    // Sharing: the picker offers this (Xvfb's) screen; the peer receives it
+    // as a screen share at the screen's size.
+    s.click(&s.testid("share").await?).await?;
+    s.click(&s.testid("share-choice").await?).await?;
+    peer.expect(
+        "track_subscribed",
+        json!({"kind": "video", "source": "SOURCE_SCREENSHARE"}),
+    )
+    .await?;
+    peer.stats_until(long, |st| {
+        st["video"].as_object().is_some_and(|v| {
+            v.iter().any(|(who, v)| {
+                who.ends_with("#screen") && v["width"] == 1280 && v["height"] == 860
+            })
+        })
+    })
+    .await?;
+    let bar = s
+        .until("the sharing bar", long, "const b = document.querySelector('[data-testid=sharing-bar]'); return b ? b.textContent.trim() : null;")
+        .await?;
+    anyhow::ensure!(
+        bar.as_str()
+            .is_some_and(|b| b.starts_with("You are sharing Entire screen")),
+        "the sharing bar reads {bar}"
+    );
+    shot(s, "4b-sharing").await;
+    // The peer shares too: the app shows it large, then the layout comes
+    // back when it stops.
+    peer.cmd(json!({"cmd": "publish_video", "source": "screen_share", "color": [30, 200, 90], "width": 1280, "height": 720, "fps": 5}))
+        .await?;
+    let shown = REMOTE_COLOUR.replace("remote-video", "screen-video");
+    s.until("the peer's screen, large", long, &format!("const c = (() => {{ {shown} }})(); return c && c[0] < 90 && c[1] > 150 && c[2] < 140 ? c : null;"))
+        .await?;
+    shot(s, "4c-peer-screen").await;
+    peer.cmd(json!({"cmd": "unpublish", "kind": "screen"}))
+        .await?;
+    s.until(
+        "the layout back",
+        long,
+        "return document.querySelector('[data-testid=screen-video]') === null ? true : null;",
+    )
+    .await?;
+    // We stop ours: the peer's screen-share track goes.
+    s.click(&s.testid("share").await?).await?;
+    peer.expect("track_unsubscribed", json!({"kind": "video"}))
+        .await?;
+
     // Our mute reaches the peer.
     s.click(&s.testid("toggle-mic").await?).await?;
     peer.expect("track_muted", json!({"kind": "audio"})).await?;

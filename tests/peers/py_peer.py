@@ -192,11 +192,13 @@ class Peer:
         old = self.readers.pop(track.sid, None)  # re-subscription (e.g. after a full reconnect)
         if old:
             old.cancel()
+        # A shared screen's stats sit apart from the camera's: "<identity>#screen".
+        key = participant.identity + ("#screen" if pub.source == rtc.TrackSource.SOURCE_SCREENSHARE else "")
         if track.kind == rtc.TrackKind.KIND_VIDEO and self.args.video_frames == "decoded":
             # Counted by WebRTC's decoder (see cmd_stats), not read here.
-            self.video_stats[participant.identity] = {"frames": 0, "last": None, "track": track}
+            self.video_stats[key] = {"frames": 0, "last": None, "track": track}
         elif track.kind == rtc.TrackKind.KIND_VIDEO:
-            self.readers[track.sid] = self.spawn(self.read_video(track, participant.identity))
+            self.readers[track.sid] = self.spawn(self.read_video(track, key))
         elif track.kind == rtc.TrackKind.KIND_AUDIO:
             self.readers[track.sid] = self.spawn(self.read_audio(track, participant.identity))
 
@@ -261,21 +263,26 @@ class Peer:
 
     # ---- commands ----
     async def cmd_publish_video(self, c):
-        if "video" in self.local:
-            raise RuntimeError("video already published")
+        # "source": "screen_share" publishes a shared screen (kept as kind
+        # "screen", beside a camera's "video").
+        screen = c.get("source") == "screen_share"
+        kind = "screen" if screen else "video"
+        if kind in self.local:
+            raise RuntimeError(f"{kind} already published")
         w, h, fps = int(c.get("width", 320)), int(c.get("height", 240)), float(c.get("fps", 15))
         r, g, b = (int(v) for v in c.get("color", [255, 0, 0]))
         rgba = bytearray(np.tile(np.array([r, g, b, 255], dtype=np.uint8), w * h).tobytes())
         frame = rtc.VideoFrame(w, h, rtc.VideoBufferType.RGBA, rgba)
         source = rtc.VideoSource(w, h)
-        track = rtc.LocalVideoTrack.create_video_track(c.get("name", "cam"), source)
+        track = rtc.LocalVideoTrack.create_video_track(c.get("name", "screen" if screen else "cam"), source)
         # TrackPublishOptions is a protobuf message; simulcast is an optional field,
         # leaving it unset keeps the native default (simulcast on).
-        opts = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)
+        opts = rtc.TrackPublishOptions(
+            source=rtc.TrackSource.SOURCE_SCREENSHARE if screen else rtc.TrackSource.SOURCE_CAMERA)
         if "simulcast" in c:
             opts.simulcast = bool(c["simulcast"])
         pub = await self.room.local_participant.publish_track(track, opts)
-        self.local["video"] = (pub, track, source, self.spawn(self.push_video(source, frame, fps)))
+        self.local[kind] = (pub, track, source, self.spawn(self.push_video(source, frame, fps)))
 
     async def cmd_publish_audio(self, c):
         if "audio" in self.local:

@@ -132,7 +132,7 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
             .await
             .unwrap();
             peer.stats_until(Duration::from_secs(20), |s| {
-                let v = &s["video"]["tandem"];
+                let v = &s["video"]["tandem#screen"];
                 v["width"] == 800 && v["height"] == 600 && near(&v["color"], SCREEN)
             })
             .await
@@ -179,7 +179,7 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
             writeln!(stdin, "/share {id}").unwrap();
             wait(&says, "sharing Training plan as tandem");
             peer.stats_until(Duration::from_secs(20), |s| {
-                let v = &s["video"]["tandem"];
+                let v = &s["video"]["tandem#screen"];
                 v["width"] == 320 && v["height"] == 240 && near(&v["color"], WINDOW)
             })
             .await

@@ -316,12 +316,22 @@ export class FakeIpc implements Ipc {
       this.emit({ type: 'encryption', identity: 'coach', working });
     }
     this.started = Date.now();
-    const paid = req.target.paidMinutes;
-    this.timer = setInterval(() => {
-      const elapsed = Math.floor((Date.now() - this.started) / 1000);
-      const remaining = paid === null ? null : Math.max(0, paid * 60 - elapsed);
-      this.emit({ type: 'timer', elapsedSecs: elapsed, remainingSecs: remaining, endingSoon: remaining !== null && remaining < 300 });
-    }, 1000);
+    this.paid = req.target.paidMinutes;
+    this.timer = setInterval(() => this.tick(), 1000);
+  }
+
+  private paid: number | null = null;
+
+  private tick() {
+    const elapsed = Math.floor((Date.now() - this.started) / 1000);
+    const remaining = this.paid === null ? null : Math.max(0, this.paid * 60 - elapsed);
+    this.emit({ type: 'timer', elapsedSecs: elapsed, remainingSecs: remaining, endingSoon: remaining !== null && remaining < 300 });
+  }
+
+  /// As if `secs` more of the call had passed (its own ticks then agree).
+  elapse(secs: number) {
+    this.started -= secs * 1000;
+    this.tick();
   }
 
   private finish(kind: 'left' | 'sessionEnded' | 'remote', reason: string) {
