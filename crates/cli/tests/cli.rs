@@ -449,20 +449,9 @@ fn a_passphrase_changed_mid_call_is_said_and_can_be_followed() {
                 .stdin(Stdio::piped());
                 process::spawn_lines(&mut cmd)
             };
-            /// The first line containing `want` within 20 s, or a panic
-            /// naming what was said instead.
-            fn wait(lines: &Receiver<String>, who: &str, want: &str) {
-                let deadline = std::time::Instant::now() + Duration::from_secs(20);
-                let mut said = Vec::new();
-                while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-                    match lines.recv_timeout(left) {
-                        Ok(l) if l.contains(want) => return,
-                        Ok(l) => said.push(l),
-                        Err(_) => break,
-                    }
-                }
-                panic!("{who} never said {want:?}; said {said:#?}");
-            }
+            let wait = |lines: &Receiver<String>, who: &str, want: &str| {
+                process::expect_line(lines, who, Duration::from_secs(20), want)
+            };
             let (mut ann, ann_says) = person("ann");
             let (mut bob, bob_says) = person("bob");
             wait(&bob_says, "bob", "first video from ann");

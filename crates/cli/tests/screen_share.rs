@@ -31,28 +31,8 @@ fn pixel([r, g, b]: [u8; 3]) -> u32 {
     u32::from_be_bytes([0, r, g, b])
 }
 
-/// The first line containing `want` within 20 s, or a panic naming what
-/// was said instead.
 fn wait(lines: &Receiver<String>, want: &str) -> String {
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    let mut said = Vec::new();
-    while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
-        match lines.recv_timeout(left) {
-            Ok(l) if l.contains(want) => return l,
-            Ok(l) => said.push(l),
-            Err(_) => break,
-        }
-    }
-    panic!("tandem-cli never said {want:?}; said {said:#?}");
-}
-
-struct Killed(std::process::Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
+    process::expect_line(lines, "tandem-cli", Duration::from_secs(20), want)
 }
 
 fn near(c: &serde_json::Value, want: [u8; 3]) -> bool {
@@ -122,7 +102,7 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
             .stdin(Stdio::piped());
             let (cli, says) = process::spawn_lines(&mut cmd);
             // Killed if the test fails, so it never outlives it.
-            let mut cli = Killed(cli);
+            let mut cli = process::Killed(cli);
             let mut stdin = cli.0.stdin.take().unwrap();
             wait(&says, "sharing Entire screen as tandem");
             peer.expect(
@@ -221,7 +201,7 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
                 .args(["--share", "synthetic"])
                 .stdin(Stdio::piped());
             let (other, other_says) = process::spawn_lines(&mut cmd);
-            let _other = Killed(other);
+            let _other = process::Killed(other);
             wait(
                 &other_says,
                 "sharing a screen is not offered: the platform's token does not allow sharing a screen",

@@ -59,3 +59,35 @@ pub fn spawn_lines(cmd: &mut std::process::Command) -> (Child, std::sync::mpsc::
     }
     (child, rx)
 }
+
+/// The first line containing `want` within `within`, or a panic naming
+/// `who` and everything it said instead.
+pub fn expect_line(
+    lines: &std::sync::mpsc::Receiver<String>,
+    who: &str,
+    within: Duration,
+    want: &str,
+) -> String {
+    let deadline = Instant::now() + within;
+    let mut said = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match lines.recv_timeout(left) {
+            Ok(l) if l.contains(want) => return l,
+            Ok(l) => said.push(l),
+            Err(_) => break,
+        }
+    }
+    panic!("{who} never said {want:?} within {within:?}; said {said:#?}");
+}
+
+/// A child process killed when this is dropped (a failing test never
+/// leaves it running).
+#[derive(Debug)]
+pub struct Killed(pub Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use tandem_lk as lk;
 use tandem_media::audio::{self, Microphone, Speaker};
-use tandem_media::camera::{self, CameraFeed, CameraStatus};
+use tandem_media::camera::{self, CameraFeed};
 use tandem_media::{FrameReceiver, I420Frame};
 use tracing::Instrument;
 
@@ -341,11 +341,18 @@ pub(super) async fn set_camera<R: Room>(
     out.emit(camera_in_use(&feed));
     shared.set_video(LOCAL_VIDEO, feed.frames());
     if let Some(track) = local.video.clone() {
-        local.camera_task = Some(pump_camera(
+        let out = out.clone();
+        local.camera_task = Some(pump(
             feed.frames(),
             feed.status(),
             track,
-            out.clone(),
+            tracing::info_span!("camera"),
+            move |e| {
+                out.emit(CallEvent::DeviceProblem {
+                    device: Device::Camera,
+                    error: e.into(),
+                })
+            },
         ));
     }
     local.camera = Some(feed);
@@ -367,34 +374,40 @@ pub(super) fn camera_in_use(feed: &CameraFeed) -> CallEvent {
     }
 }
 
-/// Sends the camera's newest frames to the published track, at the track's
-/// size; reports the camera failing.
-fn pump_camera<C: CameraTrack>(
+/// Sends a feed's newest pictures (a camera's, a shared screen's) to the
+/// published track at the track's size until the feed stops; `failed`
+/// hears why, when it failed.
+pub(super) fn pump<C: CameraTrack, E: Clone + Send + Sync + 'static>(
     mut frames: FrameReceiver,
-    mut status: tokio::sync::watch::Receiver<CameraStatus>,
+    mut status: tokio::sync::watch::Receiver<tandem_media::feed::FeedStatus<E>>,
     track: C,
-    out: Out,
+    span: tracing::Span,
+    failed: impl FnOnce(E) + Send + 'static,
 ) -> tokio::task::JoinHandle<()> {
-    let span = tracing::info_span!("camera");
-    tokio::spawn(async move {
-        let (w, h) = track.resolution();
-        loop {
-            tokio::select! {
-                changed = frames.changed() => {
-                    if changed.is_err() { return; }
-                    let Some(frame) = frames.borrow_and_update().clone() else { continue };
-                    if !send_at(&track, &frame, (w, h)) { return; }
-                }
-                changed = status.changed() => {
-                    if changed.is_err() { return; }
-                    if let CameraStatus::Failed(e) = status.borrow_and_update().clone() {
-                        out.emit(CallEvent::DeviceProblem { device: Device::Camera, error: e.into() });
-                        return;
+    use tandem_media::feed::FeedStatus;
+    tokio::spawn(
+        async move {
+            let (w, h) = track.resolution();
+            loop {
+                tokio::select! {
+                    changed = frames.changed() => {
+                        if changed.is_err() { return; }
+                        let Some(frame) = frames.borrow_and_update().clone() else { continue };
+                        if !send_at(&track, &frame, (w, h)) { return; }
+                    }
+                    changed = status.changed() => {
+                        if changed.is_err() { return; }
+                        match status.borrow_and_update().clone() {
+                            FeedStatus::Running => {}
+                            FeedStatus::Failed(e) => return failed(e),
+                            FeedStatus::Stopped => return,
+                        }
                     }
                 }
             }
         }
-    }.instrument(span))
+        .instrument(span),
+    )
 }
 
 /// Hands `frame` to `track` at `size` (scaled when it differs; a frame that

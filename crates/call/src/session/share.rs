@@ -9,9 +9,9 @@ use tandem_media::screen::{self, ScreenChoice, ScreenFeed, ScreenStatus};
 use tracing::Instrument as _;
 
 use super::handle::{Out, Shared};
-use super::media::{send_at, to_frame};
+use super::media::{pump, to_frame};
 use super::types::{CallEvent, MediaError, SessionType};
-use crate::room::{CameraTrack, Room, RoomError};
+use crate::room::{Room, RoomError};
 
 /// Our share while it runs.
 pub(super) struct Share<R: Room> {
@@ -42,7 +42,9 @@ impl<R: Room> Share<R> {
         };
         let track = room.new_screen(f.width, f.height).map_err(publish)?;
         let sid = room.publish_screen(&track).await.map_err(publish)?;
-        let task = pump(feed.frames(), feed.status(), track.clone());
+        // Its end (the window closed) is read from the feed by `ended`.
+        let span = tracing::info_span!("screen share");
+        let task = pump(feed.frames(), feed.status(), track.clone(), span, |_| {});
         Ok(Self {
             feed,
             track,
@@ -172,35 +174,6 @@ pub(super) async fn after_rejoin<R: Room>(
         }
         (None, _) => {}
     }
-}
-
-/// Hands each new picture to the track until the feed stops.
-fn pump<C: CameraTrack>(
-    mut frames: tandem_media::FrameReceiver,
-    mut status: tokio::sync::watch::Receiver<ScreenStatus>,
-    track: C,
-) -> tokio::task::JoinHandle<()> {
-    let span = tracing::info_span!("screen share");
-    tokio::spawn(
-        async move {
-            let (w, h) = track.resolution();
-            loop {
-                tokio::select! {
-                    changed = frames.changed() => {
-                        if changed.is_err() { return; }
-                        let Some(frame) = frames.borrow_and_update().clone() else { continue };
-                        if !send_at(&track, &frame, (w, h)) { return; }
-                    }
-                    changed = status.changed() => {
-                        if changed.is_err() || *status.borrow_and_update() != ScreenStatus::Running {
-                            return;
-                        }
-                    }
-                }
-            }
-        }
-        .instrument(span),
-    )
 }
 
 /// Starts receiving `identity`'s shared screen.
