@@ -31,6 +31,15 @@ fn pixel([r, g, b]: [u8; 3]) -> u32 {
     u32::from_be_bytes([0, r, g, b])
 }
 
+/// `tandem-cli join` with no devices, sharing `share` once in the call.
+fn joining(url: &str, token: &str, share: &str) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.args(["join", "--url", url, "--token", token])
+        .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
+        .args(["--stats", "0", "--share", share]);
+    cmd
+}
+
 fn wait(lines: &Receiver<String>, want: &str) -> String {
     process::expect_line(lines, "tandem-cli", Duration::from_secs(20), want)
 }
@@ -79,27 +88,8 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
             let mut peer = Peer::python("peer", &ds.url(), &token::join("share", "peer"))
                 .await
                 .unwrap();
-            let mut cmd = Command::new(BIN);
-            cmd.args([
-                "join",
-                "--url",
-                &ds.url(),
-                "--token",
-                &token::join("share", "tandem"),
-            ])
-            .args([
-                "--camera",
-                "none",
-                "--mic",
-                "silence",
-                "--speaker",
-                "none",
-                "--stats",
-                "0",
-            ])
-            .args(["--share", "screen:0"])
-            .env("DISPLAY", &xvfb.display)
-            .stdin(Stdio::piped());
+            let mut cmd = joining(&ds.url(), &token::join("share", "tandem"), "screen:0");
+            cmd.env("DISPLAY", &xvfb.display).stdin(Stdio::piped());
             let (cli, says) = process::spawn_lines(&mut cmd);
             // Killed if the test fails, so it never outlives it.
             let mut cli = process::Killed(cli);
@@ -186,20 +176,8 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
             let limited = token::join_with("share", "limited", |g| {
                 g.can_publish_sources = vec!["camera".into(), "microphone".into()];
             });
-            let mut cmd = Command::new(BIN);
-            cmd.args(["join", "--url", &ds.url(), "--token", &limited])
-                .args([
-                    "--camera",
-                    "none",
-                    "--mic",
-                    "silence",
-                    "--speaker",
-                    "none",
-                    "--stats",
-                    "0",
-                ])
-                .args(["--share", "synthetic"])
-                .stdin(Stdio::piped());
+            let mut cmd = joining(&ds.url(), &limited, "synthetic");
+            cmd.stdin(Stdio::piped());
             let (other, other_says) = process::spawn_lines(&mut cmd);
             let _other = process::Killed(other);
             wait(
