@@ -339,7 +339,7 @@ impl Platforms {
                     tandem_call::platform::P2p {
                         always: false,
                         socket_url: p.socket_url.clone(),
-                        stun: Vec::new(),
+                        ..Default::default()
                     },
                 ),
             );

@@ -20,6 +20,10 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("libasound2-dev", "cpal's ALSA backend"),
     ("libopus-dev", "Opus for seed 004's peer-to-peer calls"),
     ("libvpx-dev", "VP8 for seed 004's peer-to-peer calls"),
+    (
+        "coturn",
+        "a TURN server relaying seed 004's peer-to-peer test calls",
+    ),
     ("pulseaudio", "fake microphone and speakers for audio tests"),
     (
         "pulseaudio-utils",

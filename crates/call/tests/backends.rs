@@ -632,7 +632,7 @@ async fn each_profile_sends_exactly_the_documented_request() {
     let platform = c.with_p2p(tandem_call::platform::P2p {
         always: false,
         socket_url: Some(socket_url.clone()),
-        stun: Vec::new(),
+        ..Default::default()
     });
     let (_call, mut events) = tandem_call::session::start(tandem_call::session::CallConfig {
         mic_on: false,

@@ -82,7 +82,7 @@ fn start(url: &str, link: &str, kind: SessionType) -> (CallHandle, CallEvents) {
         .with_p2p(P2p {
             always: true,
             socket_url: Some(url.to_owned()),
-            stun: Vec::new(),
+            ..P2p::default()
         });
     session::start(CallConfig {
         camera_on: kind == SessionType::Video,

@@ -6,10 +6,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tandem_call::p2p::peer::{Carries, Peer, PeerError, PeerEvent, Sinks, Sources};
+use tandem_call::p2p::peer::{Carries, IceServers, Peer, PeerError, PeerEvent, Sinks, Sources};
+use tandem_call::p2p::turn::TurnServer;
 use tandem_media::audio::{dominant_hz, tone};
 use tandem_media::stamp::{self, Stamp};
 use tandem_media::{I420Frame, frame::newest_frame_channel};
+use tandem_testkit::turn::{CREDENTIAL, Coturn, USERNAME};
 use tokio::sync::mpsc;
 
 #[derive(Default)]
@@ -124,10 +126,14 @@ async fn two_peers_exchange_sound_and_pictures() {
     // NAT would show it): A's offer carries that reflexive candidate, and
     // B (on the same machine) still reaches A's host address.
     let stun = stun_server().await;
-    let (a, mut ea) = Peer::start(both, &lo, &[stun], src_a, sinks(&heard_a))
+    let with_stun = IceServers {
+        stun: vec![stun],
+        ..IceServers::default()
+    };
+    let (a, mut ea) = Peer::start(both, &lo, &with_stun, src_a, sinks(&heard_a))
         .await
         .unwrap();
-    let (b, mut eb) = Peer::start(both, &lo, &[], src_b, sinks(&heard_b))
+    let (b, mut eb) = Peer::start(both, &lo, &IceServers::default(), src_b, sinks(&heard_b))
         .await
         .unwrap();
 
@@ -149,8 +155,12 @@ async fn two_peers_exchange_sound_and_pictures() {
     until(&mut ea, PeerEvent::Connected).await;
     until(&mut eb, PeerEvent::Connected).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_heard(&heard_a, &heard_b);
+}
 
-    for (heard, hz) in [(&heard_a, 880.0), (&heard_b, 440.0)] {
+/// Each side heard the other's tone and saw its pictures, in order.
+fn assert_heard(heard_a: &Arc<Mutex<Heard>>, heard_b: &Arc<Mutex<Heard>>) {
+    for (heard, hz) in [(heard_a, 880.0), (heard_b, 440.0)] {
         let h = heard.lock().unwrap();
         assert!(h.audio.len() > 48_000, "{} samples", h.audio.len());
         let got = dominant_hz(&h.audio[h.audio.len() - 24_000..], 48_000);
@@ -162,4 +172,81 @@ async fn two_peers_exchange_sound_and_pictures() {
             h.counters
         );
     }
+}
+
+fn relay(coturn: &Coturn, credential: &str) -> IceServers {
+    IceServers {
+        stun: Vec::new(),
+        turn: vec![TurnServer {
+            address: coturn.address.clone(),
+            username: USERNAME.into(),
+            credential: credential.into(),
+        }],
+        relay_only: true,
+    }
+}
+
+/// Two peers that may not use each other's addresses (relay only, as a
+/// browser's iceTransportPolicy "relay") talk through coturn: each offers
+/// only the relay coturn granted it, and sound and pictures flow both ways.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_peers_talk_through_a_turn_relay_only() {
+    let coturn = Coturn::start(Ipv4Addr::LOCALHOST);
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let both = Carries {
+        audio: true,
+        video: true,
+    };
+    let (heard_a, heard_b) = (Arc::default(), Arc::default());
+    let (src_a, _fa) = feed(440.0);
+    let (src_b, _fb) = feed(880.0);
+    let ice = relay(&coturn, CREDENTIAL);
+    let (a, mut ea) = Peer::start(both, &lo, &ice, src_a, sinks(&heard_a))
+        .await
+        .unwrap();
+    let (b, mut eb) = Peer::start(both, &lo, &ice, src_b, sinks(&heard_b))
+        .await
+        .unwrap();
+    let offer = a.offer().await.unwrap();
+    let answer = b.accept_offer(&offer).await.unwrap();
+    for sdp in [&offer, &answer] {
+        let candidates: Vec<&str> = sdp
+            .lines()
+            .filter(|l| l.starts_with("a=candidate"))
+            .collect();
+        assert!(!candidates.is_empty(), "no candidates in {sdp}");
+        assert!(
+            candidates
+                .iter()
+                .all(|c| c.ends_with("typ relay") || c.contains(" typ relay ")),
+            "a candidate other than the relay: {candidates:#?}"
+        );
+        assert!(!sdp.contains(&format!(" {} typ", coturn.address.replace(':', " "))));
+    }
+    a.accept_answer(&answer).await.unwrap();
+    until(&mut ea, PeerEvent::Connected).await;
+    until(&mut eb, PeerEvent::Connected).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_heard(&heard_a, &heard_b);
+}
+
+/// A relay-only call with a credential the TURN server refuses does not
+/// start, and says why.
+#[tokio::test]
+async fn a_refused_turn_credential_leaves_a_relay_only_call_without_a_path() {
+    let coturn = Coturn::start(Ipv4Addr::LOCALHOST);
+    let lo = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+    let audio = Carries {
+        audio: true,
+        video: false,
+    };
+    let (src, _f) = feed(440.0);
+    let heard = Arc::default();
+    let err = Peer::start(audio, &lo, &relay(&coturn, "wrong"), src, sinks(&heard))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, PeerError::NoRelay(why) if why.contains("refused the username or credential")),
+        "{err}"
+    );
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use livekit_api::access_token::{AccessToken, VideoGrants};
 use tandem_call::platform::{Auth, BackendClient, P2p, Profile, TokenRequest};
@@ -108,6 +108,22 @@ struct Conn {
     /// (`stun:host:port`; repeatable). None by default: host addresses only.
     #[arg(long, value_parser = parse_stun)]
     stun: Vec<String>,
+    /// A TURN server relaying seed-004 peer-to-peer media when no direct
+    /// path works (`turn:host:port`, UDP), with --turn-username and
+    /// --turn-credential (or TANDEM_TURN_CREDENTIAL, kept out of the
+    /// process list).
+    #[arg(long, value_parser = parse_turn, requires = "turn_username")]
+    turn: Option<String>,
+    /// The TURN server's username.
+    #[arg(long, requires = "turn")]
+    turn_username: Option<String>,
+    /// The TURN server's credential (TANDEM_TURN_CREDENTIAL works too).
+    #[arg(long, requires = "turn")]
+    turn_credential: Option<String>,
+    /// Media only through the TURN relay, never straight between the two
+    /// computers (a browser's iceTransportPolicy "relay").
+    #[arg(long, requires = "turn")]
+    relay_only: bool,
     /// Display name to ask for (001, 003).
     #[arg(long)]
     name: Option<String>,
@@ -302,6 +318,8 @@ async fn token_source(c: &Conn) -> Result<TokenSource> {
         always: c.p2p,
         socket_url: c.socket_url.clone().or(linked_socket),
         stun: c.stun.clone(),
+        turn: turn_server(c)?.into_iter().collect(),
+        relay_only: c.relay_only,
     });
     let req = TokenRequest {
         session,
@@ -316,10 +334,30 @@ fn parse_stun(s: &str) -> Result<String, String> {
     tandem_call::p2p::stun::parse_server(s)
         .map(|_| s.trim().to_owned())
         .ok_or_else(|| {
-            format!(
-                "{s:?} is not a STUN server (stun:host:port); TURN servers are not supported yet"
-            )
+            format!("{s:?} is not a STUN server (stun:host:port); a TURN server goes in --turn")
         })
+}
+
+fn parse_turn(s: &str) -> Result<String, String> {
+    tandem_call::p2p::turn::parse_url(s).map_err(|e| e.to_string())
+}
+
+/// The TURN server of --turn, with its username and credential.
+fn turn_server(c: &Conn) -> Result<Option<tandem_call::p2p::turn::TurnServer>> {
+    let (Some(url), Some(username)) = (&c.turn, &c.turn_username) else {
+        return Ok(None);
+    };
+    let credential = c
+        .turn_credential
+        .clone()
+        .or_else(|| std::env::var("TANDEM_TURN_CREDENTIAL").ok())
+        .ok_or_else(|| anyhow!("--turn needs --turn-credential (or TANDEM_TURN_CREDENTIAL)"))?;
+    let address = tandem_call::p2p::turn::parse_url(url)?;
+    Ok(Some(tandem_call::p2p::turn::TurnServer {
+        address,
+        username: username.clone(),
+        credential,
+    }))
 }
 
 fn parse_socket_url(s: &str) -> Result<String, String> {

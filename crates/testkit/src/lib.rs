@@ -13,6 +13,7 @@ pub mod process;
 pub mod procstat;
 pub mod pulse;
 pub mod token;
+pub mod turn;
 pub mod webdriver;
 
 /// The workspace root, for finding scripts under `tests/`.

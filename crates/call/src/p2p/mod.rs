@@ -7,3 +7,4 @@ pub mod roles;
 pub mod signal;
 pub mod socketio;
 pub mod stun;
+pub mod turn;

@@ -1,6 +1,6 @@
 //! One WebRTC peer connection to a browser (seed 004's calls), on str0m:
-//! ICE over UDP host candidates (plus a STUN server's reflexive ones when
-//! configured), DTLS-SRTP, Opus and VP8.
+//! ICE over UDP host candidates (plus a STUN server's reflexive ones and a
+//! TURN server's relayed one when configured), DTLS-SRTP, Opus and VP8.
 //!
 //! A task owns the `Rtc` and the sockets; commands (offer, answer,
 //! candidates) go in, connection events come out. Video is encoded and
@@ -22,10 +22,14 @@ use tandem_media::{FrameReceiver, I420Frame};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
+use super::turn::{self, Got, TurnServer};
+
 /// Longest datagram read.
 const MAX_DATAGRAM: usize = 2000;
 /// How long a STUN server may take to answer (three tries).
 const STUN_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
+/// How long a TURN server may take to grant a relay (challenge included).
+const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Encoded video frames queued for the network loop.
 const VIDEO_QUEUE: usize = 4;
 
@@ -46,6 +50,9 @@ pub enum PeerError {
     NoPendingOffer,
     #[error("no network address to receive media on: {0}")]
     NoAddress(String),
+    /// Only relayed paths were allowed, and no TURN server gave one.
+    #[error("no TURN relay: {0}")]
+    NoRelay(String),
     #[error("the connection is closed")]
     Closed,
 }
@@ -83,6 +90,17 @@ impl std::fmt::Debug for Sinks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Sinks")
     }
+}
+
+/// The servers that help ICE across NATs, as a page's `iceServers` has
+/// them, and whether only relayed paths may be used (a browser's
+/// `iceTransportPolicy: "relay"`: nothing of our addresses is offered).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IceServers {
+    /// STUN servers, `host:port`.
+    pub stun: Vec<String>,
+    pub turn: Vec<TurnServer>,
+    pub relay_only: bool,
 }
 
 /// Local media fed to the connection.
@@ -135,7 +153,7 @@ impl Peer {
     pub async fn start(
         carries: Carries,
         addresses: &[IpAddr],
-        stun_servers: &[String],
+        ice: &IceServers,
         sources: Sources,
         sinks: Sinks,
     ) -> Result<(Peer, mpsc::UnboundedReceiver<PeerEvent>), PeerError> {
@@ -154,7 +172,9 @@ impl Peer {
             };
             match Candidate::host(local, "udp") {
                 Ok(c) => {
-                    rtc.add_local_candidate(c);
+                    if !ice.relay_only {
+                        rtc.add_local_candidate(c);
+                    }
                     sockets.push(Arc::new(socket));
                 }
                 Err(e) => tracing::debug!(%local, "no host candidate: {e}"),
@@ -163,27 +183,36 @@ impl Peer {
         if sockets.is_empty() {
             return Err(PeerError::NoAddress(format!("tried {addresses:?}")));
         }
-        // Where a STUN server sees each socket from (behind a NAT), asked
-        // before the sockets are handed to the connection.
-        let asked = futures_util::future::join_all(sockets.iter().map(|socket| async move {
-            for server in stun_servers {
-                if let Some(seen) = super::stun::reflexive(socket, server, STUN_WAIT).await {
-                    return socket.local_addr().ok().map(|base| (seen, base));
+        // Where a STUN server sees each socket from (behind a NAT), and a
+        // relay on each TURN server, asked before the sockets are handed to
+        // the connection.
+        if !ice.relay_only {
+            let asked = futures_util::future::join_all(sockets.iter().map(|socket| async move {
+                for server in &ice.stun {
+                    if let Some(seen) = super::stun::reflexive(socket, server, STUN_WAIT).await {
+                        return socket.local_addr().ok().map(|base| (seen, base));
+                    }
+                }
+                None
+            }))
+            .await;
+            for (seen, base) in asked.into_iter().flatten() {
+                if seen == base {
+                    continue;
+                }
+                match Candidate::server_reflexive(seen, base, "udp") {
+                    Ok(c) => {
+                        rtc.add_local_candidate(c);
+                    }
+                    Err(e) => tracing::debug!(%seen, "no reflexive candidate: {e}"),
                 }
             }
-            None
-        }))
-        .await;
-        for (seen, base) in asked.into_iter().flatten() {
-            if seen == base {
-                continue;
-            }
-            match Candidate::server_reflexive(seen, base, "udp") {
-                Ok(c) => {
-                    rtc.add_local_candidate(c);
-                }
-                Err(e) => tracing::debug!(%seen, "no reflexive candidate: {e}"),
-            }
+        }
+        let (relays, refused) = relays(&mut rtc, &sockets, &ice.turn).await;
+        if ice.relay_only && relays.is_empty() {
+            return Err(PeerError::NoRelay(refused.unwrap_or_else(|| {
+                "only relayed paths are allowed, and no TURN server is set".into()
+            })));
         }
         let (commands, rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
@@ -217,6 +246,7 @@ impl Peer {
             rtc,
             carries,
             sockets,
+            relays,
             events,
             pending: None,
             mids: Mids::default(),
@@ -277,6 +307,92 @@ impl Peer {
     }
 }
 
+/// A relay on each TURN server, from the first IPv4 socket, its candidate
+/// added to `rtc`; and why the first server that granted none did not. A
+/// server that grants none is logged and left out: the call goes on with
+/// the other paths.
+async fn relays(
+    rtc: &mut Rtc,
+    sockets: &[Arc<UdpSocket>],
+    servers: &[TurnServer],
+) -> (Vec<Relay>, Option<String>) {
+    let Some(socket) = sockets
+        .iter()
+        .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4()))
+        .or(sockets.first())
+    else {
+        return (Vec::new(), None);
+    };
+    let Ok(local) = socket.local_addr() else {
+        return (Vec::new(), None);
+    };
+    let mut relays = Vec::new();
+    let mut refused = None;
+    for server in servers {
+        match turn::allocate(socket, server, TURN_WAIT).await {
+            Ok((client, address)) => {
+                let Some(relay) = client.relay() else {
+                    continue;
+                };
+                match Candidate::relayed(relay, local, "udp") {
+                    Ok(c) => {
+                        tracing::info!(server = %server.address, %relay, "TURN relay granted");
+                        rtc.add_local_candidate(c);
+                        relays.push(Relay {
+                            client,
+                            socket: socket.clone(),
+                            local,
+                            server: address,
+                            relay,
+                        });
+                    }
+                    Err(e) => tracing::warn!(%relay, "no relayed candidate: {e}"),
+                }
+            }
+            Err(e) => {
+                tracing::warn!(server = %server.address, "no TURN relay: {e}");
+                refused.get_or_insert_with(|| format!("{}: {e}", server.address));
+            }
+        }
+    }
+    (relays, refused)
+}
+
+/// A relay on a TURN server: media to and from it goes through `client`.
+struct Relay {
+    client: turn::Client,
+    socket: Arc<UdpSocket>,
+    /// Our socket's own address.
+    local: SocketAddr,
+    /// The TURN server's.
+    server: SocketAddr,
+    /// The relayed address peers see.
+    relay: SocketAddr,
+}
+
+impl Relay {
+    /// Sends what the client has for its server.
+    fn flush(&mut self) {
+        while let Some(d) = self.client.transmit() {
+            let _ = self.socket.try_send_to(&d, self.server);
+        }
+    }
+
+    /// Handles what the client says of a datagram or a timeout.
+    fn got(&mut self, got: Got, rtc: &mut Rtc) {
+        match got {
+            Got::Data { from, data } => {
+                if let Ok(r) = Receive::new(Protocol::Udp, from, self.relay, &data) {
+                    let _ = rtc.handle_input(Input::Receive(Instant::now(), r));
+                }
+            }
+            Got::Failed(e) => tracing::warn!(relay = %self.relay, "the TURN relay was lost: {e}"),
+            Got::Allocated(_) | Got::Nothing => {}
+        }
+        self.flush();
+    }
+}
+
 async fn read_socket(socket: Arc<UdpSocket>, out: mpsc::Sender<(Vec<u8>, SocketAddr, SocketAddr)>) {
     let Ok(local) = socket.local_addr() else {
         return;
@@ -310,6 +426,7 @@ struct Driver {
     rtc: Rtc,
     carries: Carries,
     sockets: Vec<Arc<UdpSocket>>,
+    relays: Vec<Relay>,
     events: mpsc::UnboundedSender<PeerEvent>,
     pending: Option<SdpPendingOffer>,
     mids: Mids,
@@ -326,6 +443,18 @@ struct Driver {
     heard: (bool, bool),
 }
 
+impl Drop for Driver {
+    /// Gives the relays back at once (a TURN server would otherwise hold
+    /// them, and count them against the user's quota, until they expire).
+    fn drop(&mut self) {
+        for r in &mut self.relays {
+            if let Some(d) = r.client.close() {
+                let _ = r.socket.try_send_to(&d, r.server);
+            }
+        }
+    }
+}
+
 impl Driver {
     async fn run(
         mut self,
@@ -339,6 +468,11 @@ impl Driver {
                 Some(t) => t,
                 None => return,
             };
+            let wake = self
+                .relays
+                .iter()
+                .filter_map(|r| r.client.timeout())
+                .fold(wake, Instant::min);
             let sleep = tokio::time::sleep_until(wake.max(Instant::now()).into());
             tokio::select! {
                 c = commands.recv() => match c {
@@ -347,7 +481,10 @@ impl Driver {
                 },
                 d = udp.recv() => {
                     let Some((data, from, to)) = d else { return };
-                    if let Ok(r) = Receive::new(Protocol::Udp, from, to, &data) {
+                    if let Some(r) = self.relays.iter_mut().find(|r| r.server == from && r.local == to) {
+                        let got = r.client.handle(&data, Instant::now());
+                        r.got(got, &mut self.rtc);
+                    } else if let Ok(r) = Receive::new(Protocol::Udp, from, to, &data) {
                         let _ = self.rtc.handle_input(Input::Receive(Instant::now(), r));
                     }
                 }
@@ -359,7 +496,12 @@ impl Driver {
                     if let Some((frame, t90)) = v { self.send_video(frame, t90) }
                 }
                 _ = sleep => {
-                    let _ = self.rtc.handle_input(Input::Timeout(Instant::now()));
+                    let now = Instant::now();
+                    for r in &mut self.relays {
+                        let got = r.client.on_timeout(now);
+                        r.got(got, &mut self.rtc);
+                    }
+                    let _ = self.rtc.handle_input(Input::Timeout(now));
                 }
             }
         }
@@ -374,7 +516,12 @@ impl Driver {
             }
             match self.rtc.poll_output() {
                 Ok(Output::Transmit(t)) => {
-                    if let Some(s) = self
+                    if let Some(r) = self.relays.iter_mut().find(|r| r.relay == t.source) {
+                        if let Some(d) = r.client.wrap(t.destination, &t.contents, Instant::now()) {
+                            let _ = r.socket.try_send_to(&d, r.server);
+                        }
+                        r.flush();
+                    } else if let Some(s) = self
                         .sockets
                         .iter()
                         .find(|s| s.local_addr().ok() == Some(t.source))

@@ -1,7 +1,7 @@
 //! Asking a STUN server (RFC 8489 Binding) which address and port it saw
 //! a socket's packets come from: the server-reflexive candidate that lets
-//! a peer behind another NAT reach us. TURN (relaying) is not done here:
-//! str0m has no TURN client.
+//! a peer behind another NAT reach us; and the message reading and
+//! writing TURN (`turn.rs`) shares.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
@@ -41,40 +41,170 @@ pub fn parse_server(s: &str) -> Option<String> {
 
 /// A Binding request with transaction id `id`.
 pub fn request(id: [u8; 12]) -> Vec<u8> {
-    let mut m = Vec::with_capacity(20);
-    m.extend_from_slice(&BINDING_REQUEST.to_be_bytes());
-    m.extend_from_slice(&0u16.to_be_bytes());
-    m.extend_from_slice(&MAGIC.to_be_bytes());
-    m.extend_from_slice(&id);
-    m
+    Message::new(BINDING_REQUEST, id).bytes()
 }
 
 /// The address a Binding success answer for transaction `id` carries;
 /// `None` for anything else (another transaction, an error, garbage).
 pub fn mapped_address(answer: &[u8], id: [u8; 12]) -> Option<SocketAddr> {
-    let header = answer.get(..20)?;
-    if u16::from_be_bytes([header[0], header[1]]) != BINDING_SUCCESS
+    let m = read(answer)?;
+    if m.kind != BINDING_SUCCESS || m.id != id {
+        return None;
+    }
+    m.address(XOR_MAPPED_ADDRESS)
+        .or_else(|| address(m.get(MAPPED_ADDRESS)?, None))
+}
+
+/// A STUN message being built (RFC 8489 §5): the header, then attributes,
+/// each padded to four bytes.
+pub(crate) struct Message {
+    buf: Vec<u8>,
+    id: [u8; 12],
+}
+
+impl Message {
+    pub(crate) fn new(kind: u16, id: [u8; 12]) -> Self {
+        let mut buf = Vec::with_capacity(128);
+        buf.extend_from_slice(&kind.to_be_bytes());
+        buf.extend_from_slice(&0u16.to_be_bytes());
+        buf.extend_from_slice(&MAGIC.to_be_bytes());
+        buf.extend_from_slice(&id);
+        Message { buf, id }
+    }
+
+    pub(crate) fn attr(mut self, kind: u16, value: &[u8]) -> Self {
+        self.buf.extend_from_slice(&kind.to_be_bytes());
+        self.buf
+            .extend_from_slice(&(value.len() as u16).to_be_bytes());
+        self.buf.extend_from_slice(value);
+        self.buf.resize(self.buf.len().div_ceil(4) * 4, 0);
+        self
+    }
+
+    /// An XOR-ed address attribute (XOR-MAPPED/-PEER/-RELAYED-ADDRESS).
+    pub(crate) fn xor_address(self, kind: u16, a: SocketAddr) -> Self {
+        let cookie = MAGIC.to_be_bytes();
+        let port = a.port() ^ u16::from_be_bytes([cookie[0], cookie[1]]);
+        let mut v = vec![0u8];
+        match a.ip() {
+            IpAddr::V4(ip) => {
+                v.push(0x01);
+                v.extend_from_slice(&port.to_be_bytes());
+                v.extend(ip.octets().iter().zip(cookie).map(|(b, c)| b ^ c));
+            }
+            IpAddr::V6(ip) => {
+                v.push(0x02);
+                v.extend_from_slice(&port.to_be_bytes());
+                let key = cookie.iter().chain(self.id.iter());
+                v.extend(ip.octets().iter().zip(key).map(|(b, k)| b ^ k));
+            }
+        }
+        self.attr(kind, &v)
+    }
+
+    /// The message, its length field set.
+    pub(crate) fn bytes(mut self) -> Vec<u8> {
+        self.set_len(self.buf.len());
+        self.buf
+    }
+
+    /// The message with MESSAGE-INTEGRITY (HMAC-SHA1 over everything before
+    /// it, the length counting the attribute itself) as its last attribute.
+    pub(crate) fn with_integrity(mut self, key: &[u8]) -> Vec<u8> {
+        let upto = self.buf.len();
+        self.set_len(upto + 24);
+        let mac = hmac_sha1(key, &self.buf[..upto]);
+        self.attr(MESSAGE_INTEGRITY, &mac).bytes()
+    }
+
+    fn set_len(&mut self, total: usize) {
+        let len = (total - 20) as u16;
+        self.buf[2..4].copy_from_slice(&len.to_be_bytes());
+    }
+}
+
+pub(crate) const MESSAGE_INTEGRITY: u16 = 0x0008;
+const ERROR_CODE: u16 = 0x0009;
+
+fn hmac_sha1(key: &[u8], data: &[u8]) -> [u8; 20] {
+    use hmac::{Hmac, Mac};
+    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+    let Ok(mut mac) = Hmac::<sha1::Sha1>::new_from_slice(key) else {
+        return [0; 20];
+    };
+    mac.update(data);
+    mac.finalize().into_bytes().into()
+}
+
+/// A STUN message read: its type, transaction and attributes (each with
+/// where it starts, for MESSAGE-INTEGRITY).
+pub(crate) struct Read<'a> {
+    pub(crate) kind: u16,
+    pub(crate) id: [u8; 12],
+    raw: &'a [u8],
+    attrs: Vec<(u16, usize, &'a [u8])>,
+}
+
+/// Reads a STUN message; `None` for anything that is not one (media, a
+/// truncated or malformed message).
+pub(crate) fn read(b: &[u8]) -> Option<Read<'_>> {
+    let header = b.get(..20)?;
+    if header[0] & 0xc0 != 0
         || u32::from_be_bytes([header[4], header[5], header[6], header[7]]) != MAGIC
-        || header[8..20] != id
     {
         return None;
     }
     let len = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let mut attrs = answer.get(20..20 + len)?;
-    let mut plain = None;
-    while attrs.len() >= 4 {
-        let kind = u16::from_be_bytes([attrs[0], attrs[1]]);
-        let alen = usize::from(u16::from_be_bytes([attrs[2], attrs[3]]));
-        let value = attrs.get(4..4 + alen)?;
-        match kind {
-            XOR_MAPPED_ADDRESS => return address(value, Some(id)),
-            MAPPED_ADDRESS => plain = address(value, None),
-            _ => {}
-        }
-        // Attributes are padded to four bytes.
-        attrs = attrs.get((4 + alen).div_ceil(4) * 4..).unwrap_or(&[]);
+    let raw = b.get(..20 + len)?;
+    let mut attrs = Vec::new();
+    let mut at = 20;
+    while at + 4 <= raw.len() {
+        let kind = u16::from_be_bytes([raw[at], raw[at + 1]]);
+        let alen = usize::from(u16::from_be_bytes([raw[at + 2], raw[at + 3]]));
+        let value = raw.get(at + 4..at + 4 + alen)?;
+        attrs.push((kind, at, value));
+        at += (4 + alen).div_ceil(4) * 4;
     }
-    plain
+    Some(Read {
+        kind: u16::from_be_bytes([header[0], header[1]]),
+        id: header[8..20].try_into().ok()?,
+        raw,
+        attrs,
+    })
+}
+
+impl Read<'_> {
+    /// The first attribute of `kind`.
+    pub(crate) fn get(&self, kind: u16) -> Option<&[u8]> {
+        self.attrs.iter().find(|a| a.0 == kind).map(|a| a.2)
+    }
+
+    /// An XOR-ed address attribute.
+    pub(crate) fn address(&self, kind: u16) -> Option<SocketAddr> {
+        address(self.get(kind)?, Some(self.id))
+    }
+
+    /// ERROR-CODE's number and reason.
+    pub(crate) fn error(&self) -> Option<(u16, String)> {
+        let v = self.get(ERROR_CODE)?;
+        let code = u16::from(*v.get(2)? & 0x07) * 100 + u16::from(*v.get(3)?);
+        let reason = String::from_utf8_lossy(v.get(4..)?)
+            .chars()
+            .take(128)
+            .collect();
+        Some((code, reason))
+    }
+
+    /// Whether MESSAGE-INTEGRITY is present and right for `key`.
+    pub(crate) fn integrity_ok(&self, key: &[u8]) -> bool {
+        let Some(&(_, at, value)) = self.attrs.iter().find(|a| a.0 == MESSAGE_INTEGRITY) else {
+            return false;
+        };
+        let mut prefix = self.raw[..at].to_vec();
+        let len = (at + 24 - 20) as u16;
+        prefix[2..4].copy_from_slice(&len.to_be_bytes());
+        hmac_sha1(key, &prefix)[..] == *value
+    }
 }
 
 /// Reads an address attribute, un-XORing it when `xor` holds the transaction id.
@@ -142,7 +272,7 @@ pub async fn reflexive(socket: &UdpSocket, server: &str, limit: Duration) -> Opt
     None
 }
 
-fn rand_id() -> [u8; 12] {
+pub(crate) fn rand_id() -> [u8; 12] {
     // Uniqueness per request is all STUN needs; the clock's nanoseconds and
     // a counter give that without a random-number crate.
     use std::sync::atomic::{AtomicU64, Ordering};

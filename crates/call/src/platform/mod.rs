@@ -171,6 +171,13 @@ pub struct P2p {
     /// STUN servers (`stun:host:port`) for a reflexive candidate across
     /// NATs, as the platform's page has them in `iceServers`.
     pub stun: Vec<String>,
+    /// TURN servers, as the page's `iceServers` has them, for a relay when
+    /// no direct path works (the seed recommends one in production).
+    pub turn: Vec<crate::p2p::turn::TurnServer>,
+    /// Media only through a TURN relay, never straight between the two
+    /// computers (a browser's `iceTransportPolicy: "relay"`: neither side
+    /// learns the other's addresses).
+    pub relay_only: bool,
 }
 
 /// The seed's documented default Socket.IO address for a platform at `base`.
@@ -218,13 +225,18 @@ impl BackendClient {
         self.profile == Profile::Seed004 && self.p2p.always
     }
 
-    /// STUN servers for peer-to-peer calls (host:port).
-    pub fn stun_servers(&self) -> Vec<String> {
-        self.p2p
-            .stun
-            .iter()
-            .filter_map(|s| crate::p2p::stun::parse_server(s))
-            .collect()
+    /// The STUN and TURN servers of peer-to-peer calls.
+    pub fn ice_servers(&self) -> crate::p2p::peer::IceServers {
+        crate::p2p::peer::IceServers {
+            stun: self
+                .p2p
+                .stun
+                .iter()
+                .filter_map(|s| crate::p2p::stun::parse_server(s))
+                .collect(),
+            turn: self.p2p.turn.clone(),
+            relay_only: self.p2p.relay_only,
+        }
     }
 
     /// The Socket.IO server of peer-to-peer calls.
@@ -607,7 +619,7 @@ mod tests {
             .with_p2p(P2p {
                 always: true,
                 socket_url: Some("http://rt:9".into()),
-                stun: Vec::new(),
+                ..Default::default()
             });
         assert_eq!(
             (c.always_p2p(), c.socket_url().as_deref()),
@@ -618,7 +630,7 @@ mod tests {
             .with_p2p(P2p {
                 always: true,
                 socket_url: None,
-                stun: Vec::new(),
+                ..Default::default()
             });
         assert!(!c.always_p2p());
     }

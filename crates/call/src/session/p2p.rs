@@ -468,8 +468,8 @@ impl Call<'_> {
                 .then(|| (outgoing.clone(), self.cfg.media.capture.fps.max(1))),
         };
         let sinks = self.sinks(devices, other);
-        let stun = self.client.stun_servers();
-        match Peer::start(carries, &peer::local_addresses(), &stun, sources, sinks).await {
+        let ice = self.client.ice_servers();
+        match Peer::start(carries, &peer::local_addresses(), &ice, sources, sinks).await {
             Ok(p) => Some(p),
             Err(e) => {
                 self.emit(CallEvent::Warning(format!(
