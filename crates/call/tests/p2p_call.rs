@@ -77,12 +77,17 @@ async fn booked_with_page(
 }
 
 fn start(url: &str, link: &str, kind: SessionType) -> (CallHandle, CallEvents) {
+    start_with(url, link, kind, P2p::default())
+}
+
+/// [`start`] with the STUN and TURN servers of `ice`.
+fn start_with(url: &str, link: &str, kind: SessionType, ice: P2p) -> (CallHandle, CallEvents) {
     let api = BackendClient::new(url, Profile::Seed004, Auth::None)
         .unwrap()
         .with_p2p(P2p {
             always: true,
             socket_url: Some(url.to_owned()),
-            ..P2p::default()
+            ..ice
         });
     session::start(CallConfig {
         camera_on: kind == SessionType::Video,
@@ -332,4 +337,74 @@ fn a_cut_in_the_media_path_heals() {
         .await;
         page.disconnect().await.unwrap();
     });
+}
+
+/// Neither side may use the other's addresses (both relay only, as behind
+/// NATs that let nothing else through): the seed page's Chromium and Tandem
+/// each take a relay on coturn, the platform's TURN server, and pictures
+/// and sound go both ways through it.
+#[test]
+fn tandem_and_the_seed_page_meet_through_a_turn_relay() {
+    tandem_testkit::media_test(
+        "tandem_and_the_seed_page_meet_through_a_turn_relay",
+        |ip| async move {
+            use tandem_testkit::turn::{CREDENTIAL, Coturn, USERNAME};
+            let std::net::IpAddr::V4(v4) = ip else {
+                panic!("the namespace's address is not IPv4: {ip}")
+            };
+            // On the namespace's own address: Chromium leaves loopback alone.
+            let coturn = Coturn::start(v4);
+            let backend = platform("turn").await;
+            let (url, db) = (backend.url(), backend.state.db.clone());
+            let b = book(&db, "p2p-turn", "video", 30).await.unwrap();
+            let coach_link = add_link(&db, &b.session, &b.coach, "astrologer", 3600)
+                .await
+                .unwrap();
+            let mut page = Peer::seed_page_with(
+                "page",
+                &url,
+                &url,
+                &coach_link,
+                &[
+                    "--turn",
+                    &coturn.url,
+                    "--turn-username",
+                    USERNAME,
+                    "--turn-credential",
+                    CREDENTIAL,
+                ],
+            )
+            .await
+            .unwrap();
+            let relay = P2p {
+                turn: vec![tandem_call::p2p::turn::TurnServer {
+                    address: coturn.address.clone(),
+                    username: USERNAME.into(),
+                    credential: CREDENTIAL.into(),
+                }],
+                relay_only: true,
+                ..P2p::default()
+            };
+            let (call, mut events) = start_with(&url, &b.link, SessionType::Video, relay);
+            received_until(
+                &call,
+                "astrologer",
+                "the page's picture and sound through the relay",
+                |r| r.video_frames > 30 && r.audio_frames > 100 && r.audio_dbfs > -60.0,
+            )
+            .await;
+            page.stats_until(Duration::from_secs(30), |s| {
+                count(&s["video"]["user"]["frames"]) > 30
+                    && count(&s["audio"]["user"]["packets"]) > 100
+            })
+            .await
+            .unwrap();
+            call.leave().unwrap();
+            next_matching(&mut events, "the end", |e| {
+                matches!(e, CallEvent::State(CallState::Ended(EndReason::Left)))
+            })
+            .await;
+            page.disconnect().await.unwrap();
+        },
+    );
 }

@@ -88,18 +88,24 @@ impl Peer {
     /// joins `link` at the platform `api`, then enters the Socket.IO room at
     /// `socket_url`; once it is in.
     pub async fn seed_page(name: &str, api: &str, socket_url: &str, link: &str) -> Result<Peer> {
+        Self::seed_page_with(name, api, socket_url, link, &[]).await
+    }
+
+    /// [`Peer::seed_page`] with more of js_peer's options (`--turn URL
+    /// --turn-username U --turn-credential C`: only through that relay).
+    pub async fn seed_page_with(
+        name: &str,
+        api: &str,
+        socket_url: &str,
+        link: &str,
+        options: &[&str],
+    ) -> Result<Peer> {
         let script = crate::workspace_root().join("tests/peers/js/js_peer.mjs");
-        Self::spawn_with(
-            name,
-            &[],
-            "node",
-            &script,
-            socket_url,
-            link,
-            &["--page", "p2p", "--api", api],
-        )?
-        .connected()
-        .await
+        let mut all = vec!["--page", "p2p", "--api", api];
+        all.extend_from_slice(options);
+        Self::spawn_with(name, &[], "node", &script, socket_url, link, &all)?
+            .connected()
+            .await
     }
 
     /// Starts a peer program without waiting for it to connect.

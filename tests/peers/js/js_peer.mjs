@@ -15,7 +15,10 @@
 // With --page p2p it is instead seed 004's session page (page/p2p.ts:
 // RTCPeerConnection + socket.io-client): --token is the session link's token,
 // --api the platform's address (validate and join are called from here, as
-// the seed's page calls them), --url the Socket.IO server.
+// the seed's page calls them), --url the Socket.IO server. --turn URL
+// --turn-username U --turn-credential C give the page that TURN server as
+// the seed's production setup does, and keep its media on the relay
+// (iceTransportPolicy "relay").
 //
 // Options: --chromium PATH (default $CHROMIUM or /usr/bin/chromium),
 // --log-level LEVEL (livekit-client log level, default $JS_PEER_LOG or "info"),
@@ -91,6 +94,11 @@ const { values: args } = parseArgs({
     page: { type: 'string', default: 'livekit' },
     'e2ee-key': { type: 'string' },
     api: { type: 'string' },
+    // The seed page's TURN server (turn:host:port); media then goes only
+    // through it (iceTransportPolicy "relay").
+    turn: { type: 'string' },
+    'turn-username': { type: 'string' },
+    'turn-credential': { type: 'string' },
   },
   strict: true,
 });
@@ -407,6 +415,12 @@ async function joinSession() {
     sessionType: v.sessionType,
     participantId: v.participantId ?? v.participantType,
   };
+  if (args.turn) {
+    session.iceServers = [
+      { urls: args.turn, username: args['turn-username'], credential: args['turn-credential'] },
+    ];
+    session.iceTransportPolicy = 'relay';
+  }
   return session;
 }
 

@@ -25,6 +25,7 @@ interface Session {
   sessionType: string;
   participantId: string;
   iceServers?: RTCIceServer[];
+  iceTransportPolicy?: RTCIceTransportPolicy;
 }
 
 let socket: Socket | undefined;
@@ -52,7 +53,10 @@ function closePc(): void {
 
 function createPc(s: Session): RTCPeerConnection {
   closePc();
-  const conn = new RTCPeerConnection({ iceServers: s.iceServers ?? [] });
+  const conn = new RTCPeerConnection({
+    iceServers: s.iceServers ?? [],
+    iceTransportPolicy: s.iceTransportPolicy ?? 'all',
+  });
   for (const t of local?.getTracks() ?? []) conn.addTrack(t, local!);
   conn.onicecandidate = (e) => {
     if (e.candidate) socket?.emit('ice-candidate', { roomId: s.roomId, candidate: e.candidate.toJSON() });
