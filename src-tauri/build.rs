@@ -5,6 +5,7 @@ const COMMANDS: &[&str] = &[
     "platforms_list",
     "platform_add",
     "platform_remove",
+    "platform_set_network",
     "sign_in",
     "sign_out",
     "sessions_list",

@@ -5,7 +5,7 @@ use tandem_call::platform::{self, TokenRequest, rules};
 use tauri::State;
 
 use crate::dto::{
-    JoinTarget, LaunchOptions, NewPlatform, Platform, ProfileId, SessionKind, SignIn,
+    JoinTarget, LaunchOptions, NetworkChange, NewPlatform, Platform, ProfileId, SessionKind, SignIn,
 };
 use crate::error::{AppError, ErrorCode};
 use crate::platforms::{valid_backend_url, valid_secret};
@@ -24,6 +24,18 @@ pub(crate) async fn platform_add(
     platform: NewPlatform,
 ) -> Result<Platform, AppError> {
     state.platforms.add(platform)
+}
+
+/// Sets a peer-to-peer platform's STUN and TURN servers.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn platform_set_network(
+    state: State<'_, AppState>,
+    id: String,
+    network: NetworkChange,
+) -> Result<Platform, AppError> {
+    // The keychain blocks: off the runtime.
+    blocking(&state, move |p| p.set_network(&id, network)).await
 }
 
 #[tauri::command]

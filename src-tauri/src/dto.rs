@@ -47,12 +47,44 @@ pub struct Platform {
     /// the platform's host on port 3001 (as a join link may say).
     #[serde(default)]
     pub socket_url: Option<String>,
+    /// How seed 004's peer-to-peer calls cross NATs (never the TURN
+    /// credential, which stays in the keychain).
+    #[serde(default)]
+    pub network: Network,
     /// Who is signed in (an email, or "token").
     pub account: Option<String>,
     /// Credentials are in the keychain (or, when it is unavailable, held
     /// for this run only: then `remembered` is false).
     pub signed_in: bool,
     pub remembered: bool,
+}
+
+/// The STUN and TURN servers of a seed-004 platform's calls, as its web
+/// page has them in `iceServers`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    /// `stun:host:port` each.
+    pub stun: Vec<String>,
+    /// `turn:host:port`.
+    pub turn_url: Option<String>,
+    pub turn_username: Option<String>,
+    /// Whether the keychain (or this run) holds the TURN credential.
+    pub has_turn_credential: bool,
+    /// Media only through the TURN relay.
+    pub relay_only: bool,
+}
+
+/// What the network form sends: the credential only when typed anew
+/// (`None` keeps the one stored).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct NetworkChange {
+    pub stun: Vec<String>,
+    pub turn_url: Option<String>,
+    pub turn_username: Option<String>,
+    pub turn_credential: Option<String>,
+    pub relay_only: bool,
 }
 
 /// What the "add platform" form sends.

@@ -171,6 +171,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             connect::platforms_list,
             connect::platform_add,
             connect::platform_remove,
+            connect::platform_set_network,
             connect::sign_in,
             connect::sign_out,
             connect::sessions_list,

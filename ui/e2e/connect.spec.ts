@@ -111,3 +111,40 @@ test('a private session: the link carries the passphrase, the call shows the loc
   expect(stored).not.toContain('new moon');
   expect(problems).toEqual([]);
 });
+
+test("a join-link platform's STUN and TURN servers are set, refused with reasons, and the credential never shown", async ({ page }) => {
+  const problems = watchProblems(page);
+  await page.goto('/?empty');
+  await page.getByTestId('platform-url').fill('https://links.example.com');
+  await page.getByTestId('platform-profile').selectOption('004');
+  await page.getByRole('button', { name: 'Add platform' }).click();
+  await expect(page.getByTestId('network-summary')).toHaveText('Network: Direct connections only');
+  await page.getByTestId('network-edit').click();
+
+  await page.getByTestId('network-stun').fill('stun:stun.example.com:3478\nturn:oops');
+  await page.getByTestId('network-save').click();
+  await expect(page.getByTestId('network-error')).toContainText('"turn:oops" is not a STUN server');
+
+  await page.getByTestId('network-stun').fill('stun:stun.example.com:3478');
+  await page.getByTestId('network-turn-url').fill('turn:turn.example.com:3478');
+  await page.getByTestId('network-turn-username').fill('coach');
+  await page.getByTestId('network-relay-only').check();
+  await page.getByTestId('network-save').click();
+  await expect(page.getByTestId('network-error')).toContainText("Enter the TURN server's credential");
+
+  await page.getByTestId('network-turn-credential').fill('hunter2');
+  await page.getByTestId('network-save').click();
+  await expect(page.getByTestId('network-saved')).toBeVisible();
+  await expect(page.getByTestId('network-summary')).toHaveText(
+    'Network: TURN turn:turn.example.com:3478, relay only',
+  );
+  // The credential is kept, never shown back; saving again keeps it.
+  await expect(page.getByTestId('network-turn-credential')).toHaveValue('');
+  await expect(page.getByTestId('network-turn-credential')).toHaveAttribute('placeholder', 'Kept (type to replace)');
+  await page.getByTestId('network-save').click();
+  await expect(page.getByTestId('network-saved')).toBeVisible();
+  await expect(page.getByTestId('network-error')).toHaveCount(0);
+  await shot(page, 'connect-network');
+  expect(await unnamedControls(page)).toEqual([]);
+  expect(problems).toEqual([]);
+});

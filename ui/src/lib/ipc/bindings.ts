@@ -10,6 +10,8 @@ export const commands = {
 	platformsList: () => typedError<Platform_Serialize[], AppError>(__TAURI_INVOKE("platforms_list")),
 	platformAdd: (platform: NewPlatform_Deserialize) => typedError<Platform_Serialize, AppError>(__TAURI_INVOKE("platform_add", { platform })),
 	platformRemove: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("platform_remove", { id })),
+	/**  Sets a peer-to-peer platform's STUN and TURN servers. */
+	platformSetNetwork: (id: string, network: NetworkChange_Deserialize) => typedError<Platform_Serialize, AppError>(__TAURI_INVOKE("platform_set_network", { id, network })),
 	/**  Signs in to a platform and keeps the credentials in the keychain. */
 	signIn: (id: string, credentials: SignIn) => typedError<Platform_Serialize, AppError>(__TAURI_INVOKE("sign_in", { id, credentials })),
 	signOut: (id: string) => typedError<Platform_Serialize, AppError>(__TAURI_INVOKE("sign_out", { id })),
@@ -379,6 +381,74 @@ export type MicLevel = {
 	dbfs: number,
 };
 
+/**
+ *  The STUN and TURN servers of a seed-004 platform's calls, as its web
+ *  page has them in `iceServers`.
+ */
+export type Network = Network_Serialize | Network_Deserialize;
+
+/**
+ *  What the network form sends: the credential only when typed anew
+ *  (`None` keeps the one stored).
+ */
+export type NetworkChange = NetworkChange_Serialize | NetworkChange_Deserialize;
+
+/**
+ *  What the network form sends: the credential only when typed anew
+ *  (`None` keeps the one stored).
+ */
+export type NetworkChange_Deserialize = {
+	stun: string[],
+	turnUrl?: string | null,
+	turnUsername?: string | null,
+	turnCredential?: string | null,
+	relayOnly: boolean,
+};
+
+/**
+ *  What the network form sends: the credential only when typed anew
+ *  (`None` keeps the one stored).
+ */
+export type NetworkChange_Serialize = {
+	stun: string[],
+	turnUrl: string | null,
+	turnUsername: string | null,
+	turnCredential: string | null,
+	relayOnly: boolean,
+};
+
+/**
+ *  The STUN and TURN servers of a seed-004 platform's calls, as its web
+ *  page has them in `iceServers`.
+ */
+export type Network_Deserialize = {
+	/**  `stun:host:port` each. */
+	stun: string[],
+	/**  `turn:host:port`. */
+	turnUrl?: string | null,
+	turnUsername?: string | null,
+	/**  Whether the keychain (or this run) holds the TURN credential. */
+	hasTurnCredential: boolean,
+	/**  Media only through the TURN relay. */
+	relayOnly: boolean,
+};
+
+/**
+ *  The STUN and TURN servers of a seed-004 platform's calls, as its web
+ *  page has them in `iceServers`.
+ */
+export type Network_Serialize = {
+	/**  `stun:host:port` each. */
+	stun: string[],
+	/**  `turn:host:port`. */
+	turnUrl: string | null,
+	turnUsername: string | null,
+	/**  Whether the keychain (or this run) holds the TURN credential. */
+	hasTurnCredential: boolean,
+	/**  Media only through the TURN relay. */
+	relayOnly: boolean,
+};
+
 /**  What the "add platform" form sends. */
 export type NewPlatform = NewPlatform_Serialize | NewPlatform_Deserialize;
 
@@ -438,6 +508,11 @@ export type Platform_Deserialize = {
 	 *  the platform's host on port 3001 (as a join link may say).
 	 */
 	socketUrl?: string | null,
+	/**
+	 *  How seed 004's peer-to-peer calls cross NATs (never the TURN
+	 *  credential, which stays in the keychain).
+	 */
+	network?: Network_Deserialize,
 	/**  Who is signed in (an email, or "token"). */
 	account?: string | null,
 	/**
@@ -469,6 +544,11 @@ export type Platform_Serialize = {
 	 *  the platform's host on port 3001 (as a join link may say).
 	 */
 	socketUrl: string | null,
+	/**
+	 *  How seed 004's peer-to-peer calls cross NATs (never the TURN
+	 *  credential, which stays in the keychain).
+	 */
+	network: Network_Serialize,
 	/**  Who is signed in (an email, or "token"). */
 	account: string | null,
 	/**

@@ -12,6 +12,7 @@ import {
   type FrameResult,
   type JoinRequest,
   type JoinTarget,
+  type NetworkChange,
   type NewPlatform,
   type Platform,
   type SignIn,
@@ -19,6 +20,14 @@ import {
 } from './ipc';
 
 type Listener<T> = (v: T) => void;
+
+const NO_NETWORK: Platform['network'] = {
+  stun: [],
+  turnUrl: null,
+  turnUsername: null,
+  hasTurnCredential: false,
+  relayOnly: false,
+};
 
 /// Colours as YUV (BT.601 limited range).
 const TEAL = [111, 150, 84] as const; // ≈ rgb(0,128,128)
@@ -91,6 +100,7 @@ export class FakeIpc implements Ipc {
         anonKey: null,
         supabaseUrl: null,
         socketUrl: null,
+        network: NO_NETWORK,
         account: 'client@example.com',
         signedIn: true,
         remembered: true,
@@ -142,11 +152,36 @@ export class FakeIpc implements Ipc {
       anonKey: n.anonKey,
       supabaseUrl: n.supabaseUrl,
       socketUrl: n.socketUrl,
+      network: NO_NETWORK,
       account: null,
       signedIn: n.profile === '004',
       remembered: true,
     };
     this.platforms.push(p);
+    return structuredClone(p);
+  }
+
+  async platformSetNetwork(id: string, n: NetworkChange) {
+    this.log('platformSetNetwork', id, { ...n, turnCredential: n.turnCredential ? '<typed>' : null });
+    const p = this.find(id);
+    const invalid = (message: string) => new IpcError({ code: 'invalid_input', message });
+    if (p.profile !== '004') throw invalid('Only peer-to-peer platforms (join links) use STUN and TURN servers.');
+    const bad = n.stun.find((s) => !s.startsWith('stun:'));
+    if (bad) throw invalid(`"${bad}" is not a STUN server: write it as stun:host:port.`);
+    if (n.turnUrl && !n.turnUrl.startsWith('turn:')) {
+      throw invalid(`TURN server: "${n.turnUrl}" is not a TURN server address (turn:host:port).`);
+    }
+    if (n.relayOnly && !n.turnUrl) throw invalid('Relaying every call needs a TURN server.');
+    if (n.turnUrl && !n.turnUsername) throw invalid("Enter the TURN server's username.");
+    const hasCredential = !!n.turnUrl && (!!n.turnCredential || p.network.hasTurnCredential);
+    if (n.turnUrl && !hasCredential) throw invalid("Enter the TURN server's credential (password).");
+    p.network = {
+      stun: n.stun,
+      turnUrl: n.turnUrl,
+      turnUsername: n.turnUrl ? n.turnUsername : null,
+      hasTurnCredential: hasCredential,
+      relayOnly: n.relayOnly,
+    };
     return structuredClone(p);
   }
 

@@ -10,6 +10,7 @@ import type {
   JoinRequest_Serialize,
   JoinTarget_Serialize,
   LaunchOptions_Serialize,
+  NetworkChange_Serialize,
   NewPlatform_Serialize,
   Platform_Serialize,
   PreviewState_Serialize,
@@ -25,6 +26,7 @@ export type JoinRequest = JoinRequest_Serialize;
 export type JoinTarget = JoinTarget_Serialize;
 export type LaunchOptions = LaunchOptions_Serialize;
 export type NewPlatform = NewPlatform_Serialize;
+export type NetworkChange = NetworkChange_Serialize;
 export type Platform = Platform_Serialize;
 export type PreviewState = PreviewState_Serialize;
 export type AppStatus = AppStatus_Serialize;
@@ -73,6 +75,7 @@ export interface Ipc {
   platformsList(): Promise<Platform[]>;
   platformAdd(platform: NewPlatform): Promise<Platform>;
   platformRemove(id: string): Promise<void>;
+  platformSetNetwork(id: string, network: NetworkChange): Promise<Platform>;
   signIn(id: string, credentials: SignIn): Promise<Platform>;
   signOut(id: string): Promise<Platform>;
   sessionsList(id: string): Promise<JoinTarget[]>;

@@ -29,6 +29,9 @@ export class TauriIpc implements Ipc {
   async platformsList() { return ok(await commands.platformsList()); }
   async platformAdd(p: Parameters<Ipc['platformAdd']>[0]) { return ok(await commands.platformAdd(p)); }
   async platformRemove(id: string) { ok(await commands.platformRemove(id)); }
+  async platformSetNetwork(id: string, n: Parameters<Ipc['platformSetNetwork']>[1]) {
+    return ok(await commands.platformSetNetwork(id, n));
+  }
   async signIn(id: string, c: Parameters<Ipc['signIn']>[1]) { return ok(await commands.signIn(id, c)); }
   async signOut(id: string) { return ok(await commands.signOut(id)); }
   async sessionsList(id: string) { return ok(await commands.sessionsList(id)); }
