@@ -168,6 +168,38 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
                 ("astrologer", "<b>from the page</b>")
             );
 
+            // ---- Tandem's camera off: the page sees black, still moving (not
+            // our last picture frozen); on again: the picture is back.
+            let lit = page
+                .stats_until(Duration::from_secs(10), |s| {
+                    s["video"]["user"]["luma"].as_f64().unwrap_or(-1.0) > 40.0
+                })
+                .await
+                .unwrap();
+            call.set_camera(false).await.unwrap();
+            let dark = page
+                .stats_until(Duration::from_secs(10), |s| {
+                    let l = s["video"]["user"]["luma"].as_f64().unwrap_or(-1.0);
+                    (0.0..25.0).contains(&l)
+                })
+                .await
+                .unwrap();
+            page.stats_until(Duration::from_secs(10), |s| {
+                count(&s["video"]["user"]["frames"]) > count(&dark["video"]["user"]["frames"]) + 2
+            })
+            .await
+            .unwrap();
+            assert!(
+                count(&dark["video"]["user"]["frames"]) > count(&lit["video"]["user"]["frames"]),
+                "{dark}"
+            );
+            call.set_camera(true).await.unwrap();
+            page.stats_until(Duration::from_secs(10), |s| {
+                s["video"]["user"]["luma"].as_f64().unwrap_or(-1.0) > 40.0
+            })
+            .await
+            .unwrap();
+
             // ---- the coach's page closes and opens again: the call carries on.
             page.disconnect().await.unwrap();
             next_matching(&mut events, "the coach leaving", |e| {

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use tandem_lk as lk;
+use tandem_media::I420Frame;
 use tandem_media::audio::{self, Microphone, Speaker};
 use tandem_media::camera::{self, CameraFeed};
 use tandem_media::frame::{FrameSender, newest_frame_channel};
@@ -135,9 +136,12 @@ impl Call<'_> {
         let mut devices = self.open_devices().await;
         let (outgoing_tx, outgoing) = newest_frame_channel();
         let outgoing_tx = Arc::new(outgoing_tx);
-        if kind == SessionType::Video && self.cfg.camera_on {
-            // A camera that will not open is reported; the call goes on.
-            let _ = self.camera(&mut devices, true, &outgoing_tx).await;
+        if kind == SessionType::Video {
+            // A camera that will not open is reported; the call goes on
+            // (sending black, as with the camera off).
+            let _ = self
+                .camera(&mut devices, self.cfg.camera_on, &outgoing_tx)
+                .await;
         }
         let me = side.as_str().to_owned();
         let other = match side {
@@ -608,14 +612,17 @@ impl Call<'_> {
     }
 
     /// Turns the camera on (its pictures go to the connection and the
-    /// preview) or off (closed, its light out; the other side keeps the
-    /// last picture).
+    /// preview) or off (closed, its light out). While it is off the
+    /// connection carries a black picture once a second, as a browser's
+    /// disabled camera track does, so the other side shows black rather
+    /// than our last picture frozen.
     async fn camera(
         &self,
         d: &mut Devices,
         on: bool,
         outgoing: &Arc<FrameSender>,
     ) -> Result<(), MediaError> {
+        let format = self.cfg.media.capture;
         if !on {
             if let Some(t) = d.camera_task.take() {
                 t.abort();
@@ -626,12 +633,13 @@ impl Call<'_> {
             if let Ok(mut v) = self.shared.video.lock() {
                 v.remove(LOCAL_VIDEO);
             }
+            d.camera_task = Some(tokio::spawn(send_black(outgoing.clone(), format)));
             return Ok(());
         }
         if d.camera.is_some() {
             return Ok(());
         }
-        let (choice, format) = (self.cfg.media.camera.clone(), self.cfg.media.capture);
+        let choice = self.cfg.media.camera.clone();
         let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
             Ok(Ok(feed)) => feed,
             Ok(Err(e)) => {
@@ -639,10 +647,16 @@ impl Call<'_> {
                     device: Device::Camera,
                     error: e.clone().into(),
                 });
+                if d.camera_task.is_none() {
+                    d.camera_task = Some(tokio::spawn(send_black(outgoing.clone(), format)));
+                }
                 return Err(e.into());
             }
             Err(e) => return Err(MediaError::Thread(e.to_string())),
         };
+        if let Some(black) = d.camera_task.take() {
+            black.abort();
+        }
         self.emit(camera_in_use(&feed));
         self.shared.set_video(LOCAL_VIDEO, feed.frames());
         let (mut frames, outgoing) = (feed.frames(), outgoing.clone());
@@ -656,5 +670,22 @@ impl Call<'_> {
         }));
         d.camera = Some(feed);
         Ok(())
+    }
+}
+
+/// A black picture of the camera's size, once a second, until aborted.
+async fn send_black(outgoing: Arc<FrameSender>, format: tandem_media::camera::CaptureFormat) {
+    let Ok(mut black) = I420Frame::new(format.width.max(2), format.height.max(2)) else {
+        return;
+    };
+    let (y, u, v) = black.planes_mut();
+    y.fill(16);
+    u.fill(128);
+    v.fill(128);
+    let black = Arc::new(black);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        outgoing.send_replace(Some(black.clone()));
     }
 }

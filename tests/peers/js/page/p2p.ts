@@ -82,6 +82,22 @@ async function makeOffer(s: Session): Promise<void> {
   socket?.emit('offer', { roomId: s.roomId, offer: conn.localDescription?.toJSON() });
 }
 
+// The mean brightness (0–255, BT.601 luma) of what the video element shows
+// now, from a small copy of it; -1 before it shows anything.
+function meanLuma(el: HTMLVideoElement): number {
+  if (el.videoWidth === 0) return -1;
+  const c = document.createElement('canvas');
+  c.width = 32;
+  c.height = 18;
+  const g = c.getContext('2d');
+  if (!g) return -1;
+  g.drawImage(el, 0, 0, c.width, c.height);
+  const px = g.getImageData(0, 0, c.width, c.height).data;
+  let sum = 0;
+  for (let i = 0; i < px.length; i += 4) sum += 0.299 * px[i]! + 0.587 * px[i + 1]! + 0.114 * px[i + 2]!;
+  return sum / (px.length / 4);
+}
+
 const api = {
   async connect(url: string, _token: string, s: Session): Promise<Json> {
     const t0 = performance.now();
@@ -149,7 +165,7 @@ const api = {
   },
 
   async stats(): Promise<Json> {
-    const video = { frames: 0, width: 0, height: 0, bytes: 0, played: 0 };
+    const video = { frames: 0, width: 0, height: 0, bytes: 0, played: 0, luma: -1 };
     const audio = { packets: 0, energy: 0, level: 0, bytes: 0 };
     const sent = { videoFrames: 0, audioPackets: 0 };
     let pair = '';
@@ -174,7 +190,10 @@ const api = {
       });
     }
     for (const el of elements) {
-      if (el instanceof HTMLVideoElement) video.played = el.getVideoPlaybackQuality().totalVideoFrames;
+      if (el instanceof HTMLVideoElement) {
+        video.played = el.getVideoPlaybackQuality().totalVideoFrames;
+        video.luma = meanLuma(el);
+      }
     }
     return { video, audio, sent, pair, state: pc?.connectionState ?? 'none' };
   },
