@@ -169,19 +169,17 @@ impl Guest {
     /// Drops `percent` % of the packets from and to the guest, at random
     /// (nftables; 0 removes the rule).
     pub fn loss(&self, percent: u8) {
-        let _ = Command::new("nft")
-            .args(["delete", "table", "inet", "tandem_loss"])
-            .stderr(Stdio::null())
-            .status();
-        if percent > 0 {
-            sh(&format!(
-                "nft add table inet tandem_loss && \
-                 nft add chain inet tandem_loss in '{{ type filter hook input priority 0; }}' && \
-                 nft add chain inet tandem_loss out '{{ type filter hook output priority 0; }}' && \
-                 nft add rule inet tandem_loss in iifname {HOST_IF} numgen random mod 100 lt {percent} drop && \
-                 nft add rule inet tandem_loss out oifname {HOST_IF} numgen random mod 100 lt {percent} drop"
-            ));
-        }
+        replace_table(
+            "tandem_loss",
+            (percent > 0).then(|| {
+                format!(
+                    "nft add chain inet tandem_loss in '{{ type filter hook input priority 0; }}' && \
+                     nft add chain inet tandem_loss out '{{ type filter hook output priority 0; }}' && \
+                     nft add rule inet tandem_loss in iifname {HOST_IF} numgen random mod 100 lt {percent} drop && \
+                     nft add rule inet tandem_loss out oifname {HOST_IF} numgen random mod 100 lt {percent} drop"
+                )
+            }),
+        );
     }
 }
 
@@ -191,19 +189,47 @@ impl Guest {
 /// packets go nowhere, silently — while a guest keeps its link to the
 /// servers here and local connections (WebDriver, X, audio) keep working.
 pub fn blackhole_all_but_guest(on: bool) {
+    replace_table(
+        "tandem_cut",
+        on.then(|| {
+            format!(
+                "nft add chain inet tandem_cut out '{{ type filter hook output priority 0; }}' && \
+                 nft add rule inet tandem_cut out oifname lo ip daddr 127.0.0.0/8 accept && \
+                 nft add rule inet tandem_cut out oifname lo ip6 daddr ::1 accept && \
+                 nft add rule inet tandem_cut out ip daddr {GUEST_ADDR} accept && \
+                 nft add rule inet tandem_cut out drop"
+            )
+        }),
+    );
+}
+
+/// Limits the UDP the test's namespace sends to anything but loopback to
+/// `kbit_per_s` in all (what is over it is dropped, as an uplink's policer
+/// does), or lifts the limit (`None`): media between programs here, which
+/// goes by the namespace's own address, then has that much room.
+pub fn cap_udp(kbit_per_s: Option<u32>) {
+    replace_table(
+        "tandem_cap",
+        kbit_per_s.map(|kbit| {
+            let kbytes = (kbit / 8).max(1);
+            format!(
+                "nft add chain inet tandem_cap out '{{ type filter hook output priority 0; }}' && \
+                 nft add rule inet tandem_cap out ip daddr 127.0.0.0/8 accept && \
+                 nft add rule inet tandem_cap out meta l4proto udp limit rate over {kbytes} kbytes/second burst {kbytes} kbytes drop"
+            )
+        }),
+    );
+}
+
+/// Removes nftables table `inet <name>`, then, given `chains_and_rules`,
+/// makes it again with them.
+fn replace_table(name: &str, chains_and_rules: Option<String>) {
     let _ = Command::new("nft")
-        .args(["delete", "table", "inet", "tandem_cut"])
+        .args(["delete", "table", "inet", name])
         .stderr(Stdio::null())
         .status();
-    if on {
-        sh(&format!(
-            "nft add table inet tandem_cut && \
-             nft add chain inet tandem_cut out '{{ type filter hook output priority 0; }}' && \
-             nft add rule inet tandem_cut out oifname lo ip daddr 127.0.0.0/8 accept && \
-             nft add rule inet tandem_cut out oifname lo ip6 daddr ::1 accept && \
-             nft add rule inet tandem_cut out ip daddr {GUEST_ADDR} accept && \
-             nft add rule inet tandem_cut out drop"
-        ));
+    if let Some(rules) = chains_and_rules {
+        sh(&format!("nft add table inet {name} && {rules}"));
     }
 }
 

@@ -3,6 +3,7 @@
 //! peer connection with its codecs; see docs/decisions.md D9.
 
 pub mod peer;
+pub mod rate;
 pub mod roles;
 pub mod signal;
 pub mod socketio;

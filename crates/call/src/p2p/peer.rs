@@ -9,9 +9,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Instant;
 
+use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
@@ -32,6 +33,11 @@ const STUN_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
 const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Encoded video frames queued for the network loop.
 const VIDEO_QUEUE: usize = 4;
+/// Congestion control: the estimate a call starts from (WebRTC's own
+/// start is 300 kbit/s; probing raises it within seconds on a good link),
+/// and the most it probes for (the camera's cap and Opus).
+const BWE_START_KBPS: u64 = 500;
+const BWE_DESIRED_KBPS: u64 = 2_600;
 
 /// What the connection carries, from the booking's session type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +167,12 @@ impl Peer {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            .enable_bwe(carries.video.then_some(Bitrate::kbps(BWE_START_KBPS)))
             .build(Instant::now());
+        if carries.video {
+            rtc.bwe()
+                .set_bitrate(Bitrate::kbps(0), Bitrate::kbps(BWE_DESIRED_KBPS));
+        }
         let mut sockets = Vec::new();
         for ip in addresses {
             let Ok(socket) = UdpSocket::bind(SocketAddr::new(*ip, 0)).await else {
@@ -221,11 +232,18 @@ impl Peer {
             tokio::spawn(read_socket(s.clone(), udp_tx.clone()));
         }
         let want_key = Arc::new(AtomicBool::new(true));
+        let video_kbps = Arc::new(AtomicU32::new(0));
         let (video_out_tx, video_out_rx) = mpsc::channel(VIDEO_QUEUE);
         let video_in = match (carries.video, sources.video) {
-            (true, Some((frames, fps))) => {
-                Some(spawn_encoder(frames, fps, want_key.clone(), video_out_tx))
-            }
+            (true, Some((frames, fps))) => Some(spawn_encoder(
+                frames,
+                fps,
+                Steer {
+                    want_key: want_key.clone(),
+                    kbps: video_kbps.clone(),
+                },
+                video_out_tx,
+            )),
             _ => None,
         };
         let decoder_lost = Arc::new(AtomicBool::new(false));
@@ -257,6 +275,7 @@ impl Peer {
             decoder,
             decoder_lost,
             want_key,
+            video_kbps,
             heard: (false, false),
         };
         let task = tokio::spawn(driver.run(rx, udp_rx, sources.audio, video_out_rx));
@@ -439,6 +458,8 @@ struct Driver {
     decoder_lost: Arc<AtomicBool>,
     /// Set when our encoder must send a keyframe (a receiver asked).
     want_key: Arc<AtomicBool>,
+    /// What the network allows our video, kbit/s (0: no estimate yet).
+    video_kbps: Arc<AtomicU32>,
     /// Whether audio and video have arrived yet.
     heard: (bool, bool),
 }
@@ -561,6 +582,19 @@ impl Driver {
                     self.request_keyframe();
                 }
             },
+            Event::EgressBitrateEstimate(
+                BweKind::Twcc { estimate, .. } | BweKind::Remb { estimate, .. },
+            ) => {
+                let kbps = super::rate::video_share(estimate.as_u64() / 1000);
+                let was = self.video_kbps.swap(kbps, Ordering::SeqCst);
+                if was.abs_diff(kbps) * 5 > was {
+                    tracing::debug!(
+                        estimate_kbps = estimate.as_u64() / 1000,
+                        video_kbps = kbps,
+                        "bandwidth estimate"
+                    );
+                }
+            }
             Event::KeyframeRequest(r) => {
                 tracing::debug!(kind = ?r.kind, "keyframe requested by the other side");
                 self.want_key.store(true, Ordering::SeqCst)
@@ -738,13 +772,22 @@ async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
     }
 }
 
-/// Encodes the camera's newest pictures on a thread of its own.
+/// What the network loop tells the encoder: send a keyframe, and the
+/// bitrate the network allows.
+struct Steer {
+    want_key: Arc<AtomicBool>,
+    kbps: Arc<AtomicU32>,
+}
+
+/// Encodes the camera's newest pictures on a thread of its own, at the
+/// size and bitrate the network allows ([`super::rate::Fit`]).
 fn spawn_encoder(
     mut frames: FrameReceiver,
     fps: u32,
-    want_key: Arc<AtomicBool>,
+    steer: Steer,
     out: mpsc::Sender<(tandem_media::codec::Encoded, i64)>,
 ) -> std::thread::JoinHandle<()> {
+    let Steer { want_key, kbps } = steer;
     let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<I420Frame>>(1);
     tokio::spawn(async move {
         while frames.changed().await.is_ok() {
@@ -761,18 +804,26 @@ fn spawn_encoder(
     std::thread::spawn(move || {
         let started = Instant::now();
         let mut encoder: Option<Vp8Encoder> = None;
+        let mut fit = super::rate::Fit::new(fps);
         while let Ok(frame) = rx.recv() {
             let (w, h) = (frame.width() & !1, frame.height() & !1);
-            if encoder
-                .as_ref()
-                .is_none_or(|e| (e.settings().width, e.settings().height) != (w, h))
-            {
-                encoder = Vp8Encoder::new(Vp8Settings::for_camera(w, h, fps))
-                    .inspect_err(|e| tracing::warn!("video not encoded: {e}"))
-                    .ok();
+            let target = fit.target(w, h, kbps.load(Ordering::SeqCst), Instant::now());
+            if encoder.as_ref().is_none_or(|e| {
+                (e.settings().width, e.settings().height) != (target.width, target.height)
+            }) {
+                tracing::debug!(width = target.width, height = target.height, "video size");
+                encoder =
+                    Vp8Encoder::new(Vp8Settings::for_camera(target.width, target.height, fps))
+                        .inspect_err(|e| tracing::warn!("video not encoded: {e}"))
+                        .ok();
                 want_key.store(true, Ordering::SeqCst);
             }
             let Some(enc) = &mut encoder else { continue };
+            if target.kbps.abs_diff(enc.settings().kbps) * 20 > enc.settings().kbps
+                && let Err(e) = enc.set_kbps(target.kbps)
+            {
+                tracing::debug!("video bitrate not changed: {e}");
+            }
             let t90 = i64::try_from(started.elapsed().as_micros() * 9 / 100).unwrap_or(i64::MAX);
             let key = want_key.swap(false, Ordering::SeqCst);
             match enc.encode(&frame, t90, key) {

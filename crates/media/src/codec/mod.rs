@@ -42,6 +42,43 @@ mod tests {
         f
     }
 
+    /// A lower target bitrate set mid-stream makes the encoder spend
+    /// fewer bytes on the same busy pictures (what congestion control
+    /// relies on), and it still decodes.
+    #[test]
+    fn vp8_follows_a_changed_bitrate() {
+        let mut enc = Vp8Encoder::new(Vp8Settings::for_camera(320, 240, 30)).unwrap();
+        let mut dec = Vp8Decoder::new().unwrap();
+        let mut seed = 1u32;
+        let mut bytes_at = |enc: &mut Vp8Encoder, from: u32| -> usize {
+            let mut total = 0;
+            for n in from..from + 60 {
+                // A moving texture with a little noise: busy, as a camera's
+                // picture is, yet compressible.
+                let mut f = I420Frame::new(320, 240).unwrap();
+                for (i, p) in f.planes_mut().0.iter_mut().enumerate() {
+                    seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+                    let (x, y) = (i as u32 % 320, i as u32 / 320);
+                    *p = (((x + n * 4) ^ (y * 3)) as u8 & 0xf0) + (seed >> 28) as u8;
+                }
+                for e in enc.encode(&f, i64::from(n) * 3000, false).unwrap() {
+                    total += e.data.len();
+                    assert!(dec.decode(&e.data).unwrap().is_some());
+                }
+            }
+            total
+        };
+        enc.set_kbps(1500).unwrap();
+        let high = bytes_at(&mut enc, 0);
+        enc.set_kbps(150).unwrap();
+        assert_eq!(enc.settings().kbps, 150);
+        let low = bytes_at(&mut enc, 60);
+        assert!(
+            low * 3 < high,
+            "{low} bytes at 150 kbit/s against {high} at 1500"
+        );
+    }
+
     /// Pictures survive a VP8 round trip well enough that the counter drawn
     /// in them reads back, in order; the first frame is a keyframe and a
     /// forced one is too.

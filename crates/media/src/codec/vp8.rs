@@ -35,7 +35,7 @@ impl Vp8Settings {
             height,
             fps: fps.max(1),
             kbps: kbps as u32,
-            keyframe_every: fps.max(1) * 3,
+            keyframe_every: fps.max(1) * 10,
         }
     }
 }
@@ -73,6 +73,7 @@ fn error_of(what: &str, err: vpx::vpx_codec_err_t) -> CodecError {
 /// A VP8 encoder for one picture size.
 pub struct Vp8Encoder {
     ctx: Box<vpx::vpx_codec_ctx_t>,
+    cfg: vpx::vpx_codec_enc_cfg_t,
     settings: Vp8Settings,
     pts: i64,
 }
@@ -126,6 +127,8 @@ impl Vp8Encoder {
         cfg.g_lag_in_frames = 0;
         cfg.g_error_resilient = 1;
         cfg.g_threads = threads_for(settings.width, settings.height);
+        // Skip a picture rather than overshoot the bitrate when the buffer
+        // runs low (a narrow link: congestion control lowered the target).
         cfg.rc_dropframe_thresh = 0;
         cfg.rc_min_quantizer = 2;
         cfg.rc_max_quantizer = 56;
@@ -163,6 +166,7 @@ impl Vp8Encoder {
         }
         Ok(Self {
             ctx,
+            cfg,
             settings,
             pts: 0,
         })
@@ -170,6 +174,26 @@ impl Vp8Encoder {
 
     pub fn settings(&self) -> Vp8Settings {
         self.settings
+    }
+
+    /// Changes the target bitrate (what the network allows now), from the
+    /// next picture on; the size and everything else stay.
+    pub fn set_kbps(&mut self, kbps: u32) -> Result<(), CodecError> {
+        let kbps = kbps.max(30);
+        if kbps == self.settings.kbps {
+            return Ok(());
+        }
+        let mut cfg = self.cfg;
+        cfg.rc_target_bitrate = kbps;
+        // SAFETY: `ctx` is initialised and `cfg` is a full configuration of
+        // the same size it was made with; libvpx copies what it needs.
+        let err = unsafe { vpx::vpx_codec_enc_config_set(&mut *self.ctx, &cfg) };
+        if err != vpx::VPX_CODEC_OK {
+            return Err(error_of("VP8 bitrate", err));
+        }
+        self.cfg = cfg;
+        self.settings.kbps = kbps;
+        Ok(())
     }
 
     /// Encodes one picture (scaled first if its size differs); `keyframe`
