@@ -34,6 +34,10 @@ pub struct Config {
     /// The `apikey` Supabase-style sign-in requires (`/auth/v1/…`); empty:
     /// any non-empty key.
     pub supabase_anon_key: String,
+    /// Serves seed 004's `POST /api/sessions/livekit-token`, which only
+    /// tandem-backend has. Off, this is seed 004's platform as it really
+    /// is: its calls go peer to peer through the Socket.IO room server.
+    pub seed_004_livekit: bool,
 }
 
 impl std::fmt::Debug for Config {
@@ -63,6 +67,7 @@ impl Default for Config {
             login_per_minute: 20,
             token_per_minute: 240,
             supabase_anon_key: String::new(),
+            seed_004_livekit: true,
         }
     }
 }

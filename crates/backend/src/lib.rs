@@ -60,7 +60,7 @@ pub fn app(state: AppState) -> Router {
     let limited = Router::new()
         .route("/api/auth/login", post(auth::login))
         .route("/auth/v1/token", post(gotrue::token))
-        .merge(seeds::token_routes())
+        .merge(seeds::token_routes(state.cfg.seed_004_livekit))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit,

@@ -21,6 +21,10 @@ struct Args {
     /// session, dev keys for a local tandem-devserver, and their logins printed.
     #[arg(long)]
     dev: bool,
+    /// Seed 004 as the real platform is: no LiveKit token endpoint, its
+    /// calls peer to peer through the Socket.IO room server here.
+    #[arg(long)]
+    p2p_only: bool,
 }
 
 #[tokio::main]
@@ -46,6 +50,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut cfg = Config::load(args.config.as_deref())?;
     if let Some(l) = args.listen {
         cfg.listen = l;
+    }
+    if args.p2p_only {
+        cfg.seed_004_livekit = false;
     }
     if args.dev {
         cfg.dev = true;

@@ -22,9 +22,10 @@ use crate::model::{self, Session, Side, User};
 const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
 const ONE_HOUR: Duration = Duration::from_secs(3600);
 
-/// Routes that mint tokens or check passwords (rate limited).
-pub(crate) fn token_routes() -> Router<AppState> {
-    Router::new()
+/// Routes that mint tokens or check passwords (rate limited); seed 004's
+/// LiveKit token only when `seed_004_livekit`.
+pub(crate) fn token_routes(seed_004_livekit: bool) -> Router<AppState> {
+    let routes = Router::new()
         .route("/api/livekit-token", get(token_000))
         .route("/functions/v1/livekit-token", post(token_001))
         .route(
@@ -32,8 +33,12 @@ pub(crate) fn token_routes() -> Router<AppState> {
             post(token_002),
         )
         .route("/api/livekit/token", post(token_003))
-        .route("/api/sessions/validate", post(validate_004))
-        .route("/api/sessions/livekit-token", post(token_004))
+        .route("/api/sessions/validate", post(validate_004));
+    if seed_004_livekit {
+        routes.route("/api/sessions/livekit-token", post(token_004))
+    } else {
+        routes
+    }
 }
 
 /// Everything else.

@@ -155,6 +155,9 @@ impl Call<'_> {
             room: room.clone(),
         });
         self.step(life, Input::Connected);
+        // Seed 004's platform has no screen sharing yet (its page would not
+        // show a second picture): the UI says so rather than offering it.
+        self.emit(CallEvent::ShareOffered(Some(MediaError::NotInPeerToPeer)));
         if let Err(e) = self.client.mark_joined(self.req, self.info).await {
             self.emit(CallEvent::Warning(format!(
                 "the platform was not told we joined: {e}"
@@ -285,8 +288,7 @@ impl Call<'_> {
                         }
                     }
                     Some(Command::Share(_, reply)) => {
-                        // Seed 004's platform has no screen sharing yet.
-                        let _ = reply.send(Err(CallError::Share(MediaError::NotBooked)));
+                        let _ = reply.send(Err(CallError::Share(MediaError::NotInPeerToPeer)));
                     }
                     Some(Command::ChangeKey(_, reply)) => {
                         // Seed 004's calls have no LiveKit frame encryption.

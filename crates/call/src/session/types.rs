@@ -204,6 +204,10 @@ pub enum MediaError {
     /// The booking has no such media (a chat or voice session's camera).
     #[error("this session has no video (booked as chat or voice)")]
     NotBooked,
+    /// Screen sharing in a seed-004 call, which goes peer to peer to the
+    /// platform's own page: it shows one picture, the camera's.
+    #[error("this platform's peer-to-peer calls have no screen sharing")]
+    NotInPeerToPeer,
     /// A device's thread failed (a bug, reported rather than hidden).
     #[error("a device thread failed: {0}")]
     Thread(String),
