@@ -32,6 +32,7 @@ pub(super) enum Command {
     TestSpeaker,
     ChangeKey(tandem_lk::SharedKey, Reply),
     Share(Option<tandem_media::screen::ScreenChoice>, Reply),
+    React(super::types::Reaction, Reply),
     Leave,
     End,
 }
@@ -157,6 +158,12 @@ impl CallHandle {
         choice: Option<tandem_media::screen::ScreenChoice>,
     ) -> Result<(), CallError> {
         self.ask(|r| Command::Share(choice, r)).await
+    }
+
+    /// Sends a reaction to everyone; once sent, it comes back as a
+    /// `Reaction` event with our identity, as others' do.
+    pub async fn react(&self, reaction: super::types::Reaction) -> Result<(), CallError> {
+        self.ask(|r| Command::React(reaction, r)).await
     }
 
     /// The newest picture of `identity`'s shared screen, while they share.

@@ -17,6 +17,7 @@ use super::handle::{Command, Out, Shared};
 use super::lifecycle::{Input, Lifecycle, now};
 use super::media::{Local, play_remote, publish, report_switch, set_camera};
 use super::privacy::Undecrypted;
+use super::reactions;
 use super::reconnect::{self, Attempts, Next, Probe, Watch};
 use super::rejoin;
 use super::sender::{ChatJob, Recent, chat_sender};
@@ -106,6 +107,8 @@ pub(super) struct InCall<C: Connector> {
     share: Option<Share<C::Room>>,
     /// Others' shared-screen tracks: sid → identity.
     screens: HashMap<String, String>,
+    /// Holds others' reactions to a rate.
+    reacting: reactions::Limiter,
 }
 
 impl<C: Connector> InCall<C> {
@@ -131,6 +134,7 @@ impl<C: Connector> InCall<C> {
             undecrypted: s.cfg.e2ee.is_some().then(Undecrypted::default),
             share: None,
             screens: HashMap::new(),
+            reacting: reactions::Limiter::default(),
             mic_on: s.cfg.mic_on,
             my_identity: room.identity(),
             s,
@@ -355,6 +359,16 @@ impl<C: Connector> InCall<C> {
             Command::ChangeKey(key, reply) => {
                 let _ = reply.send(self.change_key(key).await);
             }
+            Command::React(reaction, reply) => {
+                let sent = reactions::send(&self.room, reaction).await;
+                if sent.is_ok() {
+                    self.s.out.emit(CallEvent::Reaction {
+                        identity: self.my_identity.clone(),
+                        reaction,
+                    });
+                }
+                let _ = reply.send(sent.map_err(CallError::Reaction));
+            }
             Command::Leave => {
                 self.leave_room().await;
                 return Flow::End(EndReason::Left);
@@ -563,6 +577,22 @@ impl<C: Connector> InCall<C> {
                     u.rekeyed(Some(&participant), now());
                     self.s.out.emit(CallEvent::KeyChanged {
                         identity: participant,
+                    });
+                }
+            }
+            lk::RoomEvent::DataReceived {
+                participant,
+                topic,
+                payload,
+                ..
+            } if topic.as_deref() == Some(reactions::REACTION_TOPIC) => {
+                if participant != self.my_identity
+                    && let Some(reaction) = reactions::parse(&payload)
+                    && self.reacting.allow(&participant, now())
+                {
+                    out.emit(CallEvent::Reaction {
+                        identity: participant,
+                        reaction,
                     });
                 }
             }

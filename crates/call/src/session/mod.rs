@@ -25,6 +25,7 @@ mod lifecycle;
 mod media;
 mod p2p;
 mod privacy;
+mod reactions;
 mod reconnect;
 mod rejoin;
 mod sender;
@@ -41,10 +42,11 @@ pub use chat::{
 pub use handle::{CallEvents, CallHandle};
 pub use in_call::KEY_CHANGED_TOPIC;
 pub use lifecycle::timer;
+pub use reactions::REACTION_TOPIC;
 pub use reconnect::GIVE_UP_AFTER;
 pub use types::{
     CallConfig, CallError, CallEvent, CallState, Device, EndReason, LOCAL_VIDEO, MediaConfig,
-    MediaError, Received, SessionType, TokenSource,
+    MediaError, Reaction, Received, SessionType, TokenSource,
 };
 
 /// The newest frame of `rx`, scaled to fit `max_width`×`max_height`.

@@ -290,6 +290,10 @@ impl Call<'_> {
                     Some(Command::Share(_, reply)) => {
                         let _ = reply.send(Err(CallError::Share(MediaError::NotInPeerToPeer)));
                     }
+                    Some(Command::React(_, reply)) => {
+                        // The seed's page has no reactions to show them.
+                        let _ = reply.send(Err(CallError::NotInPeerToPeer("reactions")));
+                    }
                     Some(Command::ChangeKey(_, reply)) => {
                         // Seed 004's calls have no LiveKit frame encryption.
                         let _ = reply.send(Err(CallError::NotEncrypted));

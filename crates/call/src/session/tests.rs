@@ -484,6 +484,47 @@ async fn the_key_of_an_encrypted_call_changes_and_the_others_are_told() {
     assert!(server.data(KEY_CHANGED_TOPIC).is_empty());
 }
 
+/// Reactions go to everyone on their topic and come back to us as an
+/// event; others' are told, at most five in five seconds each, and packets
+/// that are not reactions are not.
+#[tokio::test(start_paused = true)]
+async fn reactions_go_out_and_others_come_in_held_to_a_rate() {
+    let (server, call, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    call.react(Reaction::Clap).await.unwrap();
+    assert_eq!(server.data(REACTION_TOPIC), [r#"{"reaction":"clap"}"#]);
+    let mine = next(&mut events, Duration::from_secs(1), |e| {
+        matches!(e, CallEvent::Reaction { .. })
+    })
+    .await;
+    assert_eq!(
+        mine,
+        CallEvent::Reaction {
+            identity: "alice".into(),
+            reaction: Reaction::Clap
+        }
+    );
+    server.join("bob", "Bob");
+    let from_bob = |payload: &[u8]| lk::RoomEvent::DataReceived {
+        participant: "bob".into(),
+        topic: Some(REACTION_TOPIC.into()),
+        payload: payload.to_vec(),
+        reliable: true,
+    };
+    server.emit(from_bob(br#"{"reaction":"<img src=x>"}"#));
+    for _ in 0..8 {
+        server.emit(from_bob(br#"{"reaction":"heart"}"#));
+    }
+    server.emit(from_bob(br#"{"reaction":"party"}"#));
+    let mut told = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+        if let CallEvent::Reaction { identity, reaction } = e {
+            told.push((identity, reaction));
+        }
+    }
+    assert_eq!(told, vec![("bob".to_owned(), Reaction::Heart); 5]);
+}
+
 /// Sharing the synthetic screen: published as a screen track, said with
 /// what is shared, published again after a rejoin, unpublished on stop; a
 /// voice booking does not share.

@@ -161,6 +161,12 @@ pub enum CallError {
     Connect(String),
     #[error("the local media could not start: {0}")]
     Media(MediaError),
+    /// The reaction could not be sent.
+    #[error("the reaction could not be sent: {0}")]
+    Reaction(RoomError),
+    /// Something LiveKit calls have that seed 004's peer-to-peer calls do not.
+    #[error("{0} are not available in this platform's peer-to-peer calls")]
+    NotInPeerToPeer(&'static str),
     /// Unmuting failed: the microphone stays off (locally too).
     #[error("the microphone could not be turned on: {0}")]
     Unmute(RoomError),
@@ -211,6 +217,21 @@ pub enum MediaError {
     /// A device's thread failed (a bug, reported rather than hidden).
     #[error("a device thread failed: {0}")]
     Thread(String),
+}
+
+/// A reaction to everyone in the call; see [`super::REACTION_TOPIC`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "bindings",
+    derive(serde::Serialize, serde::Deserialize, specta::Type),
+    serde(rename_all = "snake_case")
+)]
+pub enum Reaction {
+    ThumbsUp,
+    Clap,
+    Heart,
+    Laugh,
+    Party,
 }
 
 /// Where a call is.
@@ -302,6 +323,12 @@ pub enum CallEvent {
     /// only with the new one (ask for it).
     KeyChanged {
         identity: String,
+    },
+    /// Someone reacted (us too, once sent); at most five per sender in
+    /// five seconds are told.
+    Reaction {
+        identity: String,
+        reaction: Reaction,
     },
     /// A participant's video can be read with [`super::CallHandle::video`].
     VideoAvailable {
