@@ -594,7 +594,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
 
 /// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
 /// `/mic <id>`, `/speaker <id>`, `/test-speaker`, `/key <passphrase>` (the
-/// rest of the line, trimmed).
+/// rest of the line, trimmed), `/react thumbs_up|clap|heart|laugh|party`.
 async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
     use tandem_call::media::camera::CameraChoice;
@@ -624,9 +624,16 @@ async fn command(handle: &session::CallHandle, line: &str) {
                 }
             }
         }
+        ("/react", name) => match session::Reaction::from_name(name) {
+            Some(r) => handle.react(r).await,
+            None => {
+                say!("/react: one of thumbs_up clap heart laugh party");
+                return;
+            }
+        },
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
             );
             Ok(())
         }
@@ -764,6 +771,13 @@ fn print_event(ev: &CallEvent) {
             "{} changed the call's passphrase: type /key and the new one to keep seeing and hearing them",
             identity.escape_debug()
         ),
+        CallEvent::Reaction { identity, reaction } => {
+            say!(
+                "reaction from {}: {}",
+                identity.escape_debug(),
+                reaction.as_str()
+            )
+        }
         CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {
             say!("video from {}", identity.escape_debug())

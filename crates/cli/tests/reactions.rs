@@ -1,0 +1,86 @@
+//! Reactions between `tandem-cli join` and LiveKit's Python SDK (code
+//! nobody here wrote) on data topic `tandem.reaction`: the peer's reaction
+//! is printed, ours reaches the peer as `{"reaction":"heart"}`, and what is
+//! not a reaction is not shown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write as _;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use tandem_testkit::peer::Peer;
+use tandem_testkit::{process, token};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
+
+#[test]
+fn reactions_go_both_ways_with_the_python_sdk() {
+    tandem_testkit::media_test(
+        "reactions_go_both_ways_with_the_python_sdk",
+        |ip| async move {
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let mut peer = Peer::python("coach", &ds.url(), &token::join("r", "coach"))
+                .await
+                .unwrap();
+            let (child, lines) = process::spawn_lines(
+                Command::new(BIN)
+                    .args([
+                        "join",
+                        "--url",
+                        &ds.url(),
+                        "--token",
+                        &token::join("r", "me"),
+                    ])
+                    .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
+                    .args(["--stats", "0"])
+                    .stdin(Stdio::piped()),
+            );
+            let mut child = process::Killed(child);
+            let within = Duration::from_secs(20);
+            process::expect_line(&lines, "tandem-cli", within, "state: Connected");
+            peer.expect("participant_connected", json!({"identity": "me"}))
+                .await
+                .unwrap();
+
+            // Not reactions: markup in the name, another shape; then a real one.
+            for payload in [
+                r#"{"reaction":"<b>x</b>"}"#,
+                r#"{"emoji":"clap"}"#,
+                r#"{"reaction":"clap"}"#,
+            ] {
+                peer.cmd(
+                    json!({"cmd": "send_data", "topic": "tandem.reaction", "payload": payload}),
+                )
+                .await
+                .unwrap();
+            }
+            let said = process::expect_line(&lines, "tandem-cli", within, "reaction from");
+            assert_eq!(said, "reaction from coach: clap");
+
+            let mut stdin = child.0.stdin.take().unwrap();
+            writeln!(stdin, "/react heart").unwrap();
+            let got = peer
+                .expect("data", json!({"topic": "tandem.reaction"}))
+                .await
+                .unwrap();
+            assert_eq!(
+                (got["sender"].as_str(), got["payload"].as_str()),
+                (Some("me"), Some(r#"{"reaction":"heart"}"#))
+            );
+            writeln!(stdin, "/react poop").unwrap();
+            process::expect_line(
+                &lines,
+                "tandem-cli",
+                within,
+                "/react: one of thumbs_up clap heart laugh party",
+            );
+            drop(stdin);
+            let _ = child.0.kill();
+            peer.kill().await;
+            ds.stop().await;
+        },
+    );
+}
