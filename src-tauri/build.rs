@@ -20,6 +20,7 @@ const COMMANDS: &[&str] = &[
     "call_set_mic",
     "call_set_camera",
     "call_change_passphrase",
+    "call_react",
     "call_share",
     "screens_list",
     "call_send_chat",

@@ -219,6 +219,7 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         },
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
         CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
+        CallEvent::Reaction { identity, reaction } => CallUpdate::Reaction { identity, reaction },
         CallEvent::ShareOffered(why_not) => CallUpdate::ShareOffered {
             why_not: why_not.map(|e| {
                 let why = e.to_string();
@@ -353,6 +354,17 @@ pub(crate) async fn call_change_passphrase(
     }
     let key = passphrase_key(&passphrase)?;
     Ok(running(&state)?.change_key(key).await?)
+}
+
+/// Sends a reaction to everyone in the call; it comes back as a `reaction`
+/// update once sent.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_react(
+    state: State<'_, AppState>,
+    reaction: crate::dto::Reaction,
+) -> Result<(), AppError> {
+    Ok(running(&state)?.react(reaction).await?)
 }
 
 /// Sends a chat message; returns the id its `chatSent`/`chatFailed` carries.

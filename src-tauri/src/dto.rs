@@ -111,6 +111,9 @@ pub enum SignIn {
     Bearer { token: String },
 }
 
+/// A reaction, as the engine names it.
+pub use tandem_call::session::Reaction;
+
 /// What kind of session was booked; it decides what is offered.
 /// What was booked: the engine's own type, as the UI names it.
 pub use tandem_call::session::SessionType as SessionKind;
@@ -342,6 +345,11 @@ pub enum CallUpdate {
     /// with the new one (ask the person for it).
     KeyChanged {
         identity: String,
+    },
+    /// Someone reacted (we too, once ours was sent).
+    Reaction {
+        identity: String,
+        reaction: Reaction,
     },
     DeviceProblem {
         device: DeviceKind,

@@ -175,6 +175,17 @@ impl From<CallError> for AppError {
                 ErrorCode::Internal,
                 format!("The passphrase could not be changed ({detail}); the old one stays."),
             ),
+            CallError::Reaction(detail) => Self::new(
+                ErrorCode::ConnectFailed,
+                format!("Your reaction could not be sent ({detail})."),
+            ),
+            CallError::NotInPeerToPeer(what) => Self::new(
+                ErrorCode::Unsupported,
+                format!(
+                    "{} are not available in this platform's peer-to-peer calls.",
+                    capitalised(what)
+                ),
+            ),
             CallError::Ended => Self::new(ErrorCode::NoCall, "The call has already ended."),
         }
     }
@@ -201,4 +212,12 @@ mod tests {
         .into();
         assert_eq!(e.code, ErrorCode::WrongSecret);
     }
+}
+
+/// `s` with its first letter in upper case.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }

@@ -186,6 +186,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_set_mic,
             call::call_set_camera,
             call::call_change_passphrase,
+            call::call_react,
             call::call_share,
             call::screens_list,
             call::call_send_chat,

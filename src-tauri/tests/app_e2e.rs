@@ -328,6 +328,25 @@ async fn drive(
         "return document.querySelector('[data-testid=chat-message][data-status=sent]') !== null;",
     )
     .await?;
+
+    // Reactions both ways: the peer's shows on its tile; ours reaches it.
+    peer.cmd(json!({"cmd": "send_data", "topic": "tandem.reaction", "payload": "{\"reaction\":\"party\"}"}))
+        .await?;
+    s.until(
+        "the peer's reaction on its tile",
+        long,
+        "const r = document.querySelector('[data-testid=remote-tile] [data-testid=reaction]'); return r ? r.dataset.reaction : null;",
+    )
+    .await?;
+    s.click(&s.testid("react").await?).await?;
+    s.click(&s.testid("react-thumbs_up").await?).await?;
+    let got = peer
+        .expect("data", json!({"topic": "tandem.reaction"}))
+        .await?;
+    anyhow::ensure!(
+        got["payload"] == r#"{"reaction":"thumbs_up"}"#,
+        "the peer got {got}"
+    );
     shot(s, "4-chat").await;
 
     // Sharing: the picker offers this (Xvfb's) screen; the peer receives it

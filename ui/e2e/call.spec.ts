@@ -250,6 +250,29 @@ test('sharing: pick a window, the bar says so and stops it; the coach\'s share s
   expect(problems).toEqual([]);
 });
 
+test('reactions: ours shows and is announced, the coach\'s shows on their tile, both go after a while', async ({ page }) => {
+  const problems = watchProblems(page);
+  await joinCall(page);
+  await page.getByTestId('react').click();
+  await expect(page.getByTestId('reactions-menu').getByRole('menuitem')).toHaveCount(5);
+  await shot(page, 'call-reactions-menu');
+  await page.getByRole('menuitem', { name: 'Applause' }).click();
+  await expect(page.getByTestId('reactions-menu')).toHaveCount(0);
+  await expect(page.getByTestId('my-reaction')).toHaveAttribute('data-reaction', 'clap');
+  await expect(page.getByTestId('reaction-announcement')).toHaveText('You reacted: Applause');
+  await page.evaluate(() => (window as any).__fake.coachReacts('heart'));
+  const tile = page.getByTestId('remote-tile');
+  await expect(tile.getByTestId('reaction')).toHaveAttribute('data-reaction', 'heart');
+  await expect(page.getByTestId('reaction-announcement')).toHaveText('Coach Alex reacted: Heart');
+  await page.waitForTimeout(400); // the pop-in animation
+  await shot(page, 'call-reaction');
+  expect(await unnamedControls(page)).toEqual([]);
+  // Gone after about four seconds.
+  await expect(tile.getByTestId('reaction')).toHaveCount(0, { timeout: 8000 });
+  await expect(page.getByTestId('my-reaction')).toHaveCount(0);
+  expect(problems).toEqual([]);
+});
+
 test('a token without screen sharing: the Share button says why and opens nothing', async ({ page }) => {
   await toPrejoin(page);
   await page.evaluate(() => ((window as any).__fake.shareForbidden = true));

@@ -55,6 +55,11 @@ export const commands = {
 	 *  same one; the other is told it changed, never what to).
 	 */
 	callChangePassphrase: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("call_change_passphrase", { passphrase })),
+	/**
+	 *  Sends a reaction to everyone in the call; it comes back as a `reaction`
+	 *  update once sent.
+	 */
+	callReact: (reaction: Reaction) => typedError<null, AppError>(__TAURI_INVOKE("call_react", { reaction })),
 	/**  Shares a screen or window by its id (`null`: stops sharing). */
 	callShare: (id: string | null) => typedError<null, AppError>(__TAURI_INVOKE("call_share", { id })),
 	/**
@@ -160,7 +165,9 @@ video?: boolean | null; muted: boolean } |
  *  A participant changed the call's passphrase: their media reads only
  *  with the new one (ask the person for it).
  */
-{ type: "keyChanged"; identity: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
+{ type: "keyChanged"; identity: string } | 
+/**  Someone reacted (we too, once ours was sent). */
+{ type: "reaction"; identity: string; reaction: Reaction } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
 
 /**  Everything a running call tells the UI. */
 export type CallUpdate_Serialize = { type: "phase"; phase: CallPhase } | 
@@ -191,7 +198,9 @@ video: boolean | null; muted: boolean } |
  *  A participant changed the call's passphrase: their media reads only
  *  with the new one (ask the person for it).
  */
-{ type: "keyChanged"; identity: string } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
+{ type: "keyChanged"; identity: string } | 
+/**  Someone reacted (we too, once ours was sent). */
+{ type: "reaction"; identity: string; reaction: Reaction } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
 
 /**  A chat message (text only; the UI renders it as text). */
 export type ChatLine = {
@@ -598,6 +607,9 @@ export type ProfileId =
 
 /**  A participant's link quality. */
 export type Quality = "excellent" | "good" | "poor" | "lost";
+
+/**  A reaction to everyone in the call; see [`super::REACTION_TOPIC`]. */
+export type Reaction = "thumbs_up" | "clap" | "heart" | "laugh" | "party";
 
 /**  A screen or window that can be shared. */
 export type ScreenEntry = {

@@ -14,6 +14,7 @@ import {
   type JoinTarget,
   type NetworkChange,
   type NewPlatform,
+  type Reaction,
   type Platform,
   type SignIn,
   type UpdateInfo,
@@ -394,6 +395,15 @@ export class FakeIpc implements Ipc {
       throw new IpcError({ code: 'invalid_input', message: 'This call is not end-to-end encrypted, so it has no passphrase to change. Leave and join again with a passphrase.' });
     }
     this.emit({ type: 'encryption', identity: 'coach', working: passphrase === this.coachPassphrase });
+  }
+  async callReact(reaction: Reaction) {
+    this.log('callReact', reaction);
+    this.needCall();
+    this.emit({ type: 'reaction', identity: 'me', reaction });
+  }
+  /// As if the coach reacted.
+  coachReacts(reaction: Reaction) {
+    this.emit({ type: 'reaction', identity: 'coach', reaction });
   }
   /// As if the coach changed the passphrase to `passphrase` mid-call.
   coachChangesPassphrase(passphrase: string) {

@@ -14,6 +14,7 @@ import type {
   NewPlatform_Serialize,
   Platform_Serialize,
   PreviewState_Serialize,
+  Reaction,
   ScreenEntry,
   SignIn,
   UpdateInfo_Serialize,
@@ -31,7 +32,7 @@ export type Platform = Platform_Serialize;
 export type PreviewState = PreviewState_Serialize;
 export type AppStatus = AppStatus_Serialize;
 export type UpdateInfo = UpdateInfo_Serialize;
-export type { AppError, DeviceKind, DeviceList, ScreenEntry, SignIn };
+export type { AppError, DeviceKind, DeviceList, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
 /// A failed command, as thrown to the UI: branch on `code`, show `message`.
@@ -95,6 +96,7 @@ export interface Ipc {
   callSetMic(on: boolean): Promise<void>;
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
+  callReact(reaction: Reaction): Promise<void>;
   screensList(): Promise<ScreenEntry[]>;
   callShare(id: string | null): Promise<void>;
   callSendChat(text: string): Promise<number>;

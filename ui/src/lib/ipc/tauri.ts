@@ -56,6 +56,7 @@ export class TauriIpc implements Ipc {
   async callSwitchDevice(d: Parameters<Ipc['callSwitchDevice']>[0], id: string | null) {
     ok(await commands.callSwitchDevice(d, id));
   }
+  async callReact(reaction: Parameters<Ipc['callReact']>[0]) { ok(await commands.callReact(reaction)); }
   async callLeave() { ok(await commands.callLeave()); }
   async callEndSession() { ok(await commands.callEndSession()); }
   async openExternal(url: string) { ok(await commands.openExternal(url)); }

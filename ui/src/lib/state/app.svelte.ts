@@ -3,6 +3,7 @@
 import { asAppError, type AppError, type Ipc, type JoinTarget, type Unlisten } from '../ipc/ipc';
 import { CallModel, type Ended } from './call.svelte';
 import { UpdatesModel } from './updates.svelte';
+import type { Reaction } from '../ipc/bindings';
 
 export type Screen =
   | { name: 'connect' }
@@ -216,6 +217,17 @@ export class AppModel {
     if (!this.call) return 'The call has already ended.';
     try {
       await this.ipc.callShare(id);
+      return null;
+    } catch (e) {
+      return asAppError(e).message;
+    }
+  }
+
+  /// Sends a reaction; why it could not, or null.
+  async react(reaction: Reaction): Promise<string | null> {
+    if (!this.call) return 'The call has already ended.';
+    try {
+      await this.ipc.callReact(reaction);
       return null;
     } catch (e) {
       return asAppError(e).message;

@@ -1,7 +1,23 @@
 // What the call screen shows, built from the app's CallUpdates. Pure state:
 // no IPC calls here, so it is tested directly.
 import type { AppError, CallUpdate } from '../ipc/ipc';
-import type { CallPhase, DeviceKind, EndKind, Quality, SessionKind } from '../ipc/bindings';
+import type { CallPhase, DeviceKind, EndKind, Quality, Reaction, SessionKind } from '../ipc/bindings';
+
+/// The reactions offered, in order, with what a screen reader says.
+export const REACTIONS: { reaction: Reaction; label: string }[] = [
+  { reaction: 'thumbs_up', label: 'Thumbs up' },
+  { reaction: 'clap', label: 'Applause' },
+  { reaction: 'heart', label: 'Heart' },
+  { reaction: 'laugh', label: 'Laughter' },
+  { reaction: 'party', label: 'Celebration' },
+];
+
+/// How long a reaction stays on its sender's tile.
+export const REACTION_MS = 4000;
+
+export function reactionLabel(r: Reaction): string {
+  return REACTIONS.find((x) => x.reaction === r)?.label ?? r;
+}
 
 export interface Participant {
   identity: string;
@@ -66,6 +82,15 @@ export class CallModel {
   myShare = $state<string | null>(null);
   /// Who shares a screen (the newest share is shown).
   sharers = $state<string[]>([]);
+  /// Each person's newest reaction, while it shows (identity → reaction).
+  reactions = $state<Record<string, Reaction>>({});
+  /// What the screen reader is told last (reactions).
+  announcement = $state('');
+  /// Which reaction shows per identity, so an older one's timer does not
+  /// clear a newer one.
+  // Not shown, so not reactive.
+  // eslint-disable-next-line svelte/prefer-svelte-reactivity
+  private reactionSeq = new Map<string, number>();
   /// Names of those who changed the passphrase since we last set ours.
   keyChangedBy = $state<string[]>([]);
   ended = $state<Ended | null>(null);
@@ -240,6 +265,20 @@ export class CallModel {
           if (u.sharing) this.sharers = [...this.sharers, u.identity];
         }
         break;
+      case 'reaction': {
+        const n = (this.reactionSeq.get(u.identity) ?? 0) + 1;
+        this.reactionSeq.set(u.identity, n);
+        this.reactions = { ...this.reactions, [u.identity]: u.reaction };
+        const who = u.identity === this.identity ? 'You' : this.nameOf(u.identity);
+        this.announcement = `${who} reacted: ${reactionLabel(u.reaction)}`;
+        setTimeout(() => {
+          if (this.reactionSeq.get(u.identity) !== n) return;
+          const rest = { ...this.reactions };
+          delete rest[u.identity];
+          this.reactions = rest;
+        }, REACTION_MS);
+        break;
+      }
       case 'keyChanged': {
         const name = this.nameOf(u.identity);
         if (!this.keyChangedBy.includes(name)) this.keyChangedBy = [...this.keyChangedBy, name];

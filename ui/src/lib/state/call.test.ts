@@ -1,8 +1,31 @@
-import { describe, expect, it } from 'vitest';
-import { CallModel, MAX_CHAT, clock, linkify } from './call.svelte';
+import { describe, expect, it, vi } from 'vitest';
+import { CallModel, MAX_CHAT, REACTION_MS, clock, linkify } from './call.svelte';
 import type { CallUpdate } from '../ipc/ipc';
 
 describe('CallModel', () => {
+  it('shows a reaction on its sender for a while, says it, and a newer one is not cut short', () => {
+    vi.useFakeTimers();
+    try {
+      const c = new CallModel('video', 'Coach');
+      c.apply({ type: 'joined', identity: 'me', room: 'r1' });
+      c.apply({ type: 'participantJoined', identity: 'coach', name: 'Coach Alex' });
+      c.apply({ type: 'reaction', identity: 'coach', reaction: 'clap' });
+      expect(c.reactions).toEqual({ coach: 'clap' });
+      expect(c.announcement).toBe('Coach Alex reacted: Applause');
+      vi.advanceTimersByTime(REACTION_MS - 1000);
+      c.apply({ type: 'reaction', identity: 'coach', reaction: 'heart' });
+      c.apply({ type: 'reaction', identity: 'me', reaction: 'thumbs_up' });
+      expect(c.announcement).toBe('You reacted: Thumbs up');
+      // The first one's time is up; the heart, newer, stays.
+      vi.advanceTimersByTime(1000);
+      expect(c.reactions).toEqual({ coach: 'heart', me: 'thumbs_up' });
+      vi.advanceTimersByTime(REACTION_MS);
+      expect(c.reactions).toEqual({});
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it('follows a call from join to a chat with the other person', () => {
     const c = new CallModel('video', 'Coach', 45);
     c.apply({ type: 'phase', phase: 'fetchingToken' });
