@@ -191,6 +191,14 @@ impl From<CallError> for AppError {
     }
 }
 
+/// `s` with its first letter in upper case.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,12 +220,4 @@ mod tests {
         .into();
         assert_eq!(e.code, ErrorCode::WrongSecret);
     }
-}
-
-/// `s` with its first letter in upper case.
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_uppercase().chain(c).collect())
-        .unwrap_or_default()
 }
