@@ -16,6 +16,7 @@ mod connect;
 pub mod dto;
 pub mod error;
 pub mod frames;
+pub mod notes;
 pub mod platforms;
 mod prejoin;
 mod update;
@@ -39,10 +40,11 @@ pub struct AppState {
     /// The passphrase the last opened link carried (`#key=`), for the
     /// target it opened: in memory only, never handed to the page.
     link_key: Mutex<Option<(dto::JoinTarget, tandem_call::lk::SharedKey)>>,
+    notes: notes::Notes,
 }
 
 impl AppState {
-    pub fn new(platforms: Platforms, launch: dto::LaunchOptions) -> Self {
+    pub fn new(platforms: Platforms, launch: dto::LaunchOptions, notes: notes::Notes) -> Self {
         Self {
             platforms: Arc::new(platforms),
             preview: Arc::new(Mutex::new(Preview::new())),
@@ -51,6 +53,7 @@ impl AppState {
             views: frames::Views::default(),
             launch,
             link_key: Mutex::new(None),
+            notes,
         }
     }
 
@@ -187,6 +190,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_set_camera,
             call::call_change_passphrase,
             call::call_react,
+            notes::notes_load,
+            notes::notes_save,
+            notes::notes_export,
             call::call_share,
             call::screens_list,
             call::call_send_chat,
@@ -381,7 +387,20 @@ pub fn run() -> anyhow::Result<()> {
                     Box::new(OsKeychain)
                 };
             let launch = dto::LaunchOptions::from_args(std::env::args().skip(1));
-            app.manage(AppState::new(Platforms::load(file, keychain), launch));
+            // Notes in the app's data folder; exports where downloads go
+            // (the home folder when the system names none).
+            let notes = notes::Notes::new(
+                app.path().app_data_dir().ok().map(|d| d.join("notes")),
+                app.path()
+                    .download_dir()
+                    .or_else(|_| app.path().home_dir())
+                    .ok(),
+            );
+            app.manage(AppState::new(
+                Platforms::load(file, keychain),
+                launch,
+                notes,
+            ));
             Ok(())
         })
         .run(tauri::generate_context!())?;

@@ -60,6 +60,12 @@ export const commands = {
 	 *  update once sent.
 	 */
 	callReact: (reaction: Reaction) => typedError<null, AppError>(__TAURI_INVOKE("call_react", { reaction })),
+	/**  The note of a session. */
+	notesLoad: (key: NoteKey) => typedError<Note, AppError>(__TAURI_INVOKE("notes_load", { key })),
+	/**  Keeps a session's note (the UI saves as the person types); when. */
+	notesSave: (key: NoteKey, title: string, text: string) => typedError<number | null, AppError>(__TAURI_INVOKE("notes_save", { key, title, text })),
+	/**  Saves notes and chat as a Markdown file in the downloads folder; its path. */
+	notesExport: (title: string, markdown: string) => typedError<string, AppError>(__TAURI_INVOKE("notes_export", { title, markdown })),
 	/**  Shares a screen or window by its id (`null`: stops sharing). */
 	callShare: (id: string | null) => typedError<null, AppError>(__TAURI_INVOKE("call_share", { id })),
 	/**
@@ -483,6 +489,25 @@ export type NewPlatform_Serialize = {
 	supabaseUrl: string | null,
 	/**  Socket.IO server of peer-to-peer calls (004), when not the default. */
 	socketUrl: string | null,
+};
+
+/**  A note as kept. */
+export type Note = {
+	text: string,
+	/**  The session's title when it was last saved. */
+	title: string,
+	/**  When it was last saved, ms since the Unix epoch (0: never). */
+	updatedMs: number | null,
+};
+
+/**  Which session a note belongs to. */
+export type NoteKey = {
+	platformId: string,
+	/**
+	 *  The session's id or room, or (join links) the link: only its hash
+	 *  is kept, as the note's file name.
+	 */
+	session: string,
 };
 
 /**
