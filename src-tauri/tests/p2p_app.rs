@@ -41,6 +41,14 @@ fn the_desktop_app_calls_the_seed_page_peer_to_peer() {
                 .unwrap();
 
             let x = Xvfb::start(1280, 860);
+            // Exports go to the downloads folder the desktop names.
+            let downloads = dir.0.join("downloads");
+            std::fs::create_dir_all(dir.0.join("config")).unwrap();
+            std::fs::write(
+                dir.0.join("config/user-dirs.dirs"),
+                format!("XDG_DOWNLOAD_DIR=\"{}\"\n", downloads.display()),
+            )
+            .unwrap();
             let mut env = common::app_env(&dir, &x.display);
             env.push(("PULSE_SERVER", audio.server.clone()));
             let driver = Driver::start(&common::pairs(&env)).unwrap();
@@ -52,6 +60,7 @@ fn the_desktop_app_calls_the_seed_page_peer_to_peer() {
             let shots = tandem_testkit::workspace_root().join("target/app-e2e");
             let _ = std::fs::create_dir_all(&shots);
             let result = drive(&s, &mut page, &x, &shots).await;
+            let result = result.and_then(|()| notes_kept(&dir.0, &downloads));
             x.screenshot(&shots.join(if result.is_ok() {
                 "p2p-ended.png"
             } else {
@@ -151,7 +160,17 @@ async fn drive(s: &Session, page: &mut Peer, x: &Xvfb, shots: &Path) -> anyhow::
     })
     .await?;
 
-    // Leave: the ended screen.
+    // Private notes: typed, kept, never sent; exported after the call.
+    s.click(&s.testid("toggle-notes").await?).await?;
+    s.fill(&s.testid("notes-text").await?, NOTE).await?;
+    s.until(
+        "the note saved",
+        long,
+        "const e = document.querySelector('[data-testid=notes-status]'); return e && e.dataset.status === 'saved' && e.textContent.includes('Saved') ? true : null;",
+    )
+    .await?;
+
+    // Leave: the ended screen, with the note to export.
     s.click(&s.testid("leave").await?).await?;
     s.click(&s.testid("leave-confirm").await?).await?;
     let reason = s.text(&s.testid("end-reason").await?).await?;
@@ -159,5 +178,52 @@ async fn drive(s: &Session, page: &mut Peer, x: &Xvfb, shots: &Path) -> anyhow::
         reason == "You left the call.",
         "ended screen says {reason:?}"
     );
+    let shown = s.text(&s.testid("ended-notes-text").await?).await?;
+    anyhow::ensure!(shown == NOTE, "the ended screen shows {shown:?}");
+    s.click(&s.testid("export-notes").await?).await?;
+    let path = s.text(&s.testid("export-path").await?).await?;
+    anyhow::ensure!(path.contains("Tandem notes - "), "export said {path:?}");
     Ok(())
+}
+
+const NOTE: &str = "Goals: sleep 8 h, walk daily";
+
+/// The note is in the app's data folder and in the Markdown export, and
+/// nowhere it could have been sent: the page heard no chat with it.
+fn notes_kept(scratch: &Path, downloads: &Path) -> anyhow::Result<()> {
+    let kept: Vec<String> = walk(&scratch.join("data"))
+        .into_iter()
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "json") && p.to_string_lossy().contains("/notes/")
+        })
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    anyhow::ensure!(
+        kept.len() == 1 && kept[0].contains(NOTE),
+        "notes kept: {kept:?}"
+    );
+    let exported: Vec<String> = walk(downloads)
+        .into_iter()
+        .map(|p| std::fs::read_to_string(p).unwrap_or_default())
+        .collect();
+    anyhow::ensure!(
+        exported.len() == 1
+            && exported[0].contains(NOTE)
+            && exported[0].contains("> Hello from the coach's page"),
+        "exported: {exported:?}"
+    );
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
 }

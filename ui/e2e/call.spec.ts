@@ -285,3 +285,39 @@ test('a token without screen sharing: the Share button says why and opens nothin
   await page.keyboard.press('Control+Shift+S');
   await expect(page.getByTestId('share-picker')).toHaveCount(0);
 });
+
+test("private notes: kept as typed, never sent, back when the session opens again, exported with the chat after the call", async ({ page }) => {
+  const problems = watchProblems(page);
+  await joinCall(page);
+  await page.getByTestId('toggle-notes').click();
+  await expect(page.getByTestId('notes-panel')).toContainText('Only you see these notes');
+  await page.getByTestId('notes-text').fill('Goals: sleep 8 h\nFollow up: knee');
+  await expect(page.getByTestId('notes-status')).toHaveAttribute('data-status', 'saved');
+  await shot(page, 'call-notes');
+  expect(await unnamedControls(page)).toEqual([]);
+  // Chat opens in the notes' place; the note was never sent as chat.
+  await page.getByTestId('toggle-chat').click();
+  await expect(page.getByTestId('notes-panel')).toHaveCount(0);
+  await page.getByTestId('chat-input').fill('See you next week');
+  await page.getByTestId('chat-send').click();
+  const sent = await page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'callSendChat').map((c: any) => c.args[0]));
+  expect(sent).toEqual(['See you next week']);
+
+  await page.getByTestId('leave').click();
+  await page.getByTestId('leave-confirm').click();
+  await expect(page.getByTestId('ended-notes-text')).toHaveText('Goals: sleep 8 h\nFollow up: knee');
+  await page.getByTestId('export-notes').click();
+  await expect(page.getByTestId('export-path')).toContainText('Saved to /home/sam/Downloads/Tandem notes');
+  const md: string = await page.evaluate(() => (window as any).__fake.exports[0].markdown);
+  expect(md).toContain('## Notes\n\nGoals: sleep 8 h\nFollow up: knee');
+  expect(md).toContain('> See you next week');
+  await shot(page, 'ended-notes');
+
+  // The same session again: the note is there.
+  await page.getByTestId('rejoin').click();
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');
+  await page.getByTestId('toggle-notes').click();
+  await expect(page.getByTestId('notes-text')).toHaveValue('Goals: sleep 8 h\nFollow up: knee');
+  expect(problems).toEqual([]);
+});

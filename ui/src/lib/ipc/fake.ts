@@ -13,6 +13,8 @@ import {
   type JoinRequest,
   type JoinTarget,
   type NetworkChange,
+  type Note,
+  type NoteKey,
   type NewPlatform,
   type Reaction,
   type Platform,
@@ -395,6 +397,24 @@ export class FakeIpc implements Ipc {
       throw new IpcError({ code: 'invalid_input', message: 'This call is not end-to-end encrypted, so it has no passphrase to change. Leave and join again with a passphrase.' });
     }
     this.emit({ type: 'encryption', identity: 'coach', working: passphrase === this.coachPassphrase });
+  }
+  /// Notes kept (by platform and session) and Markdown exported, in memory.
+  notes = new Map<string, Note>();
+  exports: { title: string; markdown: string }[] = [];
+  async notesLoad(key: NoteKey) {
+    this.log('notesLoad', key);
+    return structuredClone(this.notes.get(`${key.platformId}\n${key.session}`) ?? { text: '', title: '', updatedMs: 0 });
+  }
+  async notesSave(key: NoteKey, title: string, text: string) {
+    this.log('notesSave', key, text.length);
+    const updatedMs = Date.now();
+    this.notes.set(`${key.platformId}\n${key.session}`, { text, title, updatedMs });
+    return updatedMs;
+  }
+  async notesExport(title: string, markdown: string) {
+    this.log('notesExport', title);
+    this.exports.push({ title, markdown });
+    return `/home/sam/Downloads/Tandem notes - ${title}.md`;
   }
   async callReact(reaction: Reaction) {
     this.log('callReact', reaction);

@@ -11,6 +11,8 @@ import type {
   JoinTarget_Serialize,
   LaunchOptions_Serialize,
   NetworkChange_Serialize,
+  Note,
+  NoteKey,
   NewPlatform_Serialize,
   Platform_Serialize,
   PreviewState_Serialize,
@@ -32,7 +34,7 @@ export type Platform = Platform_Serialize;
 export type PreviewState = PreviewState_Serialize;
 export type AppStatus = AppStatus_Serialize;
 export type UpdateInfo = UpdateInfo_Serialize;
-export type { AppError, DeviceKind, DeviceList, Reaction, ScreenEntry, SignIn };
+export type { AppError, DeviceKind, DeviceList, Note, NoteKey, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
 /// A failed command, as thrown to the UI: branch on `code`, show `message`.
@@ -97,6 +99,12 @@ export interface Ipc {
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;
+  /// A session's private note (empty when there is none yet).
+  notesLoad(key: NoteKey): Promise<Note>;
+  /// Keeps a session's note; when it was saved (ms since the epoch).
+  notesSave(key: NoteKey, title: string, text: string): Promise<number>;
+  /// Saves Markdown into the downloads folder; the file's path.
+  notesExport(title: string, markdown: string): Promise<string>;
   screensList(): Promise<ScreenEntry[]>;
   callShare(id: string | null): Promise<void>;
   callSendChat(text: string): Promise<number>;

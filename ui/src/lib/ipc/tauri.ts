@@ -57,6 +57,11 @@ export class TauriIpc implements Ipc {
     ok(await commands.callSwitchDevice(d, id));
   }
   async callReact(reaction: Parameters<Ipc['callReact']>[0]) { ok(await commands.callReact(reaction)); }
+  async notesLoad(key: Parameters<Ipc['notesLoad']>[0]) { return ok(await commands.notesLoad(key)); }
+  async notesSave(key: Parameters<Ipc['notesSave']>[0], title: string, text: string) {
+    return ok(await commands.notesSave(key, title, text)) ?? 0;
+  }
+  async notesExport(title: string, markdown: string) { return ok(await commands.notesExport(title, markdown)); }
   async callLeave() { ok(await commands.callLeave()); }
   async callEndSession() { ok(await commands.callEndSession()); }
   async openExternal(url: string) { ok(await commands.openExternal(url)); }
