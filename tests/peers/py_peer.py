@@ -159,6 +159,9 @@ class Peer:
             payload=pkt.data.decode("utf-8", errors="replace"), topic=pkt.topic or ""))
         r.on("participant_metadata_changed", lambda p, old, new: emit(
             "participant_metadata_changed", identity=p.identity, metadata=new))
+        r.on("participant_attributes_changed", lambda changed, p: emit(
+            "participant_attributes_changed", identity=p.identity, attributes=dict(p.attributes),
+            changed=dict(changed)))
         r.on("participant_name_changed", lambda p, old, new: emit(
             "participant_name_changed", identity=p.identity, name=new))
         r.on("reconnecting", lambda: emit("reconnecting"))

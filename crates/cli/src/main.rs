@@ -594,7 +594,8 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
 
 /// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
 /// `/mic <id>`, `/speaker <id>`, `/test-speaker`, `/key <passphrase>` (the
-/// rest of the line, trimmed), `/react thumbs_up|clap|heart|laugh|party`.
+/// rest of the line, trimmed), `/hand up|down`,
+/// `/react thumbs_up|clap|heart|laugh|party`.
 async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
     use tandem_call::media::camera::CameraChoice;
@@ -624,6 +625,7 @@ async fn command(handle: &session::CallHandle, line: &str) {
                 }
             }
         }
+        ("/hand", "up" | "down") => handle.raise_hand(arg == "up").await,
         ("/react", name) => match session::Reaction::from_name(name) {
             Some(r) => handle.react(r).await,
             None => {
@@ -633,7 +635,7 @@ async fn command(handle: &session::CallHandle, line: &str) {
         },
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
             );
             Ok(())
         }
@@ -769,6 +771,18 @@ fn print_event(ev: &CallEvent) {
         },
         CallEvent::KeyChanged { identity } => say!(
             "{} changed the call's passphrase: type /key and the new one to keep seeing and hearing them",
+            identity.escape_debug()
+        ),
+        CallEvent::Hand {
+            identity,
+            raised_at,
+        } => say!(
+            "hand {} by {}",
+            if raised_at.is_some() {
+                "raised"
+            } else {
+                "lowered"
+            },
             identity.escape_debug()
         ),
         CallEvent::Reaction { identity, reaction } => {

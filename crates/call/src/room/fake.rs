@@ -62,6 +62,12 @@ struct State {
     keys: Vec<(usize, lk::SharedKey)>,
     /// The computer's addresses (none set: one private address).
     addresses: Option<Vec<std::net::IpAddr>>,
+    /// Others' attributes, by identity.
+    attributes: BTreeMap<String, BTreeMap<String, String>>,
+    /// Attributes calls set, in order: (connection number, attributes).
+    set_attributes: Vec<(usize, BTreeMap<String, String>)>,
+    /// Tokens do not let calls set their attributes.
+    no_attributes: bool,
 }
 
 struct RoomSlot {
@@ -234,6 +240,33 @@ impl FakeServer {
     /// Tokens from now on do not grant sharing a screen.
     pub fn forbid_sharing(&self) {
         self.state().no_sharing = true;
+    }
+
+    /// Refuses calls' attributes from now on, as a token without
+    /// `canUpdateOwnMetadata` makes the server do.
+    pub fn forbid_attributes(&self) {
+        self.state().no_attributes = true;
+    }
+
+    /// Attributes calls set: (connection number, attributes).
+    pub fn attributes_set(&self) -> Vec<(usize, BTreeMap<String, String>)> {
+        self.state().set_attributes.clone()
+    }
+
+    /// `identity` (already in) sets its attributes: the calls hear it.
+    pub fn set_attributes_of(&self, identity: &str, attributes: BTreeMap<String, String>) {
+        let changed = attributes.clone();
+        self.state()
+            .attributes
+            .insert(identity.to_owned(), attributes.clone());
+        self.broadcast(
+            None,
+            &lk::RoomEvent::ParticipantAttributesChanged {
+                identity: identity.to_owned(),
+                attributes,
+                changed,
+            },
+        );
     }
 
     /// Tracks unpublished so far, by id.
@@ -492,6 +525,30 @@ impl Room for FakeRoom {
             .state()
             .data
             .push((self.identity.clone(), topic.to_owned(), payload));
+        Ok(())
+    }
+
+    fn attributes_of(&self, identity: &str) -> BTreeMap<String, String> {
+        self.server
+            .state()
+            .attributes
+            .get(identity)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    async fn set_attributes(&self, attributes: BTreeMap<String, String>) -> Result<(), RoomError> {
+        self.server.in_flight().await;
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        let mut s = self.server.state();
+        if s.no_attributes {
+            return Err(RoomError(
+                "does not have permission to update own metadata".into(),
+            ));
+        }
+        s.set_attributes.push((self.connection, attributes));
         Ok(())
     }
 

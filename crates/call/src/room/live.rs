@@ -211,6 +211,26 @@ impl Room for LiveRoom {
             .await?)
     }
 
+    fn attributes_of(&self, identity: &str) -> std::collections::BTreeMap<String, String> {
+        self.0
+            .remote_participants()
+            .into_iter()
+            .find(|p| p.info.identity == identity)
+            .map(|p| p.info.attributes)
+            .unwrap_or_default()
+    }
+
+    async fn set_attributes(
+        &self,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), RoomError> {
+        Ok(self
+            .0
+            .local_participant()
+            .set_attributes(attributes)
+            .await?)
+    }
+
     async fn disconnect(&self) {
         if let Err(e) = self.0.disconnect().await {
             tracing::debug!("leaving the room: {e}");

@@ -101,6 +101,15 @@ pub trait Room: Clone + Send + Sync + 'static {
         topic: &str,
         payload: Vec<u8>,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// Someone else's attributes as the room last heard them (empty for
+    /// someone unknown).
+    fn attributes_of(&self, identity: &str) -> std::collections::BTreeMap<String, String>;
+    /// Sets our attributes (merged with the others by the server); the
+    /// token must allow it (`canUpdateOwnMetadata`).
+    fn set_attributes(
+        &self,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), RoomError>> + Send;
     /// Leaves the room.
     fn disconnect(&self) -> impl Future<Output = ()> + Send;
 }

@@ -33,6 +33,7 @@ pub(super) enum Command {
     ChangeKey(tandem_lk::SharedKey, Reply),
     Share(Option<tandem_media::screen::ScreenChoice>, Reply),
     React(super::types::Reaction, Reply),
+    Hand(bool, Reply),
     Leave,
     End,
 }
@@ -158,6 +159,12 @@ impl CallHandle {
         choice: Option<tandem_media::screen::ScreenChoice>,
     ) -> Result<(), CallError> {
         self.ask(|r| Command::Share(choice, r)).await
+    }
+
+    /// Raises (`true`) or lowers our hand; it comes back as a `Hand`
+    /// event once it took effect.
+    pub async fn raise_hand(&self, raise: bool) -> Result<(), CallError> {
+        self.ask(|r| Command::Hand(raise, r)).await
     }
 
     /// Sends a reaction to everyone; once sent, it comes back as a

@@ -14,6 +14,7 @@ use super::chat::{
     shorten,
 };
 use super::handle::{Command, Out, Shared};
+use super::hands::Hands;
 use super::lifecycle::{Input, Lifecycle, now};
 use super::media::{Local, play_remote, publish, report_switch, set_camera};
 use super::privacy::Undecrypted;
@@ -109,6 +110,7 @@ pub(super) struct InCall<C: Connector> {
     screens: HashMap<String, String>,
     /// Holds others' reactions to a rate.
     reacting: reactions::Limiter,
+    hands: Hands,
 }
 
 impl<C: Connector> InCall<C> {
@@ -135,6 +137,7 @@ impl<C: Connector> InCall<C> {
             share: None,
             screens: HashMap::new(),
             reacting: reactions::Limiter::default(),
+            hands: Hands::default(),
             mic_on: s.cfg.mic_on,
             my_identity: room.identity(),
             s,
@@ -172,6 +175,7 @@ impl<C: Connector> InCall<C> {
             return EndReason::Remote(e.to_string());
         }
         self.announce_participants();
+        self.hands.joined(&self.room, &self.s.out).await;
         let offered = share::offered(&self.room, self.s.cfg.session_type);
         self.s.out.emit(CallEvent::ShareOffered(offered.err()));
         self.s.out.emit(CallEvent::Joined {
@@ -359,15 +363,11 @@ impl<C: Connector> InCall<C> {
             Command::ChangeKey(key, reply) => {
                 let _ = reply.send(self.change_key(key).await);
             }
+            Command::Hand(raise, reply) => {
+                let _ = reply.send(self.hands.set(&self.room, raise, &self.s.out).await);
+            }
             Command::React(reaction, reply) => {
-                let sent = reactions::send(&self.room, reaction).await;
-                if sent.is_ok() {
-                    self.s.out.emit(CallEvent::Reaction {
-                        identity: self.my_identity.clone(),
-                        reaction,
-                    });
-                }
-                let _ = reply.send(sent.map_err(CallError::Reaction));
+                let _ = reply.send(reactions::react(&self.room, reaction, &self.s.out).await);
             }
             Command::Leave => {
                 self.leave_room().await;
@@ -444,6 +444,13 @@ impl<C: Connector> InCall<C> {
         let Some(ev) = ev else {
             return Flow::End(EndReason::Remote("the room closed".into()));
         };
+        if self.hands.on_event(&ev, &self.room, &self.s.out)
+            || self
+                .reacting
+                .on_event(&ev, &self.my_identity, now(), &self.s.out)
+        {
+            return Flow::Go;
+        }
         let out = &self.s.out;
         match ev {
             lk::RoomEvent::ParticipantConnected(p) => {
@@ -585,22 +592,6 @@ impl<C: Connector> InCall<C> {
                 topic,
                 payload,
                 ..
-            } if topic.as_deref() == Some(reactions::REACTION_TOPIC) => {
-                if participant != self.my_identity
-                    && let Some(reaction) = reactions::parse(&payload)
-                    && self.reacting.allow(&participant, now())
-                {
-                    out.emit(CallEvent::Reaction {
-                        identity: participant,
-                        reaction,
-                    });
-                }
-            }
-            lk::RoomEvent::DataReceived {
-                participant,
-                topic,
-                payload,
-                ..
             } if topic.as_deref() == Some(LEGACY_CHAT_TOPIC) => {
                 if let Some(m) = parse_legacy_chat(&participant, &payload)
                     && self.seen.first(&m.from, &m.id)
@@ -733,6 +724,7 @@ impl<C: Connector> InCall<C> {
             screen_gone(&who, &self.s.out, &self.s.shared);
         }
         self.announce_participants();
+        self.hands.joined(&self.room, &self.s.out).await;
         self.connected.send_replace(true);
         let _ = self.chat.send(ChatJob::Resend(resend));
         self.s.step(Input::Reconnected);

@@ -20,6 +20,7 @@ use tandem_media::{FrameReceiver, I420Frame};
 mod actor;
 mod chat;
 mod handle;
+mod hands;
 mod in_call;
 mod lifecycle;
 mod media;
@@ -40,6 +41,7 @@ pub use chat::{
     parse_legacy_chat, shorten,
 };
 pub use handle::{CallEvents, CallHandle};
+pub use hands::{HAND_ATTRIBUTE, HAND_TOPIC};
 pub use in_call::KEY_CHANGED_TOPIC;
 pub use lifecycle::timer;
 pub use reactions::REACTION_TOPIC;

@@ -290,6 +290,9 @@ impl Call<'_> {
                     Some(Command::Share(_, reply)) => {
                         let _ = reply.send(Err(CallError::Share(MediaError::NotInPeerToPeer)));
                     }
+                    Some(Command::Hand(_, reply)) => {
+                        let _ = reply.send(Err(CallError::NotInPeerToPeer("raised hands")));
+                    }
                     Some(Command::React(_, reply)) => {
                         // The seed's page has no reactions to show them.
                         let _ = reply.send(Err(CallError::NotInPeerToPeer("reactions")));

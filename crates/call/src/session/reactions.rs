@@ -6,7 +6,10 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::types::Reaction;
+use tandem_lk as lk;
+
+use super::handle::Out;
+use super::types::{CallError, CallEvent, Reaction};
 use crate::room::{Room, RoomError};
 
 /// The data topic reactions travel on.
@@ -56,19 +59,25 @@ pub(super) fn payload(r: Reaction) -> Vec<u8> {
     format!(r#"{{"reaction":"{}"}}"#, r.as_str()).into_bytes()
 }
 
-/// Sends `r` to everyone in `room`, waiting at most two seconds.
-pub(super) async fn send<R: Room>(room: &R, r: Reaction) -> Result<(), RoomError> {
-    match tokio::time::timeout(
+/// Sends `r` to everyone in `room` (waiting at most two seconds), then
+/// tells it as ours.
+pub(super) async fn react<R: Room>(room: &R, r: Reaction, out: &Out) -> Result<(), CallError> {
+    let sent = tokio::time::timeout(
         Duration::from_secs(2),
         room.send_data(REACTION_TOPIC, payload(r)),
     )
     .await
-    {
-        Ok(done) => done,
-        Err(_) => Err(RoomError(
+    .unwrap_or_else(|_| {
+        Err(RoomError(
             "the call server did not take it within 2 s".into(),
-        )),
-    }
+        ))
+    });
+    sent.map_err(CallError::Reaction)?;
+    out.emit(CallEvent::Reaction {
+        identity: room.identity(),
+        reaction: r,
+    });
+    Ok(())
 }
 
 /// The reaction a packet carries; `None` for anything else.
@@ -87,6 +96,39 @@ pub(super) struct Limiter {
 }
 
 impl Limiter {
+    /// Tells a reaction packet from someone else (held to the rate); true
+    /// when `ev` was one.
+    pub(super) fn on_event(
+        &mut self,
+        ev: &lk::RoomEvent,
+        me: &str,
+        now: Instant,
+        out: &Out,
+    ) -> bool {
+        let lk::RoomEvent::DataReceived {
+            participant,
+            topic,
+            payload,
+            ..
+        } = ev
+        else {
+            return false;
+        };
+        if topic.as_deref() != Some(REACTION_TOPIC) {
+            return false;
+        }
+        if participant != me
+            && let Some(reaction) = parse(payload)
+            && self.allow(participant, now)
+        {
+            out.emit(CallEvent::Reaction {
+                identity: participant.clone(),
+                reaction,
+            });
+        }
+        true
+    }
+
     /// Whether a reaction from `sender` at `now` is shown.
     pub(super) fn allow(&mut self, sender: &str, now: Instant) -> bool {
         // Bounded: senders with nothing recent are forgotten.

@@ -525,6 +525,92 @@ async fn reactions_go_out_and_others_come_in_held_to_a_rate() {
     assert_eq!(told, vec![("bob".to_owned(), Reaction::Heart); 5]);
 }
 
+/// A raised hand: kept as our attribute and said on its topic, said again
+/// to a newcomer and set again after a rejoin; others' hands are read from
+/// either, told once per change; without the attribute grant the topic
+/// alone carries it.
+#[tokio::test(start_paused = true)]
+async fn hands_are_raised_kept_across_a_rejoin_and_others_are_told_once() {
+    let (server, call, mut events) = call(SessionType::Voice);
+    connected(&mut events).await;
+    let hand = |e: &CallEvent| matches!(e, CallEvent::Hand { .. });
+    call.raise_hand(true).await.unwrap();
+    let CallEvent::Hand {
+        identity,
+        raised_at,
+    } = next(&mut events, Duration::from_secs(1), hand).await
+    else {
+        unreachable!()
+    };
+    let at = raised_at.unwrap();
+    assert_eq!(identity, "alice");
+    assert_eq!(server.attributes_set()[0].1[HAND_ATTRIBUTE], at.to_string());
+    assert_eq!(
+        server.data(HAND_TOPIC),
+        [format!(r#"{{"raised":true,"at":{at}}}"#)]
+    );
+    call.raise_hand(true).await.unwrap();
+    assert_eq!(server.data(HAND_TOPIC).len(), 1, "raised twice");
+
+    // Bob joins: our hand is said again for him. His own, set both ways, is told once.
+    server.join("bob", "Bob");
+    until("said again to Bob", || server.data(HAND_TOPIC).len() == 2).await;
+    let bob_at = at + 5;
+    server.set_attributes_of(
+        "bob",
+        std::collections::BTreeMap::from([(HAND_ATTRIBUTE.to_owned(), bob_at.to_string())]),
+    );
+    server.emit(lk::RoomEvent::DataReceived {
+        participant: "bob".into(),
+        topic: Some(HAND_TOPIC.into()),
+        payload: format!(r#"{{"raised":true,"at":{bob_at}}}"#).into_bytes(),
+        reliable: true,
+    });
+    server.emit(lk::RoomEvent::DataReceived {
+        participant: "bob".into(),
+        topic: Some(HAND_TOPIC.into()),
+        payload: br#"{"raised":false}"#.to_vec(),
+        reliable: true,
+    });
+    let mut told = Vec::new();
+    while let Ok(Some(e)) = tokio::time::timeout(Duration::from_secs(1), events.recv()).await {
+        if let CallEvent::Hand {
+            identity,
+            raised_at,
+        } = e
+        {
+            told.push((identity, raised_at));
+        }
+    }
+    assert_eq!(
+        told,
+        [("bob".to_owned(), Some(bob_at)), ("bob".to_owned(), None)]
+    );
+
+    // After a rejoin the new room gets our hand again, even where the
+    // token no longer lets us set attributes (the topic carries it).
+    server.forbid_attributes();
+    lose_room(&server, &mut events, Door::Open).await;
+    connected(&mut events).await;
+    until("said again after the rejoin", || {
+        server.data(HAND_TOPIC).len() == 3
+    })
+    .await;
+    call.raise_hand(false).await.unwrap();
+    let lowered = next(&mut events, Duration::from_secs(1), hand).await;
+    assert_eq!(
+        lowered,
+        CallEvent::Hand {
+            identity: "alice".into(),
+            raised_at: None
+        }
+    );
+    assert_eq!(
+        server.data(HAND_TOPIC).last().unwrap(),
+        r#"{"raised":false}"#
+    );
+}
+
 /// Sharing the synthetic screen: published as a screen track, said with
 /// what is shared, published again after a rejoin, unpublished on stop; a
 /// voice booking does not share.

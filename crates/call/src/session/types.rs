@@ -161,6 +161,9 @@ pub enum CallError {
     Connect(String),
     #[error("the local media could not start: {0}")]
     Media(MediaError),
+    /// The hand could not be raised or lowered.
+    #[error("the hand could not be raised or lowered: {0}")]
+    Hand(RoomError),
     /// The reaction could not be sent.
     #[error("the reaction could not be sent: {0}")]
     Reaction(RoomError),
@@ -323,6 +326,12 @@ pub enum CallEvent {
     /// only with the new one (ask for it).
     KeyChanged {
         identity: String,
+    },
+    /// Someone raised their hand (`raised_at`: when, ms since the epoch)
+    /// or lowered it (`None`); ours too, once it took effect.
+    Hand {
+        identity: String,
+        raised_at: Option<i64>,
     },
     /// Someone reacted (us too, once sent); at most five per sender in
     /// five seconds are told.

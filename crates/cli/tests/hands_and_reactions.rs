@@ -1,7 +1,9 @@
-//! Reactions between `tandem-cli join` and LiveKit's Python SDK (code
-//! nobody here wrote) on data topic `tandem.reaction`: the peer's reaction
-//! is printed, ours reaches the peer as `{"reaction":"heart"}`, and what is
-//! not a reaction is not shown.
+//! Reactions and raised hands between `tandem-cli join` and LiveKit's
+//! Python SDK (code nobody here wrote): the peer's reaction on data topic
+//! `tandem.reaction` is printed, ours reaches the peer as
+//! `{"reaction":"heart"}`, and what is not a reaction is not shown; our
+//! raised hand reaches the peer as our participant attribute `tandem.hand`,
+//! and the peer's attribute is read as its hand.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
@@ -13,6 +15,13 @@ use tandem_testkit::peer::Peer;
 use tandem_testkit::{process, token};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+}
 
 #[test]
 fn reactions_go_both_ways_with_the_python_sdk() {
@@ -70,6 +79,29 @@ fn reactions_go_both_ways_with_the_python_sdk() {
                 (got["sender"].as_str(), got["payload"].as_str()),
                 (Some("me"), Some(r#"{"reaction":"heart"}"#))
             );
+            writeln!(stdin, "/hand up").unwrap();
+            process::expect_line(&lines, "tandem-cli", within, "hand raised by me");
+            let attrs = peer
+                .expect("participant_attributes_changed", json!({"identity": "me"}))
+                .await
+                .unwrap();
+            assert!(
+                attrs["attributes"]["tandem.hand"]
+                    .as_str()
+                    .is_some_and(|v| v.parse::<i64>().is_ok()),
+                "{attrs}"
+            );
+            // The peer raises its hand as an attribute only (as a web client
+            // following the same convention would): told.
+            let at = now_ms().to_string();
+            peer.cmd(json!({"cmd": "set_attributes", "attributes": {"tandem.hand": at}}))
+                .await
+                .unwrap();
+            process::expect_line(&lines, "tandem-cli", within, "hand raised by coach");
+            peer.cmd(json!({"cmd": "set_attributes", "attributes": {"tandem.hand": ""}}))
+                .await
+                .unwrap();
+            process::expect_line(&lines, "tandem-cli", within, "hand lowered by coach");
             writeln!(stdin, "/react poop").unwrap();
             process::expect_line(
                 &lines,
