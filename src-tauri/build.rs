@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "call_set_camera",
     "call_change_passphrase",
     "call_react",
+    "call_raise_hand",
     "notes_load",
     "notes_save",
     "notes_export",

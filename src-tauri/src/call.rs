@@ -220,6 +220,13 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
         CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
         CallEvent::Reaction { identity, reaction } => CallUpdate::Reaction { identity, reaction },
+        CallEvent::Hand {
+            identity,
+            raised_at,
+        } => CallUpdate::Hand {
+            identity,
+            raised_at_ms: raised_at.map(|t| t as f64),
+        },
         CallEvent::ShareOffered(why_not) => CallUpdate::ShareOffered {
             why_not: why_not.map(|e| {
                 let why = e.to_string();
@@ -354,6 +361,16 @@ pub(crate) async fn call_change_passphrase(
     }
     let key = passphrase_key(&passphrase)?;
     Ok(running(&state)?.change_key(key).await?)
+}
+
+/// Raises (`true`) or lowers our hand; it comes back as a `hand` update.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_raise_hand(
+    state: State<'_, AppState>,
+    raise: bool,
+) -> Result<(), AppError> {
+    Ok(running(&state)?.raise_hand(raise).await?)
 }
 
 /// Sends a reaction to everyone in the call; it comes back as a `reaction`

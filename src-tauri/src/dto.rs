@@ -346,6 +346,12 @@ pub enum CallUpdate {
     KeyChanged {
         identity: String,
     },
+    /// Someone raised their hand (`raised_at_ms`: when, ms since the epoch)
+    /// or lowered it (`null`); we too, once ours took effect.
+    Hand {
+        identity: String,
+        raised_at_ms: Option<f64>,
+    },
     /// Someone reacted (we too, once ours was sent).
     Reaction {
         identity: String,

@@ -175,6 +175,10 @@ impl From<CallError> for AppError {
                 ErrorCode::Internal,
                 format!("The passphrase could not be changed ({detail}); the old one stays."),
             ),
+            CallError::Hand(detail) => Self::new(
+                ErrorCode::ConnectFailed,
+                format!("Your hand could not be raised or lowered ({detail})."),
+            ),
             CallError::Reaction(detail) => Self::new(
                 ErrorCode::ConnectFailed,
                 format!("Your reaction could not be sent ({detail})."),

@@ -190,6 +190,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_set_camera,
             call::call_change_passphrase,
             call::call_react,
+            call::call_raise_hand,
             notes::notes_load,
             notes::notes_save,
             notes::notes_export,

@@ -347,6 +347,22 @@ async fn drive(
         got["payload"] == r#"{"reaction":"thumbs_up"}"#,
         "the peer got {got}"
     );
+    // Raised hands both ways. This platform's tokens do not let anyone set
+    // attributes, so hands travel on their data topic: ours reaches the
+    // peer there, and the peer's shows on its tile.
+    s.click(&s.testid("toggle-hand").await?).await?;
+    let said = peer.expect("data", json!({"topic": "tandem.hand"})).await?;
+    anyhow::ensure!(
+        said["payload"]
+            .as_str()
+            .is_some_and(|p| p.starts_with(r#"{"raised":true,"at":"#)),
+        "the peer got {said}"
+    );
+    peer.cmd(json!({"cmd": "send_data", "topic": "tandem.hand", "payload": "{\"raised\":true}"}))
+        .await?;
+    s.wait_for("[data-testid=remote-tile] [data-testid=tile-hand]", long)
+        .await?;
+    s.click(&s.testid("toggle-hand").await?).await?;
     shot(s, "4-chat").await;
 
     // Sharing: the picker offers this (Xvfb's) screen; the peer receives it

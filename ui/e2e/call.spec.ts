@@ -286,6 +286,29 @@ test('a token without screen sharing: the Share button says why and opens nothin
   await expect(page.getByTestId('share-picker')).toHaveCount(0);
 });
 
+test('raised hands: ours goes up and down, others show on their tile and in order in the people list', async ({ page }) => {
+  const problems = watchProblems(page);
+  await joinCall(page);
+  await page.getByTestId('toggle-hand').click();
+  await expect(page.getByTestId('toggle-hand')).toHaveAttribute('aria-pressed', 'true');
+  await expect(page.getByTestId('toggle-hand')).toContainText('Lower hand');
+  await expect(page.getByTestId('reaction-announcement')).toHaveText('You raised your hand');
+  // The coach's goes up after ours; a late note of an earlier time sorts first.
+  await page.evaluate(() => (window as any).__fake.handOf('coach', true, Date.now() - 60_000));
+  await expect(page.getByTestId('remote-tile').getByTestId('tile-hand')).toBeVisible();
+  await expect(page.getByTestId('hands-count')).toHaveText('2');
+  await page.getByTestId('toggle-people').click();
+  await expect(page.getByTestId('raised-hand')).toHaveText(['Coach Alex', 'You']);
+  await shot(page, 'call-hands');
+  expect(await unnamedControls(page)).toEqual([]);
+  await page.getByTestId('toggle-hand').click();
+  await expect(page.getByTestId('raised-hand')).toHaveText(['Coach Alex']);
+  await page.evaluate(() => (window as any).__fake.handOf('coach', false));
+  await expect(page.getByTestId('remote-tile').getByTestId('tile-hand')).toHaveCount(0);
+  await expect(page.getByTestId('reaction-announcement')).toHaveText('Coach Alex lowered their hand');
+  expect(problems).toEqual([]);
+});
+
 test("private notes: kept as typed, never sent, back when the session opens again, exported with the chat after the call", async ({ page }) => {
   const problems = watchProblems(page);
   await joinCall(page);

@@ -60,6 +60,8 @@ export const commands = {
 	 *  update once sent.
 	 */
 	callReact: (reaction: Reaction) => typedError<null, AppError>(__TAURI_INVOKE("call_react", { reaction })),
+	/**  Raises (`true`) or lowers our hand; it comes back as a `hand` update. */
+	callRaiseHand: (raise: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_raise_hand", { raise })),
 	/**  The note of a session. */
 	notesLoad: (key: NoteKey) => typedError<Note, AppError>(__TAURI_INVOKE("notes_load", { key })),
 	/**  Keeps a session's note (the UI saves as the person types); when. */
@@ -172,6 +174,11 @@ video?: boolean | null; muted: boolean } |
  *  with the new one (ask the person for it).
  */
 { type: "keyChanged"; identity: string } | 
+/**
+ *  Someone raised their hand (`raised_at_ms`: when, ms since the epoch)
+ *  or lowered it (`null`); we too, once ours took effect.
+ */
+{ type: "hand"; identity: string; raisedAtMs?: number | null } | 
 /**  Someone reacted (we too, once ours was sent). */
 { type: "reaction"; identity: string; reaction: Reaction } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
 
@@ -205,6 +212,11 @@ video: boolean | null; muted: boolean } |
  *  with the new one (ask the person for it).
  */
 { type: "keyChanged"; identity: string } | 
+/**
+ *  Someone raised their hand (`raised_at_ms`: when, ms since the epoch)
+ *  or lowered it (`null`); we too, once ours took effect.
+ */
+{ type: "hand"; identity: string; raisedAtMs: number | null } | 
 /**  Someone reacted (we too, once ours was sent). */
 { type: "reaction"; identity: string; reaction: Reaction } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
 

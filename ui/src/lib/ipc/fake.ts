@@ -421,6 +421,15 @@ export class FakeIpc implements Ipc {
     this.needCall();
     this.emit({ type: 'reaction', identity: 'me', reaction });
   }
+  async callRaiseHand(raise: boolean) {
+    this.log('callRaiseHand', raise);
+    this.needCall();
+    this.emit({ type: 'hand', identity: 'me', raisedAtMs: raise ? Date.now() : null });
+  }
+  /// As if `identity` raised (or lowered) their hand.
+  handOf(identity: string, raise: boolean, atMs = Date.now()) {
+    this.emit({ type: 'hand', identity, raisedAtMs: raise ? atMs : null });
+  }
   /// As if the coach reacted.
   coachReacts(reaction: Reaction) {
     this.emit({ type: 'reaction', identity: 'coach', reaction });

@@ -99,6 +99,7 @@ export interface Ipc {
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;
+  callRaiseHand(raise: boolean): Promise<void>;
   /// A session's private note (empty when there is none yet).
   notesLoad(key: NoteKey): Promise<Note>;
   /// Keeps a session's note; when it was saved (ms since the epoch).

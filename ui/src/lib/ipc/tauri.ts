@@ -57,6 +57,7 @@ export class TauriIpc implements Ipc {
     ok(await commands.callSwitchDevice(d, id));
   }
   async callReact(reaction: Parameters<Ipc['callReact']>[0]) { ok(await commands.callReact(reaction)); }
+  async callRaiseHand(raise: boolean) { ok(await commands.callRaiseHand(raise)); }
   async notesLoad(key: Parameters<Ipc['notesLoad']>[0]) { return ok(await commands.notesLoad(key)); }
   async notesSave(key: Parameters<Ipc['notesSave']>[0], title: string, text: string) {
     return ok(await commands.notesSave(key, title, text)) ?? 0;

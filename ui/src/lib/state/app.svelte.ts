@@ -223,6 +223,17 @@ export class AppModel {
     }
   }
 
+  /// Raises or lowers our hand; why it could not, or null.
+  async raiseHand(raise: boolean): Promise<string | null> {
+    if (!this.call) return 'The call has already ended.';
+    try {
+      await this.ipc.callRaiseHand(raise);
+      return null;
+    } catch (e) {
+      return asAppError(e).message;
+    }
+  }
+
   /// Sends a reaction; why it could not, or null.
   async react(reaction: Reaction): Promise<string | null> {
     if (!this.call) return 'The call has already ended.';

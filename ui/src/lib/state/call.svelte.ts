@@ -82,6 +82,8 @@ export class CallModel {
   myShare = $state<string | null>(null);
   /// Who shares a screen (the newest share is shown).
   sharers = $state<string[]>([]);
+  /// Raised hands: identity → when it went up (ms since the epoch).
+  hands = $state<Record<string, number>>({});
   /// Each person's newest reaction, while it shows (identity → reaction).
   reactions = $state<Record<string, Reaction>>({});
   /// What the screen reader is told last (reactions).
@@ -126,6 +128,13 @@ export class CallModel {
     this.kind = kind;
     this.otherName = otherName;
     this.paidMinutes = paidMinutes;
+  }
+
+  /// Raised hands, the earliest first: who asked first is answered first.
+  get raisedHands(): { identity: string; name: string; at: number }[] {
+    return Object.entries(this.hands)
+      .map(([identity, at]) => ({ identity, name: this.nameOf(identity), at }))
+      .sort((a, b) => a.at - b.at);
   }
 
   /// Whose shared screen is shown large (the newest sharer's).
@@ -201,6 +210,11 @@ export class CallModel {
         this.participants = this.participants.filter((p) => p.identity !== u.identity);
         this.sharers = this.sharers.filter((s) => s !== u.identity);
         this.speaking = this.speaking.filter((s) => s !== u.identity);
+        if (u.identity in this.hands) {
+          const rest = { ...this.hands };
+          delete rest[u.identity];
+          this.hands = rest;
+        }
         break;
       case 'muted': {
         const p = this.participant(u.identity);
@@ -265,6 +279,16 @@ export class CallModel {
           if (u.sharing) this.sharers = [...this.sharers, u.identity];
         }
         break;
+      case 'hand': {
+        const rest = { ...this.hands };
+        if (u.raisedAtMs === null || u.raisedAtMs === undefined) delete rest[u.identity];
+        else rest[u.identity] = u.raisedAtMs;
+        this.hands = rest;
+        const who = u.identity === this.identity ? 'You' : this.nameOf(u.identity);
+        const up = u.raisedAtMs !== null && u.raisedAtMs !== undefined;
+        this.announcement = `${who} ${up ? 'raised' : 'lowered'} ${u.identity === this.identity ? 'your' : 'their'} hand`;
+        break;
+      }
       case 'reaction': {
         const n = (this.reactionSeq.get(u.identity) ?? 0) + 1;
         this.reactionSeq.set(u.identity, n);

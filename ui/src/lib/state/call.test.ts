@@ -3,6 +3,22 @@ import { CallModel, MAX_CHAT, REACTION_MS, clock, linkify } from './call.svelte'
 import type { CallUpdate } from '../ipc/ipc';
 
 describe('CallModel', () => {
+  it('keeps raised hands in the order they went up, says each, and forgets those who left', () => {
+    const c = new CallModel('video', 'Coach');
+    c.apply({ type: 'joined', identity: 'me', room: 'r1' });
+    c.apply({ type: 'participantJoined', identity: 'ann', name: 'Ann' });
+    c.apply({ type: 'participantJoined', identity: 'bob', name: 'Bob' });
+    c.apply({ type: 'hand', identity: 'bob', raisedAtMs: 2000 });
+    c.apply({ type: 'hand', identity: 'ann', raisedAtMs: 3000 });
+    c.apply({ type: 'hand', identity: 'me', raisedAtMs: 1000 });
+    expect(c.raisedHands.map((h) => h.name)).toEqual(['You', 'Bob', 'Ann']);
+    expect(c.announcement).toBe('You raised your hand');
+    c.apply({ type: 'hand', identity: 'bob', raisedAtMs: null });
+    expect(c.announcement).toBe('Bob lowered their hand');
+    c.apply({ type: 'participantLeft', identity: 'ann' });
+    expect(c.raisedHands.map((h) => h.identity)).toEqual(['me']);
+  });
+
   it('shows a reaction on its sender for a while, says it, and a newer one is not cut short', () => {
     vi.useFakeTimers();
     try {
