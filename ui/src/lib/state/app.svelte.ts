@@ -212,50 +212,39 @@ export class AppModel {
     }
   }
 
-  /// Shares a screen or window (`null`: stops); why it could not, or null.
-  async share(id: string | null): Promise<string | null> {
+  /// Runs `command` on the call in progress; why it could not, or null.
+  private async inCall(command: () => Promise<unknown>): Promise<string | null> {
     if (!this.call) return 'The call has already ended.';
     try {
-      await this.ipc.callShare(id);
+      await command();
       return null;
     } catch (e) {
       return asAppError(e).message;
     }
+  }
+
+  /// Shares a screen or window (`null`: stops); why it could not, or null.
+  share(id: string | null): Promise<string | null> {
+    return this.inCall(() => this.ipc.callShare(id));
   }
 
   /// Raises or lowers our hand; why it could not, or null.
-  async raiseHand(raise: boolean): Promise<string | null> {
-    if (!this.call) return 'The call has already ended.';
-    try {
-      await this.ipc.callRaiseHand(raise);
-      return null;
-    } catch (e) {
-      return asAppError(e).message;
-    }
+  raiseHand(raise: boolean): Promise<string | null> {
+    return this.inCall(() => this.ipc.callRaiseHand(raise));
   }
 
   /// Sends a reaction; why it could not, or null.
-  async react(reaction: Reaction): Promise<string | null> {
-    if (!this.call) return 'The call has already ended.';
-    try {
-      await this.ipc.callReact(reaction);
-      return null;
-    } catch (e) {
-      return asAppError(e).message;
-    }
+  react(reaction: Reaction): Promise<string | null> {
+    return this.inCall(() => this.ipc.callReact(reaction));
   }
 
   /// Changes the encrypted call's passphrase; why it could not, or null.
   async changePassphrase(passphrase: string): Promise<string | null> {
-    if (!this.call) return 'The call has already ended.';
-    if (passphrase === '') return 'Type the new passphrase first.';
-    try {
+    if (passphrase === '' && this.call) return 'Type the new passphrase first.';
+    return this.inCall(async () => {
       await this.ipc.callChangePassphrase(passphrase);
       if (this.call) this.call.keyChangedBy = [];
-      return null;
-    } catch (e) {
-      return asAppError(e).message;
-    }
+    });
   }
 
   async sendChat(text: string) {
