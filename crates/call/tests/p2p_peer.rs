@@ -305,8 +305,8 @@ fn busy_feed() -> (Sources, tokio::task::JoinHandle<()>) {
 /// what the link allows (congestion control on the other side's transport
 /// feedback, the picture made smaller): the receiver keeps a moving
 /// picture, in order. Without congestion control it decoded none of 150;
-/// with it, 69 to 142 in six runs (docs/decisions.md D9): at least four a second is
-/// asserted.
+/// with it, 69 to 142 in six runs (docs/decisions.md D9): at least four a
+/// second is asserted.
 #[test]
 fn busy_video_fits_a_narrow_link() {
     tandem_testkit::media_test("busy_video_fits_a_narrow_link", |ip| async move {
