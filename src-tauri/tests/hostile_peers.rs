@@ -284,12 +284,23 @@ async fn still_answering(s: &Session, peer: &mut Peer) -> anyhow::Result<()> {
     let long = Duration::from_secs(30);
     // Still answering: the picture is drawn, the chat closes and opens, and
     // a message typed now reaches the peer.
+    // A page that is still taking in the last messages (a loaded machine
+    // took 64 s for one flood in CI) may draw again a little later: the
+    // picture must move again within 30 s, not at once.
     let first = drawn(s).await?;
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let later = drawn(s).await?;
-    anyhow::ensure!(
-        later > first && first >= 0,
-        "the picture stopped: {first} → {later}"
+    anyhow::ensure!(first >= 0, "no picture after the floods");
+    let waited = Instant::now();
+    s.until(
+        "the picture to move again after the floods",
+        long,
+        &format!(
+            "const e = document.querySelector('[data-testid=remote-video]'); return e && Number(e.dataset.drawn) > {first} ? true : null;"
+        ),
+    )
+    .await?;
+    eprintln!(
+        "after the floods the picture moved again within {:.1} s",
+        waited.elapsed().as_secs_f64()
     );
     s.click(&s.testid("toggle-chat").await?).await?;
     s.until(
