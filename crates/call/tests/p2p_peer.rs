@@ -300,13 +300,16 @@ fn busy_feed() -> (Sources, tokio::task::JoinHandle<()>) {
     )
 }
 
-/// Over a link that carries 500 kbit/s (what is over it dropped, as a
-/// policer does), busy 720p video, which wants about 1.4 Mbit/s, is sent at
-/// what the link allows (congestion control on the other side's transport
-/// feedback, the picture made smaller): the receiver keeps a moving
-/// picture, in order. Without congestion control it decoded none of 150;
-/// with it, 69 to 142 in six runs (docs/decisions.md D9): at least four a
-/// second is asserted.
+/// Over a link that carries 800 kbit/s for both directions (what is over
+/// it dropped, as a policer does), busy 720p video, which wants about
+/// 1.4 Mbit/s, is sent at what the link allows (congestion control on the
+/// other side's transport feedback, the picture made smaller): the receiver
+/// keeps a moving picture, in order. Without congestion control it decoded
+/// 0 and 1 of 150; with it, 103 to 132 in three runs (docs/decisions.md
+/// D9): at least six a second is asserted.
+/// What the narrow link carries, both ways together.
+const LINK_KBIT: u32 = 800;
+
 #[test]
 fn busy_video_fits_a_narrow_link() {
     tandem_testkit::media_test("busy_video_fits_a_narrow_link", |ip| async move {
@@ -330,21 +333,27 @@ fn busy_video_fits_a_narrow_link() {
         a.accept_answer(&answer).await.unwrap();
         until(&mut ea, PeerEvent::Connected).await;
         until(&mut eb, PeerEvent::Connected).await;
-        tandem_testkit::netns::cap_udp(Some(500));
+        tandem_testkit::netns::cap_udp(Some(LINK_KBIT));
         // Time to find the link's size, then ten seconds counted.
         tokio::time::sleep(Duration::from_secs(12)).await;
         let start = heard_b.lock().unwrap().counters.len();
         tokio::time::sleep(Duration::from_secs(10)).await;
         tandem_testkit::netns::cap_udp(None);
-        // A copy: the sinks keep writing while this is checked.
-        let got = heard_b.lock().unwrap().counters[start..].to_vec();
+        // A copy: the sinks keep writing while this is checked. A picture
+        // decoded from a damaged frame can show its predecessor's number
+        // again: each number counts once.
+        let mut got = heard_b.lock().unwrap().counters[start..].to_vec();
         println!(
-            "through 500 kbit/s: {} of 150 pictures decoded in 10 s",
+            "through {LINK_KBIT} kbit/s: {} of 150 pictures decoded in 10 s",
             got.len()
         );
-        assert!(got.windows(2).all(|w| w[0] < w[1]), "out of order: {got:?}");
         assert!(
-            got.len() >= 40,
+            got.windows(2).all(|w| w[0] <= w[1]),
+            "out of order: {got:?}"
+        );
+        got.dedup();
+        assert!(
+            got.len() >= 60,
             "{} of 150 pictures decoded in 10 s: {got:?}",
             got.len()
         );

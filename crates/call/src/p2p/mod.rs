@@ -4,6 +4,7 @@
 
 pub mod peer;
 pub mod rate;
+mod relay;
 pub mod roles;
 pub mod signal;
 pub mod socketio;

@@ -23,14 +23,13 @@ use tandem_media::{FrameReceiver, I420Frame};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
-use super::turn::{self, Got, TurnServer};
+use super::relay::{Relay, relays};
+use super::turn::TurnServer;
 
 /// Longest datagram read.
 const MAX_DATAGRAM: usize = 2000;
 /// How long a STUN server may take to answer (three tries).
 const STUN_WAIT: std::time::Duration = std::time::Duration::from_millis(1500);
-/// How long a TURN server may take to grant a relay (challenge included).
-const TURN_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Encoded video frames queued for the network loop.
 const VIDEO_QUEUE: usize = 4;
 /// Congestion control: the estimate a call starts from (WebRTC's own
@@ -323,92 +322,6 @@ impl Peer {
     /// str0m cannot use (mDNS names, TCP) are skipped.
     pub fn add_candidate(&self, candidate: &str) {
         let _ = self.commands.send(Command::Candidate(candidate.to_owned()));
-    }
-}
-
-/// A relay on each TURN server, from the first IPv4 socket, its candidate
-/// added to `rtc`; and why the first server that granted none did not. A
-/// server that grants none is logged and left out: the call goes on with
-/// the other paths.
-async fn relays(
-    rtc: &mut Rtc,
-    sockets: &[Arc<UdpSocket>],
-    servers: &[TurnServer],
-) -> (Vec<Relay>, Option<String>) {
-    let Some(socket) = sockets
-        .iter()
-        .find(|s| s.local_addr().is_ok_and(|a| a.is_ipv4()))
-        .or(sockets.first())
-    else {
-        return (Vec::new(), None);
-    };
-    let Ok(local) = socket.local_addr() else {
-        return (Vec::new(), None);
-    };
-    let mut relays = Vec::new();
-    let mut refused = None;
-    for server in servers {
-        match turn::allocate(socket, server, TURN_WAIT).await {
-            Ok((client, address)) => {
-                let Some(relay) = client.relay() else {
-                    continue;
-                };
-                match Candidate::relayed(relay, local, "udp") {
-                    Ok(c) => {
-                        tracing::info!(server = %server.address, %relay, "TURN relay granted");
-                        rtc.add_local_candidate(c);
-                        relays.push(Relay {
-                            client,
-                            socket: socket.clone(),
-                            local,
-                            server: address,
-                            relay,
-                        });
-                    }
-                    Err(e) => tracing::warn!(%relay, "no relayed candidate: {e}"),
-                }
-            }
-            Err(e) => {
-                tracing::warn!(server = %server.address, "no TURN relay: {e}");
-                refused.get_or_insert_with(|| format!("{}: {e}", server.address));
-            }
-        }
-    }
-    (relays, refused)
-}
-
-/// A relay on a TURN server: media to and from it goes through `client`.
-struct Relay {
-    client: turn::Client,
-    socket: Arc<UdpSocket>,
-    /// Our socket's own address.
-    local: SocketAddr,
-    /// The TURN server's.
-    server: SocketAddr,
-    /// The relayed address peers see.
-    relay: SocketAddr,
-}
-
-impl Relay {
-    /// Sends what the client has for its server.
-    fn flush(&mut self) {
-        while let Some(d) = self.client.transmit() {
-            let _ = self.socket.try_send_to(&d, self.server);
-        }
-    }
-
-    /// Handles what the client says of a datagram or a timeout.
-    fn got(&mut self, got: Got, rtc: &mut Rtc) {
-        match got {
-            Got::Data { from, data } => {
-                if let Ok(r) = Receive::new(Protocol::Udp, from, self.relay, &data) {
-                    let _ = rtc.handle_input(Input::Receive(Instant::now(), r));
-                }
-            }
-            Got::Failed(e) => tracing::warn!(relay = %self.relay, "the TURN relay was lost: {e}"),
-            Got::Allocated(_) | Got::Nothing => {}
-        }
-        self.flush();
     }
 }
 

@@ -1,0 +1,269 @@
+//! A join-link platform's network: the STUN and TURN servers its
+//! peer-to-peer calls use (as its web page has them in `iceServers`), the
+//! TURN credential kept in the keychain like a sign-in.
+
+use super::{Keychain as _, Platforms};
+use crate::dto::{Network, NetworkChange, Platform, ProfileId};
+use crate::error::{AppError, ErrorCode};
+
+/// The keychain account of platform `id`'s TURN credential.
+pub(super) fn turn_account(id: &str) -> String {
+    format!("{id}#turn")
+}
+
+impl Platforms {
+    /// Sets how platform `id`'s peer-to-peer calls cross NATs: its STUN
+    /// servers, its TURN server (the credential kept in the keychain; none
+    /// given keeps the stored one), and whether media goes only through
+    /// the relay.
+    pub fn set_network(&self, id: &str, change: NetworkChange) -> Result<Platform, AppError> {
+        let p = self.get(id)?;
+        if p.profile != ProfileId::Seed004 {
+            return Err(AppError::invalid(
+                "Only peer-to-peer platforms (join links) use STUN and TURN servers.",
+            ));
+        }
+        if change.stun.len() > 8 {
+            return Err(AppError::invalid("Give at most 8 STUN servers."));
+        }
+        let mut stun = Vec::new();
+        for s in change
+            .stun
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| !s.is_empty())
+        {
+            if tandem_call::p2p::stun::parse_server(s).is_none() {
+                return Err(AppError::invalid(format!(
+                    "{s:?} is not a STUN server: write it as stun:host:port."
+                )));
+            }
+            stun.push(s.to_owned());
+        }
+        let turn_url = change
+            .turn_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty());
+        let turn = match turn_url {
+            None => None,
+            Some(u) => {
+                tandem_call::p2p::turn::parse_url(u)
+                    .map_err(|e| AppError::invalid(format!("TURN server: {e}.")))?;
+                let username = change
+                    .turn_username
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|n| !n.is_empty())
+                    .ok_or_else(|| AppError::invalid("Enter the TURN server's username."))?;
+                if username.len() > 512 || username.chars().any(char::is_control) {
+                    return Err(AppError::invalid(
+                        "That TURN username is too long or has control characters.",
+                    ));
+                }
+                Some((u.to_owned(), username.to_owned()))
+            }
+        };
+        if change.relay_only && turn.is_none() {
+            return Err(AppError::invalid(
+                "Relaying every call needs a TURN server.",
+            ));
+        }
+        let account = turn_account(id);
+        let mut remembered = p.network.has_turn_credential;
+        match (
+            &turn,
+            change.turn_credential.as_deref().filter(|c| !c.is_empty()),
+        ) {
+            (None, _) => {
+                let _ = self.keychain.delete(&account);
+                let _ = self.fallback.delete(&account);
+                remembered = false;
+            }
+            (Some(_), Some(credential)) => {
+                if credential.len() > 512 || credential.chars().any(char::is_control) {
+                    return Err(AppError::invalid(
+                        "That TURN credential is too long or has control characters.",
+                    ));
+                }
+                if let Err(e) = self.keychain.set(&account, credential) {
+                    tracing::warn!(
+                        "the keychain refused the TURN credential: {e}; holding it for this run"
+                    );
+                    self.fallback
+                        .set(&account, credential)
+                        .map_err(AppError::internal)?;
+                }
+                remembered = true;
+            }
+            (Some(_), None) if !remembered => {
+                return Err(AppError::invalid(
+                    "Enter the TURN server's credential (password).",
+                ));
+            }
+            (Some(_), None) => {}
+        }
+        let mut list = self.lock()?;
+        let p = list
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "That platform was removed."))?;
+        let (turn_url, turn_username) = turn.unzip();
+        p.network = Network {
+            stun,
+            turn_url,
+            turn_username,
+            has_turn_credential: remembered,
+            relay_only: change.relay_only,
+        };
+        let out = p.clone();
+        self.save(&list)?;
+        Ok(out)
+    }
+
+    /// The servers of platform `p`'s peer-to-peer calls, the TURN
+    /// credential read from the keychain.
+    pub(super) fn p2p(&self, p: &Platform) -> Result<tandem_call::platform::P2p, AppError> {
+        let n = &p.network;
+        let turn = match (&n.turn_url, &n.turn_username) {
+            (Some(url), Some(username)) => {
+                let account = turn_account(&p.id);
+                let credential = match self.fallback.get(&account) {
+                    Ok(Some(c)) => Some(c),
+                    _ => self.keychain.get(&account).ok().flatten(),
+                }
+                .ok_or_else(|| {
+                    AppError::invalid(format!(
+                        "The TURN server's credential for {} is not in the keychain any more: enter it again in the platform's network settings.",
+                        p.name
+                    ))
+                })?;
+                let address = tandem_call::p2p::turn::parse_url(url)
+                    .map_err(|e| AppError::invalid(format!("TURN server: {e}.")))?;
+                vec![tandem_call::p2p::turn::TurnServer {
+                    address,
+                    username: username.clone(),
+                    credential,
+                }]
+            }
+            _ => Vec::new(),
+        };
+        Ok(tandem_call::platform::P2p {
+            always: false,
+            socket_url: p.socket_url.clone(),
+            stun: n.stun.clone(),
+            turn,
+            relay_only: n.relay_only,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::dto::NewPlatform;
+    use crate::platforms::MemoryKeychain;
+    use std::sync::Arc;
+
+    fn store(dir: &std::path::Path) -> Arc<Platforms> {
+        Arc::new(Platforms::load(
+            Some(dir.join("platforms.json")),
+            Box::new(MemoryKeychain::default()),
+        ))
+    }
+
+    /// A join-link platform's STUN and TURN servers: validated, the
+    /// credential only in the keychain (never the file, never the UI), kept
+    /// when not typed again, and handed to its calls.
+    #[test]
+    fn a_link_platforms_network_is_validated_and_its_turn_credential_kept_in_the_keychain() {
+        let dir = std::env::temp_dir().join(format!("tandem-network-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let s = store(&dir);
+        let new = |profile| NewPlatform {
+            name: String::new(),
+            backend_url: "http://127.0.0.1:9".into(),
+            profile,
+            anon_key: None,
+            supabase_url: None,
+            socket_url: None,
+        };
+        let p = s.add(new(ProfileId::Seed004)).unwrap();
+        let change = |turn: Option<&str>, credential: Option<&str>, relay_only| NetworkChange {
+            stun: vec!["stun:stun.example.com:19302".into(), " ".into()],
+            turn_url: turn.map(Into::into),
+            turn_username: Some("coach".into()),
+            turn_credential: credential.map(Into::into),
+            relay_only,
+        };
+        let refused = |c: NetworkChange, why: &str| {
+            let e = s.set_network(&p.id, c).unwrap_err();
+            assert_eq!(e.code, ErrorCode::InvalidInput);
+            assert!(e.message.contains(why), "{why}: {}", e.message);
+        };
+        refused(change(None, None, true), "needs a TURN server");
+        refused(
+            change(Some("turn:relay.example.com"), None, false),
+            "credential",
+        );
+        refused(
+            change(Some("turns:relay.example.com"), Some("pw"), false),
+            "UDP only",
+        );
+        refused(
+            change(Some("http://relay"), Some("pw"), false),
+            "not a TURN server",
+        );
+        refused(
+            NetworkChange {
+                stun: vec!["turn:relay.example.com".into()],
+                ..NetworkChange::default()
+            },
+            "not a STUN server",
+        );
+        let set = s
+            .set_network(
+                &p.id,
+                change(Some("turn:relay.example.com:3479"), Some("hunter2"), true),
+            )
+            .unwrap();
+        assert_eq!(set.network.stun, ["stun:stun.example.com:19302"]);
+        assert_eq!(
+            set.network.turn_url.as_deref(),
+            Some("turn:relay.example.com:3479")
+        );
+        assert!(set.network.has_turn_credential && set.network.relay_only);
+        let on_disk = std::fs::read_to_string(dir.join("platforms.json")).unwrap();
+        assert!(on_disk.contains("relay.example.com") && !on_disk.contains("hunter2"));
+        assert!(!serde_json::to_string(&set).unwrap().contains("hunter2"));
+        // Saved again without retyping the credential: it stays.
+        s.set_network(
+            &p.id,
+            change(Some("turn:relay.example.com:3479"), None, true),
+        )
+        .unwrap();
+        let ice = s.client(&p.id).unwrap().ice_servers();
+        assert_eq!(ice.stun, ["stun.example.com:19302"]);
+        assert_eq!(ice.turn.len(), 1);
+        assert_eq!(
+            (
+                ice.turn[0].address.as_str(),
+                ice.turn[0].credential.as_str(),
+                ice.relay_only
+            ),
+            ("relay.example.com:3479", "hunter2", true)
+        );
+        // Taking the TURN server away forgets its credential.
+        let cleared = s.set_network(&p.id, NetworkChange::default()).unwrap();
+        assert_eq!(cleared.network, Network::default());
+        assert!(s.keychain.get(&turn_account(&p.id)).unwrap().is_none());
+        // Other platforms have no STUN or TURN to set.
+        let other = s.add(new(ProfileId::Seed003)).unwrap();
+        let e = s
+            .set_network(&other.id, NetworkChange::default())
+            .unwrap_err();
+        assert_eq!(e.code, ErrorCode::InvalidInput);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
