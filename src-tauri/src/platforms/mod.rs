@@ -478,17 +478,21 @@ pub fn valid_secret(what: &str, s: &str) -> Result<String, AppError> {
     Ok(s.to_owned())
 }
 
+/// Platforms kept in `dir`, with a keychain that forgets at exit (tests).
+#[cfg(test)]
+fn test_store(dir: &std::path::Path) -> Arc<Platforms> {
+    Arc::new(Platforms::load(
+        Some(dir.join("platforms.json")),
+        Box::new(MemoryKeychain::default()),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn store(dir: &std::path::Path) -> Arc<Platforms> {
-        Arc::new(Platforms::load(
-            Some(dir.join("platforms.json")),
-            Box::new(MemoryKeychain::default()),
-        ))
-    }
+    use super::test_store as store;
 
     #[test]
     fn platforms_persist_without_their_tokens() {

@@ -163,15 +163,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::dto::NewPlatform;
-    use crate::platforms::MemoryKeychain;
-    use std::sync::Arc;
-
-    fn store(dir: &std::path::Path) -> Arc<Platforms> {
-        Arc::new(Platforms::load(
-            Some(dir.join("platforms.json")),
-            Box::new(MemoryKeychain::default()),
-        ))
-    }
+    use crate::platforms::test_store as store;
 
     /// A join-link platform's STUN and TURN servers: validated, the
     /// credential only in the keychain (never the file, never the UI), kept
