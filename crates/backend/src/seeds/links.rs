@@ -1,7 +1,22 @@
 //! Seed 004: sessions reached by join links (`validate`, `join`, `end`, and
 //! the LiveKit token only tandem-backend has).
 
-use super::*;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::extract::rejection::JsonRejection;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sqlx::Row as _;
+
+use super::common::{body, iso, required, session_for};
+use crate::AppState;
+use crate::auth::Caller;
+use crate::db;
+use crate::error::{ApiError, Shape};
+use crate::lk::{self, Grant};
+use crate::model::{self, Session, Side, User};
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -2,7 +2,6 @@
 //! its seed's JSON. The write-ups are in `shared/reference/seeds/000–004`.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -14,16 +13,14 @@ use sqlx::Row as _;
 
 use crate::AppState;
 use crate::auth::Caller;
-use crate::db;
 use crate::error::{ApiError, Shape, rejection};
 use crate::lk::{self, Grant};
-use crate::model::{self, Session, Side, User};
+use crate::model::{Session, Side, User};
 
+mod common;
 mod links;
+use common::{ONE_HOUR, TWO_HOURS, body, iso, iso_ms_z, required, session_for};
 use links::{end_004, join_004, token_004, validate_004};
-
-const TWO_HOURS: Duration = Duration::from_secs(2 * 3600);
-const ONE_HOUR: Duration = Duration::from_secs(3600);
 
 /// Routes that mint tokens or check passwords (rate limited); seed 004's
 /// LiveKit token only when `seed_004_livekit`.
@@ -60,51 +57,6 @@ pub(crate) fn other_routes() -> Router<AppState> {
         .route("/api/livekit/status", get(status))
         .route("/api/sessions/join", post(join_004))
         .route("/api/sessions/end", post(end_004))
-}
-
-fn body<T>(b: Result<Json<T>, JsonRejection>, shape: Shape) -> Result<T, ApiError> {
-    b.map(|Json(t)| t).map_err(|e| rejection(e, shape))
-}
-
-fn iso(ts: i64) -> String {
-    chrono::DateTime::from_timestamp(ts, 0)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%S")
-        .to_string()
-}
-
-fn iso_ms_z(ts: chrono::DateTime<chrono::Utc>) -> String {
-    ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
-}
-
-/// A required, bounded text field.
-fn required<'a>(
-    v: &'a Option<String>,
-    name: &str,
-    max: usize,
-    shape: Shape,
-) -> Result<&'a str, ApiError> {
-    match v.as_deref().map(str::trim) {
-        None | Some("") => Err(ApiError::bad_request(format!("{name} is required")).shaped(shape)),
-        Some(s) if s.len() > max => {
-            Err(ApiError::bad_request(format!("{name} is longer than {max} bytes")).shaped(shape))
-        }
-        Some(s) if s.chars().any(char::is_control) => {
-            Err(ApiError::bad_request(format!("{name} contains control characters")).shaped(shape))
-        }
-        Some(s) => Ok(s),
-    }
-}
-
-async fn session_for(state: &AppState, id: &str, shape: Shape) -> Result<Session, ApiError> {
-    let missing = || ApiError::not_found("session not found").shaped(shape);
-    if !model::plausible_id(id) {
-        return Err(missing());
-    }
-    model::session_by_id(&state.db, id)
-        .await
-        .map_err(|e| e.shaped(shape))?
-        .ok_or_else(missing)
 }
 
 // ---- seed 000: GET /api/livekit-token?sessionId= → {token, serverUrl} ----
