@@ -10,11 +10,12 @@ use std::sync::{Arc, Mutex};
 use tandem_call::platform::{Auth, BackendClient, Profile};
 use tandem_call::supabase::{SignedIn, SupabaseProject, SupabaseSession};
 
-use crate::dto::{Network, NewPlatform, Platform, ProfileId};
+use crate::dto::{Network, NetworkChange, NewPlatform, Platform, ProfileId};
+
+use crate::error::{AppError, ErrorCode};
 
 mod network;
-use crate::error::{AppError, ErrorCode};
-use network::turn_account;
+use network::{Credential, turn_account};
 
 /// Where tokens are kept.
 pub trait Keychain: Send + Sync + std::fmt::Debug {
@@ -261,6 +262,54 @@ impl Platforms {
             let _ = self.fallback.delete(&account);
         }
         Ok(())
+    }
+
+    /// Sets how platform `id`'s peer-to-peer calls cross NATs: its STUN
+    /// servers, its TURN server (the credential kept in the keychain; none
+    /// given keeps the stored one), and whether media goes only through
+    /// the relay.
+    pub fn set_network(&self, id: &str, change: NetworkChange) -> Result<Platform, AppError> {
+        let (network, credential) = network::checked(&self.get(id)?, &change)?;
+        let account = turn_account(id);
+        match credential {
+            Credential::Forget => {
+                let _ = self.keychain.delete(&account);
+                let _ = self.fallback.delete(&account);
+            }
+            Credential::Keep(c) => {
+                if let Err(e) = self.keychain.set(&account, &c) {
+                    tracing::warn!(
+                        "the keychain refused the TURN credential: {e}; holding it for this run"
+                    );
+                    self.fallback
+                        .set(&account, &c)
+                        .map_err(AppError::internal)?;
+                }
+            }
+            Credential::Unchanged => {}
+        }
+        let mut list = self.lock()?;
+        let p = list
+            .iter_mut()
+            .find(|p| p.id == id)
+            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "That platform was removed."))?;
+        p.network = network;
+        let out = p.clone();
+        self.save(&list)?;
+        Ok(out)
+    }
+
+    /// The servers of platform `p`'s peer-to-peer calls, the TURN
+    /// credential read from the keychain (or this run's fallback).
+    fn p2p(&self, p: &Platform) -> Result<tandem_call::platform::P2p, AppError> {
+        let credential = p.network.turn_url.as_ref().and_then(|_| {
+            let account = turn_account(&p.id);
+            match self.fallback.get(&account) {
+                Ok(Some(c)) => Some(c),
+                _ => self.keychain.get(&account).ok().flatten(),
+            }
+        });
+        network::p2p(p, credential)
     }
 
     /// Keeps `token` for platform `id` signed in as `account`.

@@ -1,161 +1,147 @@
 //! A join-link platform's network: the STUN and TURN servers its
-//! peer-to-peer calls use (as its web page has them in `iceServers`), the
-//! TURN credential kept in the keychain like a sign-in.
+//! peer-to-peer calls use (as its web page has them in `iceServers`), as
+//! the settings form sends them, checked, and as a call takes them. Where
+//! the TURN credential is kept (the keychain, like a sign-in) is
+//! `Platforms`' business.
 
-use super::{Keychain as _, Platforms};
 use crate::dto::{Network, NetworkChange, Platform, ProfileId};
-use crate::error::{AppError, ErrorCode};
+use crate::error::AppError;
 
 /// The keychain account of platform `id`'s TURN credential.
 pub(super) fn turn_account(id: &str) -> String {
     format!("{id}#turn")
 }
 
-impl Platforms {
-    /// Sets how platform `id`'s peer-to-peer calls cross NATs: its STUN
-    /// servers, its TURN server (the credential kept in the keychain; none
-    /// given keeps the stored one), and whether media goes only through
-    /// the relay.
-    pub fn set_network(&self, id: &str, change: NetworkChange) -> Result<Platform, AppError> {
-        let p = self.get(id)?;
-        if p.profile != ProfileId::Seed004 {
-            return Err(AppError::invalid(
-                "Only peer-to-peer platforms (join links) use STUN and TURN servers.",
-            ));
+/// What to do with the stored TURN credential.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Credential {
+    /// No TURN server any more: forget it.
+    Forget,
+    /// Typed anew: keep this.
+    Keep(String),
+    /// Not typed: the stored one stays.
+    Unchanged,
+}
+
+/// `change` checked for platform `p`: the network to keep (assuming the
+/// credential is kept) and what to do with the credential.
+pub(super) fn checked(
+    p: &Platform,
+    change: &NetworkChange,
+) -> Result<(Network, Credential), AppError> {
+    if p.profile != ProfileId::Seed004 {
+        return Err(AppError::invalid(
+            "Only peer-to-peer platforms (join links) use STUN and TURN servers.",
+        ));
+    }
+    if change.stun.len() > 8 {
+        return Err(AppError::invalid("Give at most 8 STUN servers."));
+    }
+    let mut stun = Vec::new();
+    for s in change
+        .stun
+        .iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+    {
+        if tandem_call::p2p::stun::parse_server(s).is_none() {
+            return Err(AppError::invalid(format!(
+                "{s:?} is not a STUN server: write it as stun:host:port."
+            )));
         }
-        if change.stun.len() > 8 {
-            return Err(AppError::invalid("Give at most 8 STUN servers."));
-        }
-        let mut stun = Vec::new();
-        for s in change
-            .stun
-            .iter()
-            .map(|s| s.trim())
-            .filter(|s| !s.is_empty())
-        {
-            if tandem_call::p2p::stun::parse_server(s).is_none() {
-                return Err(AppError::invalid(format!(
-                    "{s:?} is not a STUN server: write it as stun:host:port."
-                )));
-            }
-            stun.push(s.to_owned());
-        }
-        let turn_url = change
-            .turn_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|u| !u.is_empty());
-        let turn = match turn_url {
-            None => None,
-            Some(u) => {
-                tandem_call::p2p::turn::parse_url(u)
-                    .map_err(|e| AppError::invalid(format!("TURN server: {e}.")))?;
-                let username = change
-                    .turn_username
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|n| !n.is_empty())
-                    .ok_or_else(|| AppError::invalid("Enter the TURN server's username."))?;
-                if username.len() > 512 || username.chars().any(char::is_control) {
-                    return Err(AppError::invalid(
-                        "That TURN username is too long or has control characters.",
-                    ));
-                }
-                Some((u.to_owned(), username.to_owned()))
-            }
-        };
-        if change.relay_only && turn.is_none() {
-            return Err(AppError::invalid(
-                "Relaying every call needs a TURN server.",
-            ));
-        }
-        let account = turn_account(id);
-        let mut remembered = p.network.has_turn_credential;
-        match (
-            &turn,
-            change.turn_credential.as_deref().filter(|c| !c.is_empty()),
-        ) {
-            (None, _) => {
-                let _ = self.keychain.delete(&account);
-                let _ = self.fallback.delete(&account);
-                remembered = false;
-            }
-            (Some(_), Some(credential)) => {
-                if credential.len() > 512 || credential.chars().any(char::is_control) {
-                    return Err(AppError::invalid(
-                        "That TURN credential is too long or has control characters.",
-                    ));
-                }
-                if let Err(e) = self.keychain.set(&account, credential) {
-                    tracing::warn!(
-                        "the keychain refused the TURN credential: {e}; holding it for this run"
-                    );
-                    self.fallback
-                        .set(&account, credential)
-                        .map_err(AppError::internal)?;
-                }
-                remembered = true;
-            }
-            (Some(_), None) if !remembered => {
+        stun.push(s.to_owned());
+    }
+    let turn_url = change
+        .turn_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty());
+    let turn = match turn_url {
+        None => None,
+        Some(u) => {
+            tandem_call::p2p::turn::parse_url(u)
+                .map_err(|e| AppError::invalid(format!("TURN server: {e}.")))?;
+            let username = change
+                .turn_username
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .ok_or_else(|| AppError::invalid("Enter the TURN server's username."))?;
+            if username.len() > 512 || username.chars().any(char::is_control) {
                 return Err(AppError::invalid(
-                    "Enter the TURN server's credential (password).",
+                    "That TURN username is too long or has control characters.",
                 ));
             }
-            (Some(_), None) => {}
+            Some((u.to_owned(), username.to_owned()))
         }
-        let mut list = self.lock()?;
-        let p = list
-            .iter_mut()
-            .find(|p| p.id == id)
-            .ok_or_else(|| AppError::new(ErrorCode::NotFound, "That platform was removed."))?;
-        let (turn_url, turn_username) = turn.unzip();
-        p.network = Network {
-            stun,
-            turn_url,
-            turn_username,
-            has_turn_credential: remembered,
-            relay_only: change.relay_only,
-        };
-        let out = p.clone();
-        self.save(&list)?;
-        Ok(out)
+    };
+    if change.relay_only && turn.is_none() {
+        return Err(AppError::invalid(
+            "Relaying every call needs a TURN server.",
+        ));
     }
-
-    /// The servers of platform `p`'s peer-to-peer calls, the TURN
-    /// credential read from the keychain.
-    pub(super) fn p2p(&self, p: &Platform) -> Result<tandem_call::platform::P2p, AppError> {
-        let n = &p.network;
-        let turn = match (&n.turn_url, &n.turn_username) {
-            (Some(url), Some(username)) => {
-                let account = turn_account(&p.id);
-                let credential = match self.fallback.get(&account) {
-                    Ok(Some(c)) => Some(c),
-                    _ => self.keychain.get(&account).ok().flatten(),
-                }
-                .ok_or_else(|| {
-                    AppError::invalid(format!(
-                        "The TURN server's credential for {} is not in the keychain any more: enter it again in the platform's network settings.",
-                        p.name
-                    ))
-                })?;
-                let address = tandem_call::p2p::turn::parse_url(url)
-                    .map_err(|e| AppError::invalid(format!("TURN server: {e}.")))?;
-                vec![tandem_call::p2p::turn::TurnServer {
-                    address,
-                    username: username.clone(),
-                    credential,
-                }]
+    let typed = change.turn_credential.as_deref().filter(|c| !c.is_empty());
+    let credential = match (&turn, typed) {
+        (None, _) => Credential::Forget,
+        (Some(_), Some(c)) => {
+            if c.len() > 512 || c.chars().any(char::is_control) {
+                return Err(AppError::invalid(
+                    "That TURN credential is too long or has control characters.",
+                ));
             }
-            _ => Vec::new(),
-        };
-        Ok(tandem_call::platform::P2p {
-            always: false,
-            socket_url: p.socket_url.clone(),
-            stun: n.stun.clone(),
-            turn,
-            relay_only: n.relay_only,
-        })
-    }
+            Credential::Keep(c.to_owned())
+        }
+        (Some(_), None) if !p.network.has_turn_credential => {
+            return Err(AppError::invalid(
+                "Enter the TURN server's credential (password).",
+            ));
+        }
+        (Some(_), None) => Credential::Unchanged,
+    };
+    let has_turn_credential = turn.is_some();
+    let (turn_url, turn_username) = turn.unzip();
+    let network = Network {
+        stun,
+        turn_url,
+        turn_username,
+        has_turn_credential,
+        relay_only: change.relay_only,
+    };
+    Ok((network, credential))
+}
+
+/// The servers of platform `p`'s peer-to-peer calls, with the TURN
+/// `credential` as stored (none: the keychain lost it).
+pub(super) fn p2p(
+    p: &Platform,
+    credential: Option<String>,
+) -> Result<tandem_call::platform::P2p, AppError> {
+    let n = &p.network;
+    let turn = match (&n.turn_url, &n.turn_username) {
+        (Some(url), Some(username)) => {
+            let credential = credential.ok_or_else(|| {
+                AppError::invalid(format!(
+                    "The TURN server's credential for {} is not in the keychain any more: enter it again in the platform's network settings.",
+                    p.name
+                ))
+            })?;
+            let address = tandem_call::p2p::turn::parse_url(url)
+                .map_err(|e| AppError::invalid(format!("TURN server: {e}.")))?;
+            vec![tandem_call::p2p::turn::TurnServer {
+                address,
+                username: username.clone(),
+                credential,
+            }]
+        }
+        _ => Vec::new(),
+    };
+    Ok(tandem_call::platform::P2p {
+        always: false,
+        socket_url: p.socket_url.clone(),
+        stun: n.stun.clone(),
+        turn,
+        relay_only: n.relay_only,
+    })
 }
 
 #[cfg(test)]
@@ -163,6 +149,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::dto::NewPlatform;
+    use crate::error::ErrorCode;
     use crate::platforms::test_store as store;
 
     /// A join-link platform's STUN and TURN servers: validated, the
