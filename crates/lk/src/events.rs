@@ -300,6 +300,9 @@ pub enum RoomEvent {
     },
     /// A text stream arrived whole (chat uses topic `lk.chat`).
     TextReceived(TextMessage),
+    /// A byte stream (a file) began arriving; read it, or drop the reader
+    /// to refuse it.
+    BytesOpened(crate::bytes::ByteReader),
     /// The server refreshed our token (kept for rejoining).
     TokenRefreshed(RefreshedToken),
     /// The room's metadata changed.

@@ -253,6 +253,7 @@ impl FfiClient {
             Ev::VideoStreamEvent(e) => Some(e.stream_handle),
             Ev::AudioStreamEvent(e) => Some(e.stream_handle),
             Ev::TextStreamReaderEvent(e) => Some(e.reader_handle),
+            Ev::ByteStreamReaderEvent(e) => Some(e.reader_handle),
             Ev::Logs(_) | Ev::Panic(_) => None,
             _ => None,
         };
@@ -403,6 +404,10 @@ fn release_orphan(event: Ev) {
             message: Some(proto::publish_track_callback::Message::Publication(p)),
             ..
         }) => drop(FfiHandle::new(p.handle.id)),
+        Ev::ByteStreamOpen(proto::ByteStreamOpenCallback {
+            result: Some(proto::byte_stream_open_callback::Result::Writer(w)),
+            ..
+        }) => drop(FfiHandle::new(w.handle.id)),
         Ev::VideoStreamEvent(proto::VideoStreamEvent {
             message: Some(proto::video_stream_event::Message::FrameReceived(f)),
             ..

@@ -6,6 +6,7 @@
 //! types; everything it exports is ours. It never imports UI code.
 
 mod audio;
+mod bytes;
 mod e2ee;
 mod error;
 mod events;
@@ -26,6 +27,7 @@ mod video;
 pub use audio::{
     AudioFrame, AudioSource, AudioSourceOptions, AudioStream, AudioStreamOptions, LocalAudioTrack,
 };
+pub use bytes::{ByteChunk, ByteReader, ByteStreamInfo, ByteStreamOptions, ByteWriter};
 pub use e2ee::{EncryptionState, MAX_KEY_BYTES, RATCHET_SALT, SharedKey};
 pub use error::{ConnectError, FfiError, LkError};
 pub use events::{

@@ -91,6 +91,11 @@ fn unexpected(what: &str) -> LkError {
 }
 
 impl LocalParticipant {
+    /// The library's handle of us.
+    pub(crate) fn handle_id(&self) -> u64 {
+        self.handle.id()
+    }
+
     pub(crate) fn new(handle: FfiHandle, info: ParticipantInfo) -> Self {
         Self {
             handle: Arc::new(handle),

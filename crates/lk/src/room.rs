@@ -464,11 +464,10 @@ fn on_room_event(m: M, state: &Mutex<RoomState>, texts: &mut Texts) -> Vec<RoomE
             }
             Vec::new()
         }
-        M::ByteStreamOpened(e) => {
-            // Tandem has no use for byte streams yet; release the reader.
-            drop(FfiHandle::new(e.reader.handle.id));
-            Vec::new()
-        }
+        M::ByteStreamOpened(e) => crate::bytes::start_reading(e)
+            .map(RoomEvent::BytesOpened)
+            .into_iter()
+            .collect(),
         M::RoomUpdated(info) => {
             let mut s = state.lock();
             s.info.sid = info.sid.unwrap_or_default();
