@@ -100,6 +100,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         },
         mic_on: true,
         camera_on: true,
+        received_dir: std::env::temp_dir().join("tandem-bench-received"),
     });
     tokio::spawn(async move { while sender_events.recv().await.is_some() {} });
 

@@ -62,6 +62,7 @@ pub(crate) async fn call_join(
         },
         mic_on: request.mic_on,
         camera_on: request.camera_on,
+        received_dir: state.received_dir.clone(),
     };
     let (handle, events) = session::start(config);
     let handle = Arc::new(handle);
@@ -113,6 +114,9 @@ async fn forward(
             continue;
         }
         flush(&mut batch);
+        if let CallEvent::File(t) = &ev {
+            app.state::<AppState>().received.track(t);
+        }
         if let CallEvent::Timer { elapsed: e, .. } = &ev {
             elapsed = secs(*e);
         }
@@ -220,6 +224,9 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         CallEvent::Speaking(identities) => CallUpdate::Speaking { identities },
         CallEvent::KeyChanged { identity } => CallUpdate::KeyChanged { identity },
         CallEvent::Reaction { identity, reaction } => CallUpdate::Reaction { identity, reaction },
+        CallEvent::File(t) => CallUpdate::File {
+            file: crate::files::line(t),
+        },
         CallEvent::Hand {
             identity,
             raised_at,
@@ -283,7 +290,7 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
     })
 }
 
-fn running(state: &AppState) -> Result<Arc<CallHandle>, AppError> {
+pub(crate) fn running(state: &AppState) -> Result<Arc<CallHandle>, AppError> {
     state
         .call()
         .ok_or_else(|| AppError::new(ErrorCode::NoCall, "The call has already ended."))

@@ -249,6 +249,43 @@ pub struct ChatLine {
     pub timestamp_ms: f64,
 }
 
+/// A file in chat, as it stands (names are shown as text, never markup).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct FileLine {
+    pub id: String,
+    /// Who sends it (we, for ours).
+    pub identity: String,
+    pub outgoing: bool,
+    /// The name the sender gave.
+    pub name: String,
+    /// Bytes announced, when known (a plain number, exact to 2^53).
+    #[specta(type = Option<u32>)]
+    pub size: Option<f64>,
+    /// The type as the content says.
+    pub mime_type: String,
+    /// Bytes moved so far.
+    #[specta(type = u32)]
+    pub done: f64,
+    pub status: FileStatus,
+    /// Why it failed, in words.
+    pub error: Option<String>,
+    pub sha256: Option<String>,
+}
+
+/// Where a file transfer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum FileStatus {
+    Moving,
+    Done,
+    /// Stopped by us.
+    Cancelled,
+    /// Stopped by the sender.
+    CancelledBySender,
+    Failed,
+}
+
 /// Everything a running call tells the UI.
 #[derive(Debug, Clone, PartialEq, Serialize, Type, tauri_specta::Event)]
 #[serde(
@@ -356,6 +393,10 @@ pub enum CallUpdate {
     Reaction {
         identity: String,
         reaction: Reaction,
+    },
+    /// A file in chat started, moved on, or ended.
+    File {
+        file: FileLine,
     },
     DeviceProblem {
         device: DeviceKind,

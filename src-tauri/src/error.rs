@@ -80,7 +80,7 @@ impl AppError {
 }
 
 /// Turns a message's first letter upper case, for showing it on its own.
-fn sentence(s: String) -> String {
+pub(crate) fn sentence(s: String) -> String {
     let mut c = s.chars();
     match c.next() {
         Some(first) => first.to_uppercase().chain(c).collect(),
@@ -168,6 +168,7 @@ impl From<CallError> for AppError {
                 ErrorCode::Device,
                 format!("Your screen could not be shared: {detail}."),
             ),
+            CallError::File(why) => Self::invalid(format!("{}.", sentence(why))),
             CallError::NotEncrypted => Self::invalid(
                 "This call is not end-to-end encrypted, so it has no passphrase to change. Leave and join again with a passphrase.",
             ),

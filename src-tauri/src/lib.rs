@@ -15,6 +15,7 @@ mod call;
 mod connect;
 pub mod dto;
 pub mod error;
+mod files;
 pub mod frames;
 pub mod notes;
 pub mod platforms;
@@ -41,10 +42,19 @@ pub struct AppState {
     /// target it opened: in memory only, never handed to the page.
     link_key: Mutex<Option<(dto::JoinTarget, tandem_call::lk::SharedKey)>>,
     notes: notes::Notes,
+    /// Files received in calls, until saved.
+    received: files::Received,
+    /// Where received files wait.
+    received_dir: std::path::PathBuf,
 }
 
 impl AppState {
-    pub fn new(platforms: Platforms, launch: dto::LaunchOptions, notes: notes::Notes) -> Self {
+    pub fn new(
+        platforms: Platforms,
+        launch: dto::LaunchOptions,
+        notes: notes::Notes,
+        received_dir: std::path::PathBuf,
+    ) -> Self {
         Self {
             platforms: Arc::new(platforms),
             preview: Arc::new(Mutex::new(Preview::new())),
@@ -54,6 +64,8 @@ impl AppState {
             launch,
             link_key: Mutex::new(None),
             notes,
+            received: files::Received::default(),
+            received_dir,
         }
     }
 
@@ -195,6 +207,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             notes::notes_save,
             notes::notes_export,
             call::call_share,
+            files::file_send_pick,
+            files::file_cancel,
+            files::file_save,
             call::screens_list,
             call::call_send_chat,
             call::call_switch_device,
@@ -357,6 +372,12 @@ pub fn run() -> anyhow::Result<()> {
     app.plugin(navigation_guard())
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
+        .plugin(tauri_plugin_dialog::init())
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+                files::dropped(window.app_handle(), paths.clone());
+            }
+        })
         .invoke_handler(builder.invoke_handler())
         .register_asynchronous_uri_scheme_protocol("frames", |ctx, request, responder| {
             let app = ctx.app_handle().clone();
@@ -397,10 +418,19 @@ pub fn run() -> anyhow::Result<()> {
                     .or_else(|_| app.path().home_dir())
                     .ok(),
             );
+            // Received files wait in the cache folder until saved; an
+            // earlier run's unsaved ones are gone.
+            let received_dir = app
+                .path()
+                .app_cache_dir()
+                .unwrap_or_else(|_| std::env::temp_dir().join("tandem"))
+                .join("received");
+            files::clear_received(&received_dir);
             app.manage(AppState::new(
                 Platforms::load(file, keychain),
                 launch,
                 notes,
+                received_dir,
             ));
             Ok(())
         })

@@ -6,7 +6,7 @@ use tandem_call::session::{self, CallEvent};
 
 /// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
 /// `/mic <id>`, `/speaker <id>`, `/test-speaker`, `/key <passphrase>` (the
-/// rest of the line, trimmed), `/hand up|down`,
+/// rest of the line, trimmed), `/hand up|down`, `/send <path>`, `/cancel <id>`,
 /// `/react thumbs_up|clap|heart|laugh|party`.
 pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
@@ -38,6 +38,11 @@ pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
             }
         }
         ("/hand", "up" | "down") => handle.raise_hand(arg == "up").await,
+        ("/send", path) if !path.is_empty() => handle
+            .send_file(std::path::Path::new(path))
+            .await
+            .map(|_| ()),
+        ("/cancel", id) if !id.is_empty() => handle.cancel_file(id).await,
         ("/react", name) => match session::Reaction::from_name(name) {
             Some(r) => handle.react(r).await,
             None => {
@@ -47,7 +52,7 @@ pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
         },
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /send <path> /cancel <file id> /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
             );
             Ok(())
         }
@@ -204,7 +209,8 @@ pub(crate) fn print_event(ev: &CallEvent) {
                 reaction.as_str()
             )
         }
-        CallEvent::Timer { .. } => {}
+        // Told by the call loop, which also saves what arrives.
+        CallEvent::File(_) | CallEvent::Timer { .. } => {}
         CallEvent::VideoAvailable { identity } => {
             say!("video from {}", identity.escape_debug())
         }

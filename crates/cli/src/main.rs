@@ -3,6 +3,7 @@
 //! echoes chat, list devices, or mint a dev token.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -24,6 +25,7 @@ macro_rules! say {
 }
 
 mod console;
+mod files;
 use console::{command, print_event, print_stats, screen_choice};
 
 #[derive(Debug, Parser)]
@@ -159,6 +161,14 @@ struct Conn {
     /// text and colour blocks). `/share <id>` and `/share off` while in it.
     #[arg(long, value_name = "ID")]
     share: Option<String>,
+    /// Send this file to everyone once in the call (up to 100 MB; may be
+    /// given more than once). `/send <path>` while in it.
+    #[arg(long, value_name = "PATH")]
+    send_file: Vec<PathBuf>,
+    /// Save files others send in this folder (never replacing a file:
+    /// `name (2).ext`); without it they are checked and then deleted.
+    #[arg(long, value_name = "DIR")]
+    save_files: Option<PathBuf>,
     /// Leave after this many seconds.
     #[arg(long)]
     seconds: Option<u64>,
@@ -505,7 +515,10 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
         media,
         mic_on: true,
         camera_on,
+        received_dir: files::received_dir(c.save_files.as_deref()),
     });
+    let mut files = files::Files::new(c.save_files.clone());
+    let mut to_send = c.send_file.clone();
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = !bot;
     let stop = async {
@@ -579,7 +592,17 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                     CallEvent::ChatReceived(m) if bot => {
                         let _ = handle.send_chat(&format!("echo: {}", m.text));
                     }
+                    CallEvent::File(t) => files.on_file(&t, &handle, bot),
+                    CallEvent::Hand { raised_at: Some(_), .. } if bot => {
+                        // The bot acknowledges a raised hand.
+                        let _ = handle.react(session::Reaction::ThumbsUp).await;
+                    }
                     CallEvent::State(CallState::Connected) => {
+                        for path in to_send.drain(..) {
+                            if let Err(e) = handle.send_file(&path).await {
+                                say!("--send-file: {e}");
+                            }
+                        }
                         if let Some(choice) = share.take()
                             && let Err(e) = handle.share_screen(Some(choice)).await
                         {

@@ -312,6 +312,22 @@ const commands = {
   async send_chat(c) {
     await page.evaluate((t) => window.peer.sendChat(t), String(c.text ?? ''));
   },
+  // A made-up file (`size` bytes from `seed`) sent with sendFile on lk.chat;
+  // emits file_sent {stream, sha256, size} before its ok.
+  async send_file(c) {
+    const sent = await page.evaluate(
+      ([n, s, seed, m]) => window.peer.sendFile(n, s, seed, m),
+      [String(c.name ?? 'file.bin'), Number(c.size ?? 0), Number(c.seed ?? 1), String(c.mime ?? 'application/octet-stream')],
+    );
+    emit('file_sent', { id: c.id ?? null, ...sent });
+  },
+  // A byte stream on lk.chat that announces `announce` bytes and carries `size`.
+  async stream_file(c) {
+    await page.evaluate(
+      ([n, a, s]) => window.peer.streamFile(n, a, s),
+      [String(c.name ?? 'file.bin'), Number(c.announce ?? 0), Number(c.size ?? 0)],
+    );
+  },
   async send_data(c) {
     await page.evaluate(
       ([p, t, r]) => window.peer.sendData(p, t, r),
@@ -368,7 +384,7 @@ async function handleLine(raw) {
     const handler = typeof name === 'string' && Object.hasOwn(commands, name) ? commands[name] : undefined;
     if (!handler) throw new Error(`unknown command ${JSON.stringify(name)}`);
     // Bounded, so one stuck call cannot wedge the command queue (and "disconnect").
-    await withTimeout(handler(c), COMMAND_TIMEOUT_MS, name);
+    await withTimeout(handler(c), name === 'send_file' ? 5 * COMMAND_TIMEOUT_MS : COMMAND_TIMEOUT_MS, name);
     emit('ok', { cmd: name, id: cid });
   } catch (e) {
     log(`command ${name} failed:`, e instanceof Error ? e.stack : String(e));

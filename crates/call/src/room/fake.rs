@@ -13,7 +13,7 @@ use tandem_lk as lk;
 use tandem_media::I420Frame;
 use tokio::sync::{mpsc, watch};
 
-use super::{CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
+use super::{BytesOut, CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
 
 /// Whether the fake lets connections in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -68,6 +68,20 @@ struct State {
     set_attributes: Vec<(usize, BTreeMap<String, String>)>,
     /// Tokens do not let calls set their attributes.
     no_attributes: bool,
+    /// Files sent by calls, in order.
+    files: Vec<SentFile>,
+}
+
+/// A file a call sent into the fake.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentFile {
+    pub sender: String,
+    pub name: String,
+    /// What was written so far.
+    pub bytes: Vec<u8>,
+    /// How it ended: `None` while open, `Some(None)` whole,
+    /// `Some(Some(reason))` abandoned.
+    pub ended: Option<Option<String>>,
 }
 
 struct RoomSlot {
@@ -269,6 +283,11 @@ impl FakeServer {
         );
     }
 
+    /// Files calls sent, in order.
+    pub fn files(&self) -> Vec<SentFile> {
+        self.state().files.clone()
+    }
+
     /// Tracks unpublished so far, by id.
     pub fn unpublished(&self) -> Vec<String> {
         self.state().unpublished.clone()
@@ -384,6 +403,32 @@ impl FakeRoom {
     }
 }
 
+/// A file a call sends into the fake: what is written reaches the other
+/// open connections' readers (and the server's record).
+#[derive(Debug)]
+pub struct FakeBytes {
+    server: FakeServer,
+    index: usize,
+    tx: mpsc::UnboundedSender<lk::ByteChunk>,
+}
+
+impl BytesOut for FakeBytes {
+    async fn write(&self, bytes: Vec<u8>) -> Result<(), RoomError> {
+        self.server.in_flight().await;
+        self.server.state().files[self.index]
+            .bytes
+            .extend_from_slice(&bytes);
+        let _ = self.tx.send(lk::ByteChunk::Data(bytes));
+        Ok(())
+    }
+
+    async fn close(self, reason: Option<String>) -> Result<(), RoomError> {
+        self.server.state().files[self.index].ended = Some(reason.clone());
+        let _ = self.tx.send(lk::ByteChunk::End(reason.map_or(Ok(()), Err)));
+        Ok(())
+    }
+}
+
 /// A microphone track on the fake.
 #[derive(Debug, Clone)]
 pub struct FakeMic {
@@ -400,6 +445,7 @@ pub struct FakeCamera {
 impl Room for FakeRoom {
     type Mic = FakeMic;
     type Camera = FakeCamera;
+    type Bytes = FakeBytes;
 
     fn identity(&self) -> String {
         self.identity.clone()
@@ -535,6 +581,41 @@ impl Room for FakeRoom {
             .get(identity)
             .cloned()
             .unwrap_or_default()
+    }
+
+    async fn open_bytes(&self, options: lk::ByteStreamOptions) -> Result<FakeBytes, RoomError> {
+        self.server.in_flight().await;
+        if !self.open() {
+            return Err(Self::closed());
+        }
+        let (tx, rx) = mpsc::unbounded_channel();
+        let info = lk::ByteStreamInfo {
+            id: options.id.unwrap_or_default(),
+            name: options.name.clone(),
+            mime_type: options.mime_type,
+            topic: options.topic,
+            total_length: options.total_length,
+            timestamp_ms: 0,
+            attributes: options.attributes,
+        };
+        let reader = lk::ByteReader::from_channel(self.identity.clone(), info, rx);
+        self.server
+            .broadcast(Some(&self.identity), &lk::RoomEvent::BytesOpened(reader));
+        let index = {
+            let mut s = self.server.state();
+            s.files.push(SentFile {
+                sender: self.identity.clone(),
+                name: options.name,
+                bytes: Vec::new(),
+                ended: None,
+            });
+            s.files.len() - 1
+        };
+        Ok(FakeBytes {
+            server: self.server.clone(),
+            index,
+            tx,
+        })
     }
 
     async fn set_attributes(&self, attributes: BTreeMap<String, String>) -> Result<(), RoomError> {

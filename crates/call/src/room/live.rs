@@ -6,7 +6,7 @@ use std::time::Duration;
 use tandem_lk as lk;
 use tandem_media::I420Frame;
 
-use super::{CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
+use super::{BytesOut, CameraTrack, Connector, MicTrack, Room, RoomError, RoomEvents};
 
 /// Rooms on a LiveKit server, with our media encrypted end to end once
 /// [`Connector::set_encryption`] gave a key.
@@ -90,6 +90,7 @@ pub struct LiveCamera {
 impl Room for LiveRoom {
     type Mic = LiveMic;
     type Camera = LiveCamera;
+    type Bytes = lk::ByteWriter;
 
     fn identity(&self) -> String {
         self.0.local_participant().identity()
@@ -211,6 +212,13 @@ impl Room for LiveRoom {
             .await?)
     }
 
+    async fn open_bytes(
+        &self,
+        options: lk::ByteStreamOptions,
+    ) -> Result<lk::ByteWriter, RoomError> {
+        Ok(self.0.local_participant().open_bytes(options).await?)
+    }
+
     fn attributes_of(&self, identity: &str) -> std::collections::BTreeMap<String, String> {
         self.0
             .remote_participants()
@@ -235,6 +243,16 @@ impl Room for LiveRoom {
         if let Err(e) = self.0.disconnect().await {
             tracing::debug!("leaving the room: {e}");
         }
+    }
+}
+
+impl BytesOut for lk::ByteWriter {
+    async fn write(&self, bytes: Vec<u8>) -> Result<(), RoomError> {
+        Ok(lk::ByteWriter::write(self, bytes).await?)
+    }
+
+    async fn close(self, reason: Option<String>) -> Result<(), RoomError> {
+        Ok(lk::ByteWriter::close(self, reason).await?)
     }
 }
 

@@ -60,6 +60,8 @@ pub trait Room: Clone + Send + Sync + 'static {
     type Mic: MicTrack;
     /// Our camera track, likewise.
     type Camera: CameraTrack;
+    /// A byte stream (a file) we send.
+    type Bytes: BytesOut;
     /// Our identity in the room.
     fn identity(&self) -> String;
     /// The room's name.
@@ -101,6 +103,11 @@ pub trait Room: Clone + Send + Sync + 'static {
         topic: &str,
         payload: Vec<u8>,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// Opens a byte stream to send a file.
+    fn open_bytes(
+        &self,
+        options: lk::ByteStreamOptions,
+    ) -> impl Future<Output = Result<Self::Bytes, RoomError>> + Send;
     /// Someone else's attributes as the room last heard them (empty for
     /// someone unknown).
     fn attributes_of(&self, identity: &str) -> std::collections::BTreeMap<String, String>;
@@ -121,6 +128,13 @@ pub trait MicTrack: Clone + Send + Sync + 'static {
     /// Hands 10 ms of mono 48 kHz samples to the track; false once it is
     /// gone for good.
     fn capture(&self, samples: Vec<i16>) -> impl Future<Output = bool> + Send;
+}
+
+/// A byte stream we send: pieces go in, then it is closed (whole, or
+/// abandoned with a reason the receivers are told).
+pub trait BytesOut: Send + Sync + 'static {
+    fn write(&self, bytes: Vec<u8>) -> impl Future<Output = Result<(), RoomError>> + Send;
+    fn close(self, reason: Option<String>) -> impl Future<Output = Result<(), RoomError>> + Send;
 }
 
 /// A published camera: pictures go in at the track's size.

@@ -34,6 +34,11 @@ pub(super) enum Command {
     Share(Option<tandem_media::screen::ScreenChoice>, Reply),
     React(super::types::Reaction, Reply),
     Hand(bool, Reply),
+    SendFile(
+        std::path::PathBuf,
+        oneshot::Sender<Result<String, CallError>>,
+    ),
+    CancelFile(String, Reply),
     Leave,
     End,
 }
@@ -171,6 +176,21 @@ impl CallHandle {
     /// `Reaction` event with our identity, as others' do.
     pub async fn react(&self, reaction: super::types::Reaction) -> Result<(), CallError> {
         self.ask(|r| Command::React(reaction, r)).await
+    }
+
+    /// Sends the file at `path` to everyone (up to
+    /// [`super::MAX_FILE_BYTES`]); its id, which the `File` events of its
+    /// progress carry. A file that cannot be read or is too large is an
+    /// error, and nothing is sent.
+    pub async fn send_file(&self, path: &std::path::Path) -> Result<String, CallError> {
+        let (reply, outcome) = oneshot::channel();
+        self.command(Command::SendFile(path.to_owned(), reply))?;
+        outcome.await.unwrap_or(Err(CallError::Ended))
+    }
+
+    /// Stops sending or receiving the file `id`; nothing partial is kept.
+    pub async fn cancel_file(&self, id: &str) -> Result<(), CallError> {
+        self.ask(|r| Command::CancelFile(id.to_owned(), r)).await
     }
 
     /// The newest picture of `identity`'s shared screen, while they share.

@@ -13,6 +13,7 @@ use super::chat::{
     self, ChatMessage, LEGACY_CHAT_TOPIC, MAX_CHAT_CHARS, MAX_NAME_CHARS, parse_legacy_chat,
     shorten,
 };
+use super::files::Files;
 use super::handle::{Command, Out, Shared};
 use super::hands::Hands;
 use super::lifecycle::{Input, Lifecycle, now};
@@ -111,6 +112,7 @@ pub(super) struct InCall<C: Connector> {
     /// Holds others' reactions to a rate.
     reacting: reactions::Limiter,
     hands: Hands,
+    files: Files,
 }
 
 impl<C: Connector> InCall<C> {
@@ -138,6 +140,7 @@ impl<C: Connector> InCall<C> {
             screens: HashMap::new(),
             reacting: reactions::Limiter::default(),
             hands: Hands::default(),
+            files: Files::new(s.cfg.received_dir.clone()),
             mic_on: s.cfg.mic_on,
             my_identity: room.identity(),
             s,
@@ -369,6 +372,12 @@ impl<C: Connector> InCall<C> {
             Command::React(reaction, reply) => {
                 let _ = reply.send(reactions::react(&self.room, reaction, &self.s.out).await);
             }
+            Command::SendFile(path, reply) => {
+                let _ = reply.send(self.files.send(&self.room, &path, &self.s.out));
+            }
+            Command::CancelFile(id, reply) => {
+                let _ = reply.send(self.files.cancel(&id));
+            }
             Command::Leave => {
                 self.leave_room().await;
                 return Flow::End(EndReason::Left);
@@ -445,6 +454,7 @@ impl<C: Connector> InCall<C> {
             return Flow::End(EndReason::Remote("the room closed".into()));
         };
         if self.hands.on_event(&ev, &self.room, &self.s.out)
+            || self.files.on_event(&ev, &self.s.out)
             || self
                 .reacting
                 .on_event(&ev, &self.my_identity, now(), &self.s.out)

@@ -19,6 +19,7 @@ use tandem_media::{FrameReceiver, I420Frame};
 
 mod actor;
 mod chat;
+mod files;
 mod handle;
 mod hands;
 mod in_call;
@@ -33,12 +34,18 @@ mod sender;
 mod share;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_files;
 mod types;
 
 pub use actor::CallSession;
 pub use chat::{
     ChatHistory, ChatMessage, LEGACY_CHAT_TOPIC, MAX_CHAT_CHARS, MAX_HISTORY, MAX_NAME_CHARS,
     parse_legacy_chat, shorten,
+};
+pub use files::{
+    FILE_TOPIC, MAX_FILE_BYTES, SaveError, free_name, safe_file_name, save_received, size_words,
+    sniff,
 };
 pub use handle::{CallEvents, CallHandle};
 pub use hands::{HAND_ATTRIBUTE, HAND_TOPIC};
@@ -47,8 +54,8 @@ pub use lifecycle::timer;
 pub use reactions::REACTION_TOPIC;
 pub use reconnect::GIVE_UP_AFTER;
 pub use types::{
-    CallConfig, CallError, CallEvent, CallState, Device, EndReason, LOCAL_VIDEO, MediaConfig,
-    MediaError, Reaction, Received, SessionType, TokenSource,
+    CallConfig, CallError, CallEvent, CallState, Device, EndReason, FileState, FileTransfer,
+    LOCAL_VIDEO, MediaConfig, MediaError, Reaction, Received, SessionType, TokenSource,
 };
 
 /// The newest frame of `rx`, scaled to fit `max_width`×`max_height`.

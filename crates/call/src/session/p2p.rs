@@ -293,6 +293,12 @@ impl Call<'_> {
                     Some(Command::Hand(_, reply)) => {
                         let _ = reply.send(Err(CallError::NotInPeerToPeer("raised hands")));
                     }
+                    Some(Command::SendFile(_, reply)) => {
+                        let _ = reply.send(Err(CallError::NotInPeerToPeer("files")));
+                    }
+                    Some(Command::CancelFile(_, reply)) => {
+                        let _ = reply.send(Err(CallError::NotInPeerToPeer("files")));
+                    }
                     Some(Command::React(_, reply)) => {
                         // The seed's page has no reactions to show them.
                         let _ = reply.send(Err(CallError::NotInPeerToPeer("reactions")));

@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use super::*;
 use crate::room::fake::{Door, FakeServer};
 
-fn config(kind: SessionType) -> CallConfig {
+pub(super) fn config(kind: SessionType) -> CallConfig {
     let fake = TokenSource::Direct {
         url: "ws://fake".into(),
         // The fake takes the token as our identity.
@@ -22,7 +22,7 @@ fn config(kind: SessionType) -> CallConfig {
     CallConfig::new(fake, kind, MediaConfig::synthetic(440.0))
 }
 
-fn call(kind: SessionType) -> (FakeServer, CallHandle, CallEvents) {
+pub(super) fn call(kind: SessionType) -> (FakeServer, CallHandle, CallEvents) {
     let server = FakeServer::new();
     let (session, handle, events) = CallSession::with_connector(config(kind), server.clone());
     tokio::spawn(session.run());
@@ -30,7 +30,7 @@ fn call(kind: SessionType) -> (FakeServer, CallHandle, CallEvents) {
 }
 
 /// The next event matching `want`, within `within` (on tokio's clock).
-async fn next(
+pub(super) async fn next(
     events: &mut CallEvents,
     within: Duration,
     want: impl Fn(&CallEvent) -> bool,
@@ -50,7 +50,7 @@ fn is_state(s: CallState) -> impl Fn(&CallEvent) -> bool {
     move |e| matches!(e, CallEvent::State(x) if *x == s)
 }
 
-async fn connected(events: &mut CallEvents) {
+pub(super) async fn connected(events: &mut CallEvents) {
     next(
         events,
         Duration::from_secs(10),

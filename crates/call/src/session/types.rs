@@ -113,6 +113,8 @@ pub struct CallConfig {
     /// Start with the microphone / camera on.
     pub mic_on: bool,
     pub camera_on: bool,
+    /// Where files others send are kept until saved (created when needed).
+    pub received_dir: std::path::PathBuf,
 }
 
 impl CallConfig {
@@ -130,6 +132,7 @@ impl CallConfig {
             media,
             mic_on: true,
             camera_on: true,
+            received_dir: std::env::temp_dir().join("tandem-received"),
         }
     }
 }
@@ -167,6 +170,9 @@ pub enum CallError {
     /// The reaction could not be sent.
     #[error("the reaction could not be sent: {0}")]
     Reaction(RoomError),
+    /// The file was not sent (not readable, too large, …); nothing went out.
+    #[error("{0}")]
+    File(String),
     /// Something LiveKit calls have that seed 004's peer-to-peer calls do not.
     #[error("{0} are not available in this platform's peer-to-peer calls")]
     NotInPeerToPeer(&'static str),
@@ -235,6 +241,45 @@ pub enum Reaction {
     Heart,
     Laugh,
     Party,
+}
+
+/// A file going to or coming from someone in the call, as it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileTransfer {
+    /// The stream's id (the same on both sides).
+    pub id: String,
+    /// Who sends it (us, for ours).
+    pub identity: String,
+    /// We send it.
+    pub outgoing: bool,
+    /// The name the sender gave, bounded (show it as text; save it only
+    /// through [`super::safe_file_name`]).
+    pub name: String,
+    /// The size announced (ours: the file's), when known.
+    pub size: Option<u64>,
+    /// The type as the content says (sniffed from its first bytes; the
+    /// sender's declared type until enough has arrived).
+    pub mime_type: String,
+    /// Bytes moved so far.
+    pub done: u64,
+    pub state: FileState,
+}
+
+/// Where a file transfer is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileState {
+    /// Bytes are moving.
+    Moving,
+    /// All of it arrived (or went out); `path`: where a received file is
+    /// kept until the person saves it.
+    Done {
+        sha256: String,
+        path: Option<std::path::PathBuf>,
+    },
+    /// Stopped by either side; nothing partial is kept.
+    Cancelled { by_us: bool },
+    /// It could not be completed (why, in words for the person).
+    Failed(String),
 }
 
 /// Where a call is.
@@ -333,6 +378,9 @@ pub enum CallEvent {
         identity: String,
         raised_at: Option<i64>,
     },
+    /// A file transfer started, moved on (at most a few times a second),
+    /// or ended.
+    File(FileTransfer),
     /// Someone reacted (us too, once sent); at most five per sender in
     /// five seconds are told.
     Reaction {

@@ -141,12 +141,67 @@ function registerEvents(r: Room): void {
     .on(RoomEvent.Reconnected, () => emit('reconnected'))
     .on(RoomEvent.Disconnected, (reason?: DisconnectReason) => onDisconnected(reasonName(reason)));
 
+  // Files on the chat topic (where sendText's attachments go), read whole,
+  // told with their sha256; progress told every tenth of the way.
+  r.registerByteStreamHandler(CHAT_TOPIC, (reader, info) => {
+    void (async () => {
+      const parts: Uint8Array[] = [];
+      let got = 0;
+      let told = 0;
+      const size = reader.info.size ?? 0;
+      for await (const chunk of reader) {
+        parts.push(chunk);
+        got += chunk.byteLength;
+        const tenth = size > 0 ? Math.floor((got * 10) / size) : 0;
+        if (tenth > told) {
+          told = tenth;
+          emit('file_progress', { id: reader.info.id, received: got, size });
+        }
+      }
+      const whole = new Uint8Array(got);
+      let at = 0;
+      for (const p of parts) {
+        whole.set(p, at);
+        at += p.byteLength;
+      }
+      emit('file', {
+        sender: info.identity,
+        id: reader.info.id,
+        name: reader.info.name,
+        mime: reader.info.mimeType,
+        size: got,
+        announced: size,
+        sha256: await sha256(whole),
+      });
+    })().catch((e) => emit('file_failed', { sender: info.identity, message: errMessage(e) }));
+  });
+
   r.registerTextStreamHandler(CHAT_TOPIC, (reader, info) => {
     reader
       .readAll()
       .then((text) => emit('chat', { sender: info.identity, text }))
       .catch((e) => console.warn(`chat stream from ${info.identity} failed: ${errMessage(e)}`));
   });
+}
+
+async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/** `size` bytes that look random (xorshift32 from `seed`): the same on every run. */
+function patterned(size: number, seed: number): Uint8Array {
+  const out = new Uint8Array(size);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < size; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
 }
 
 function requireRoom(): Room {
@@ -298,6 +353,37 @@ const api = {
 
   async sendChat(text: string): Promise<void> {
     await requireRoom().localParticipant.sendText(text, { topic: CHAT_TOPIC });
+  },
+
+  /** Sends a made-up file of `size` bytes with `sendFile` on the chat topic; its sha256. */
+  async sendFile(name: string, size: number, seed: number, mime: string): Promise<Json> {
+    const bytes = patterned(size, seed);
+    const file = new File([bytes], name, { type: mime });
+    let told = 0;
+    const info = await requireRoom().localParticipant.sendFile(file, {
+      topic: CHAT_TOPIC,
+      mimeType: mime,
+      onProgress: (p: number) => {
+        const tenth = Math.floor(p * 10);
+        if (tenth > told) {
+          told = tenth;
+          emit('file_progress', { sent: Math.round(p * size), size });
+        }
+      },
+    });
+    return { stream: info.id, sha256: await sha256(bytes), size };
+  },
+
+  /** A byte stream on the chat topic announcing `announce` bytes and carrying `size`. */
+  async streamFile(name: string, announce: number, size: number): Promise<void> {
+    const writer = await requireRoom().localParticipant.streamBytes({
+      name,
+      topic: CHAT_TOPIC,
+      mimeType: 'application/octet-stream',
+      totalSize: announce,
+    });
+    await writer.write(patterned(size, 3));
+    await writer.close();
   },
 
   async sendData(text: string, topic: string, reliable = true): Promise<void> {

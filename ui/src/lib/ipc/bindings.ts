@@ -71,6 +71,19 @@ export const commands = {
 	/**  Shares a screen or window by its id (`null`: stops sharing). */
 	callShare: (id: string | null) => typedError<null, AppError>(__TAURI_INVOKE("call_share", { id })),
 	/**
+	 *  Asks the person for files to send (the system's picker) and sends
+	 *  them; their ids (none when the picker was closed).
+	 */
+	fileSendPick: () => typedError<string[], AppError>(__TAURI_INVOKE("file_send_pick")),
+	/**  Stops sending or receiving a file. */
+	fileCancel: (id: string) => typedError<null, AppError>(__TAURI_INVOKE("file_cancel", { id })),
+	/**
+	 *  Saves a received file where the person chooses (the system's save
+	 *  dialog, which asks before replacing a file); where it went, or `null`
+	 *  when the dialog was closed.
+	 */
+	fileSave: (id: string) => typedError<string | null, AppError>(__TAURI_INVOKE("file_save", { id })),
+	/**
 	 *  The screens and windows that can be shared (the app's own windows left
 	 *  out).
 	 */
@@ -180,7 +193,9 @@ video?: boolean | null; muted: boolean } |
  */
 { type: "hand"; identity: string; raisedAtMs?: number | null } | 
 /**  Someone reacted (we too, once ours was sent). */
-{ type: "reaction"; identity: string; reaction: Reaction } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
+{ type: "reaction"; identity: string; reaction: Reaction } | 
+/**  A file in chat started, moved on, or ended. */
+{ type: "file"; file: FileLine_Deserialize } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs?: number | null; endingSoon: boolean };
 
 /**  Everything a running call tells the UI. */
 export type CallUpdate_Serialize = { type: "phase"; phase: CallPhase } | 
@@ -218,7 +233,9 @@ video: boolean | null; muted: boolean } |
  */
 { type: "hand"; identity: string; raisedAtMs: number | null } | 
 /**  Someone reacted (we too, once ours was sent). */
-{ type: "reaction"; identity: string; reaction: Reaction } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
+{ type: "reaction"; identity: string; reaction: Reaction } | 
+/**  A file in chat started, moved on, or ended. */
+{ type: "file"; file: FileLine_Serialize } | { type: "deviceProblem"; device: DeviceKind; error: string } | { type: "timer"; elapsedSecs: number; remainingSecs: number | null; endingSoon: boolean };
 
 /**  A chat message (text only; the UI renders it as text). */
 export type ChatLine = {
@@ -296,6 +313,56 @@ export type ErrorCode =
 "update" | 
 /**  Anything else. */
 "internal";
+
+/**  A file in chat, as it stands (names are shown as text, never markup). */
+export type FileLine = FileLine_Serialize | FileLine_Deserialize;
+
+/**  A file in chat, as it stands (names are shown as text, never markup). */
+export type FileLine_Deserialize = {
+	id: string,
+	/**  Who sends it (we, for ours). */
+	identity: string,
+	outgoing: boolean,
+	/**  The name the sender gave. */
+	name: string,
+	/**  Bytes announced, when known (a plain number, exact to 2^53). */
+	size?: number | null,
+	/**  The type as the content says. */
+	mimeType: string,
+	/**  Bytes moved so far. */
+	done: number,
+	status: FileStatus,
+	/**  Why it failed, in words. */
+	error?: string | null,
+	sha256?: string | null,
+};
+
+/**  A file in chat, as it stands (names are shown as text, never markup). */
+export type FileLine_Serialize = {
+	id: string,
+	/**  Who sends it (we, for ours). */
+	identity: string,
+	outgoing: boolean,
+	/**  The name the sender gave. */
+	name: string,
+	/**  Bytes announced, when known (a plain number, exact to 2^53). */
+	size: number | null,
+	/**  The type as the content says. */
+	mimeType: string,
+	/**  Bytes moved so far. */
+	done: number,
+	status: FileStatus,
+	/**  Why it failed, in words. */
+	error: string | null,
+	sha256: string | null,
+};
+
+/**  Where a file transfer is. */
+export type FileStatus = "moving" | "done" | 
+/**  Stopped by us. */
+"cancelled" | 
+/**  Stopped by the sender. */
+"cancelledBySender" | "failed";
 
 /**  What the prejoin screen chose. */
 export type JoinRequest = JoinRequest_Serialize | JoinRequest_Deserialize;

@@ -9,6 +9,7 @@ import {
   type Ipc,
   type CallUpdate,
   type DeviceList,
+  type FileLine,
   type FrameResult,
   type JoinRequest,
   type JoinTarget,
@@ -425,6 +426,103 @@ export class FakeIpc implements Ipc {
     this.log('callRaiseHand', raise);
     this.needCall();
     this.emit({ type: 'hand', identity: 'me', raisedAtMs: raise ? Date.now() : null });
+  }
+  /// What the next file picker returns: (name, size, type) per file; an
+  /// empty list is a closed picker.
+  nextPick: { name: string; size: number; mimeType: string }[] = [{ name: 'plan.pdf', size: 2_000_000, mimeType: 'application/pdf' }];
+  /// Where the next save dialog saves (null: closed), and what was saved.
+  nextSaveFolder: string | null = '/home/sam/Downloads';
+  saved: { id: string; path: string }[] = [];
+  /// Transfers in progress: id → the timer that moves it.
+  private moving = new Map<string, ReturnType<typeof setInterval>>();
+  private fileSeq = 0;
+  private fileLines = new Map<string, FileLine>();
+  private fileUpdate(f: FileLine) {
+    this.fileLines.set(f.id, f);
+    this.emit({ type: 'file', file: { ...f } });
+  }
+  /// Moves `f` by a tenth every `everyMs` until done (or cancelled).
+  private moveFile(f: FileLine, everyMs: number) {
+    this.fileUpdate(f);
+    const size = f.size ?? 0;
+    const timer = setInterval(() => {
+      const cur = this.fileLines.get(f.id);
+      if (!cur || cur.status !== 'moving') return clearInterval(timer);
+      const done = Math.min(size, cur.done + Math.ceil(size / 10));
+      const finished = done >= size;
+      this.fileUpdate({
+        ...cur,
+        done,
+        status: finished ? 'done' : 'moving',
+        sha256: finished ? 'ab'.repeat(32) : null,
+      });
+      if (finished) {
+        clearInterval(timer);
+        this.moving.delete(f.id);
+      }
+    }, everyMs);
+    this.moving.set(f.id, timer);
+  }
+  async fileSendPick() {
+    this.log('fileSendPick');
+    this.needCall();
+    const ids: string[] = [];
+    for (const p of this.nextPick) {
+      if (p.size > 100_000_000) {
+        throw new IpcError({ code: 'invalid_input', message: `${p.name} is ${Math.round(p.size / 1e6)} MB; files over 100 MB cannot be sent.` });
+      }
+      const id = `FS_${++this.fileSeq}`;
+      ids.push(id);
+      this.moveFile(
+        { id, identity: 'me', outgoing: true, name: p.name, size: p.size, mimeType: p.mimeType, done: 0, status: 'moving', error: null, sha256: null },
+        this.fileStepMs,
+      );
+    }
+    return ids;
+  }
+  async fileCancel(id: string) {
+    this.log('fileCancel', id);
+    this.needCall();
+    const cur = this.fileLines.get(id);
+    if (!cur || cur.status !== 'moving') {
+      throw new IpcError({ code: 'invalid_input', message: 'That file is no longer being sent or received.' });
+    }
+    clearInterval(this.moving.get(id));
+    this.fileUpdate({ ...cur, status: 'cancelled' });
+  }
+  async fileSave(id: string) {
+    this.log('fileSave', id);
+    const cur = this.fileLines.get(id);
+    if (!cur || cur.outgoing || cur.status !== 'done') {
+      throw new IpcError({ code: 'invalid_input', message: 'That file is not here any more.' });
+    }
+    if (this.nextSaveFolder === null) return null;
+    // As the app does: no folders, no hidden names, no invisible or refused characters.
+    const safe =
+      cur.name
+        .split(/[\\/]/)
+        .pop()!
+        // eslint-disable-next-line no-control-regex
+        .replace(/[\u0000-\u001f\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF<>:"|?*]/g, '')
+        .replace(/^[.\s]+|[.\s]+$/g, '') || 'file';
+    const path = `${this.nextSaveFolder}/${safe}`;
+    this.saved.push({ id, path });
+    return path;
+  }
+  /// How fast fake transfers move (ms per tenth).
+  fileStepMs = 150;
+  /// As if the coach sent a file (moving a tenth every `stepMs`); its id.
+  coachSendsFile(name: string, size: number, mimeType: string, stepMs = this.fileStepMs): string {
+    const id = `FR_${++this.fileSeq}`;
+    this.moveFile({ id, identity: 'coach', outgoing: false, name, size, mimeType, done: 0, status: 'moving', error: null, sha256: null }, stepMs);
+    return id;
+  }
+  /// As if the coach's file failed or was cancelled half-way.
+  coachFileEnds(id: string, status: 'failed' | 'cancelledBySender', error: string | null = null) {
+    const cur = this.fileLines.get(id);
+    if (!cur) return;
+    clearInterval(this.moving.get(id));
+    this.fileUpdate({ ...cur, status, error });
   }
   /// As if `identity` raised (or lowered) their hand.
   handOf(identity: string, raise: boolean, atMs = Date.now()) {

@@ -7,6 +7,7 @@ import type {
   CallUpdate_Serialize,
   DeviceKind,
   DeviceList,
+  FileLine_Serialize,
   JoinRequest_Serialize,
   JoinTarget_Serialize,
   LaunchOptions_Serialize,
@@ -34,6 +35,7 @@ export type Platform = Platform_Serialize;
 export type PreviewState = PreviewState_Serialize;
 export type AppStatus = AppStatus_Serialize;
 export type UpdateInfo = UpdateInfo_Serialize;
+export type FileLine = FileLine_Serialize;
 export type { AppError, DeviceKind, DeviceList, Note, NoteKey, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
@@ -100,6 +102,14 @@ export interface Ipc {
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;
   callRaiseHand(raise: boolean): Promise<void>;
+  /// Opens the system's file picker and sends what is chosen; the files'
+  /// ids (none when the picker was closed). Progress comes as `file` updates.
+  fileSendPick(): Promise<string[]>;
+  /// Stops sending or receiving a file.
+  fileCancel(id: string): Promise<void>;
+  /// Saves a received file through the system's save dialog; where it
+  /// went, or null when the dialog was closed.
+  fileSave(id: string): Promise<string | null>;
   /// A session's private note (empty when there is none yet).
   notesLoad(key: NoteKey): Promise<Note>;
   /// Keeps a session's note; when it was saved (ms since the epoch).

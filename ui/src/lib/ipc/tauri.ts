@@ -58,6 +58,9 @@ export class TauriIpc implements Ipc {
   }
   async callReact(reaction: Parameters<Ipc['callReact']>[0]) { ok(await commands.callReact(reaction)); }
   async callRaiseHand(raise: boolean) { ok(await commands.callRaiseHand(raise)); }
+  async fileSendPick() { return ok(await commands.fileSendPick()); }
+  async fileCancel(id: string) { ok(await commands.fileCancel(id)); }
+  async fileSave(id: string) { return ok(await commands.fileSave(id)); }
   async notesLoad(key: Parameters<Ipc['notesLoad']>[0]) { return ok(await commands.notesLoad(key)); }
   async notesSave(key: Parameters<Ipc['notesSave']>[0], title: string, text: string) {
     return ok(await commands.notesSave(key, title, text)) ?? 0;

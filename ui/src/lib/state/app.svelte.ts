@@ -238,6 +238,28 @@ export class AppModel {
     return this.inCall(() => this.ipc.callReact(reaction));
   }
 
+  /// Opens the system's file picker and sends what is chosen; why it
+  /// could not, or null.
+  sendFiles(): Promise<string | null> {
+    return this.inCall(() => this.ipc.fileSendPick());
+  }
+
+  /// Stops sending or receiving a file; why it could not, or null.
+  cancelFile(id: string): Promise<string | null> {
+    return this.inCall(() => this.ipc.fileCancel(id));
+  }
+
+  /// Saves a received file where the person chooses; why it could not, or null.
+  async saveFile(id: string): Promise<string | null> {
+    try {
+      const path = await this.ipc.fileSave(id);
+      if (path !== null && this.call) this.call.savedFiles = { ...this.call.savedFiles, [id]: path };
+      return null;
+    } catch (e) {
+      return asAppError(e).message;
+    }
+  }
+
   /// Changes the encrypted call's passphrase; why it could not, or null.
   async changePassphrase(passphrase: string): Promise<string | null> {
     if (passphrase === '' && this.call) return 'Type the new passphrase first.';

@@ -2,6 +2,7 @@
 // no IPC calls here, so it is tested directly.
 import type { AppError, CallUpdate } from '../ipc/ipc';
 import type { CallPhase, DeviceKind, EndKind, Quality, Reaction, SessionKind } from '../ipc/bindings';
+import type { FileLine } from '../ipc/ipc';
 
 /// The reactions offered, in order, with what a screen reader says.
 export const REACTIONS: { reaction: Reaction; label: string }[] = [
@@ -38,6 +39,21 @@ export interface ChatEntry {
   status: 'sending' | 'sent' | 'failed' | 'received';
   localId: number | null;
   error: string | null;
+  /// A file sent in chat (the entry's text is empty).
+  file?: FileLine;
+}
+
+/// A size as people say it: `512 B`, `1.5 MB`.
+export function sizeWords(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`;
+  const units = ['KB', 'MB', 'GB', 'TB'];
+  let v = bytes / 1000;
+  let u = 0;
+  while (v >= 1000 && u < units.length - 1) {
+    v /= 1000;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
 }
 
 export interface Ended {
@@ -82,6 +98,8 @@ export class CallModel {
   myShare = $state<string | null>(null);
   /// Who shares a screen (the newest share is shown).
   sharers = $state<string[]>([]);
+  /// Received files saved: id → where.
+  savedFiles = $state<Record<string, string>>({});
   /// Raised hands: identity → when it went up (ms since the epoch).
   hands = $state<Record<string, number>>({});
   /// Each person's newest reaction, while it shows (identity → reaction).
@@ -262,6 +280,35 @@ export class CallModel {
           break;
         }
         this.ack(entry, u);
+        break;
+      }
+      case 'file': {
+        const key = `file\u0000${u.file.id}`;
+        const entry = this.chat.find((c) => c.key === key);
+        if (entry) {
+          entry.file = u.file;
+          if (u.file.status === 'done' && !u.file.outgoing) {
+            this.announcement = `${this.nameOf(u.file.identity)}'s file ${u.file.name} arrived`;
+          }
+          break;
+        }
+        this.pushChat([
+          {
+            key,
+            from: u.file.identity,
+            text: '',
+            timestampMs: Date.now(),
+            mine: u.file.outgoing,
+            status: u.file.outgoing ? 'sent' : 'received',
+            localId: null,
+            error: null,
+            file: u.file,
+          },
+        ]);
+        if (!u.file.outgoing) {
+          if (!this.chatOpen) this.unread += 1;
+          this.announcement = `${this.nameOf(u.file.identity)} is sending a file: ${u.file.name}`;
+        }
         break;
       }
       case 'encryption':

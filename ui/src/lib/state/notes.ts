@@ -1,9 +1,9 @@
 // The coach's private notes: which session a note belongs to, and the
 // Markdown the ended screen exports (notes, then the chat). Pure functions,
 // tested directly.
-import type { JoinTarget } from '../ipc/ipc';
+import type { FileLine, JoinTarget } from '../ipc/ipc';
 import type { ChatEntry } from './call.svelte';
-import { clock } from './call.svelte';
+import { clock, sizeWords } from './call.svelte';
 
 export interface NoteKey {
   platformId: string;
@@ -35,6 +35,14 @@ export interface Transcript {
   nameOf: (identity: string) => string;
 }
 
+/// A file in the transcript: its name, size and how it ended.
+function fileSummary(f: FileLine): string {
+  const size = f.size === null ? '' : `, ${sizeWords(f.size)}`;
+  const how =
+    f.status === 'done' ? (f.outgoing ? 'sent' : 'received') : f.status === 'moving' ? 'unfinished' : f.status === 'failed' ? 'failed' : 'cancelled';
+  return `File: ${f.name} (${f.mimeType}${size}; ${how})`;
+}
+
 /// The notes as written, then the chat, each message a quoted line with its
 /// sender and time.
 export function notesMarkdown(t: Transcript): string {
@@ -50,7 +58,8 @@ export function notesMarkdown(t: Transcript): string {
     const time = new Date(m.timestampMs).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
     const who = m.mine ? 'You' : t.nameOf(m.from);
     out.push(`**${escapeLine(who)}** (${time})`);
-    for (const line of m.text.split('\n')) out.push(`> ${escapeLine(line)}`);
+    const text = m.file ? fileSummary(m.file) : m.text;
+    for (const line of text.split('\n')) out.push(`> ${escapeLine(line)}`);
     out.push('');
   }
   return out.join('\n');
