@@ -126,11 +126,40 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 eprintln!("the app's log:\n{app_log}");
             }
             result.unwrap();
+            received_whole(&dir.0.join("cache"), &peer);
             peer.kill().await;
             backend.stop().await;
             ds.stop().await;
             no_secrets_in_logs(&app_log, &tandem_testkit::captured_logs(), &demo, &e2ee_key);
         },
+    );
+}
+
+/// The peer's file is in the app's cache folder, byte for byte.
+fn received_whole(cache: &std::path::Path, peer: &Peer) {
+    use sha2::Digest as _;
+    let sent = peer
+        .history()
+        .iter()
+        .find(|e| e["event"] == "file_sent")
+        .expect("the peer sent its file");
+    let mut found = Vec::new();
+    let mut dirs = vec![cache.to_owned()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                dirs.push(p);
+            } else if d.ends_with("received") {
+                let sum = sha2::Sha256::digest(std::fs::read(&p).unwrap());
+                found.push(sum.iter().map(|b| format!("{b:02x}")).collect::<String>());
+            }
+        }
+    }
+    assert_eq!(
+        found,
+        [sent["sha256"].as_str().unwrap()],
+        "received files on disk"
     );
 }
 
@@ -363,6 +392,29 @@ async fn drive(
     s.wait_for("[data-testid=remote-tile] [data-testid=tile-hand]", long)
         .await?;
     s.click(&s.testid("toggle-hand").await?).await?;
+
+    // A file from the peer, its name carrying markup: listed in chat as
+    // text with its type as the content says, and received whole (its
+    // sha256 is checked on disk once the call is over).
+    peer.cmd(
+        json!({"cmd": "send_file", "name": "<img src=x>plan.pdf", "size": 300_000, "seed": 4}),
+    )
+    .await?;
+    let name = s
+        .until(
+            "the peer's file, received",
+            long,
+            "const f = document.querySelector('[data-testid=chat-file][data-status=done]'); return f ? [f.querySelector('[data-testid=file-name]').textContent, f.querySelector('[data-testid=file-meta]').textContent, f.querySelector('[data-testid=file-save]') !== null] : null;",
+        )
+        .await?;
+    anyhow::ensure!(
+        name == json!([
+            "<img src=x>plan.pdf",
+            "300 KB · application/octet-stream",
+            true
+        ]),
+        "the file shows as {name}"
+    );
     shot(s, "4-chat").await;
 
     // Sharing: the picker offers this (Xvfb's) screen; the peer receives it

@@ -333,6 +333,24 @@ class Peer:
             str(c.get("text", "")), topic=str(c.get("topic", CHAT_TOPIC)),
             destination_identities=c.get("destinations"))
 
+    async def cmd_send_file(self, c):
+        """Sends "size" bytes of "seed"-made data as a file named "name" on the
+        chat topic (send_file); emits file_sent {sha256} before its ok."""
+        import hashlib
+        import random
+        import tempfile
+        data = random.Random(int(c.get("seed", 1))).randbytes(int(c.get("size", 0)))
+        folder = tempfile.mkdtemp(prefix="py-peer-file-")
+        path = os.path.join(folder, os.path.basename(str(c.get("name", "file.bin"))) or "file.bin")
+        with open(path, "wb") as f:
+            f.write(data)
+        try:
+            await self.room.local_participant.send_file(path, topic=str(c.get("topic", CHAT_TOPIC)))
+        finally:
+            os.remove(path)
+            os.rmdir(folder)
+        emit("file_sent", id=c.get("id"), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
     async def cmd_send_chat_many(self, c):
         """Sends "count" chat messages "<prefix><i>" (i from 1), in order, each
         awaited before the next; answers with how long it took."""
