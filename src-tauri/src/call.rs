@@ -89,6 +89,7 @@ async fn forward(
     let mut elapsed = 0;
     let mut batch: Vec<ChatLine> = Vec::new();
     let mut quiet_until: Option<tokio::time::Instant> = None;
+    let mut notifier = crate::notify::Notifier::default();
     let flush = |batch: &mut Vec<ChatLine>| {
         if !batch.is_empty() {
             let messages = std::mem::take(batch);
@@ -105,6 +106,11 @@ async fn forward(
             }
         };
         let Some(ev) = ev else { break };
+        if let Some(note) = notifier.on_event(std::time::Instant::now(), &ev)
+            && !crate::notify::in_front(&app)
+        {
+            crate::notify::show(&app, note);
+        }
         if let CallEvent::ChatReceived(m) = ev {
             batch.push(line(m));
             if quiet_until.is_none() || batch.len() >= CHAT_BATCH_MAX {

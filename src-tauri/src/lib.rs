@@ -18,6 +18,7 @@ pub mod error;
 mod files;
 pub mod frames;
 pub mod notes;
+mod notify;
 pub mod platforms;
 mod prejoin;
 mod update;
@@ -373,6 +374,7 @@ pub fn run() -> anyhow::Result<()> {
         .plugin(tauri_plugin_deep_link::init())
         .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
+        .plugin(tauri_plugin_notification::init())
         .on_window_event(|window, event| {
             if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
                 files::dropped(window.app_handle(), paths.clone());
@@ -397,6 +399,7 @@ pub fn run() -> anyhow::Result<()> {
             let resource_dirs = app.path().resource_dir().into_iter().collect();
             tandem_call::lk::configure(tandem_call::lk::LibraryConfig { resource_dirs });
             links_from_the_os(app.handle());
+            notify::bring_to_front_on_click(app.handle());
             let file = app
                 .path()
                 .app_config_dir()

@@ -105,8 +105,13 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 .unwrap();
 
             let x = Xvfb::start(1280, 860);
+            // A desktop's notification server, to read back what the app
+            // tells while it is not in front (under Xvfb, with no window
+            // manager, its window never has the focus).
+            let notifications = common::notifications::Notifications::start().await;
             let mut env = common::app_env(&dir, &x.display);
             env.push(("PULSE_SERVER", audio.server.clone()));
+            env.push(("DBUS_SESSION_BUS_ADDRESS", notifications.address.clone()));
             env.push(("RUST_LOG", "debug,tao=warn,wry=warn,str0m=warn".into()));
             let app_log = shots_dir().join("app-e2e-app.log");
             let driver = Driver::start_logged(&common::pairs(&env), &app_log).unwrap();
@@ -114,7 +119,7 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 .session(std::path::Path::new(env!("CARGO_BIN_EXE_tandem")))
                 .await
                 .unwrap();
-            let result = drive(&s, &backend.url(), &demo, &mut peer, &audio).await;
+            let result = drive(&s, &backend.url(), &demo, &mut peer, &audio, &x.display).await;
             if result.is_err() {
                 shot(&s, "failure").await;
                 x.screenshot(&shots_dir().join("failure-screen.png"));
@@ -127,12 +132,48 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             }
             result.unwrap();
             received_whole(&dir.0.join("cache"), &peer);
+            notified(&notifications.shown());
             peer.kill().await;
             backend.stop().await;
             ds.stop().await;
             no_secrets_in_logs(&app_log, &tandem_testkit::captured_logs(), &demo, &e2ee_key);
         },
     );
+}
+
+/// The OS was told the peer joined, wrote and sent a file, in plain text
+/// (the peer's name and message carry markup), from Tandem, each
+/// clickable.
+fn notified(shown: &[common::notifications::Shown]) {
+    let find = |what: &str| {
+        shown
+            .iter()
+            .find(|n| n.summary.contains(what))
+            .unwrap_or_else(|| panic!("no notification says {what:?}: {shown:#?}"))
+    };
+    let joined = find("joined the call");
+    assert!(joined.summary.starts_with("‹img src=x"), "{joined:?}");
+    let file = find("sent a file");
+    assert_eq!(file.body, "‹img src=x›plan.pdf");
+    let chat = shown
+        .iter()
+        .find(|n| n.body.starts_with("‹img src=x onerror"))
+        .unwrap_or_else(|| panic!("no chat notification: {shown:#?}"));
+    assert!(
+        chat.body.ends_with('…') && chat.body.chars().count() <= 61,
+        "{chat:?}"
+    );
+    for n in shown {
+        assert!(
+            !format!("{}{}", n.summary, n.body).contains(['<', '>', '&']),
+            "markup reached the notification server: {n:?}"
+        );
+        assert!(
+            n.actions.iter().any(|a| a == "default"),
+            "not clickable: {n:?}"
+        );
+        assert!(n.app.contains("tandem"), "{n:?}");
+    }
 }
 
 /// The peer's file is in the app's cache folder, byte for byte.
@@ -254,6 +295,7 @@ async fn drive(
     demo: &tandem_backend::dev::Demo,
     peer: &mut Peer,
     audio: &FakeAudio,
+    display: &str,
 ) -> anyhow::Result<()> {
     let long = Duration::from_secs(30);
     // Connect: add the platform, a wrong password is refused, the right one signs in.
@@ -301,6 +343,8 @@ async fn drive(
         &attr_is("preview-video", "data-has-video", "v === 'true'"),
     )
     .await?;
+    // The person switches to another app as the call starts.
+    let _elsewhere = common::notifications::ElsewhereFocused::take(display);
     common::call_page::join_from_prejoin(s, "Sam Client").await?;
 
     // The call: connected, the peer's name as text, its picture drawn.

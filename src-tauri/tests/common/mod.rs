@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 
 pub(crate) mod call_page;
+pub(crate) mod notifications;
 
 /// A scratch folder, removed when dropped.
 pub(crate) struct Scratch(pub(crate) PathBuf);
