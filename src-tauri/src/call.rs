@@ -7,8 +7,7 @@ use std::time::Duration;
 use tandem_call::lk::{ConnectionQuality, EncryptionState, TrackKind};
 use tandem_call::platform::rules;
 use tandem_call::session::{
-    self, CallConfig, CallEvent, CallHandle, CallState, ChatMessage, EndReason, MediaConfig,
-    TokenSource,
+    self, CallConfig, CallEvent, CallState, ChatMessage, EndReason, MediaConfig, TokenSource,
 };
 use tauri::{AppHandle, Manager, State};
 
@@ -296,22 +295,16 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
     })
 }
 
-pub(crate) fn running(state: &AppState) -> Result<Arc<CallHandle>, AppError> {
-    state
-        .call()
-        .ok_or_else(|| AppError::new(ErrorCode::NoCall, "The call has already ended."))
-}
-
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
-    Ok(running(&state)?.set_mic(on).await?)
+    Ok(state.running()?.set_mic(on).await?)
 }
 
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_set_camera(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
-    Ok(running(&state)?.set_camera(on).await?)
+    Ok(state.running()?.set_camera(on).await?)
 }
 
 /// The screens and windows that can be shared (the app's own windows left
@@ -347,7 +340,8 @@ pub(crate) async fn call_share(
     if id.as_deref().is_some_and(|i| i.is_empty() || i.len() > 200) {
         return Err(AppError::invalid("Choose a screen or window to share."));
     }
-    Ok(running(&state)?
+    Ok(state
+        .running()?
         .share_screen(id.map(ScreenChoice::Id))
         .await?)
 }
@@ -373,7 +367,7 @@ pub(crate) async fn call_change_passphrase(
         return Err(AppError::invalid("Type the new passphrase first."));
     }
     let key = passphrase_key(&passphrase)?;
-    Ok(running(&state)?.change_key(key).await?)
+    Ok(state.running()?.change_key(key).await?)
 }
 
 /// Raises (`true`) or lowers our hand; it comes back as a `hand` update.
@@ -383,7 +377,7 @@ pub(crate) async fn call_raise_hand(
     state: State<'_, AppState>,
     raise: bool,
 ) -> Result<(), AppError> {
-    Ok(running(&state)?.raise_hand(raise).await?)
+    Ok(state.running()?.raise_hand(raise).await?)
 }
 
 /// Sends a reaction to everyone in the call; it comes back as a `reaction`
@@ -394,7 +388,7 @@ pub(crate) async fn call_react(
     state: State<'_, AppState>,
     reaction: crate::dto::Reaction,
 ) -> Result<(), AppError> {
-    Ok(running(&state)?.react(reaction).await?)
+    Ok(state.running()?.react(reaction).await?)
 }
 
 /// Sends a chat message; returns the id its `chatSent`/`chatFailed` carries.
@@ -414,7 +408,7 @@ pub(crate) async fn call_send_chat(
             session::MAX_CHAT_CHARS
         )));
     }
-    let id = running(&state)?.send_chat(text)?;
+    let id = state.running()?.send_chat(text)?;
     Ok(u32::try_from(id).unwrap_or(u32::MAX))
 }
 
@@ -426,7 +420,7 @@ pub(crate) async fn call_switch_device(
     device: DeviceKind,
     id: Option<String>,
 ) -> Result<(), AppError> {
-    let call = running(&state)?;
+    let call = state.running()?;
     Ok(match device {
         DeviceKind::Camera => call.switch_camera(camera_choice(id.as_deref())),
         DeviceKind::Microphone => call.switch_mic(mic_choice(id.as_deref())),
@@ -438,14 +432,14 @@ pub(crate) async fn call_switch_device(
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_leave(state: State<'_, AppState>) -> Result<(), AppError> {
-    Ok(running(&state)?.leave()?)
+    Ok(state.running()?.leave()?)
 }
 
 /// Ends the session for everyone (where the platform has such a call).
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_end_session(state: State<'_, AppState>) -> Result<(), AppError> {
-    Ok(running(&state)?.end_session()?)
+    Ok(state.running()?.end_session()?)
 }
 
 /// Opens an http(s) link from the chat in the system browser (the UI asks

@@ -14,7 +14,6 @@ use tauri::{AppHandle, Manager, State};
 use tauri_plugin_dialog::DialogExt as _;
 
 use crate::AppState;
-use crate::call::running;
 use crate::dto::{CallUpdate, FileLine, FileStatus};
 use crate::error::{AppError, sentence};
 
@@ -98,7 +97,7 @@ pub(crate) async fn file_send_pick(
     app: AppHandle,
     state: State<'_, AppState>,
 ) -> Result<Vec<String>, AppError> {
-    let call = running(&state)?;
+    let call = state.running()?;
     let (tx, rx) = tokio::sync::oneshot::channel();
     app.dialog()
         .file()
@@ -134,7 +133,7 @@ pub(crate) fn dropped(app: &AppHandle, paths: Vec<PathBuf>) {
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn file_cancel(state: State<'_, AppState>, id: String) -> Result<(), AppError> {
-    Ok(running(&state)?.cancel_file(&id).await?)
+    Ok(state.running()?.cancel_file(&id).await?)
 }
 
 /// Saves a received file where the person chooses (the system's save

@@ -96,6 +96,13 @@ impl AppState {
         self.call.lock().ok()?.1.clone()
     }
 
+    /// The call in progress, or why there is none.
+    fn running(&self) -> Result<Arc<CallHandle>, error::AppError> {
+        self.call().ok_or_else(|| {
+            error::AppError::new(error::ErrorCode::NoCall, "The call has already ended.")
+        })
+    }
+
     fn call_running(&self) -> bool {
         self.call().is_some()
     }

@@ -10,10 +10,9 @@ use std::sync::Arc;
 
 use tokio::sync::mpsc;
 
-use crate::error::{FfiError, LkError};
+use crate::error::{LkError, failed, unexpected};
 use crate::ffi::{self, EventSink};
 use crate::handle::FfiHandle;
-use crate::participant::LocalParticipant;
 use crate::proto;
 use crate::proto::byte_stream_reader_event::Detail;
 use crate::proto::ffi_event::Message as Ev;
@@ -78,51 +77,11 @@ pub struct ByteWriter {
     id: String,
 }
 
-impl LocalParticipant {
-    /// Opens a byte stream (its header goes out now).
-    pub async fn open_bytes(&self, options: ByteStreamOptions) -> Result<ByteWriter, LkError> {
-        let me = self.handle_id();
-        let attributes = options.attributes.into_iter().collect();
-        let opts = proto::StreamByteOptions {
-            topic: options.topic,
-            attributes,
-            destination_identities: options.destinations,
-            id: options.id,
-            name: Some(options.name),
-            mime_type: Some(options.mime_type),
-            total_length: options.total_length,
-            ..Default::default()
-        };
-        let event = ffi::call(
-            |async_id| {
-                Rq::ByteStreamOpen(proto::ByteStreamOpenRequest {
-                    local_participant_handle: me,
-                    options: opts,
-                    request_async_id: Some(async_id),
-                })
-            },
-            None,
-        )
-        .await?;
-        use proto::byte_stream_open_callback::Result as R;
-        match event {
-            Ev::ByteStreamOpen(proto::ByteStreamOpenCallback {
-                result: Some(R::Writer(w)),
-                ..
-            }) => Ok(ByteWriter {
-                handle: FfiHandle::new(w.handle.id),
-                id: w.info.stream_id,
-            }),
-            Ev::ByteStreamOpen(proto::ByteStreamOpenCallback {
-                result: Some(R::Error(e)),
-                ..
-            }) => Err(failed("opening a byte stream", e.description)),
-            _ => Err(unexpected("ByteStreamOpen")),
-        }
-    }
-}
-
 impl ByteWriter {
+    pub(crate) fn new(handle: FfiHandle, id: String) -> Self {
+        Self { handle, id }
+    }
+
     /// The stream's id.
     pub fn id(&self) -> &str {
         &self.id
@@ -274,12 +233,4 @@ pub(crate) fn start_reading(opened: proto::ByteStreamOpened) -> Option<ByteReade
         rx: Arc::new(tokio::sync::Mutex::new(rx)),
         _sink: Arc::new(Some(sink)),
     })
-}
-
-fn failed(operation: &'static str, reason: String) -> LkError {
-    LkError::Failed { operation, reason }
-}
-
-fn unexpected(what: &str) -> LkError {
-    FfiError::Protocol(format!("{what} answered with another event")).into()
 }

@@ -165,6 +165,16 @@ fn http_status(reason: &str) -> Option<u16> {
     None
 }
 
+/// LiveKit refused `operation`, saying why.
+pub(crate) fn failed(operation: &'static str, reason: String) -> LkError {
+    LkError::Failed { operation, reason }
+}
+
+/// The library answered `what` with an event that does not belong to it.
+pub(crate) fn unexpected(what: &str) -> LkError {
+    FfiError::Protocol(format!("{what} answered with another event")).into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

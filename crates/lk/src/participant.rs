@@ -1,7 +1,7 @@
 //! Us in a room: publishing tracks, sending data and chat, our name,
 //! metadata and attributes.
 
-use crate::error::{FfiError, LkError};
+use crate::error::{LkError, failed, unexpected};
 use crate::events::ParticipantInfo;
 use crate::ffi;
 use crate::handle::FfiHandle;
@@ -82,20 +82,7 @@ pub struct LocalParticipant {
     publications: Arc<Mutex<HashMap<String, FfiHandle>>>,
 }
 
-fn failed(operation: &'static str, reason: String) -> LkError {
-    LkError::Failed { operation, reason }
-}
-
-fn unexpected(what: &str) -> LkError {
-    FfiError::Protocol(format!("{what} answered with another event")).into()
-}
-
 impl LocalParticipant {
-    /// The library's handle of us.
-    pub(crate) fn handle_id(&self) -> u64 {
-        self.handle.id()
-    }
-
     pub(crate) fn new(handle: FfiHandle, info: ParticipantInfo) -> Self {
         Self {
             handle: Arc::new(handle),
@@ -258,6 +245,51 @@ impl LocalParticipant {
                 ..
             }) => Err(failed("sending text", e.description)),
             _ => Err(unexpected("SendText")),
+        }
+    }
+
+    /// Opens a byte stream (its header goes out now).
+    pub async fn open_bytes(
+        &self,
+        options: crate::bytes::ByteStreamOptions,
+    ) -> Result<crate::bytes::ByteWriter, LkError> {
+        let me = self.handle.id();
+        let attributes = options.attributes.into_iter().collect();
+        let opts = proto::StreamByteOptions {
+            topic: options.topic,
+            attributes,
+            destination_identities: options.destinations,
+            id: options.id,
+            name: Some(options.name),
+            mime_type: Some(options.mime_type),
+            total_length: options.total_length,
+            ..Default::default()
+        };
+        let event = ffi::call(
+            |async_id| {
+                Rq::ByteStreamOpen(proto::ByteStreamOpenRequest {
+                    local_participant_handle: me,
+                    options: opts,
+                    request_async_id: Some(async_id),
+                })
+            },
+            None,
+        )
+        .await?;
+        use proto::byte_stream_open_callback::Result as R;
+        match event {
+            Ev::ByteStreamOpen(proto::ByteStreamOpenCallback {
+                result: Some(R::Writer(w)),
+                ..
+            }) => Ok(crate::bytes::ByteWriter::new(
+                FfiHandle::new(w.handle.id),
+                w.info.stream_id,
+            )),
+            Ev::ByteStreamOpen(proto::ByteStreamOpenCallback {
+                result: Some(R::Error(e)),
+                ..
+            }) => Err(failed("opening a byte stream", e.description)),
+            _ => Err(unexpected("ByteStreamOpen")),
         }
     }
 
