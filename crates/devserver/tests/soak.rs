@@ -26,6 +26,9 @@ use tandem_testkit::{procstat, token};
 const PARTICIPANTS: usize = 10;
 const ROOM: &str = "soak";
 const CHAT_EVERY: Duration = Duration::from_secs(10);
+/// How soon every participant must have every message of a round: ten
+/// clients starting on two cores can fall several seconds behind.
+const CHAT_WITHIN: Duration = Duration::from_secs(30);
 const WARM_UP: Duration = Duration::from_secs(30);
 /// Join/leave rounds after the soak.
 const CHURN: usize = 20;
@@ -154,10 +157,25 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
                 started.elapsed().as_secs_f64()
             );
 
+            // And once every client sees every other (its subscriptions
+            // made), so that the first round does not race them.
             let mut at_start = Vec::new();
-            for p in &mut peers {
-                at_start.push(p.stats().await.unwrap());
+            for (i, p) in peers.iter_mut().enumerate() {
+                let all_seen = |st: &Value| {
+                    (0..PARTICIPANTS)
+                        .filter(|&j| j != i)
+                        .all(|j| st["video"][format!("p{j}")]["frames"].as_u64().unwrap_or(0) > 0)
+                };
+                at_start.push(
+                    p.stats_until(Duration::from_secs(60), all_seen)
+                        .await
+                        .unwrap(),
+                );
             }
+            eprintln!(
+                "soak: everyone sees everyone after {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             let paths_start = server.paths().await;
             let length = soak_length();
             let soak_start = Instant::now();
@@ -327,32 +345,74 @@ fn ten_participants_for_ten_minutes_then_joining_and_leaving() {
     );
 }
 
-/// Waits for every chat message of `round` at every participant, then
-/// empties each peer's event history (kept, it would grow this process,
-/// where the server runs, by about 0.5 MiB a minute). Panics with the
-/// server's data relay counts beside any message that did not arrive, to
-/// tell a server fault from a client one.
+/// Waits for every chat message of `round` at every participant (all
+/// within [`CHAT_WITHIN`] of their sending), then empties each peer's event
+/// history (kept, it would grow this process, where the server runs, by
+/// about 0.5 MiB a minute). Panics with the server's data relay counts
+/// beside any message that did not arrive, to tell a server fault from a
+/// client one, and with whether it came late or never.
 async fn chat_arrived(server: &Server, peers: &mut [Peer], round: usize) {
+    let sent_at = tokio::time::Instant::now();
     let mut missing = Vec::new();
     for (i, p) in peers.iter_mut().enumerate() {
         for j in (0..PARTICIPANTS).filter(|&j| j != i) {
             let text = format!("p{j} round {round}");
+            let left =
+                (sent_at + CHAT_WITHIN).saturating_duration_since(tokio::time::Instant::now());
             let got = p
                 .expect_within(
-                    Duration::from_secs(10),
+                    left.max(Duration::from_millis(1)),
                     "chat",
                     json!({"sender": format!("p{j}"), "text": text}),
                 )
                 .await;
             if got.is_err() {
-                missing.push(format!("p{i} never got {text:?}"));
+                missing.push((i, j, text));
             }
         }
-        p.history.clear();
     }
     if missing.is_empty() {
+        for p in peers.iter_mut() {
+            p.history.clear();
+        }
         return;
     }
+    // Late (a client too starved of CPU to read its messages) or lost?
+    let missing: Vec<String> = {
+        let mut out = Vec::new();
+        for (i, j, text) in missing {
+            let late = peers[i]
+                .expect_within(
+                    Duration::from_secs(20),
+                    "chat",
+                    json!({"sender": format!("p{j}"), "text": text}),
+                )
+                .await
+                .is_ok();
+            out.push(if late {
+                format!(
+                    "p{i} got {text:?} only {:.0} s after it was sent",
+                    sent_at.elapsed().as_secs_f64()
+                )
+            } else {
+                format!("p{i} never got {text:?}")
+            });
+        }
+        out
+    };
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let busiest = std::process::Command::new("ps")
+        .args(["-eo", "pcpu,pid,comm", "--sort=-pcpu"])
+        .output()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .take(12)
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .unwrap_or_default();
+    eprintln!("soak: load average {load}busiest processes:\n{busiest}");
     // Every packet one sends is written to each of the others.
     let data = server.data_counts().await;
     let sent: u64 = data.iter().map(|d| d.sent).sum();
