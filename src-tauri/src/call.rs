@@ -139,6 +139,9 @@ async fn forward(
     flush(&mut batch);
     let state = app.state::<AppState>();
     state.clear_call(generation);
+    if !state.call_running() {
+        crate::float::call_over(&app);
+    }
 }
 
 fn secs(d: Duration) -> u32 {

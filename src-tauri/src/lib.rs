@@ -16,6 +16,7 @@ mod connect;
 pub mod dto;
 pub mod error;
 mod files;
+pub mod float;
 pub mod frames;
 pub mod notes;
 mod notify;
@@ -47,6 +48,8 @@ pub struct AppState {
     received: files::Received,
     /// Where received files wait.
     received_dir: std::path::PathBuf,
+    /// What the floating window shows.
+    float: float::Float,
 }
 
 impl AppState {
@@ -67,6 +70,7 @@ impl AppState {
             notes,
             received: files::Received::default(),
             received_dir,
+            float: float::Float::default(),
         }
     }
 
@@ -224,6 +228,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_leave,
             call::call_end_session,
             call::open_external,
+            float::float_update,
+            float::float_view,
+            float::float_action,
             update::app_status,
             update::update_check,
             update::update_install,
@@ -232,7 +239,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             dto::CallUpdate,
             dto::MicLevel,
             dto::OpenLink,
-            update::UpdateProgress
+            update::UpdateProgress,
+            float::FloatView,
+            float::FloatRequest
         ])
 }
 
@@ -382,10 +391,20 @@ pub fn run() -> anyhow::Result<()> {
         .plugin(tauri_plugin_updater::Builder::new().build())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_notification::init())
-        .on_window_event(|window, event| {
-            if let tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. }) = event {
+        .on_window_event(|window, event| match event {
+            tauri::WindowEvent::DragDrop(tauri::DragDropEvent::Drop { paths, .. })
+                if window.label() == "main" =>
+            {
                 files::dropped(window.app_handle(), paths.clone());
             }
+            tauri::WindowEvent::Focused(focused) if window.label() == "main" => {
+                float::main_focus_changed(window.app_handle(), *focused);
+            }
+            // The app ends with its main window, floating window or not.
+            tauri::WindowEvent::Destroyed if window.label() == "main" => {
+                float::call_over(window.app_handle());
+            }
+            _ => {}
         })
         .invoke_handler(builder.invoke_handler())
         .register_asynchronous_uri_scheme_protocol("frames", |ctx, request, responder| {
@@ -451,8 +470,9 @@ pub fn run() -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     /// Every command the UI's bindings can invoke is declared to Tauri's
-    /// build step and allowed by the capability, and nothing more: a
-    /// command missing from either is refused in the real app only.
+    /// build step and allowed to exactly one window's capability, and
+    /// nothing more: a command missing from either is refused in the real
+    /// app only.
     #[test]
     fn every_command_is_declared_and_allowed_exactly_once() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -475,7 +495,8 @@ mod tests {
             .unwrap_or_default();
         let declared = quoted_after(declared_list, "\n    \"");
         let allowed: Vec<String> = {
-            let mut a: Vec<String> = quoted_after(&read("capabilities/main.json"), "\"allow-")
+            let both = read("capabilities/main.json") + &read("capabilities/float.json");
+            let mut a: Vec<String> = quoted_after(&both, "\"allow-")
                 .into_iter()
                 .map(|c| c.replace('-', "_"))
                 .collect();
@@ -486,8 +507,15 @@ mod tests {
         assert_eq!(declared, invoked, "build.rs COMMANDS against the bindings");
         assert_eq!(
             allowed, invoked,
-            "capabilities/main.json against the bindings"
+            "capabilities/main.json and float.json against the bindings"
         );
+        let float = read("capabilities/float.json");
+        for c in ["call_", "file_", "notes_", "open_external", "sign_"] {
+            assert!(
+                !float.contains(&format!("allow-{}", c.replace('_', "-"))),
+                "the floating window may only show the call and relay its buttons: {c}"
+            );
+        }
     }
 
     #[test]

@@ -18,6 +18,7 @@ async function ipc(): Promise<Ipc> {
     libraryProblem: params.get('libraryProblem') ?? undefined,
     update: params.has('update') ? { version: params.get('update')!, notes: 'Faster joins.', date: null } : undefined,
     updateError: params.has('updateError') ? { code: 'update', message: params.get('updateError')! } : undefined,
+    floatWindow: params.has('float'),
   });
   (window as unknown as { __fake: unknown }).__fake = fake;
   return fake;
@@ -25,7 +26,14 @@ async function ipc(): Promise<Ipc> {
 
 const target = document.getElementById('app');
 if (target) {
-  const app = new AppModel(await ipc());
-  (window as unknown as { __app: unknown }).__app = app;
-  mount(App, { target, props: { app } });
+  const chosen = await ipc();
+  if (chosen.isFloatWindow()) {
+    // The small always-on-top window during a call: it only draws.
+    const { default: Float } = await import('./lib/screens/Float.svelte');
+    mount(Float, { target, props: { ipc: chosen } });
+  } else {
+    const app = new AppModel(chosen);
+    (window as unknown as { __app: unknown }).__app = app;
+    mount(App, { target, props: { app } });
+  }
 }

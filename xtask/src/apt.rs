@@ -55,6 +55,10 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ),
     ("xvfb", "a virtual display for the app's tests"),
     ("xauth", "xvfb-run needs it"),
+    (
+        "openbox",
+        "a window manager, to minimise the app in the floating window test",
+    ),
     ("imagemagick", "screenshots of the virtual display"),
     (
         "webkit2gtk-driver",

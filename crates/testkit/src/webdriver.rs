@@ -144,7 +144,7 @@ fn free_port() -> Result<u16> {
 }
 
 /// One WebDriver session (the app's window).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Session {
     http: reqwest::Client,
     url: String,
@@ -269,6 +269,17 @@ impl Session {
         .map(|_| ())
     }
 
+    /// Types `text` into an element, after what it holds.
+    pub async fn type_text(&self, e: &Element, text: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", e.0),
+            Some(json!({"text": text})),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// The element's text content (WebKitWebDriver's rendered-text
     /// endpoint answers empty for some visible elements).
     pub async fn text(&self, e: &Element) -> Result<String> {
@@ -321,6 +332,46 @@ impl Session {
             base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default())?;
         std::fs::write(path, png)?;
         Ok(())
+    }
+
+    /// The handles of the app's windows (each webview one).
+    pub async fn window_handles(&self) -> Result<Vec<String>> {
+        let v = self
+            .call(reqwest::Method::GET, "/window/handles", None)
+            .await?;
+        Ok(v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|h| h.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The window commands go to now.
+    pub async fn window_handle(&self) -> Result<String> {
+        let v = self.call(reqwest::Method::GET, "/window", None).await?;
+        v.as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| anyhow!("no window handle: {v}"))
+    }
+
+    /// Sends the next commands to the window `handle`.
+    pub async fn switch_to_window(&self, handle: &str) -> Result<()> {
+        self.call(
+            reqwest::Method::POST,
+            "/window",
+            Some(json!({"handle": handle})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Minimises the current window (needs a window manager to do so).
+    pub async fn minimize(&self) -> Result<()> {
+        self.call(reqwest::Method::POST, "/window/minimize", None)
+            .await
+            .map(|_| ())
     }
 
     /// Ends the session (closes the app).

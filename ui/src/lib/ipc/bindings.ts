@@ -102,6 +102,18 @@ export const commands = {
 	 */
 	openExternal: (url: string) => typedError<null, AppError>(__TAURI_INVOKE("open_external", { url })),
 	/**
+	 *  The main page: what the floating window should show now (`None`:
+	 *  nothing, and it closes).
+	 */
+	floatUpdate: (view: FloatView_Deserialize | null) => typedError<null, AppError>(__TAURI_INVOKE("float_update", { view })),
+	/**  The floating page, when it opens: what to show. */
+	floatView: () => typedError<FloatView_Serialize | null, AppError>(__TAURI_INVOKE("float_view")),
+	/**
+	 *  The floating page's buttons. Back to the call is done here; the rest go
+	 *  to the main page, which runs the call.
+	 */
+	floatAction: (action: FloatAction) => typedError<null, AppError>(__TAURI_INVOKE("float_action", { action })),
+	/**
 	 *  Loads the call library (off the UI thread) and says whether calls can
 	 *  work; the rest of the app works either way.
 	 */
@@ -118,6 +130,8 @@ export const commands = {
 /** Events */
 export const events = {
 	callUpdate: makeEvent<CallUpdate_Serialize, CallUpdate_Deserialize>("call-update"),
+	floatRequest: makeEvent<FloatRequest, FloatRequest>("float-request"),
+	floatView: makeEvent<FloatView_Serialize, FloatView_Deserialize>("float-view"),
 	micLevel: makeEvent<MicLevel, MicLevel>("mic-level"),
 	openLink: makeEvent<OpenLink, OpenLink>("open-link"),
 	updateProgress: makeEvent<UpdateProgress_Serialize, UpdateProgress_Deserialize>("update-progress"),
@@ -363,6 +377,63 @@ export type FileStatus = "moving" | "done" |
 "cancelled" | 
 /**  Stopped by the sender. */
 "cancelledBySender" | "failed";
+
+/**  What a floating window's button asks of the call. */
+export type FloatAction = "toggleMic" | "toggleCamera" | "leave" | 
+/**  Back to the main window. */
+"showCall";
+
+/**  A floating window's button, for the main page to carry out. */
+export type FloatRequest = {
+	action: FloatAction,
+};
+
+/**  What the floating window shows. */
+export type FloatView = FloatView_Serialize | FloatView_Deserialize;
+
+/**  What the floating window shows. */
+export type FloatView_Deserialize = {
+	/**  The session's title. */
+	title: string,
+	/**
+	 *  The person shown: their identity (whose frames to draw), or none
+	 *  while nobody else is here.
+	 */
+	identity?: string | null,
+	/**  Their name, or who is awaited. */
+	name: string,
+	/**  Their video is on. */
+	video: boolean,
+	speaking: boolean,
+	/**  Their microphone is muted. */
+	muted: boolean,
+	/**  Our microphone. */
+	micOn: boolean,
+	/**  Our camera; none in a voice call. */
+	cameraOn?: boolean | null,
+};
+
+/**  What the floating window shows. */
+export type FloatView_Serialize = {
+	/**  The session's title. */
+	title: string,
+	/**
+	 *  The person shown: their identity (whose frames to draw), or none
+	 *  while nobody else is here.
+	 */
+	identity: string | null,
+	/**  Their name, or who is awaited. */
+	name: string,
+	/**  Their video is on. */
+	video: boolean,
+	speaking: boolean,
+	/**  Their microphone is muted. */
+	muted: boolean,
+	/**  Our microphone. */
+	micOn: boolean,
+	/**  Our camera; none in a voice call. */
+	cameraOn: boolean | null,
+};
 
 /**  What the prejoin screen chose. */
 export type JoinRequest = JoinRequest_Serialize | JoinRequest_Deserialize;

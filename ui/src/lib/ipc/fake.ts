@@ -18,6 +18,8 @@ import {
   type NoteKey,
   type NewPlatform,
   type Reaction,
+  type FloatAction,
+  type FloatView,
   type Platform,
   type SignIn,
   type UpdateInfo,
@@ -51,6 +53,8 @@ export interface FakeOptions {
   update?: UpdateInfo;
   /// The update feed fails with this error.
   updateError?: AppError;
+  /// This page is the floating window's.
+  floatWindow?: boolean;
 }
 
 export class FakeIpc implements Ipc {
@@ -59,6 +63,22 @@ export class FakeIpc implements Ipc {
   private levels = new Set<Listener<number>>();
   private links = new Set<Listener<string>>();
   private progress = new Set<(d: number, t: number | null) => void>();
+  private floatViews = new Set<Listener<FloatView>>();
+  private floatRequests = new Set<Listener<FloatAction>>();
+  private floatWindow: boolean;
+  /// What the main page last asked the floating window to show.
+  floatShown: FloatView | null = null;
+  /// What the fake floating page shows (the main page's part, scripted).
+  floatScript: FloatView = {
+    title: 'Weekly check-in',
+    identity: 'coach',
+    name: 'Coach Alex',
+    video: true,
+    speaking: true,
+    muted: false,
+    micOn: true,
+    cameraOn: true,
+  };
   private meter: ReturnType<typeof setInterval> | null = null;
   private inCall = false;
   private nextChat = 0;
@@ -95,6 +115,7 @@ export class FakeIpc implements Ipc {
     this.updateError = opts.updateError ?? null;
     this.failJoin = opts.failJoin ?? null;
     this.stageMs = opts.stageMs ?? 150;
+    this.floatWindow = opts.floatWindow ?? false;
     if (!opts.empty) {
       this.platforms.push({
         id: 'p1',
@@ -609,6 +630,36 @@ export class FakeIpc implements Ipc {
     this.finish('remote', `The call was ended: ${reason}.`);
   }
 
+  isFloatWindow() {
+    return this.floatWindow;
+  }
+  async floatUpdate(view: FloatView | null) {
+    this.log('floatUpdate', view);
+    this.floatShown = view === null ? null : structuredClone(view);
+  }
+  async floatView() {
+    this.log('floatView');
+    return structuredClone(this.floatScript);
+  }
+  /// As the app relays a floating window's button: to the main page's
+  /// listeners; on the fake floating page, the scripted main page answers.
+  async floatAction(action: FloatAction) {
+    this.log('floatAction', action);
+    for (const l of this.floatRequests) l(action);
+    if (!this.floatWindow) return;
+    const v = this.floatScript;
+    if (action === 'toggleMic') v.micOn = !v.micOn;
+    if (action === 'toggleCamera' && v.cameraOn !== null) v.cameraOn = !v.cameraOn;
+    for (const l of this.floatViews) l(structuredClone(v));
+  }
+  async onFloatView(cb: Listener<FloatView>) {
+    this.floatViews.add(cb);
+    return () => this.floatViews.delete(cb);
+  }
+  async onFloatRequest(cb: Listener<FloatAction>) {
+    this.floatRequests.add(cb);
+    return () => this.floatRequests.delete(cb);
+  }
   async onCallUpdate(cb: Listener<CallUpdate>) {
     this.updates.add(cb);
     return () => this.updates.delete(cb);

@@ -8,6 +8,8 @@ import type {
   DeviceKind,
   DeviceList,
   FileLine_Serialize,
+  FloatAction,
+  FloatView_Serialize,
   JoinRequest_Serialize,
   JoinTarget_Serialize,
   LaunchOptions_Serialize,
@@ -36,7 +38,8 @@ export type PreviewState = PreviewState_Serialize;
 export type AppStatus = AppStatus_Serialize;
 export type UpdateInfo = UpdateInfo_Serialize;
 export type FileLine = FileLine_Serialize;
-export type { AppError, DeviceKind, DeviceList, Note, NoteKey, Reaction, ScreenEntry, SignIn };
+export type FloatView = FloatView_Serialize;
+export type { AppError, DeviceKind, DeviceList, FloatAction, Note, NoteKey, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
 /// A failed command, as thrown to the UI: branch on `code`, show `message`.
@@ -123,6 +126,19 @@ export interface Ipc {
   callLeave(): Promise<void>;
   callEndSession(): Promise<void>;
   openExternal(url: string): Promise<void>;
+  /// Whether this page is the floating window's (shown while the main
+  /// window is in the background during a call).
+  isFloatWindow(): boolean;
+  /// The main page: what the floating window shows now (null: nothing).
+  floatUpdate(view: FloatView | null): Promise<void>;
+  /// The floating page: what to show, as it opens.
+  floatView(): Promise<FloatView | null>;
+  /// The floating page's buttons (the main page carries them out).
+  floatAction(action: FloatAction): Promise<void>;
+  /// The floating page: what to show, whenever it changes.
+  onFloatView(cb: (v: FloatView) => void): Promise<Unlisten>;
+  /// The main page: a floating window's button was pressed.
+  onFloatRequest(cb: (a: FloatAction) => void): Promise<Unlisten>;
   onCallUpdate(cb: (u: CallUpdate) => void): Promise<Unlisten>;
   onMicLevel(cb: (dbfs: number) => void): Promise<Unlisten>;
   /// A join link handed over by another launch of the app.

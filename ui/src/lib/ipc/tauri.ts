@@ -4,6 +4,8 @@ import {
   IpcError,
   decodeFrame,
   type AppError,
+  type FloatAction,
+  type FloatView,
   type Ipc,
   type FrameResult,
 } from './ipc';
@@ -70,6 +72,20 @@ export class TauriIpc implements Ipc {
   async callEndSession() { ok(await commands.callEndSession()); }
   async openExternal(url: string) { ok(await commands.openExternal(url)); }
 
+  isFloatWindow() {
+    const meta = (window as unknown as { __TAURI_INTERNALS__?: { metadata?: { currentWindow?: { label?: string } } } })
+      .__TAURI_INTERNALS__?.metadata;
+    return meta?.currentWindow?.label === 'float';
+  }
+  async floatUpdate(view: FloatView | null) { ok(await commands.floatUpdate(view)); }
+  async floatView() { return ok(await commands.floatView()); }
+  async floatAction(action: FloatAction) { ok(await commands.floatAction(action)); }
+  async onFloatView(cb: (v: FloatView) => void) {
+    return events.floatView.listen((e) => cb(e.payload));
+  }
+  async onFloatRequest(cb: (a: FloatAction) => void) {
+    return events.floatRequest.listen((e) => cb(e.payload.action));
+  }
   async onCallUpdate(cb: Parameters<Ipc['onCallUpdate']>[0]) {
     return events.callUpdate.listen((e) => cb(e.payload));
   }

@@ -20,12 +20,14 @@ export interface Choices {
   speaker: string | null;
   cameraOn: boolean;
   micOn: boolean;
+  /// A small window on top shows the call while Tandem is in the background.
+  floating: boolean;
 }
 
 const CHOICES_KEY = 'tandem.choices';
 
 function loadChoices(): Choices {
-  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true };
+  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true, floating: true };
   try {
     const raw = localStorage.getItem(CHOICES_KEY);
     if (!raw) return fallback;
@@ -38,6 +40,7 @@ function loadChoices(): Choices {
       speaker: str(v.speaker),
       cameraOn: v.cameraOn !== false,
       micOn: v.micOn !== false,
+      floating: v.floating !== false,
     };
   } catch {
     return fallback;

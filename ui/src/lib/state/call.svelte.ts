@@ -1,6 +1,6 @@
 // What the call screen shows, built from the app's CallUpdates. Pure state:
 // no IPC calls here, so it is tested directly.
-import type { AppError, CallUpdate } from '../ipc/ipc';
+import type { AppError, CallUpdate, FloatView } from '../ipc/ipc';
 import type { CallPhase, DeviceKind, EndKind, Quality, Reaction, SessionKind } from '../ipc/bindings';
 import type { FileLine } from '../ipc/ipc';
 
@@ -426,6 +426,26 @@ export class CallModel {
   /// Remote participants, the one shown large first.
   get remotes(): Participant[] {
     return this.participants.filter((p) => p.identity !== this.identity);
+  }
+
+  /// What the floating window shows while the main window is in the
+  /// background: whoever speaks (else the first other person), our
+  /// microphone and camera; null when there is nothing to float (not
+  /// connected yet, or a chat booking).
+  floatView(title: string, micOn: boolean, cameraOn: boolean): FloatView | null {
+    if (this.kind === 'chat' || (this.phase !== 'connected' && this.phase !== 'reconnecting')) return null;
+    const remotes = this.remotes;
+    const p = remotes.find((r) => this.speaking.includes(r.identity)) ?? remotes[0];
+    return {
+      title,
+      identity: p?.identity ?? null,
+      name: p?.name ?? this.otherName,
+      video: this.kind === 'video' && !!p && p.hasVideo && !p.videoMuted,
+      speaking: !!p && this.speaking.includes(p.identity),
+      muted: p?.audioMuted ?? false,
+      micOn,
+      cameraOn: this.kind === 'video' ? cameraOn : null,
+    };
   }
 }
 

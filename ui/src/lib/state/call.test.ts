@@ -3,6 +3,30 @@ import { CallModel, MAX_CHAT, REACTION_MS, clock, linkify } from './call.svelte'
 import type { CallUpdate } from '../ipc/ipc';
 
 describe('CallModel', () => {
+  it('floats whoever speaks (else the first other person), with their mute and ours, and nothing before joining or in chat', () => {
+    const c = new CallModel('video', 'Coach');
+    expect(c.floatView('Check-in', true, true)).toBeNull();
+    c.apply({ type: 'joined', identity: 'me', room: 'r1' });
+    c.apply({ type: 'phase', phase: 'connected' });
+    expect(c.floatView('Check-in', true, true)).toEqual({
+      title: 'Check-in', identity: null, name: 'Coach', video: false, speaking: false, muted: false, micOn: true, cameraOn: true,
+    });
+    c.apply({ type: 'participantJoined', identity: 'ann', name: 'Ann' });
+    c.apply({ type: 'participantJoined', identity: 'bob', name: 'Bob' });
+    c.apply({ type: 'video', identity: 'bob' });
+    c.apply({ type: 'muted', identity: 'bob', muted: true, video: false });
+    expect(c.floatView('Check-in', false, true)).toMatchObject({ identity: 'ann', video: false, speaking: false, micOn: false });
+    c.apply({ type: 'speaking', identities: ['me', 'bob'] });
+    expect(c.floatView('Check-in', false, false)).toMatchObject({ identity: 'bob', name: 'Bob', video: true, speaking: true, muted: true, cameraOn: false });
+    const voice = new CallModel('voice', 'Coach');
+    voice.apply({ type: 'joined', identity: 'me', room: 'r1' });
+    voice.apply({ type: 'phase', phase: 'connected' });
+    expect(voice.floatView('Call', true, false)?.cameraOn).toBeNull();
+    const chat = new CallModel('chat', 'Coach');
+    chat.apply({ type: 'phase', phase: 'connected' });
+    expect(chat.floatView('Chat', true, false)).toBeNull();
+  });
+
   it('keeps raised hands in the order they went up, says each, and forgets those who left', () => {
     const c = new CallModel('video', 'Coach');
     c.apply({ type: 'joined', identity: 'me', room: 'r1' });
