@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "call_change_passphrase",
     "call_react",
     "call_raise_hand",
+    "call_lower_hand",
     "notes_load",
     "notes_save",
     "notes_export",

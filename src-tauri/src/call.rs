@@ -242,6 +242,7 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
             identity,
             raised_at_ms: raised_at.map(|t| t as f64),
         },
+        CallEvent::MayLowerHands(allowed) => CallUpdate::MayLowerHands { allowed },
         CallEvent::ShareOffered(why_not) => CallUpdate::ShareOffered {
             why_not: why_not.map(|e| {
                 let why = e.to_string();
@@ -385,6 +386,16 @@ pub(crate) async fn call_raise_hand(
 
 /// Sends a reaction to everyone in the call; it comes back as a `reaction`
 /// update once sent.
+/// Lowers `identity`'s hand: ours, or as the session's host someone else's.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_lower_hand(
+    state: State<'_, AppState>,
+    identity: String,
+) -> Result<(), AppError> {
+    Ok(state.running()?.lower_hand(&identity).await?)
+}
+
 #[tauri::command]
 #[specta::specta]
 pub(crate) async fn call_react(

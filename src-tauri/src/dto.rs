@@ -366,6 +366,11 @@ pub enum CallUpdate {
         identity: String,
         working: bool,
     },
+    /// Whether we may lower others' hands (the platform made us the
+    /// session's host).
+    MayLowerHands {
+        allowed: bool,
+    },
     /// Whether we may share a screen (`whyNot` null), or why not.
     ShareOffered {
         why_not: Option<String>,

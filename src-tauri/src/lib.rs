@@ -215,6 +215,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_change_passphrase,
             call::call_react,
             call::call_raise_hand,
+            call::call_lower_hand,
             notes::notes_load,
             notes::notes_save,
             notes::notes_export,

@@ -306,6 +306,15 @@ test('raised hands: ours goes up and down, others show on their tile and in orde
   await page.evaluate(() => (window as any).__fake.handOf('coach', false));
   await expect(page.getByTestId('remote-tile').getByTestId('tile-hand')).toHaveCount(0);
   await expect(page.getByTestId('reaction-announcement')).toHaveText('Coach Alex lowered their hand');
+
+  // Only the session's host may lower someone else's hand, from the list.
+  await page.evaluate(() => (window as any).__fake.handOf('coach', true));
+  await expect(page.getByTestId('raised-hand')).toHaveText(['Coach Alex']);
+  await expect(page.getByTestId('lower-hand')).toHaveCount(0);
+  await page.evaluate(() => (window as any).__fake.hostGrant(true));
+  await page.getByRole('button', { name: "Lower Coach Alex's hand" }).click();
+  await expect(page.getByTestId('raised-hand')).toHaveCount(0);
+  await expect(page.getByTestId('remote-tile').getByTestId('tile-hand')).toHaveCount(0);
   expect(problems).toEqual([]);
 });
 

@@ -6,7 +6,8 @@ use tandem_call::session::{self, CallEvent};
 
 /// Stdin commands: `/end`, `/mute`, `/unmute`, `/camera on|off|<id>`,
 /// `/mic <id>`, `/speaker <id>`, `/test-speaker`, `/key <passphrase>` (the
-/// rest of the line, trimmed), `/hand up|down`, `/send <path>`, `/cancel <id>`,
+/// rest of the line, trimmed), `/hand up|down`, `/lower <identity>` (as
+/// the host: someone's hand), `/send <path>`, `/cancel <id>`,
 /// `/react thumbs_up|clap|heart|laugh|party`.
 pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
@@ -38,6 +39,7 @@ pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
             }
         }
         ("/hand", "up" | "down") => handle.raise_hand(arg == "up").await,
+        ("/lower", identity) if !identity.is_empty() => handle.lower_hand(identity).await,
         ("/send", path) if !path.is_empty() => handle
             .send_file(std::path::Path::new(path))
             .await
@@ -52,7 +54,7 @@ pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
         },
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /send <path> /cancel <file id> /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /lower <identity> /send <path> /cancel <file id> /react thumbs_up|clap|heart|laugh|party (ids: tandem-cli devices)"
             );
             Ok(())
         }
@@ -190,6 +192,10 @@ pub(crate) fn print_event(ev: &CallEvent) {
             "{} changed the call's passphrase: type /key and the new one to keep seeing and hearing them",
             identity.escape_debug()
         ),
+        CallEvent::MayLowerHands(true) => {
+            say!("you are the session's host: /lower <identity> lowers someone's hand");
+        }
+        CallEvent::MayLowerHands(false) => {}
         CallEvent::Hand {
             identity,
             raised_at,

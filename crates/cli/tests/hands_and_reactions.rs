@@ -3,7 +3,9 @@
 //! `tandem.reaction` is printed, ours reaches the peer as
 //! `{"reaction":"heart"}`, and what is not a reaction is not shown; our
 //! raised hand reaches the peer as our participant attribute `tandem.hand`,
-//! and the peer's attribute is read as its hand.
+//! and the peer's attribute is read as its hand; as the session's host
+//! (a `roomAdmin` token) the CLI lowers the peer's hand through the
+//! server's room API.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
@@ -41,7 +43,8 @@ fn reactions_go_both_ways_with_the_python_sdk() {
                         "--url",
                         &ds.url(),
                         "--token",
-                        &token::join("r", "me"),
+                        // The session's host: its token makes it the room's admin.
+                        &token::join_with("r", "me", |g| g.room_admin = true),
                     ])
                     .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
                     .args(["--stats", "0"])
@@ -49,6 +52,7 @@ fn reactions_go_both_ways_with_the_python_sdk() {
             );
             let mut child = process::Killed(child);
             let within = Duration::from_secs(20);
+            process::expect_line(&lines, "tandem-cli", within, "you are the session's host");
             process::expect_line(&lines, "tandem-cli", within, "state: Connected");
             peer.expect("participant_connected", json!({"identity": "me"}))
                 .await
@@ -102,6 +106,29 @@ fn reactions_go_both_ways_with_the_python_sdk() {
                 .await
                 .unwrap();
             process::expect_line(&lines, "tandem-cli", within, "hand lowered by coach");
+            // Raised again, and lowered by the host through the server:
+            // the peer's own attribute is cleared.
+            peer.cmd(json!({"cmd": "set_attributes", "attributes": {"tandem.hand": now_ms().to_string()}}))
+                .await
+                .unwrap();
+            process::expect_line(&lines, "tandem-cli", within, "hand raised by coach");
+            peer.history.clear();
+            writeln!(stdin, "/lower coach").unwrap();
+            process::expect_line(&lines, "tandem-cli", within, "hand lowered by coach");
+            let mine = peer
+                .expect(
+                    "participant_attributes_changed",
+                    json!({"identity": "coach", "changed": {"tandem.hand": ""}}),
+                )
+                .await
+                .unwrap();
+            // An empty value removes the attribute (as LiveKit's server does).
+            assert!(
+                mine["attributes"]
+                    .get("tandem.hand")
+                    .is_none_or(|v| v == ""),
+                "{mine}"
+            );
             writeln!(stdin, "/react poop").unwrap();
             process::expect_line(
                 &lines,

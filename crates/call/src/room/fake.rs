@@ -70,6 +70,8 @@ struct State {
     no_attributes: bool,
     /// Files sent by calls, in order.
     files: Vec<SentFile>,
+    /// Tokens let calls change others (`roomAdmin`).
+    admin: bool,
 }
 
 /// A file a call sent into the fake.
@@ -260,6 +262,20 @@ impl FakeServer {
     /// `canUpdateOwnMetadata` makes the server do.
     pub fn forbid_attributes(&self) {
         self.state().no_attributes = true;
+    }
+
+    /// `identity`'s attributes as the server holds them.
+    pub fn attributes_of(&self, identity: &str) -> BTreeMap<String, String> {
+        self.state()
+            .attributes
+            .get(identity)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Tokens from now on let calls change others (`roomAdmin`).
+    pub fn grant_admin(&self) {
+        self.state().admin = true;
     }
 
     /// Attributes calls set: (connection number, attributes).
@@ -630,6 +646,25 @@ impl Room for FakeRoom {
             ));
         }
         s.set_attributes.push((self.connection, attributes));
+        Ok(())
+    }
+
+    fn may_update_others(&self) -> bool {
+        self.server.state().admin
+    }
+
+    async fn set_attributes_of(
+        &self,
+        identity: &str,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<(), RoomError> {
+        self.server.in_flight().await;
+        if !self.server.state().admin {
+            return Err(RoomError("permission denied: needs roomAdmin".into()));
+        }
+        let mut merged = self.attributes_of(identity);
+        merged.extend(attributes);
+        self.server.set_attributes_of(identity, merged);
         Ok(())
     }
 

@@ -28,7 +28,8 @@ impl Connector for Live {
             ..lk::RoomOptions::default()
         };
         let (room, events) = lk::Room::connect(url, token, options).await?;
-        Ok((LiveRoom(room), events))
+        let admin = RoomAdmin::from_token(url, token).map(Arc::new);
+        Ok((LiveRoom(room, admin), events))
     }
 
     async fn reachable(&self, url: &str) -> bool {
@@ -68,9 +69,111 @@ pub(crate) async fn reachable(url: &str) -> bool {
     )
 }
 
-/// A joined LiveKit room.
+/// A joined LiveKit room, and the way to its server's room API when our
+/// token is the room's admin's.
 #[derive(Debug, Clone)]
-pub struct LiveRoom(lk::Room);
+pub struct LiveRoom(lk::Room, Option<Arc<RoomAdmin>>);
+
+/// The server's room API (Twirp `RoomService`), for a token that grants
+/// `roomAdmin` in its room. The token is sent to the server that issued
+/// the call, never logged.
+pub(crate) struct RoomAdmin {
+    endpoint: String,
+    room: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for RoomAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RoomAdmin")
+            .field("endpoint", &self.endpoint)
+            .field("room", &self.room)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RoomAdmin {
+    /// The room API of the server at `url` (ws:// or wss://), when
+    /// `token`'s claims (read, not verified: the server does that) grant
+    /// `roomAdmin` in a named room.
+    pub(crate) fn from_token(url: &str, token: &str) -> Option<RoomAdmin> {
+        use base64::Engine as _;
+        let payload = token.split('.').nth(1)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        let video = claims.get("video")?;
+        if video.get("roomAdmin").and_then(serde_json::Value::as_bool) != Some(true) {
+            return None;
+        }
+        let room = video.get("room")?.as_str().filter(|r| !r.is_empty())?;
+        let base = if let Some(rest) = url.strip_prefix("wss://") {
+            format!("https://{rest}")
+        } else if let Some(rest) = url.strip_prefix("ws://") {
+            format!("http://{rest}")
+        } else {
+            return None;
+        };
+        let base = base.split(['?', '#']).next().unwrap_or_default();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(5))
+            .build()
+            .ok()?;
+        Some(RoomAdmin {
+            endpoint: format!(
+                "{}/twirp/livekit.RoomService/UpdateParticipant",
+                base.trim_end_matches('/')
+            ),
+            room: room.to_owned(),
+            token: token.to_owned(),
+            http,
+        })
+    }
+
+    /// Sets `identity`'s attributes (merged with their others by the server).
+    async fn update_attributes(
+        &self,
+        identity: &str,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), RoomError> {
+        let body = serde_json::json!({
+            "room": self.room,
+            "identity": identity,
+            "attributes": attributes,
+        });
+        let res = self
+            .http
+            .post(&self.endpoint)
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| {
+                RoomError(format!(
+                    "the call server's room API did not answer: {}",
+                    e.without_url()
+                ))
+            })?;
+        if res.status().is_success() {
+            return Ok(());
+        }
+        let status = res.status();
+        let why: serde_json::Value = res.json().await.unwrap_or_default();
+        let msg = why
+            .get("msg")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or_default()
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(200)
+            .collect::<String>();
+        Err(RoomError(format!(
+            "the call server refused ({status}): {msg}"
+        )))
+    }
+}
 
 /// Our microphone on LiveKit.
 #[derive(Debug, Clone)]
@@ -239,6 +342,23 @@ impl Room for LiveRoom {
             .await?)
     }
 
+    fn may_update_others(&self) -> bool {
+        self.1.is_some()
+    }
+
+    async fn set_attributes_of(
+        &self,
+        identity: &str,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) -> Result<(), RoomError> {
+        match &self.1 {
+            Some(admin) => admin.update_attributes(identity, attributes).await,
+            None => Err(RoomError(
+                "the platform's token does not let us change others (no roomAdmin)".into(),
+            )),
+        }
+    }
+
     async fn disconnect(&self) {
         if let Err(e) = self.0.disconnect().await {
             tracing::debug!("leaving the room: {e}");
@@ -315,6 +435,43 @@ impl CameraTrack for LiveCamera {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn token_with(claims: &serde_json::Value) -> String {
+        use base64::Engine as _;
+        let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!(
+            "{}.{}.sig",
+            b64(br#"{"alg":"HS256"}"#),
+            b64(claims.to_string().as_bytes())
+        )
+    }
+
+    #[test]
+    fn only_a_room_admin_token_reaches_the_room_api_of_its_own_server() {
+        let admin =
+            serde_json::json!({"video": {"roomJoin": true, "room": "r1", "roomAdmin": true}});
+        let a = RoomAdmin::from_token("ws://10.0.0.1:7880", &token_with(&admin)).unwrap();
+        assert_eq!(
+            a.endpoint,
+            "http://10.0.0.1:7880/twirp/livekit.RoomService/UpdateParticipant"
+        );
+        assert_eq!(a.room, "r1");
+        let a = RoomAdmin::from_token("wss://lk.example.com/", &token_with(&admin)).unwrap();
+        assert_eq!(
+            a.endpoint,
+            "https://lk.example.com/twirp/livekit.RoomService/UpdateParticipant"
+        );
+        assert!(
+            !format!("{a:?}").contains("sig"),
+            "the token is never shown"
+        );
+        let plain = serde_json::json!({"video": {"roomJoin": true, "room": "r1"}});
+        assert!(RoomAdmin::from_token("ws://h:1", &token_with(&plain)).is_none());
+        let no_room = serde_json::json!({"video": {"roomAdmin": true}});
+        assert!(RoomAdmin::from_token("ws://h:1", &token_with(&no_room)).is_none());
+        assert!(RoomAdmin::from_token("ws://h:1", "not.a-token").is_none());
+        assert!(RoomAdmin::from_token("http://h:1", &token_with(&admin)).is_none());
+    }
 
     #[tokio::test]
     async fn a_listening_server_is_reachable_and_a_closed_port_is_not() {

@@ -117,6 +117,16 @@ pub trait Room: Clone + Send + Sync + 'static {
         &self,
         attributes: std::collections::BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// Whether our token lets us change others in the room (`roomAdmin`):
+    /// a coach lowering someone's hand.
+    fn may_update_others(&self) -> bool;
+    /// Sets `identity`'s attributes through the server's room API (merged
+    /// with their others); needs [`Room::may_update_others`].
+    fn set_attributes_of(
+        &self,
+        identity: &str,
+        attributes: std::collections::BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<(), RoomError>> + Send;
     /// Leaves the room.
     fn disconnect(&self) -> impl Future<Output = ()> + Send;
 }

@@ -34,6 +34,7 @@ pub(super) enum Command {
     Share(Option<tandem_media::screen::ScreenChoice>, Reply),
     React(super::types::Reaction, Reply),
     Hand(bool, Reply),
+    LowerHand(String, Reply),
     SendFile(
         std::path::PathBuf,
         oneshot::Sender<Result<String, CallError>>,
@@ -170,6 +171,14 @@ impl CallHandle {
     /// event once it took effect.
     pub async fn raise_hand(&self, raise: bool) -> Result<(), CallError> {
         self.ask(|r| Command::Hand(raise, r)).await
+    }
+
+    /// Lowers `identity`'s hand: ours, or (as the session's host, where
+    /// the platform's token makes us the room's admin) someone else's; it
+    /// comes back as their `Hand` event.
+    pub async fn lower_hand(&self, identity: &str) -> Result<(), CallError> {
+        let identity = identity.to_owned();
+        self.ask(|r| Command::LowerHand(identity, r)).await
     }
 
     /// Sends a reaction to everyone; once sent, it comes back as a

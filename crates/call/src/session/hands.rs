@@ -98,6 +98,32 @@ impl Hands {
         Ok(())
     }
 
+    /// Lowers `identity`'s hand (ours: as [`Hands::set`]). Someone else's
+    /// is lowered through the server's room API, which only the room's
+    /// admin may use (a coach whose platform grants it); it comes back as
+    /// their `Hand` event.
+    pub(super) async fn lower<R: Room>(
+        &mut self,
+        room: &R,
+        identity: &str,
+        out: &Out,
+    ) -> Result<(), CallError> {
+        if identity == room.identity() {
+            return self.set(room, false, out).await;
+        }
+        if !room.may_update_others() {
+            return Err(CallError::Hand(RoomError(
+                "only the session's host can lower someone else's hand".into(),
+            )));
+        }
+        room.set_attributes_of(
+            identity,
+            BTreeMap::from([(HAND_ATTRIBUTE.to_owned(), String::new())]),
+        )
+        .await
+        .map_err(CallError::Hand)
+    }
+
     /// In a new room (after a rejoin our attributes are gone): our hand is
     /// set again, and the hands of those already there are told.
     pub(super) async fn joined<R: Room>(&mut self, room: &R, out: &Out) {
@@ -110,6 +136,7 @@ impl Hands {
             let at = from_attributes(&room.attributes_of(&identity));
             self.tell(identity, at, out);
         }
+        out.emit(CallEvent::MayLowerHands(room.may_update_others()));
     }
 
     /// Reads what `ev` says of hands; true when it was a hand packet (and
@@ -137,8 +164,25 @@ impl Hands {
                 identity,
                 attributes,
                 changed,
-            } if changed.contains_key(HAND_ATTRIBUTE) && *identity != room.identity() => {
-                self.tell(identity.clone(), from_attributes(attributes), out);
+            } if changed.contains_key(HAND_ATTRIBUTE) => {
+                let at = from_attributes(attributes);
+                if *identity != room.identity() {
+                    self.tell(identity.clone(), at, out);
+                } else if at.is_none() && self.mine.is_some() {
+                    // The host lowered our hand: it is down, and said so
+                    // to those who read hands from the topic.
+                    self.mine = None;
+                    out.emit(CallEvent::Hand {
+                        identity: identity.clone(),
+                        raised_at: None,
+                    });
+                    let room = room.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = room.send_data(HAND_TOPIC, payload(None)).await {
+                            tracing::debug!("our lowered hand was not said: {e}");
+                        }
+                    });
+                }
                 false
             }
             lk::RoomEvent::DataReceived {

@@ -369,6 +369,9 @@ impl<C: Connector> InCall<C> {
             Command::Hand(raise, reply) => {
                 let _ = reply.send(self.hands.set(&self.room, raise, &self.s.out).await);
             }
+            Command::LowerHand(who, reply) => {
+                let _ = reply.send(self.hands.lower(&self.room, &who, &self.s.out).await);
+            }
             Command::React(reaction, reply) => {
                 let _ = reply.send(reactions::react(&self.room, reaction, &self.s.out).await);
             }

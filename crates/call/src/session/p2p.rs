@@ -290,7 +290,7 @@ impl Call<'_> {
                     Some(Command::Share(_, reply)) => {
                         let _ = reply.send(Err(CallError::Share(MediaError::NotInPeerToPeer)));
                     }
-                    Some(Command::Hand(_, reply)) => {
+                    Some(Command::Hand(_, reply) | Command::LowerHand(_, reply)) => {
                         let _ = reply.send(Err(CallError::NotInPeerToPeer("raised hands")));
                     }
                     Some(Command::SendFile(_, reply)) => {

@@ -611,6 +611,75 @@ async fn hands_are_raised_kept_across_a_rejoin_and_others_are_told_once() {
     );
 }
 
+/// A host (a token that makes us the room's admin) lowers someone's hand
+/// through the server; without that grant it is refused with a reason.
+/// When the host lowers ours, it is down and said so on the topic.
+#[tokio::test]
+async fn the_host_lowers_a_hand_and_ours_goes_down_when_the_host_lowers_it() {
+    let (server, call, mut events) = call(SessionType::Voice);
+    let may = |e: &CallEvent| matches!(e, CallEvent::MayLowerHands(_));
+    assert_eq!(
+        next(&mut events, Duration::from_secs(5), may).await,
+        CallEvent::MayLowerHands(false)
+    );
+    connected(&mut events).await;
+    server.join("bob", "Bob");
+    let hand = |e: &CallEvent| matches!(e, CallEvent::Hand { .. });
+    server.set_attributes_of(
+        "bob",
+        std::collections::BTreeMap::from([(HAND_ATTRIBUTE.to_owned(), "1".to_owned())]),
+    );
+    assert!(matches!(
+        next(&mut events, Duration::from_secs(1), hand).await,
+        CallEvent::Hand {
+            raised_at: Some(_),
+            ..
+        }
+    ));
+    let refused = call.lower_hand("bob").await.unwrap_err();
+    assert!(
+        refused.to_string().contains("only the session's host"),
+        "{refused}"
+    );
+    assert_eq!(server.attributes_of("bob")[HAND_ATTRIBUTE], "1");
+
+    // As the host (after a rejoin with such a token): Bob's hand goes down.
+    server.grant_admin();
+    lose_room(&server, &mut events, Door::Open).await;
+    assert_eq!(
+        next(&mut events, Duration::from_secs(5), may).await,
+        CallEvent::MayLowerHands(true)
+    );
+    call.lower_hand("bob").await.unwrap();
+    assert_eq!(server.attributes_of("bob")[HAND_ATTRIBUTE], "");
+    assert_eq!(
+        next(&mut events, Duration::from_secs(1), hand).await,
+        CallEvent::Hand {
+            identity: "bob".into(),
+            raised_at: None
+        }
+    );
+
+    // The host lowers ours: down, and said so to those reading the topic.
+    call.raise_hand(true).await.unwrap();
+    next(&mut events, Duration::from_secs(1), hand).await;
+    server.set_attributes_of(
+        "alice",
+        std::collections::BTreeMap::from([(HAND_ATTRIBUTE.to_owned(), String::new())]),
+    );
+    assert_eq!(
+        next(&mut events, Duration::from_secs(1), hand).await,
+        CallEvent::Hand {
+            identity: "alice".into(),
+            raised_at: None
+        }
+    );
+    until("our lowered hand said", || {
+        server.data(HAND_TOPIC).last().map(String::as_str) == Some(r#"{"raised":false}"#)
+    })
+    .await;
+}
+
 /// Sharing the synthetic screen: published as a screen track, said with
 /// what is shared, published again after a rejoin, unpublished on stop; a
 /// voice booking does not share.

@@ -378,6 +378,9 @@ pub enum CallEvent {
         identity: String,
         raised_at: Option<i64>,
     },
+    /// Whether we may lower others' hands (the platform's token makes us
+    /// the room's admin); told on joining.
+    MayLowerHands(bool),
     /// A file transfer started, moved on (at most a few times a second),
     /// or ended.
     File(FileTransfer),

@@ -55,13 +55,15 @@ export const commands = {
 	 *  same one; the other is told it changed, never what to).
 	 */
 	callChangePassphrase: (passphrase: string) => typedError<null, AppError>(__TAURI_INVOKE("call_change_passphrase", { passphrase })),
-	/**
-	 *  Sends a reaction to everyone in the call; it comes back as a `reaction`
-	 *  update once sent.
-	 */
 	callReact: (reaction: Reaction) => typedError<null, AppError>(__TAURI_INVOKE("call_react", { reaction })),
 	/**  Raises (`true`) or lowers our hand; it comes back as a `hand` update. */
 	callRaiseHand: (raise: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_raise_hand", { raise })),
+	/**
+	 *  Sends a reaction to everyone in the call; it comes back as a `reaction`
+	 *  update once sent.
+	 *  Lowers `identity`'s hand: ours, or as the session's host someone else's.
+	 */
+	callLowerHand: (identity: string) => typedError<null, AppError>(__TAURI_INVOKE("call_lower_hand", { identity })),
 	/**  The note of a session. */
 	notesLoad: (key: NoteKey) => typedError<Note, AppError>(__TAURI_INVOKE("notes_load", { key })),
 	/**  Keeps a session's note (the UI saves as the person types); when. */
@@ -188,6 +190,11 @@ video?: boolean | null; muted: boolean } |
  *  `working`, or their media does not decrypt (`failing`).
  */
 { type: "encryption"; identity: string; working: boolean } | 
+/**
+ *  Whether we may lower others' hands (the platform made us the
+ *  session's host).
+ */
+{ type: "mayLowerHands"; allowed: boolean } | 
 /**  Whether we may share a screen (`whyNot` null), or why not. */
 { type: "shareOffered"; whyNot?: string | null } | 
 /**
@@ -228,6 +235,11 @@ video: boolean | null; muted: boolean } |
  *  `working`, or their media does not decrypt (`failing`).
  */
 { type: "encryption"; identity: string; working: boolean } | 
+/**
+ *  Whether we may lower others' hands (the platform made us the
+ *  session's host).
+ */
+{ type: "mayLowerHands"; allowed: boolean } | 
 /**  Whether we may share a screen (`whyNot` null), or why not. */
 { type: "shareOffered"; whyNot: string | null } | 
 /**

@@ -443,6 +443,11 @@ export class FakeIpc implements Ipc {
     this.needCall();
     this.emit({ type: 'reaction', identity: 'me', reaction });
   }
+  async callLowerHand(identity: string) {
+    this.log('callLowerHand', identity);
+    if (identity === 'me') return this.callRaiseHand(false);
+    this.emit({ type: 'hand', identity, raisedAtMs: null });
+  }
   async callRaiseHand(raise: boolean) {
     this.log('callRaiseHand', raise);
     this.needCall();
@@ -544,6 +549,10 @@ export class FakeIpc implements Ipc {
     if (!cur) return;
     clearInterval(this.moving.get(id));
     this.fileUpdate({ ...cur, status, error });
+  }
+  /// We are the session's host (or not).
+  hostGrant(allowed: boolean) {
+    this.emit({ type: 'mayLowerHands', allowed });
   }
   /// As if `identity` raised (or lowered) their hand.
   handOf(identity: string, raise: boolean, atMs = Date.now()) {

@@ -105,6 +105,8 @@ export interface Ipc {
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;
   callRaiseHand(raise: boolean): Promise<void>;
+  /// Lowers `identity`'s hand (someone else's only as the session's host).
+  callLowerHand(identity: string): Promise<void>;
   /// Opens the system's file picker and sends what is chosen; the files'
   /// ids (none when the picker was closed). Progress comes as `file` updates.
   fileSendPick(): Promise<string[]>;

@@ -60,6 +60,7 @@ export class TauriIpc implements Ipc {
   }
   async callReact(reaction: Parameters<Ipc['callReact']>[0]) { ok(await commands.callReact(reaction)); }
   async callRaiseHand(raise: boolean) { ok(await commands.callRaiseHand(raise)); }
+  async callLowerHand(identity: string) { ok(await commands.callLowerHand(identity)); }
   async fileSendPick() { return ok(await commands.fileSendPick()); }
   async fileCancel(id: string) { ok(await commands.fileCancel(id)); }
   async fileSave(id: string) { return ok(await commands.fileSave(id)); }

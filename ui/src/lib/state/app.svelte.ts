@@ -232,6 +232,11 @@ export class AppModel {
   }
 
   /// Raises or lowers our hand; why it could not, or null.
+  /// Lowers someone's hand (as the session's host); why not, or null.
+  lowerHand(identity: string): Promise<string | null> {
+    return this.inCall(() => this.ipc.callLowerHand(identity));
+  }
+
   raiseHand(raise: boolean): Promise<string | null> {
     return this.inCall(() => this.ipc.callRaiseHand(raise));
   }

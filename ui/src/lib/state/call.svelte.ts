@@ -102,6 +102,8 @@ export class CallModel {
   savedFiles = $state<Record<string, string>>({});
   /// Raised hands: identity → when it went up (ms since the epoch).
   hands = $state<Record<string, number>>({});
+  /// We are the session's host: we may lower others' hands.
+  mayLowerHands = $state(false);
   /// Each person's newest reaction, while it shows (identity → reaction).
   reactions = $state<Record<string, Reaction>>({});
   /// What the screen reader is told last (reactions).
@@ -317,6 +319,9 @@ export class CallModel {
         break;
       case 'shareOffered':
         this.shareWhyNot = u.whyNot;
+        break;
+      case 'mayLowerHands':
+        this.mayLowerHands = u.allowed;
         break;
       case 'screenShare':
         if (u.identity === this.identity) {
