@@ -260,13 +260,7 @@ impl Session {
             None,
         )
         .await?;
-        self.call(
-            reqwest::Method::POST,
-            &format!("/element/{}/value", e.0),
-            Some(json!({"text": text})),
-        )
-        .await
-        .map(|_| ())
+        self.type_text(e, text).await
     }
 
     /// Types `text` into an element, after what it holds.
