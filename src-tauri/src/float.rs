@@ -153,20 +153,12 @@ pub(crate) async fn float_view(state: State<'_, AppState>) -> Result<Option<Floa
 pub(crate) async fn float_action(app: AppHandle, action: FloatAction) -> Result<(), AppError> {
     if matches!(action, FloatAction::ShowCall | FloatAction::Leave) {
         // Leaving shows the ended screen, with the notes and transcript.
-        bring_main_forward(&app);
+        crate::show_main(&app);
     }
     if action != FloatAction::ShowCall {
         crate::emit(&app, FloatRequest { action });
     }
     Ok(())
-}
-
-fn bring_main_forward(app: &AppHandle) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.unminimize();
-        let _ = w.show();
-        let _ = w.set_focus();
-    }
 }
 
 /// The main window gained or lost the focus: once that has lasted a

@@ -339,8 +339,14 @@ fn on_second_launch(app: &tauri::AppHandle, argv: Vec<String>) {
     if let Some(link) = launch.link {
         emit(app, dto::OpenLink { link });
     }
+    show_main(app);
+}
+
+/// Brings the main window to the front (unminimised, shown, focused).
+pub(crate) fn show_main(app: &tauri::AppHandle) {
     if let Some(window) = app.get_webview_window("main") {
         let _ = window.unminimize();
+        let _ = window.show();
         let _ = window.set_focus();
     }
 }

@@ -158,13 +158,9 @@ pub(crate) fn show(app: &AppHandle, note: Note) {
 /// Clicking a notification brings the main window to the front.
 pub(crate) fn bring_to_front_on_click(app: &AppHandle) {
     let handle = app.clone();
-    let registered = app.notification().on_action(move |_| {
-        if let Some(w) = handle.get_webview_window("main") {
-            let _ = w.unminimize();
-            let _ = w.show();
-            let _ = w.set_focus();
-        }
-    });
+    let registered = app
+        .notification()
+        .on_action(move |_| crate::show_main(&handle));
     if let Err(e) = registered {
         tracing::warn!("clicks on notifications will not bring Tandem forward: {e}");
     }
