@@ -106,11 +106,12 @@ fn clip(s: &str) -> String {
 }
 
 impl FloatView {
-    /// Bounded, without control characters (the page draws it as text).
+    /// Names bounded, without control characters (the page draws them as
+    /// text). The identity is left as it is: it is never shown, only asked
+    /// for frames, which must find the same participant.
     fn cleaned(mut self) -> FloatView {
         self.title = clip(&self.title);
         self.name = clip(&self.name);
-        self.identity = self.identity.map(|i| clip(&i));
         self
     }
 }
@@ -286,6 +287,10 @@ mod tests {
         .cleaned();
         assert_eq!(v.title.chars().count(), MAX_TEXT);
         assert_eq!(v.name, "AnnLee");
-        assert_eq!(v.identity.as_deref(), Some("p1"));
+        assert_eq!(
+            v.identity.as_deref(),
+            Some("p\u{7}1"),
+            "whose frames: unchanged"
+        );
     }
 }
