@@ -23,6 +23,7 @@ mod notify;
 pub mod platforms;
 mod prejoin;
 mod update;
+pub mod video;
 
 use error::AppError;
 use platforms::{Keychain, MemoryKeychain, OsKeychain, Platforms};
@@ -50,6 +51,8 @@ pub struct AppState {
     received_dir: std::path::PathBuf,
     /// What the floating window shows.
     float: float::Float,
+    /// How video is drawn, and the native renderer's layout.
+    video: video::Video,
 }
 
 impl AppState {
@@ -71,6 +74,7 @@ impl AppState {
             received: files::Received::default(),
             received_dir,
             float: float::Float::default(),
+            video: video::Video::default(),
         }
     }
 
@@ -232,6 +236,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             float::float_update,
             float::float_view,
             float::float_action,
+            video::video_path,
+            video::video_layout,
+            video::video_stats,
             update::app_status,
             update::update_check,
             update::update_install,
@@ -242,7 +249,8 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             dto::OpenLink,
             update::UpdateProgress,
             float::FloatView,
-            float::FloatRequest
+            float::FloatRequest,
+            video::VideoPath
         ])
 }
 
@@ -468,6 +476,7 @@ pub fn run() -> anyhow::Result<()> {
                 notes,
                 received_dir,
             ));
+            video::set_up(app.handle());
             Ok(())
         })
         .run(tauri::generate_context!())?;

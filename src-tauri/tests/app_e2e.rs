@@ -46,21 +46,6 @@ fn attr_is(testid: &str, name: &str, test: &str) -> String {
     format!("const v = (() => {{ {read} }})(); return ({test}) ? (v ?? true) : null;")
 }
 
-/// The mean colour at the centre of the remote video's canvas.
-const REMOTE_COLOUR: &str = r#"
-const c = document.querySelector('[data-testid="remote-video"] canvas');
-if (!c || c.width < 4) return null;
-const p = document.createElement('canvas');
-p.width = c.width; p.height = c.height;
-const g = p.getContext('2d');
-g.drawImage(c, 0, 0);
-const d = g.getImageData(c.width / 2 - 4, c.height / 2 - 4, 8, 8).data;
-let r = 0, gg = 0, b = 0;
-for (let i = 0; i < d.length; i += 4) { r += d[i]; gg += d[i + 1]; b += d[i + 2]; }
-const n = d.length / 4;
-return [Math.round(r / n), Math.round(gg / n), Math.round(b / n)];
-"#;
-
 #[test]
 fn the_desktop_app_makes_a_call_with_a_python_peer() {
     // The servers log at debug level too, for the secret scan at the end.
@@ -109,7 +94,7 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
             // tells while it is not in front (under Xvfb, with no window
             // manager, its window never has the focus).
             let notifications = common::notifications::Notifications::start().await;
-            let mut env = common::app_env(&dir, &x.display);
+            let mut env = common::app_env_native(&dir, &x.display);
             env.push(("PULSE_SERVER", audio.server.clone()));
             env.push(("DBUS_SESSION_BUS_ADDRESS", notifications.address.clone()));
             env.push(("RUST_LOG", "debug,tao=warn,wry=warn,str0m=warn".into()));
@@ -350,8 +335,18 @@ async fn drive(
     // The call: connected, the peer's name as text, its picture drawn.
     let name = s.text(&s.testid("remote-name").await?).await?;
     anyhow::ensure!(name == PAYLOAD, "the peer's name shows as {name:?}");
-    let colour = s
-        .until("the peer's picture", long, &format!("const c = (() => {{ {REMOTE_COLOUR} }})(); return c && c[0] > 150 && c[1] < 90 && c[2] > 110 ? c : null;"))
+    // Drawn by the app under the page, not by the page.
+    let path = s
+        .attribute(&s.testid("remote-video").await?, "data-path")
+        .await?;
+    anyhow::ensure!(
+        path.as_deref() == Some("native"),
+        "video drawn by the {path:?} path"
+    );
+    let colour =
+        common::call_page::until_colour_on_screen(s, display, "remote-video", long, |[r, g, b]| {
+            r > 150 && g < 90 && b > 110
+        })
         .await?;
     // The session is private: the lock says so once the peer decrypts.
     let lock = s
@@ -491,9 +486,10 @@ async fn drive(
     // back when it stops.
     peer.cmd(json!({"cmd": "publish_video", "source": "screen_share", "color": [30, 200, 90], "width": 1280, "height": 720, "fps": 5}))
         .await?;
-    let shown = REMOTE_COLOUR.replace("remote-video", "screen-video");
-    s.until("the peer's screen, large", long, &format!("const c = (() => {{ {shown} }})(); return c && c[0] < 90 && c[1] > 150 && c[2] < 140 ? c : null;"))
-        .await?;
+    common::call_page::until_colour_on_screen(s, display, "screen-video", long, |[r, g, b]| {
+        r < 90 && g > 150 && b < 140
+    })
+    .await?;
     shot(s, "4c-peer-screen").await;
     peer.cmd(json!({"cmd": "unpublish", "kind": "screen"}))
         .await?;
@@ -522,6 +518,6 @@ async fn drive(
         "ended screen says {reason:?}"
     );
     shot(s, "5-ended").await;
-    eprintln!("peer colour drawn: {colour}");
+    eprintln!("peer colour drawn: {colour:?}");
     Ok(())
 }

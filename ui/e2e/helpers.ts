@@ -33,15 +33,15 @@ export async function centreColour(page: Page, selector: string): Promise<[numbe
   }, selector);
 }
 
-export async function toPrejoin(page: Page, session = 0) {
-  await page.goto('/');
+export async function toPrejoin(page: Page, session = 0, url = '/') {
+  await page.goto(url);
   await expect(page.getByTestId('session').first()).toBeVisible();
   await page.getByTestId('open-session').nth(session).click();
   await expect(page.getByTestId('screen-prejoin')).toBeVisible();
 }
 
-export async function joinCall(page: Page, session = 0) {
-  await toPrejoin(page, session);
+export async function joinCall(page: Page, session = 0, url = '/') {
+  await toPrejoin(page, session, url);
   await page.getByTestId('display-name').fill('Sam Client');
   await page.getByTestId('join').click();
   await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');

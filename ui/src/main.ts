@@ -19,6 +19,7 @@ async function ipc(): Promise<Ipc> {
     update: params.has('update') ? { version: params.get('update')!, notes: 'Faster joins.', date: null } : undefined,
     updateError: params.has('updateError') ? { code: 'update', message: params.get('updateError')! } : undefined,
     floatWindow: params.has('float'),
+    nativeVideo: params.has('native'),
   });
   (window as unknown as { __fake: unknown }).__fake = fake;
   return fake;

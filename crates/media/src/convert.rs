@@ -242,3 +242,70 @@ pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
     .map_err(|e| FrameError::Convert(e.to_string()))?;
     Ok(rgb)
 }
+
+/// Converts I420 into 32-bit pixels as cairo and most toolkits store them
+/// on little-endian machines (B, G, R, then 255), `stride` bytes a row.
+pub fn i420_to_bgrx_into(frame: &I420Frame, out: &mut [u8], stride: u32) -> Result<(), FrameError> {
+    let (w, h) = (frame.width(), frame.height());
+    let (y, u, v) = frame.planes();
+    let planar = yuvutils_rs::YuvPlanarImage {
+        y_plane: y,
+        y_stride: w,
+        u_plane: u,
+        u_stride: w / 2,
+        v_plane: v,
+        v_stride: w / 2,
+        width: w,
+        height: h,
+    };
+    yuvutils_rs::yuv420_to_bgra(
+        &planar,
+        out,
+        stride,
+        YuvRange::Limited,
+        YuvStandardMatrix::Bt601,
+    )
+    .map_err(|e| FrameError::Convert(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn i420_becomes_bgrx_rows_at_the_given_stride() {
+        // BT.601 limited-range red, green and white planes.
+        for (yuv, bgr) in [
+            ([81u8, 90, 240], [0u8, 0, 255]),
+            ([145, 54, 34], [0, 255, 0]),
+            ([235, 128, 128], [255, 255, 255]),
+        ] {
+            let mut f = I420Frame::new(4, 2).unwrap();
+            let (y, u, v) = f.planes_mut();
+            y.fill(yuv[0]);
+            u.fill(yuv[1]);
+            v.fill(yuv[2]);
+            let stride = 4 * 4 + 8;
+            let mut out = vec![7u8; stride * 2];
+            i420_to_bgrx_into(&f, &mut out, stride as u32).unwrap();
+            for row in out.chunks(stride) {
+                for px in row[..16].chunks(4) {
+                    for c in 0..3 {
+                        assert!(
+                            px[c].abs_diff(bgr[c]) <= 3,
+                            "{yuv:?}: {px:?} against {bgr:?}"
+                        );
+                    }
+                    assert_eq!(px[3], 255);
+                }
+                assert_eq!(&row[16..], &[7; 8], "padding untouched");
+            }
+        }
+        let f = I420Frame::new(4, 2).unwrap();
+        assert!(
+            i420_to_bgrx_into(&f, &mut [0u8; 8], 16).is_err(),
+            "too small"
+        );
+    }
+}

@@ -88,3 +88,64 @@ impl Drop for Xvfb {
         let _ = self.child.wait();
     }
 }
+
+/// The mean colour of the `w`×`h` rectangle at (`x`, `y`) of `display`'s
+/// screen, as a person would see it (imagemagick's `import`, whatever drew
+/// it: the webview, GTK or GL). None when it cannot be read.
+pub fn mean_colour(display: &str, x: i32, y: i32, w: u32, h: u32) -> Option<[u8; 3]> {
+    let out = Command::new("import")
+        .args([
+            "-display", display, "-window", "root", "-depth", "8", "-crop",
+        ])
+        .arg(format!("{w}x{h}+{x}+{y}"))
+        .arg("ppm:-")
+        .stderr(Stdio::null())
+        .output()
+        .ok()?;
+    mean_of_ppm(&out.stdout)
+}
+
+/// The mean colour of a binary PPM (P6, 8 bits).
+fn mean_of_ppm(ppm: &[u8]) -> Option<[u8; 3]> {
+    // Header: P6, width, height, maxval, each after whitespace, then one
+    // whitespace byte and the pixels.
+    let mut fields = Vec::new();
+    let mut i = 0;
+    while fields.len() < 4 {
+        while ppm.get(i)?.is_ascii_whitespace() {
+            i += 1;
+        }
+        let start = i;
+        while !ppm.get(i)?.is_ascii_whitespace() {
+            i += 1;
+        }
+        fields.push(std::str::from_utf8(&ppm[start..i]).ok()?);
+    }
+    let pixels = ppm.get(i + 1..)?;
+    if fields[0] != "P6" || fields[3] != "255" {
+        return None;
+    }
+    let n = pixels.len() / 3;
+    if n == 0 {
+        return None;
+    }
+    let mut sum = [0u64; 3];
+    for p in pixels.chunks_exact(3) {
+        for c in 0..3 {
+            sum[c] += u64::from(p[c]);
+        }
+    }
+    Some(sum.map(|s| (s / n as u64) as u8))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_ppm_is_averaged() {
+        let mut ppm = b"P6\n2 1\n255\n".to_vec();
+        ppm.extend_from_slice(&[10, 20, 30, 30, 40, 50]);
+        assert_eq!(super::mean_of_ppm(&ppm), Some([20, 30, 40]));
+        assert_eq!(super::mean_of_ppm(b"P5\n1 1\n255\n\x00"), None);
+        assert_eq!(super::mean_of_ppm(b"P6\n"), None);
+    }
+}

@@ -1,6 +1,6 @@
 //! Reading the call screen of the real app through WebDriver: joining from
-//! prejoin, the chat on screen, the remote name and picture, and the app's
-//! memory.
+//! prejoin, the chat on screen, the remote name and picture (as the X
+//! screen shows it), and the app's memory.
 
 use std::time::Duration;
 
@@ -77,4 +77,44 @@ pub(crate) fn app_rss(driver_pid: u32) -> f64 {
         .collect();
     eprintln!("app memory (MiB): {}", each.join(", "));
     procs.iter().map(|(p, _)| procstat::rss_mib(*p)).sum()
+}
+
+/// Where `testid`'s element is on the X screen: x, y, width, height.
+pub(crate) async fn on_screen(s: &Session, testid: &str) -> anyhow::Result<Option<[i32; 4]>> {
+    let v = s
+        .script(
+            "const e = document.querySelector(`[data-testid=\"${arguments[0]}\"]`); if (!e) return null; const r = e.getBoundingClientRect(); return [window.screenX + r.x, window.screenY + r.y, r.width, r.height].map(Math.round);",
+            json!([testid]),
+        )
+        .await?;
+    Ok(serde_json::from_value(v).ok())
+}
+
+/// Waits until the middle of `testid`'s element, read from the X screen
+/// (whichever way the app drew it), passes `test`; returns its colour.
+pub(crate) async fn until_colour_on_screen(
+    s: &Session,
+    display: &str,
+    testid: &str,
+    within: Duration,
+    test: impl Fn([u8; 3]) -> bool,
+) -> anyhow::Result<[u8; 3]> {
+    let deadline = std::time::Instant::now() + within;
+    let mut last = None;
+    loop {
+        if let Some([x, y, w, h]) = on_screen(s, testid).await?
+            && w >= 16
+            && h >= 16
+        {
+            last =
+                tandem_testkit::display::mean_colour(display, x + w / 2 - 4, y + h / 2 - 4, 8, 8);
+            if let Some(c) = last.filter(|c| test(*c)) {
+                return Ok(c);
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            anyhow::bail!("{testid} never showed the expected colour on screen (last: {last:?})");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

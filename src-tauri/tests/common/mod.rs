@@ -83,6 +83,19 @@ pub(crate) fn app_env(dir: &Scratch, display: &str) -> Vec<(&'static str, String
     ]
 }
 
+/// [`app_env`] for the native video path: WebKit's DMA-BUF renderer on
+/// (without it a transparent page shows stale content, and the app falls
+/// back to drawing video in the page), and the path asked for, so a
+/// fallback fails the test instead of passing unnoticed.
+pub(crate) fn app_env_native(dir: &Scratch, display: &str) -> Vec<(&'static str, String)> {
+    let mut env: Vec<_> = app_env(dir, display)
+        .into_iter()
+        .filter(|(k, _)| *k != "WEBKIT_DISABLE_DMABUF_RENDERER")
+        .collect();
+    env.push(("TANDEM_VIDEO", "native".into()));
+    env
+}
+
 /// [`app_env`] with the single instance on, as the OS starts the app:
 /// a second launch hands its link to the running one.
 pub(crate) fn app_env_single_instance(dir: &Scratch, display: &str) -> Vec<(&'static str, String)> {

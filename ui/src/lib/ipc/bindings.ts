@@ -116,6 +116,19 @@ export const commands = {
 	 */
 	floatAction: (action: FloatAction) => typedError<null, AppError>(__TAURI_INVOKE("float_action", { action })),
 	/**
+	 *  How this window's video is drawn. Waits (at most 3 s) for the native
+	 *  surface to be made or refused, so the page never starts on one path
+	 *  and jumps to the other.
+	 */
+	videoPath: () => typedError<VideoPath, AppError>(__TAURI_INVOKE("video_path")),
+	/**  Where the page's video elements are now (native path only). */
+	videoLayout: (layout: VideoLayout_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("video_layout", { layout })),
+	/**
+	 *  What each native view has drawn (for the page's status, tests and the
+	 *  benchmark).
+	 */
+	videoStats: () => typedError<ViewStats_Serialize[], AppError>(__TAURI_INVOKE("video_stats")),
+	/**
 	 *  Loads the call library (off the UI thread) and says whether calls can
 	 *  work; the rest of the app works either way.
 	 */
@@ -137,6 +150,7 @@ export const events = {
 	micLevel: makeEvent<MicLevel, MicLevel>("mic-level"),
 	openLink: makeEvent<OpenLink, OpenLink>("open-link"),
 	updateProgress: makeEvent<UpdateProgress_Serialize, UpdateProgress_Deserialize>("update-progress"),
+	videoPath: makeEvent<VideoPath, VideoPath>("video-path"),
 };
 
 /* Types */
@@ -389,6 +403,13 @@ export type FileStatus = "moving" | "done" |
 "cancelled" | 
 /**  Stopped by the sender. */
 "cancelledBySender" | "failed";
+
+/**  How a picture fills its element. */
+export type Fit = 
+/**  All of the picture, with bars (screens, the full view). */
+"contain" | 
+/**  The element filled, the picture cut at the edges (tiles). */
+"cover";
 
 /**  What a floating window's button asks of the call. */
 export type FloatAction = "toggleMic" | "toggleCamera" | "leave" | 
@@ -852,6 +873,143 @@ export type UpdateProgress_Deserialize = {
 export type UpdateProgress_Serialize = {
 	downloaded: number,
 	total: number | null,
+};
+
+/**  Everything the page shows, as one message. */
+export type VideoLayout = VideoLayout_Serialize | VideoLayout_Deserialize;
+
+/**  Everything the page shows, as one message. */
+export type VideoLayout_Deserialize = {
+	/**
+	 *  The page's own background, 0xRRGGBB: drawn where the page is
+	 *  transparent and no video is.
+	 */
+	background: number,
+	views: ViewPlacement_Deserialize[],
+};
+
+/**  Everything the page shows, as one message. */
+export type VideoLayout_Serialize = {
+	/**
+	 *  The page's own background, 0xRRGGBB: drawn where the page is
+	 *  transparent and no video is.
+	 */
+	background: number,
+	views: ViewPlacement_Serialize[],
+};
+
+/**  Which way video is drawn in a window. */
+export type VideoPath = {
+	/**  Drawn natively (true) or by the page from `frames:` (false). */
+	native: boolean,
+	/**  Why, in a person's words (shown in the app's status and logged). */
+	reason: string,
+};
+
+/**
+ *  One video element (or a coloured element behind one), as the page lays
+ *  it out (CSS pixels, from the top
+ *  left of the window's page).
+ */
+export type ViewPlacement = ViewPlacement_Serialize | ViewPlacement_Deserialize;
+
+/**
+ *  One video element (or a coloured element behind one), as the page lays
+ *  it out (CSS pixels, from the top
+ *  left of the window's page).
+ */
+export type ViewPlacement_Deserialize = {
+	/**  The element's own name (one per element). */
+	id: string,
+	/**
+	 *  "local", a participant identity, or `screen:<identity>`; none for
+	 *  a plain fill of `background` (an element behind the video, whose
+	 *  colour the page cannot paint: it would cover the video).
+	 */
+	source?: string | null,
+	x: number | null,
+	y: number | null,
+	width: number | null,
+	height: number | null,
+	/**  Higher is drawn later (on top). */
+	z: number,
+	mirrored: boolean,
+	/**  Corner radius, CSS pixels. */
+	radius: number | null,
+	fit: Fit,
+	/**  Colour behind the picture (bars), 0xRRGGBB. */
+	background: number,
+};
+
+/**
+ *  One video element (or a coloured element behind one), as the page lays
+ *  it out (CSS pixels, from the top
+ *  left of the window's page).
+ */
+export type ViewPlacement_Serialize = {
+	/**  The element's own name (one per element). */
+	id: string,
+	/**
+	 *  "local", a participant identity, or `screen:<identity>`; none for
+	 *  a plain fill of `background` (an element behind the video, whose
+	 *  colour the page cannot paint: it would cover the video).
+	 */
+	source: string | null,
+	x: number | null,
+	y: number | null,
+	width: number | null,
+	height: number | null,
+	/**  Higher is drawn later (on top). */
+	z: number,
+	mirrored: boolean,
+	/**  Corner radius, CSS pixels. */
+	radius: number | null,
+	fit: Fit,
+	/**  Colour behind the picture (bars), 0xRRGGBB. */
+	background: number,
+};
+
+/**  What one view has drawn. */
+export type ViewStats = ViewStats_Serialize | ViewStats_Deserialize;
+
+/**  What one view has drawn. */
+export type ViewStats_Deserialize = {
+	id: string,
+	/**  Whether its source has a picture (else the page shows its fallback). */
+	hasVideo: boolean,
+	/**  Pictures drawn in it so far. */
+	drawn: number,
+	/**  The size of the last picture drawn. */
+	width: number,
+	height: number,
+	/**  When the first picture was drawn, ms since the Unix epoch. */
+	firstDrawnAt?: number | null,
+	/**
+	 *  Added latency (received from LiveKit → drawn), ms, of recent
+	 *  pictures.
+	 */
+	addedP50?: number | null,
+	addedP95?: number | null,
+};
+
+/**  What one view has drawn. */
+export type ViewStats_Serialize = {
+	id: string,
+	/**  Whether its source has a picture (else the page shows its fallback). */
+	hasVideo: boolean,
+	/**  Pictures drawn in it so far. */
+	drawn: number,
+	/**  The size of the last picture drawn. */
+	width: number,
+	height: number,
+	/**  When the first picture was drawn, ms since the Unix epoch. */
+	firstDrawnAt: number | null,
+	/**
+	 *  Added latency (received from LiveKit → drawn), ms, of recent
+	 *  pictures.
+	 */
+	addedP50: number | null,
+	addedP95: number | null,
 };
 
 /* Tauri Specta runtime */

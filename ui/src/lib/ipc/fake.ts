@@ -7,6 +7,8 @@ import {
   type AppError,
   type AppStatus,
   type Ipc,
+  type VideoLayout,
+  type ViewStats,
   type CallUpdate,
   type DeviceList,
   type FileLine,
@@ -55,6 +57,8 @@ export interface FakeOptions {
   updateError?: AppError;
   /// This page is the floating window's.
   floatWindow?: boolean;
+  /// Play the native video path (the page reports layouts).
+  nativeVideo?: boolean;
 }
 
 export class FakeIpc implements Ipc {
@@ -66,6 +70,11 @@ export class FakeIpc implements Ipc {
   private floatViews = new Set<Listener<FloatView>>();
   private floatRequests = new Set<Listener<FloatAction>>();
   private floatWindow: boolean;
+  private nativeVideo: boolean;
+  private nativeDrawn = 0;
+  /// The native path's last layout, and how many came.
+  lastLayout: VideoLayout | null = null;
+  layouts = 0;
   /// What the main page last asked the floating window to show.
   floatShown: FloatView | null = null;
   /// What the fake floating page shows (the main page's part, scripted).
@@ -116,6 +125,7 @@ export class FakeIpc implements Ipc {
     this.failJoin = opts.failJoin ?? null;
     this.stageMs = opts.stageMs ?? 150;
     this.floatWindow = opts.floatWindow ?? false;
+    this.nativeVideo = opts.nativeVideo ?? false;
     if (!opts.empty) {
       this.platforms.push({
         id: 'p1',
@@ -642,6 +652,38 @@ export class FakeIpc implements Ipc {
   isFloatWindow() {
     return this.floatWindow;
   }
+  /// The native path is played when the page is opened with `?native`:
+  /// layouts are kept (tests read `lastLayout`), every view with a source
+  /// the fake has video for counts as drawing.
+  async videoPath() {
+    this.log('videoPath');
+    return this.nativeVideo
+      ? { native: true, reason: 'drawn natively (fake)' }
+      : { native: false, reason: 'drawn by the page (fake)' };
+  }
+  async videoLayout(layout: VideoLayout) {
+    if (!this.nativeVideo) throw new IpcError({ code: 'invalid_input', message: 'Only the native path takes layouts.' });
+    this.lastLayout = structuredClone(layout);
+    this.layouts += 1;
+  }
+  async videoStats(): Promise<ViewStats[]> {
+    this.nativeDrawn += 1;
+    return (this.lastLayout?.views ?? [])
+      .filter((v) => v.source !== null)
+      .map((v) => {
+        const has = this.hasVideo(v.source!);
+        return {
+          id: v.id,
+          hasVideo: has,
+          drawn: has ? this.nativeDrawn : 0,
+          width: has ? 640 : 0,
+          height: has ? 360 : 0,
+          firstDrawnAt: has ? 1 : null,
+          addedP50: has ? 8 : null,
+          addedP95: has ? 12 : null,
+        };
+      });
+  }
   async floatUpdate(view: FloatView | null) {
     this.log('floatUpdate', view);
     this.floatShown = view === null ? null : structuredClone(view);
@@ -714,10 +756,15 @@ export class FakeIpc implements Ipc {
     for (const l of this.links) l(link);
   }
 
+  private hasVideo(source: string): boolean {
+    if (source === 'screen:coach') return this.coachSharing;
+    return source === 'local' ? this.cameraOn : this.remoteVideo;
+  }
+
   async frame(_view: string, source: string, after: number, width: number, height: number, signal: AbortSignal): Promise<FrameResult> {
+    if (!this.hasVideo(source)) return 'no-video';
     const local = source === 'local';
     const screen = source === 'screen:coach';
-    if (screen ? !this.coachSharing : local ? !this.cameraOn : !this.remoteVideo) return 'no-video';
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(resolve, 33);
       signal.addEventListener('abort', () => {

@@ -23,6 +23,10 @@ import type {
   ScreenEntry,
   SignIn,
   UpdateInfo_Serialize,
+  VideoLayout_Deserialize,
+  VideoPath,
+  ViewPlacement_Deserialize,
+  ViewStats_Serialize,
 } from './bindings';
 
 // The generated file has a variant of each type per direction; the UI
@@ -39,6 +43,10 @@ export type AppStatus = AppStatus_Serialize;
 export type UpdateInfo = UpdateInfo_Serialize;
 export type FileLine = FileLine_Serialize;
 export type FloatView = FloatView_Serialize;
+export type VideoLayout = VideoLayout_Deserialize;
+export type ViewPlacement = ViewPlacement_Deserialize;
+export type ViewStats = ViewStats_Serialize;
+export type { VideoPath };
 export type { AppError, DeviceKind, DeviceList, FloatAction, Note, NoteKey, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
@@ -135,6 +143,14 @@ export interface Ipc {
   floatUpdate(view: FloatView | null): Promise<void>;
   /// The floating page: what to show, as it opens.
   floatView(): Promise<FloatView | null>;
+  /// How this window's video is drawn: natively under the page (which then
+  /// reports where its video elements are), or by the page from `frames:`.
+  videoPath(): Promise<VideoPath>;
+  /// Native path: where the video elements (and the coloured elements
+  /// behind them) are now.
+  videoLayout(layout: VideoLayout): Promise<void>;
+  /// Native path: what each video element has drawn.
+  videoStats(): Promise<ViewStats[]>;
   /// The floating page's buttons (the main page carries them out).
   floatAction(action: FloatAction): Promise<void>;
   /// The floating page: what to show, whenever it changes.

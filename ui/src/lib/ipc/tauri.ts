@@ -7,6 +7,7 @@ import {
   type FloatAction,
   type FloatView,
   type Ipc,
+  type VideoLayout,
   type FrameResult,
 } from './ipc';
 
@@ -79,6 +80,13 @@ export class TauriIpc implements Ipc {
     return meta?.currentWindow?.label === 'float';
   }
   async floatUpdate(view: FloatView | null) { ok(await commands.floatUpdate(view)); }
+  async videoPath() {
+    // The floating window draws through the page (and may not ask).
+    if (this.isFloatWindow()) return { native: false, reason: 'drawn by the page (floating window)' };
+    return ok(await commands.videoPath());
+  }
+  async videoLayout(layout: VideoLayout) { ok(await commands.videoLayout(layout)); }
+  async videoStats() { return ok(await commands.videoStats()); }
   async floatView() { return ok(await commands.floatView()); }
   async floatAction(action: FloatAction) { ok(await commands.floatAction(action)); }
   async onFloatView(cb: (v: FloatView) => void) {
