@@ -119,80 +119,14 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         s.close().await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-
-    // Join → first remote frame drawn.
-    let s = driver
-        .session_with_args(Path::new(APP), &[&link])
-        .await
-        .unwrap();
-    s.testid("screen-prejoin").await.unwrap();
-    s.fill(&s.testid("display-name").await.unwrap(), "Bench client")
-        .await
-        .unwrap();
-    let join = s.testid("join").await.unwrap();
-    s.script("window.__joinClickedAt = Date.now();", json!([]))
-        .await
-        .unwrap();
-    s.click(&join).await.unwrap();
-    let first = s
-        .until("the first remote frame", Duration::from_secs(30), &format!(
-            "const v = (() => {{ {} }})(); return v ? Number(v) - window.__joinClickedAt : null;",
-            attr_script("remote-video", "data-first-drawn-at")
-        ))
-        .await
-        .unwrap()
-        .as_f64()
-        .unwrap_or(f64::NAN);
-
-    // Steady state.
-    tokio::time::sleep(Duration::from_secs(4)).await;
-    let pids = app_pids(&driver);
-    let (r0, d0) = (
-        number(&s, "remote-video", "data-received").await,
-        number(&s, "remote-video", "data-drawn").await,
-    );
-    let (cpu0, _) = total(&pids);
-    let each0: Vec<Duration> = pids.iter().map(|&p| cpu_time(p)).collect();
-    let t0 = Instant::now();
-    let mut rss: f64 = 0.0;
-    while t0.elapsed() < window {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        rss = rss.max(total(&pids).1);
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    let (cpu1, _) = total(&pids);
-    let (r1, d1) = (
-        number(&s, "remote-video", "data-received").await,
-        number(&s, "remote-video", "data-drawn").await,
-    );
-    let (p50, p95) = (
-        number(&s, "remote-video", "data-added-p50").await,
-        number(&s, "remote-video", "data-added-p95").await,
-    );
-    let app_cpu = (cpu1 - cpu0).as_secs_f64() / secs * 100.0;
-    let names: Vec<String> = tree(pids[0]).into_iter().map(|(_, n)| n).collect();
-    let each: Vec<String> = pids
-        .iter()
-        .zip(&each0)
-        .zip(&names)
-        .map(|((&p, &c0), n)| {
-            format!(
-                "{n} {:.0} %",
-                (cpu_time(p) - c0).as_secs_f64() / secs * 100.0
-            )
-        })
-        .collect();
-    let size: Value = s
-        .script("const c = document.querySelector('[data-testid=remote-video] canvas'); return c ? [c.width, c.height] : null;", json!([]))
-        .await
-        .unwrap_or_default();
-    s.click(&s.testid("leave").await.unwrap()).await.unwrap();
-    s.click(&s.testid("leave-confirm").await.unwrap())
-        .await
-        .unwrap();
-    s.testid("screen-ended").await.unwrap();
-    s.close().await.unwrap();
     drop(driver);
+
+    // The call on each video path, receiving only (camera and microphone
+    // off), as the browser below does.
+    let mut native_env = common::app_env_native(&dir, &x.display);
+    native_env.push(("RUST_LOG", "warn".into()));
+    let native = receive(&native_env, &link, window).await;
+    let page = receive(&env, &link, window).await;
 
     // The same stream in Chromium with LiveKit's JS SDK.
     let mut js = Peer::browser("js", &ds.url(), &token::join(&demo.session_id, "js-viewer"))
@@ -226,7 +160,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
     js.kill().await;
 
     println!(
-        "\nDesktop app benchmark ({} starts, {:.0} s windows; Xvfb, software GL)\n",
+        "\nDesktop app benchmark ({} starts, {:.0} s windows; Xvfb, software GL; receive only)\n",
         starts,
         window.as_secs_f64()
     );
@@ -235,21 +169,167 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         percentile(&mut start_ms.clone(), 0.5),
         percentile(&mut start_ms, 1.0)
     );
-    println!("Join → first remote frame drawn: {first:.0} ms");
-    println!("remote canvas size: {size}");
-    println!("app CPU by process: {}\n", each.join(", "));
+    for r in [&native, &page] {
+        println!(
+            "{}: Join → first remote frame drawn {:.0} ms; picture {}; CPU by process: {}",
+            r.path,
+            r.first,
+            r.size,
+            r.each.join(", ")
+        );
+    }
     println!(
-        "| receiver of the 720p30 stream | delivered fps | drawn fps | added latency p50 / p95 ms | CPU % (all processes) | peak RSS MiB (sum) |"
+        "\n| receiver of the 720p30 stream | delivered fps | drawn fps | added latency p50 / p95 ms | CPU % (all processes) | peak RSS MiB (sum) |"
     );
     println!("|---|---|---|---|---|---|");
-    println!(
-        "| Tandem app ({}) | {:.1} | {:.1} | {p50:.0} / {p95:.0} | {app_cpu:.0} | {rss:.0} |",
-        names.join(" + "),
-        (r1 - r0) / secs,
-        (d1 - d0) / secs
-    );
+    for r in [&native, &page] {
+        println!(
+            "| Tandem app, {} ({}) | {:.1} | {:.1} | {:.0} / {:.0} | {:.0} | {:.0} |",
+            r.path,
+            r.names.join(" + "),
+            r.delivered,
+            r.drawn,
+            r.p50,
+            r.p95,
+            r.cpu,
+            r.rss
+        );
+    }
     println!(
         "| Chromium + LiveKit JS SDK (<video>) | — | {:.1} (played) | — | {js_cpu:.0} | {js_rss:.0} |",
         (f1 - f0) / jsecs
     );
+    println!(
+        "\nCPU against Chromium: native {:.2}×, page {:.2}×",
+        native.cpu / js_cpu,
+        page.cpu / js_cpu
+    );
+}
+
+/// One path's figures.
+struct Received {
+    path: String,
+    first: f64,
+    size: String,
+    names: Vec<String>,
+    each: Vec<String>,
+    delivered: f64,
+    drawn: f64,
+    p50: f64,
+    p95: f64,
+    cpu: f64,
+    rss: f64,
+}
+
+/// Joins with the app in `env` (camera and microphone off), measures the
+/// remote stream for `window`, and leaves.
+async fn receive(env: &[(&'static str, String)], link: &str, window: Duration) -> Received {
+    let driver = Driver::start(&common::pairs(env)).unwrap();
+    let s = driver
+        .session_with_args(Path::new(APP), &[link])
+        .await
+        .unwrap();
+    s.testid("screen-prejoin").await.unwrap();
+    s.fill(&s.testid("display-name").await.unwrap(), "Bench client")
+        .await
+        .unwrap();
+    for off in ["camera-on", "mic-on"] {
+        let checked = s
+            .script(
+                &format!("return document.querySelector('[data-testid={off}]').checked;"),
+                json!([]),
+            )
+            .await
+            .unwrap();
+        if checked.as_bool().unwrap_or(false) {
+            s.click(&s.testid(off).await.unwrap()).await.unwrap();
+        }
+    }
+    let join = s.testid("join").await.unwrap();
+    s.script("window.__joinClickedAt = Date.now();", json!([]))
+        .await
+        .unwrap();
+    s.click(&join).await.unwrap();
+    let first = s
+        .until("the first remote frame", Duration::from_secs(30), &format!(
+            "const v = (() => {{ {} }})(); return v ? Number(v) - window.__joinClickedAt : null;",
+            attr_script("remote-video", "data-first-drawn-at")
+        ))
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap_or(f64::NAN);
+    let path = s
+        .script(&attr_script("remote-video", "data-path"), json!([]))
+        .await
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+
+    // Steady state.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let pids = app_pids(&driver);
+    let (r0, d0) = (
+        number(&s, "remote-video", "data-received").await,
+        number(&s, "remote-video", "data-drawn").await,
+    );
+    let (cpu0, _) = total(&pids);
+    let each0: Vec<Duration> = pids.iter().map(|&p| cpu_time(p)).collect();
+    let t0 = Instant::now();
+    let mut rss: f64 = 0.0;
+    while t0.elapsed() < window {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rss = rss.max(total(&pids).1);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let (cpu1, _) = total(&pids);
+    let (r1, d1) = (
+        number(&s, "remote-video", "data-received").await,
+        number(&s, "remote-video", "data-drawn").await,
+    );
+    let (p50, p95) = (
+        number(&s, "remote-video", "data-added-p50").await,
+        number(&s, "remote-video", "data-added-p95").await,
+    );
+    let names: Vec<String> = tree(pids[0]).into_iter().map(|(_, n)| n).collect();
+    let each: Vec<String> = pids
+        .iter()
+        .zip(&each0)
+        .zip(&names)
+        .map(|((&p, &c0), n)| {
+            format!(
+                "{n} {:.0} %",
+                (cpu_time(p) - c0).as_secs_f64() / secs * 100.0
+            )
+        })
+        .collect();
+    let size = s
+        .script("const e = document.querySelector('[data-testid=remote-video]'); return e ? `${e.clientWidth}×${e.clientHeight} element` : null;", json!([]))
+        .await
+        .unwrap_or_default()
+        .to_string();
+    s.click(&s.testid("leave").await.unwrap()).await.unwrap();
+    s.click(&s.testid("leave-confirm").await.unwrap())
+        .await
+        .unwrap();
+    s.testid("screen-ended").await.unwrap();
+    s.close().await.unwrap();
+    drop(driver);
+    Received {
+        path: if path == "native" {
+            "native".into()
+        } else {
+            "frames: (page)".into()
+        },
+        first,
+        size,
+        names,
+        each,
+        delivered: (r1 - r0) / secs,
+        drawn: (d1 - d0) / secs,
+        p50,
+        p95,
+        cpu: (cpu1 - cpu0).as_secs_f64() / secs * 100.0,
+        rss,
+    }
 }

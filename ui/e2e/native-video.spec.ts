@@ -57,5 +57,7 @@ test('in the call, the picture-in-picture is above the stage and follows the win
   await page.getByTestId('leave-confirm').click();
   await expect(page.getByTestId('screen-ended')).toBeVisible();
   await expect.poll(async () => (await views()).length).toBe(0);
+  // and every element made transparent for a video has its colour back.
+  await expect(page.locator('[data-video-behind]')).toHaveCount(0);
   expect(problems).toEqual([]);
 });

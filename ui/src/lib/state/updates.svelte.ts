@@ -20,7 +20,7 @@ export class UpdatesModel {
   private unlisten: Unlisten | null = null;
 
   constructor(
-    private readonly ipc: Ipc,
+    readonly ipc: Ipc,
     /// Whether a call is running (an update never interrupts one).
     private readonly inCall: () => boolean,
   ) {}

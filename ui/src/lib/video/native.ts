@@ -12,11 +12,16 @@ export function videoPath(ipc: Ipc): Promise<VideoPath> {
   path ??= ipc
     .videoPath()
     .catch((e: unknown) => ({ native: false, reason: `drawn by the page: ${String(e)}` }))
-    .then((p) => {
-      if (p.native) {
-        document.documentElement.classList.add('native-video');
-        void ipc.videoLayout({ background: pageColour(), views: [] }).catch(() => {});
+    .then(async (p) => {
+      if (!p.native) return p;
+      // The app paints the page's background first, then the page lets it
+      // show through.
+      try {
+        await ipc.videoLayout({ background: pageColour(), views: [] });
+      } catch (e) {
+        return { native: false, reason: `drawn by the page: ${String(e)}` };
       }
+      document.documentElement.classList.add('native-video');
       return p;
     });
   return path;
@@ -34,6 +39,9 @@ const views = new Map<string, NativeView>();
 /// Colours of the elements made transparent, as they were (-1: none).
 const behind = new WeakMap<Element, number>();
 const fillIds = new WeakMap<Element, string>();
+/// The elements made transparent now: those no longer behind any video get
+/// their own colour back.
+let marked = new Set<Element>();
 let nextFill = 0;
 let ipcInUse: Ipc | null = null;
 let last = '';
@@ -85,9 +93,11 @@ function paintedBehind(el: Element): number | null {
   if (c === undefined) {
     c = colour(getComputedStyle(el).backgroundColor) ?? -1;
     behind.set(el, c);
-    if (c >= 0) el.setAttribute('data-video-behind', '');
   }
-  return c >= 0 ? c : null;
+  if (c < 0) return null;
+  el.setAttribute('data-video-behind', '');
+  nowMarked.add(el);
+  return c;
 }
 
 function px(v: string): number {
@@ -101,7 +111,10 @@ function sameBox(a: DOMRect, b: DOMRect): boolean {
 
 /// The views and the coloured elements behind them, in painting order
 /// (document order: ancestors and earlier elements first).
+let nowMarked = new Set<Element>();
+
 export function layout(): VideoLayout {
+  nowMarked = new Set();
   const layers: { el: Element; p: ViewPlacement }[] = [];
   const seen = new Set<Element>();
   for (const [id, v] of views) {
@@ -136,6 +149,8 @@ export function layout(): VideoLayout {
   }
   layers.sort((a, b) => (a.el === b.el ? 0 : a.el.compareDocumentPosition(b.el) & Node.DOCUMENT_POSITION_FOLLOWING ? -1 : 1));
   layers.forEach((l, i) => (l.p.z = i));
+  for (const el of marked) if (!nowMarked.has(el)) el.removeAttribute('data-video-behind');
+  marked = nowMarked;
   return { background: pageColour(), views: layers.map((l) => l.p) };
 }
 
