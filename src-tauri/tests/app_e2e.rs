@@ -354,6 +354,7 @@ async fn drive(
         .await?;
     anyhow::ensure!(lock == "End-to-end encrypted", "the lock reads {lock:?}");
     shot(s, "3-call").await;
+    tandem_testkit::display::screenshot(display, &shots_dir().join("3-call-screen.png"));
 
     // The peer sees our pattern and hears our tone.
     // (We are the only other participant, whatever identity the backend gave us.)
@@ -491,6 +492,7 @@ async fn drive(
     })
     .await?;
     shot(s, "4c-peer-screen").await;
+    tandem_testkit::display::screenshot(display, &shots_dir().join("4c-peer-screen-screen.png"));
     peer.cmd(json!({"cmd": "unpublish", "kind": "screen"}))
         .await?;
     s.until(

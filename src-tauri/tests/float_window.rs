@@ -154,7 +154,10 @@ async fn drive(
     let path = s
         .attribute(&s.testid("remote-video").await?, "data-path")
         .await?;
-    anyhow::ensure!(path.as_deref() == Some("page"), "drawn by the {path:?} path");
+    anyhow::ensure!(
+        path.as_deref() == Some("page"),
+        "drawn by the {path:?} path"
+    );
     // In front, nothing floats.
     tokio::time::sleep(Duration::from_secs(1)).await;
     anyhow::ensure!(

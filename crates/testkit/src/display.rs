@@ -62,12 +62,7 @@ impl Xvfb {
 
     /// A PNG of the whole screen (imagemagick's `import`).
     pub fn screenshot(&self, path: &Path) -> bool {
-        Command::new("import")
-            .args(["-display", &self.display, "-window", "root"])
-            .arg(path)
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        screenshot(&self.display, path)
     }
 }
 
@@ -87,6 +82,17 @@ impl Drop for Xvfb {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A PNG of `display`'s whole screen (imagemagick's `import`): what a
+/// person sees, the webview and whatever the app draws natively.
+pub fn screenshot(display: &str, path: &Path) -> bool {
+    Command::new("import")
+        .args(["-display", display, "-window", "root"])
+        .arg(path)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// The mean colour of the `w`×`h` rectangle at (`x`, `y`) of `display`'s

@@ -42,6 +42,14 @@ struct Surface {
     shown: HashMap<String, u64>,
 }
 
+/// What a display refresh has to draw again.
+enum News {
+    Nothing,
+    All,
+    /// x, y, width, height in the page's pixels.
+    Area([f64; 4]),
+}
+
 /// One source's frames, and its newest picture as painted.
 struct Source {
     rx: Option<FrameReceiver>,
@@ -108,9 +116,17 @@ fn build(app: &AppHandle, webview: webkit2gtk::WebView) -> Result<(), String> {
     // On each display refresh: draw again when a shown source has a new
     // picture. Never waits for the page.
     area.add_tick_callback(|area, _clock| {
-        let news = SURFACE.with(|s| s.borrow_mut().as_mut().is_some_and(Surface::has_news));
-        if news {
-            area.queue_draw();
+        let news = SURFACE.with(|s| s.borrow_mut().as_mut().map(Surface::news));
+        match news {
+            Some(News::All) => area.queue_draw(),
+            // Only the changed pictures' places (the page above them is
+            // composed again there, not everywhere).
+            Some(News::Area([x, y, w, h])) => {
+                let (x0, y0) = (x.floor() as i32, y.floor() as i32);
+                let (x1, y1) = ((x + w).ceil() as i32, (y + h).ceil() as i32);
+                area.queue_draw_area(x0, y0, x1 - x0, y1 - y0);
+            }
+            Some(News::Nothing) | None => {}
         }
         gtk::glib::ControlFlow::Continue
     });
@@ -219,23 +235,64 @@ impl Surface {
         fresh
     }
 
-    /// Whether a source shown has a new picture (or a new channel).
-    fn has_news(&mut self) -> bool {
+    /// What to draw again: everything (a source began or ended), the
+    /// views of the sources with a new picture, or nothing.
+    fn news(&mut self) -> News {
         let (views, _, _) = self.app.state::<AppState>().video.scene.layout();
-        self.refresh_sources(&views)
-            || self.sources.values().any(|s| {
-                // A channel that closed needs one draw, to clear it.
+        if self.refresh_sources(&views) {
+            return News::All;
+        }
+        let mut area: Option<[f64; 4]> = None;
+        for (name, s) in &self.sources {
+            // A channel that closed needs one draw, to clear it.
+            let new =
                 s.rx.as_ref()
-                    .is_some_and(|rx| rx.has_changed().unwrap_or(s.frame.is_some()))
-            })
+                    .is_some_and(|rx| rx.has_changed().unwrap_or(s.frame.is_some()));
+            if !new {
+                continue;
+            }
+            for v in views.iter().filter(|v| v.source.as_ref() == Some(name)) {
+                let r = v.rect.map(f64::from);
+                area = Some(match area {
+                    None => r,
+                    Some(a) => {
+                        let (x0, y0) = (a[0].min(r[0]), a[1].min(r[1]));
+                        let x1 = (a[0] + a[2]).max(r[0] + r[2]);
+                        let y1 = (a[1] + a[3]).max(r[1] + r[3]);
+                        [x0, y0, x1 - x0, y1 - y0]
+                    }
+                });
+            }
+        }
+        area.map_or(News::Nothing, News::Area)
     }
 
     fn draw(&mut self, cr: &cairo::Context, scale: f64) -> Result<(), cairo::Error> {
         let app = self.app.clone();
         let scene = &app.state::<AppState>().video.scene;
-        let (views, background, _) = scene.layout();
-        self.refresh_sources(&views);
-        for src in self.sources.values_mut() {
+        let (all, background, _) = scene.layout();
+        self.refresh_sources(&all);
+        // Only what GTK asked for is drawn (a changed picture's place):
+        // other views keep their pictures, unseen, for their own turn.
+        let (cx0, cy0, cx1, cy1) = cr.clip_extents()?;
+        let views: Vec<&Placed> = all
+            .iter()
+            .filter(|v| {
+                let [x, y, w, h] = v.rect.map(f64::from);
+                w >= 1.0 && h >= 1.0 && x < cx1 && y < cy1 && x + w > cx0 && y + h > cy0
+            })
+            .collect();
+        let inside = |v: &Placed| {
+            let [x, y, w, h] = v.rect.map(f64::from);
+            x >= cx0 - 1.0 && y >= cy0 - 1.0 && x + w <= cx1 + 1.0 && y + h <= cy1 + 1.0
+        };
+        for (name, src) in &mut self.sources {
+            // A new picture is taken only where all of it will be drawn; a
+            // view cut by this draw's edge keeps its picture until its own.
+            let mut shown = views.iter().filter(|v| v.source.as_ref() == Some(name));
+            if !shown.clone().any(|_| true) || !shown.all(|v| inside(v)) {
+                continue;
+            }
             let Some(rx) = src.rx.as_mut() else { continue };
             if rx.has_changed().is_err() {
                 src.rx = None;
@@ -254,11 +311,8 @@ impl Surface {
         cr.set_source_rgb(r, g, b);
         cr.paint()?;
         let now = now_ms();
-        for v in &views {
+        for v in views {
             let rect = v.rect.map(f64::from);
-            if rect[2] < 1.0 || rect[3] < 1.0 {
-                continue;
-            }
             cr.save()?;
             rounded(cr, rect, f64::from(v.radius));
             cr.clip();
@@ -285,7 +339,7 @@ impl Surface {
                 }
             }
         }
-        self.shown.retain(|id, _| views.iter().any(|v| &v.id == id));
+        self.shown.retain(|id, _| all.iter().any(|v| &v.id == id));
         Ok(())
     }
 
