@@ -336,13 +336,8 @@ async fn drive(
     let name = s.text(&s.testid("remote-name").await?).await?;
     anyhow::ensure!(name == PAYLOAD, "the peer's name shows as {name:?}");
     // Drawn by the app under the page, not by the page.
-    let path = s
-        .attribute(&s.testid("remote-video").await?, "data-path")
-        .await?;
-    anyhow::ensure!(
-        path.as_deref() == Some("native"),
-        "video drawn by the {path:?} path"
-    );
+    let path = common::call_page::video_path(s, "remote-video").await?;
+    anyhow::ensure!(path == "native", "video drawn by the {path:?} path");
     let colour =
         common::call_page::until_colour_on_screen(s, display, "remote-video", long, |[r, g, b]| {
             r > 150 && g < 90 && b > 110

@@ -151,13 +151,8 @@ async fn drive(
     .await?;
     // With WebKit's DMA-BUF renderer off (as these tests run it), the app
     // falls back by itself to drawing video in the page.
-    let path = s
-        .attribute(&s.testid("remote-video").await?, "data-path")
-        .await?;
-    anyhow::ensure!(
-        path.as_deref() == Some("page"),
-        "drawn by the {path:?} path"
-    );
+    let path = common::call_page::video_path(s, "remote-video").await?;
+    anyhow::ensure!(path == "page", "video drawn by the {path:?} path");
     // In front, nothing floats.
     tokio::time::sleep(Duration::from_secs(1)).await;
     anyhow::ensure!(

@@ -217,11 +217,11 @@ pub fn bgrx_to_i420(
     Ok(out)
 }
 
-/// Converts I420 to packed RGB (for tests and snapshots).
-pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
+/// A picture's planes as yuvutils-rs reads them.
+fn planar(frame: &I420Frame) -> yuvutils_rs::YuvPlanarImage<'_, u8> {
     let (w, h) = (frame.width(), frame.height());
     let (y, u, v) = frame.planes();
-    let planar = yuvutils_rs::YuvPlanarImage {
+    yuvutils_rs::YuvPlanarImage {
         y_plane: y,
         y_stride: w,
         u_plane: u,
@@ -230,7 +230,13 @@ pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
         v_stride: w / 2,
         width: w,
         height: h,
-    };
+    }
+}
+
+/// Converts I420 to packed RGB (for tests and snapshots).
+pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
+    let (w, h) = (frame.width(), frame.height());
+    let planar = planar(frame);
     let mut rgb = vec![0u8; w as usize * h as usize * 3];
     yuvutils_rs::yuv420_to_rgb(
         &planar,
@@ -246,18 +252,7 @@ pub fn i420_to_rgb(frame: &I420Frame) -> Result<Vec<u8>, FrameError> {
 /// Converts I420 into 32-bit pixels as cairo and most toolkits store them
 /// on little-endian machines (B, G, R, then 255), `stride` bytes a row.
 pub fn i420_to_bgrx_into(frame: &I420Frame, out: &mut [u8], stride: u32) -> Result<(), FrameError> {
-    let (w, h) = (frame.width(), frame.height());
-    let (y, u, v) = frame.planes();
-    let planar = yuvutils_rs::YuvPlanarImage {
-        y_plane: y,
-        y_stride: w,
-        u_plane: u,
-        u_stride: w / 2,
-        v_plane: v,
-        v_stride: w / 2,
-        width: w,
-        height: h,
-    };
+    let planar = planar(frame);
     yuvutils_rs::yuv420_to_bgra(
         &planar,
         out,

@@ -23,7 +23,7 @@ use tandem_call::media::{FrameReceiver, I420Frame};
 use tauri::{AppHandle, Manager, WebviewWindow};
 use webkit2gtk::WebViewExt as _;
 
-use super::{Placed, VideoPath, Wanted, placed_quad};
+use super::layout::{Placed, VideoPath, Wanted, placed_quad};
 use crate::AppState;
 
 /// How often each shown source is looked up again: its video may begin,

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use super::Placed;
+use super::layout::Placed;
 
 /// How many recent latencies each view keeps for its percentiles.
 const RECENT: usize = 120;
@@ -145,7 +145,7 @@ impl Scene {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::video::Fit;
+    use crate::video::layout::Fit;
 
     fn placed(id: &str) -> Placed {
         Placed {

@@ -118,3 +118,10 @@ pub(crate) async fn until_colour_on_screen(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// Which way the app draws `testid`'s video: "native" or "page".
+pub(crate) async fn video_path(s: &Session, testid: &str) -> anyhow::Result<String> {
+    Ok(s.attribute(&s.testid(testid).await?, "data-path")
+        .await?
+        .unwrap_or_default())
+}

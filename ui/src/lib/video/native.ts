@@ -95,7 +95,8 @@ function paintedBehind(el: Element): number | null {
     behind.set(el, c);
   }
   if (c < 0) return null;
-  el.setAttribute('data-video-behind', '');
+  // Set once: a changed attribute makes WebKit work out styles again.
+  if (!el.hasAttribute('data-video-behind')) el.setAttribute('data-video-behind', '');
   nowMarked.add(el);
   return c;
 }
