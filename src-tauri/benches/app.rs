@@ -8,8 +8,9 @@
 //!   per second, added latency (received from LiveKit → drawn), and CPU and
 //!   RSS of all the app's processes (tandem, WebKit's web and network
 //!   processes);
-//! - then, in the same run, LiveKit's JS SDK in Chromium subscribed to the
-//!   same stream and showing it in a <video>: frames played per second, and
+//! - then, in the same run, LiveKit's JS SDK in headed Chromium on the same
+//!   Xvfb, subscribed to the same stream and showing it in a <video> that
+//!   fills a window of the app's view size: frames played per second, and
 //!   CPU and RSS of Chromium's processes (and its Node driver).
 //!
 //!     cargo bench -p tandem --bench app [-- STARTS SECONDS]
@@ -129,9 +130,16 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
     let page = receive(&env, &link, window).await;
 
     // The same stream in Chromium with LiveKit's JS SDK.
-    let mut js = Peer::browser("js", &ds.url(), &token::join(&demo.session_id, "js-viewer"))
-        .await
-        .unwrap();
+    // Headed, on the same Xvfb, its <video> filling a page of the size the
+    // app's remote view had.
+    let mut js = Peer::browser_with(
+        "js",
+        &ds.url(),
+        &token::join(&demo.session_id, "js-viewer"),
+        &["--headed", &native.element, "--display", &x.display],
+    )
+    .await
+    .unwrap();
     let played = |st: &Value| {
         st["video"]["coach-sender"]["played"]
             .as_f64()
@@ -171,10 +179,10 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
     );
     for r in [&native, &page] {
         println!(
-            "{}: Join → first remote frame drawn {:.0} ms; picture {}; CPU by process: {}",
+            "{}: Join → first remote frame drawn {:.0} ms; remote view {}; CPU by process: {}",
             r.path,
             r.first,
-            r.size,
+            r.element,
             r.each.join(", ")
         );
     }
@@ -196,7 +204,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         );
     }
     println!(
-        "| Chromium + LiveKit JS SDK (<video>) | — | {:.1} (played) | — | {js_cpu:.0} | {js_rss:.0} |",
+        "| Chromium + LiveKit JS SDK (<video> filling a window of that size, headed) | — | {:.1} (played) | — | {js_cpu:.0} | {js_rss:.0} |",
         (f1 - f0) / jsecs
     );
     println!(
@@ -210,7 +218,8 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
 struct Received {
     path: String,
     first: f64,
-    size: String,
+    /// The remote view's size, WxH CSS pixels.
+    element: String,
     names: Vec<String>,
     each: Vec<String>,
     delivered: f64,
@@ -303,11 +312,12 @@ async fn receive(env: &[(&'static str, String)], link: &str, window: Duration) -
             )
         })
         .collect();
-    let size = s
-        .script("const e = document.querySelector('[data-testid=remote-video]'); return e ? `${e.clientWidth}×${e.clientHeight} element` : null;", json!([]))
+    let element = s
+        .script("const e = document.querySelector('[data-testid=remote-video]'); return e ? `${e.clientWidth}x${e.clientHeight}` : null;", json!([]))
         .await
-        .unwrap_or_default()
-        .to_string();
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "1176x616".into());
     s.click(&s.testid("leave").await.unwrap()).await.unwrap();
     s.click(&s.testid("leave-confirm").await.unwrap())
         .await
@@ -322,7 +332,7 @@ async fn receive(env: &[(&'static str, String)], link: &str, window: Duration) -
             "frames: (page)".into()
         },
         first,
-        size,
+        element,
         names,
         each,
         delivered: (r1 - r0) / secs,

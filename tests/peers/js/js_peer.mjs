@@ -99,6 +99,11 @@ const { values: args } = parseArgs({
     turn: { type: 'string' },
     'turn-username': { type: 'string' },
     'turn-credential': { type: 'string' },
+    // Headed on this X display (":N"), the window WxH with each remote
+    // video filling it, as a person would watch (benchmarks compare the app
+    // with this; headless Chromium never composites to a screen).
+    headed: { type: 'string' },
+    display: { type: 'string' },
   },
   strict: true,
 });
@@ -245,10 +250,15 @@ async function start() {
   const origin = `http://127.0.0.1:${server.address().port}`;
   log(`bundle ${bundle.length} bytes, page at ${origin}/`);
 
+  const headed = /^(\d+)x(\d+)$/.exec(args.headed ?? '');
+  if (args.headed && (!headed || !args.display)) throw new Error('--headed WxH needs --display :N');
   browser = await chromium.launch({
     executablePath: args.chromium,
     headless: false, // --headless=new is passed explicitly (Playwright's headless adds --mute-audio)
-    args: CHROMIUM_ARGS,
+    args: headed
+      ? [...CHROMIUM_ARGS.filter((a) => a !== '--headless=new'), `--window-size=${headed[1]},${headed[2]}`]
+      : CHROMIUM_ARGS,
+    env: headed ? { ...process.env, DISPLAY: args.display } : process.env,
     handleSIGINT: false,
     handleSIGTERM: false,
     handleSIGHUP: false,
@@ -265,7 +275,10 @@ async function start() {
   });
   log(`chromium ${browser.version()} up`);
 
-  const context = await browser.newContext({ permissions: ['camera', 'microphone'] });
+  const context = await browser.newContext({
+    permissions: ['camera', 'microphone'],
+    ...(headed ? { viewport: { width: Number(headed[1]), height: Number(headed[2]) } } : {}),
+  });
   page = await context.newPage();
   page.on('console', (m) => process.stderr.write(`[browser] ${m.type()}: ${redact(m.text())}\n`));
   page.on('pageerror', (e) => process.stderr.write(`[browser] pageerror: ${e.stack || e}\n`));
@@ -278,6 +291,9 @@ async function start() {
   });
   await page.exposeFunction('__peerEmit', onPageEvent);
   await page.goto(`${origin}/`, { waitUntil: 'load' });
+  if (args.headed) {
+    await page.addStyleTag({ content: 'body { margin: 0 } video { display: block; width: 100vw; height: 100vh; object-fit: contain; background: #000 }' });
+  }
   await page.waitForFunction(() => typeof window.peer === 'object', null, { timeout: 10000 });
   log('page ready');
 }
