@@ -154,17 +154,8 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         .map(|(p, _)| p)
         .collect();
     let f0 = played(&js.stats().await.unwrap());
-    let (jc0, _) = total(&js_pids);
-    let t0 = Instant::now();
-    let mut js_rss: f64 = 0.0;
-    while t0.elapsed() < window {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        js_rss = js_rss.max(total(&js_pids).1);
-    }
-    let jsecs = t0.elapsed().as_secs_f64();
-    let (jc1, _) = total(&js_pids);
+    let (js_cpu, js_rss, jsecs) = watch(&js_pids, window).await;
     let f1 = played(&js.stats().await.unwrap());
-    let js_cpu = (jc1 - jc0).as_secs_f64() / jsecs * 100.0;
     js.kill().await;
 
     println!(
@@ -212,6 +203,21 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration) {
         native.cpu / js_cpu,
         page.cpu / js_cpu
     );
+}
+
+/// CPU (% of one core) and peak RSS (MiB, summed) of `pids` over `window`,
+/// and the seconds it really took.
+async fn watch(pids: &[u32], window: Duration) -> (f64, f64, f64) {
+    let (c0, _) = total(pids);
+    let t0 = Instant::now();
+    let mut rss: f64 = 0.0;
+    while t0.elapsed() < window {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        rss = rss.max(total(pids).1);
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let (c1, _) = total(pids);
+    ((c1 - c0).as_secs_f64() / secs * 100.0, rss, secs)
 }
 
 /// One path's figures.
@@ -282,16 +288,8 @@ async fn receive(env: &[(&'static str, String)], link: &str, window: Duration) -
         number(&s, "remote-video", "data-received").await,
         number(&s, "remote-video", "data-drawn").await,
     );
-    let (cpu0, _) = total(&pids);
     let each0: Vec<Duration> = pids.iter().map(|&p| cpu_time(p)).collect();
-    let t0 = Instant::now();
-    let mut rss: f64 = 0.0;
-    while t0.elapsed() < window {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        rss = rss.max(total(&pids).1);
-    }
-    let secs = t0.elapsed().as_secs_f64();
-    let (cpu1, _) = total(&pids);
+    let (cpu, rss, secs) = watch(&pids, window).await;
     let (r1, d1) = (
         number(&s, "remote-video", "data-received").await,
         number(&s, "remote-video", "data-drawn").await,
@@ -339,7 +337,7 @@ async fn receive(env: &[(&'static str, String)], link: &str, window: Duration) -
         drawn: (d1 - d0) / secs,
         p50,
         p95,
-        cpu: (cpu1 - cpu0).as_secs_f64() / secs * 100.0,
+        cpu,
         rss,
     }
 }
