@@ -93,8 +93,11 @@ class AudioStat:
     def __init__(self):
         self.buf = np.zeros(AUDIO_RATE, dtype=np.int16)
         self.pos = self.filled = self.frames = 0
+        self.recording = None  # a list of chunks while record_audio runs
 
     def push(self, x):
+        if self.recording is not None:
+            self.recording.append(x.copy())
         n, size = len(x), len(self.buf)
         if n >= size:
             self.buf[:] = x[-size:]
@@ -408,6 +411,25 @@ class Peer:
             video[ident] = entry
         audio = {ident: st.summary() for ident, st in self.audio_stats.items()}
         emit("stats", id=c.get("id"), video=video, audio=audio)
+
+    def audio_of(self, c):
+        st = self.audio_stats.get(c["identity"])
+        if st is None:
+            raise ValueError(f"no audio from {c['identity']!r}")
+        return st
+
+    async def cmd_record_audio(self, c):
+        """Keeps everything `identity` sends from now on (48 kHz mono)."""
+        self.audio_of(c).recording = []
+
+    async def cmd_save_audio(self, c):
+        """Stops recording `identity` and writes it to `path` as raw s16le."""
+        st = self.audio_of(c)
+        chunks, st.recording = st.recording or [], None
+        data = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
+        with open(c["path"], "wb") as f:
+            f.write(data.astype("<i2").tobytes())
+        emit("saved", id=c.get("id"), samples=int(len(data)))
 
     # ---- main loop ----
     async def shutdown(self):

@@ -25,6 +25,7 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
         "a TURN server relaying seed 004's peer-to-peer test calls",
     ),
     ("pulseaudio", "fake microphone and speakers for audio tests"),
+    ("espeak-ng", "speech for the noise-removal test"),
     (
         "pulseaudio-utils",
         "pactl and parec drive and record those devices",

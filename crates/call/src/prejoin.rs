@@ -41,7 +41,7 @@ impl Preview {
     pub fn set_mic(&mut self, choice: Option<MicChoice>) -> Result<(), AudioError> {
         self.mic = None;
         if let Some(choice) = choice {
-            self.mic = Some(Microphone::start(choice, None)?);
+            self.mic = Some(Microphone::start(choice, None, None)?);
         }
         Ok(())
     }

@@ -56,6 +56,12 @@ enum Kind {
     Video,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Switch {
+    On,
+    Off,
+}
+
 #[derive(Debug, Args)]
 struct Conn {
     /// A join link, as the app opens it: a platform's
@@ -153,6 +159,11 @@ struct Conn {
     /// Turn off echo cancellation, noise suppression and gain control.
     #[arg(long)]
     no_processing: bool,
+    /// Neural noise removal on a real microphone (keyboards, voices
+    /// around, traffic), after echo cancellation. `/denoise on|off` while in
+    /// the call.
+    #[arg(long, value_enum, default_value = "on")]
+    denoise: Switch,
     /// Tone frequency in Hz.
     #[arg(long, default_value_t = 440.0)]
     tone_hz: f64,
@@ -469,6 +480,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
         id => SpeakerChoice::Id(id.to_owned()),
     };
     m.processing = !c.no_processing && !matches!(m.mic, MicChoice::Tone(_) | MicChoice::Silence);
+    m.denoise.set(c.denoise == Switch::On);
     if m.camera != CameraChoice::TestPattern(PatternColour::TEAL) {
         m.capture = Default::default();
     }

@@ -44,7 +44,7 @@ fn microphone_and_speaker_through_fake_pulseaudio_devices() {
 
         // The microphone hears the tone played into it, with its level.
         let tone_module = fake.play_tone_into_mic(440);
-        let mut mic = Microphone::start(MicChoice::Default, None).unwrap();
+        let mut mic = Microphone::start(MicChoice::Default, None, None).unwrap();
         assert_eq!(
             *mic.status().borrow(),
             DeviceStatus::Running("Fake-Microphone".into())

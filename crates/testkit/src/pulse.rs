@@ -135,6 +135,26 @@ impl FakeAudio {
     }
 }
 
+/// Plays `path` (raw 48 kHz mono s16le) into the sink `sink` of the server
+/// `server` (`micfeed`: the microphone hears it), returning once all of it
+/// has been played.
+pub fn play(server: &str, sink: &str, path: &std::path::Path) {
+    let status = Command::new("pacat")
+        .env("PULSE_SERVER", server)
+        .args([
+            "--playback",
+            "--format=s16le",
+            "--rate=48000",
+            "--channels=1",
+        ])
+        .arg(format!("--device={sink}"))
+        .arg("--latency-msec=20")
+        .arg(path)
+        .status()
+        .expect("pacat (apt package pulseaudio-utils) must be installed");
+    assert!(status.success(), "pacat could not play {}", path.display());
+}
+
 /// Records `duration` of what the sink `sink` of the server `server` plays,
 /// as 48 kHz mono, counted in samples from the first one delivered (the
 /// recorder can take a while to start).

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tandem_media::FrameReceiver;
-use tandem_media::audio::{MicChoice, SpeakerChoice};
+use tandem_media::audio::{MicChoice, NoiseRemoval, SpeakerChoice};
 use tandem_media::camera::CameraChoice;
 use tokio::sync::{mpsc, oneshot};
 
@@ -103,13 +103,17 @@ impl Out {
 #[derive(Debug)]
 pub struct CallHandle {
     tx: mpsc::UnboundedSender<Command>,
+    /// The microphone reads it every frame: no command needed.
+    denoise: NoiseRemoval,
     shared: Shared,
     history: History,
     next_chat: AtomicU64,
 }
 
 /// A new handle, the session's ends of its channels, and the event stream.
-pub(super) fn channels() -> (
+pub(super) fn channels(
+    denoise: NoiseRemoval,
+) -> (
     CallHandle,
     mpsc::UnboundedReceiver<Command>,
     Out,
@@ -122,6 +126,7 @@ pub(super) fn channels() -> (
     let history = History::default();
     let handle = CallHandle {
         tx,
+        denoise,
         shared: shared.clone(),
         history: history.clone(),
         next_chat: AtomicU64::new(1),
@@ -131,6 +136,17 @@ pub(super) fn channels() -> (
 }
 
 impl CallHandle {
+    /// Turns the microphone's noise removal on or off, from the next 10 ms
+    /// frame on (the same switch as the call's `MediaConfig::denoise`).
+    pub fn set_noise_removal(&self, on: bool) {
+        self.denoise.set(on);
+    }
+
+    /// Whether noise removal is on.
+    pub fn noise_removal(&self) -> bool {
+        self.denoise.is_on()
+    }
+
     /// Hands a command to the call; [`CallError::Ended`] once it is over.
     fn command(&self, c: Command) -> Result<(), CallError> {
         self.tx.send(c).map_err(|_| CallError::Ended)
@@ -282,7 +298,7 @@ mod tests {
     /// Every command after the call is over says so instead of "done".
     #[tokio::test]
     async fn commands_after_the_end_answer_ended() {
-        let (h, commands, _out, _shared, _events) = channels();
+        let (h, commands, _out, _shared, _events) = channels(NoiseRemoval::default());
         drop(commands);
         assert_eq!(h.set_mic(false).await, Err(CallError::Ended));
         assert_eq!(h.set_camera(true).await, Err(CallError::Ended));

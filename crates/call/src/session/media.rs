@@ -223,7 +223,10 @@ pub(super) async fn publish<R: Room>(
         local.mic_gate.store(cfg.mic_on, Ordering::SeqCst);
         let choice = m.mic.clone();
         let processor = local.processor.clone();
-        match tokio::task::spawn_blocking(move || Microphone::start(choice, processor)).await {
+        let denoise = Some(m.denoise.clone());
+        match tokio::task::spawn_blocking(move || Microphone::start(choice, processor, denoise))
+            .await
+        {
             Ok(Ok(mut mic)) => {
                 if let audio::DeviceStatus::Running(name) = mic.status().borrow().clone() {
                     out.emit(CallEvent::DeviceInUse {

@@ -583,8 +583,8 @@ impl Call<'_> {
             Err(e) => tracing::warn!("speaker thread: {e}"),
         }
         d.gate.store(self.cfg.mic_on, Ordering::SeqCst);
-        let (choice, p) = (m.mic.clone(), processor);
-        match tokio::task::spawn_blocking(move || Microphone::start(choice, p)).await {
+        let (choice, p, denoise) = (m.mic.clone(), processor, Some(m.denoise.clone()));
+        match tokio::task::spawn_blocking(move || Microphone::start(choice, p, denoise)).await {
             Ok(Ok(mut mic)) => {
                 if let audio::DeviceStatus::Running(name) = mic.status().borrow().clone() {
                     self.emit(CallEvent::DeviceInUse {

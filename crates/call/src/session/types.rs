@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use tandem_lk as lk;
-use tandem_media::audio::{MicChoice, SpeakerChoice};
+use tandem_media::audio::{MicChoice, NoiseRemoval, SpeakerChoice};
 use tandem_media::camera::{CameraChoice, CaptureFormat, PatternColour};
 
 use crate::diagnose;
@@ -64,6 +64,10 @@ pub struct MediaConfig {
     /// Echo cancellation, noise suppression and gain control on the
     /// microphone (with what the speaker plays as the echo reference).
     pub processing: bool,
+    /// The neural noise removal after that processing, on real
+    /// microphones only; a switch the caller keeps and may turn mid-call
+    /// (also through [`CallHandle::set_noise_removal`](super::CallHandle::set_noise_removal)).
+    pub denoise: NoiseRemoval,
 }
 
 impl MediaConfig {
@@ -75,6 +79,7 @@ impl MediaConfig {
             mic: MicChoice::Default,
             speaker: SpeakerChoice::Default,
             processing: true,
+            denoise: NoiseRemoval::default(),
         }
     }
 
@@ -90,6 +95,7 @@ impl MediaConfig {
             mic: MicChoice::Tone(tone_hz),
             speaker: SpeakerChoice::Discard,
             processing: false,
+            denoise: NoiseRemoval::new(false),
         }
     }
 }

@@ -12,6 +12,7 @@ use cpal::{FromSample, SizedSample};
 use tandem_lk as lk;
 use tokio::sync::{mpsc, watch};
 
+use super::denoise::{Denoiser, NoiseRemoval};
 use super::signal::{Level, Tone, tone};
 use super::thread::{DeviceThread, Heartbeat, Opened, Reply, by_sample_format, on_stream_error};
 use super::{AudioError, DeviceStatus, FRAME, RATE, SharedProcessor, find_device, open_error};
@@ -44,10 +45,12 @@ pub struct Microphone {
 }
 
 impl Microphone {
-    /// Opens `choice`; `processor` (when given) cleans every frame.
+    /// Opens `choice`; `processor` (when given) cleans every frame, then
+    /// `denoise` (when on) removes the noise left in a real microphone's.
     pub fn start(
         choice: MicChoice,
         processor: Option<SharedProcessor>,
+        denoise: Option<NoiseRemoval>,
     ) -> Result<Microphone, AudioError> {
         let (level_tx, level) = watch::channel(Level::SILENT);
         let (status_tx, status) = watch::channel(DeviceStatus::Running(String::new()));
@@ -65,6 +68,7 @@ impl Microphone {
                 frames: frame_tx,
                 dropped: counter,
                 processor,
+                denoise,
             };
             worker.run(choice, opened)
         })?;
@@ -132,6 +136,7 @@ struct Worker {
     frames: mpsc::Sender<Vec<i16>>,
     dropped: Arc<AtomicU64>,
     processor: Option<SharedProcessor>,
+    denoise: Option<NoiseRemoval>,
 }
 
 impl Worker {
@@ -150,6 +155,15 @@ impl Worker {
         let mut pending: Vec<i16> = Vec::with_capacity(FRAME * 4);
         let mut mono: Vec<i16> = Vec::with_capacity(FRAME * 4);
         let mut next_at = Instant::now();
+        // Made when first needed: most calls never switch it on and off.
+        let mut denoiser: Option<Denoiser> = None;
+        // The last stage, where there is processing at all.
+        let mut gain = match &self.processor {
+            Some(_) => super::gain_control()
+                .inspect_err(|e| tracing::warn!(error = %e, "no gain control"))
+                .ok(),
+            None => None,
+        };
         while !self.stop.load(Ordering::Relaxed) {
             while let Ok(Command::Switch(choice, reply)) = self.commands.try_recv() {
                 match open(&choice) {
@@ -242,6 +256,18 @@ impl Worker {
                 {
                     tracing::debug!(error = %e, "microphone processing skipped a frame");
                 }
+                if matches!(source, Source::Device(_))
+                    && self.denoise.as_ref().is_some_and(NoiseRemoval::is_on)
+                {
+                    denoiser
+                        .get_or_insert_with(Denoiser::new)
+                        .process(&mut frame);
+                }
+                if let Some(apm) = &mut gain
+                    && let Err(e) = apm.process_capture(&mut frame, RATE, 1)
+                {
+                    tracing::debug!(error = %e, "gain control skipped a frame");
+                }
                 if self.frames.try_send(frame).is_err() {
                     self.dropped.fetch_add(1, Ordering::Relaxed);
                 }
@@ -332,7 +358,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_tone_microphone_delivers_paced_frames_with_its_level() {
-        let mut mic = Microphone::start(MicChoice::Tone(440.0), None).unwrap();
+        let mut mic = Microphone::start(MicChoice::Tone(440.0), None, None).unwrap();
         let mut frames = mic.take_frames().unwrap();
         let started = Instant::now();
         let mut all = Vec::new();

@@ -6,6 +6,7 @@
 //! lock-free rings: they never block or allocate. The threads do the rest:
 //! down-mixing, resampling, echo cancellation, mixing and levels.
 
+mod denoise;
 mod input;
 mod output;
 mod signal;
@@ -16,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use cpal::traits::{DeviceTrait, HostTrait};
 use tandem_lk as lk;
 
+pub use denoise::{Denoiser, NoiseRemoval};
 pub use input::{MicChoice, Microphone};
 pub use output::{Speaker, SpeakerChoice, SpeakerInput};
 pub use signal::{Level, Tone, dominant_hz, silence, speaker_test_sound, tone};
@@ -73,12 +75,29 @@ pub enum DeviceStatus {
 /// (render) threads, so the echo canceller hears what is played.
 pub type SharedProcessor = Arc<Mutex<lk::AudioProcessor>>;
 
-/// A processing module with echo cancellation, noise suppression, gain
-/// control and the high-pass filter.
+/// A processing module with echo cancellation, noise suppression and the
+/// high-pass filter. Gain control is not in it: the microphone's thread
+/// runs its own ([`gain_control`]) after the neural noise removal, so the
+/// gain follows the voice rather than lifting the noise the network then
+/// has to fight (see `denoise.rs` for the order).
 pub fn processor() -> Result<SharedProcessor, AudioError> {
-    let apm = lk::AudioProcessor::new(lk::ProcessingOptions::default())
-        .map_err(|e| AudioError::Processing(e.to_string()))?;
+    let apm = lk::AudioProcessor::new(lk::ProcessingOptions {
+        gain_control: false,
+        ..lk::ProcessingOptions::default()
+    })
+    .map_err(|e| AudioError::Processing(e.to_string()))?;
     Ok(Arc::new(Mutex::new(apm)))
+}
+
+/// WebRTC's gain control alone, the last stage on the microphone.
+fn gain_control() -> Result<lk::AudioProcessor, AudioError> {
+    lk::AudioProcessor::new(lk::ProcessingOptions {
+        echo_cancellation: false,
+        noise_suppression: false,
+        gain_control: true,
+        high_pass_filter: false,
+    })
+    .map_err(|e| AudioError::Processing(e.to_string()))
 }
 
 /// Lists microphones and speakers. A host with no audio at all lists none.
