@@ -18,6 +18,7 @@ const COMMANDS: &[&str] = &[
     "speaker_test",
     "call_join",
     "call_set_mic",
+    "call_set_noise_removal",
     "call_set_camera",
     "call_change_passphrase",
     "call_react",

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tandem_call::lk::{ConnectionQuality, EncryptionState, TrackKind};
+use tandem_call::media::audio::NoiseRemoval;
 use tandem_call::platform::rules;
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, ChatMessage, EndReason, MediaConfig, TokenSource,
@@ -57,6 +58,7 @@ pub(crate) async fn call_join(
             camera: camera_choice(request.camera.as_deref()),
             mic: mic_choice(request.microphone.as_deref()),
             speaker: speaker_choice(request.speaker.as_deref()),
+            denoise: NoiseRemoval::new(request.noise_removal),
             ..MediaConfig::devices()
         },
         mic_on: request.mic_on,
@@ -303,6 +305,17 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
 #[specta::specta]
 pub(crate) async fn call_set_mic(state: State<'_, AppState>, on: bool) -> Result<(), AppError> {
     Ok(state.running()?.set_mic(on).await?)
+}
+
+/// Turns the microphone's noise removal on or off during the call.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn call_set_noise_removal(
+    state: State<'_, AppState>,
+    on: bool,
+) -> Result<(), AppError> {
+    state.running()?.set_noise_removal(on);
+    Ok(())
 }
 
 #[tauri::command]

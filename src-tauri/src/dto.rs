@@ -190,10 +190,17 @@ pub struct JoinRequest {
     pub speaker: Option<String>,
     pub camera_on: bool,
     pub mic_on: bool,
+    /// Remove background noise from a real microphone (on unless said).
+    #[serde(default = "on")]
+    pub noise_removal: bool,
     /// A passphrase both people agreed on: the call's media is encrypted
     /// end to end with it. Kept in memory for the call only.
     #[serde(default)]
     pub passphrase: Option<String>,
+}
+
+fn on() -> bool {
+    true
 }
 
 /// The preview's state after a change.

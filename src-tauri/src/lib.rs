@@ -215,6 +215,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             prejoin::speaker_test,
             call::call_join,
             call::call_set_mic,
+            call::call_set_noise_removal,
             call::call_set_camera,
             call::call_change_passphrase,
             call::call_react,

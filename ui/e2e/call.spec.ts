@@ -353,3 +353,27 @@ test("private notes: kept as typed, never sent, back when the session opens agai
   await expect(page.getByTestId('notes-text')).toHaveValue('Goals: sleep 8 h\nFollow up: knee');
   expect(problems).toEqual([]);
 });
+
+test('noise removal: on unless turned off at prejoin, remembered, and switched in the devices menu mid-call', async ({ page }) => {
+  const problems = watchProblems(page);
+  await toPrejoin(page);
+  const prejoinBox = page.getByTestId('noise-removal');
+  await expect(prejoinBox).toBeChecked();
+  await prejoinBox.uncheck();
+  await page.getByTestId('display-name').fill('Sam Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');
+  const joined = await page.evaluate(() => (window as any).__fake.calls.find((c: any) => c.name === 'callJoin').args[0]);
+  expect(joined.noiseRemoval).toBe(false);
+
+  await page.getByTestId('devices').click();
+  const inCall = page.getByTestId('call-noise-removal');
+  await expect(inCall).not.toBeChecked();
+  await inCall.check();
+  const switched = () => page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'callSetNoiseRemoval').map((c: any) => c.args[0]));
+  await expect.poll(switched).toEqual([true]);
+  // The choice is this machine's from now on.
+  const saved = await page.evaluate(() => JSON.parse(localStorage.getItem('tandem.choices') ?? '{}').noiseRemoval);
+  expect(saved).toBe(true);
+  expect(problems).toEqual([]);
+});

@@ -49,6 +49,8 @@ export const commands = {
 	/**  Starts the call; progress and everything after arrive as `CallUpdate`s. */
 	callJoin: (request: JoinRequest_Deserialize) => typedError<null, AppError>(__TAURI_INVOKE("call_join", { request })),
 	callSetMic: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_mic", { on })),
+	/**  Turns the microphone's noise removal on or off during the call. */
+	callSetNoiseRemoval: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_noise_removal", { on })),
 	callSetCamera: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_camera", { on })),
 	/**
 	 *  Changes the encrypted call's passphrase (both people must change to the
@@ -481,6 +483,8 @@ export type JoinRequest_Deserialize = {
 	speaker?: string | null,
 	cameraOn: boolean,
 	micOn: boolean,
+	/**  Remove background noise from a real microphone (on unless said). */
+	noiseRemoval?: boolean,
 	/**
 	 *  A passphrase both people agreed on: the call's media is encrypted
 	 *  end to end with it. Kept in memory for the call only.
@@ -498,6 +502,8 @@ export type JoinRequest_Serialize = {
 	speaker: string | null,
 	cameraOn: boolean,
 	micOn: boolean,
+	/**  Remove background noise from a real microphone (on unless said). */
+	noiseRemoval: boolean,
 	/**
 	 *  A passphrase both people agreed on: the call's media is encrypted
 	 *  end to end with it. Kept in memory for the call only.

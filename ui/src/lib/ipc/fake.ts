@@ -421,6 +421,10 @@ export class FakeIpc implements Ipc {
     this.needCall();
     if (on && this.failUnmute) throw new IpcError(this.failUnmute);
   }
+  async callSetNoiseRemoval(on: boolean) {
+    this.log('callSetNoiseRemoval', on);
+    this.needCall();
+  }
   async callChangePassphrase(passphrase: string) {
     // Never logged with its value, as the app never logs it.
     this.log('callChangePassphrase', '(passphrase)');

@@ -109,6 +109,8 @@ export interface Ipc {
   speakerTest(speaker: string | null): Promise<void>;
   callJoin(request: JoinRequest): Promise<void>;
   callSetMic(on: boolean): Promise<void>;
+  /// Background noise removal on the microphone, mid-call.
+  callSetNoiseRemoval(on: boolean): Promise<void>;
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;

@@ -51,6 +51,7 @@ export class TauriIpc implements Ipc {
   async speakerTest(speaker: string | null) { ok(await commands.speakerTest(speaker)); }
   async callJoin(r: Parameters<Ipc['callJoin']>[0]) { ok(await commands.callJoin(r)); }
   async callSetMic(on: boolean) { ok(await commands.callSetMic(on)); }
+  async callSetNoiseRemoval(on: boolean) { ok(await commands.callSetNoiseRemoval(on)); }
   async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
   async callChangePassphrase(passphrase: string) { ok(await commands.callChangePassphrase(passphrase)); }
   async screensList() { return ok(await commands.screensList()); }

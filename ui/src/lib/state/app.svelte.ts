@@ -20,6 +20,8 @@ export interface Choices {
   speaker: string | null;
   cameraOn: boolean;
   micOn: boolean;
+  /// Background noise (typing, voices around, hiss) removed from the microphone.
+  noiseRemoval: boolean;
   /// A small window on top shows the call while Tandem is in the background.
   floating: boolean;
 }
@@ -27,7 +29,7 @@ export interface Choices {
 const CHOICES_KEY = 'tandem.choices';
 
 function loadChoices(): Choices {
-  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true, floating: true };
+  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true, noiseRemoval: true, floating: true };
   try {
     const raw = localStorage.getItem(CHOICES_KEY);
     if (!raw) return fallback;
@@ -40,6 +42,7 @@ function loadChoices(): Choices {
       speaker: str(v.speaker),
       cameraOn: v.cameraOn !== false,
       micOn: v.micOn !== false,
+      noiseRemoval: v.noiseRemoval !== false,
       floating: v.floating !== false,
     };
   } catch {
@@ -182,6 +185,7 @@ export class AppModel {
         speaker: c.speaker,
         cameraOn: this.cameraOn,
         micOn: this.micOn,
+        noiseRemoval: c.noiseRemoval,
         passphrase,
       });
     } catch (e) {
