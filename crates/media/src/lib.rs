@@ -10,6 +10,7 @@ pub mod audio;
 pub mod camera;
 pub mod codec;
 pub mod convert;
+pub mod effects;
 pub mod feed;
 pub mod frame;
 pub mod screen;
