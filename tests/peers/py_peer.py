@@ -431,6 +431,18 @@ class Peer:
             f.write(data.astype("<i2").tobytes())
         emit("saved", id=c.get("id"), samples=int(len(data)))
 
+    async def cmd_save_frame(self, c):
+        """Writes the newest picture from `identity` to `path` as a PPM (RGB)."""
+        st = self.video_stats.get(c["identity"])
+        if st is None or st["last"] is None:
+            raise ValueError(f"no picture from {c['identity']!r}")
+        rgba = st["last"].convert(rtc.VideoBufferType.RGBA)
+        px = np.frombuffer(rgba.data, dtype=np.uint8).reshape(rgba.height, rgba.width, 4)
+        with open(c["path"], "wb") as f:
+            f.write(f"P6\n{rgba.width} {rgba.height}\n255\n".encode())
+            f.write(np.ascontiguousarray(px[:, :, :3]).tobytes())
+        emit("saved", id=c.get("id"), width=rgba.width, height=rgba.height)
+
     # ---- main loop ----
     async def shutdown(self):
         for _pub, _track, _source, pusher in self.local.values():

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use livekit_api::access_token::{AccessToken, VideoGrants};
+use tandem_call::media::effects::Background;
 use tandem_call::platform::{Auth, BackendClient, P2p, Profile, TokenRequest};
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, MediaConfig, SessionType, TokenSource,
@@ -142,7 +143,8 @@ struct Conn {
     #[arg(long, value_enum, default_value = "video")]
     r#type: Kind,
     /// Camera: `default`, a camera id from `tandem-cli devices`,
-    /// `test-pattern`, or `none`. The bot always sends the test pattern.
+    /// `test-pattern`, `picture:PATH` (a JPEG shown as a camera), or
+    /// `none`. The bot always sends the test pattern.
     #[arg(long, default_value = "default")]
     camera: String,
     /// Microphone: `default`, an id from `tandem-cli devices`, `tone`, or
@@ -164,6 +166,10 @@ struct Conn {
     /// the call.
     #[arg(long, value_enum, default_value = "on")]
     denoise: Switch,
+    /// Behind the person in the camera's pictures: `off`, `blur` or
+    /// `blur-strong`. `/background …` while in the call.
+    #[arg(long, default_value = "off", value_parser = parse_background)]
+    background: Background,
     /// Tone frequency in Hz.
     #[arg(long, default_value_t = 440.0)]
     tone_hz: f64,
@@ -465,6 +471,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
     let camera_on = c.camera != "none";
     m.camera = match c.camera.as_str() {
         "test-pattern" => CameraChoice::TestPattern(PatternColour::TEAL),
+        id if let Some(path) = id.strip_prefix("picture:") => CameraChoice::Picture(path.into()),
         "default" | "none" => CameraChoice::Default,
         id => CameraChoice::Id(id.to_owned()),
     };
@@ -481,6 +488,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
     };
     m.processing = !c.no_processing && !matches!(m.mic, MicChoice::Tone(_) | MicChoice::Silence);
     m.denoise.set(c.denoise == Switch::On);
+    m.background.set(c.background);
     if m.camera != CameraChoice::TestPattern(PatternColour::TEAL) {
         m.capture = Default::default();
     }
@@ -628,4 +636,8 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
             }
         }
     }
+}
+
+fn parse_background(s: &str) -> Result<Background, String> {
+    Background::from_name(s).ok_or_else(|| format!("{s:?}: one of off, blur, blur-strong"))
 }

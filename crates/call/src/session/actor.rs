@@ -32,8 +32,10 @@ impl<C: Connector> CallSession<C> {
     /// A call reaching its rooms through `connector`.
     pub fn with_connector(config: CallConfig, mut connector: C) -> (Self, CallHandle, CallEvents) {
         connector.set_encryption(config.e2ee.clone());
-        let (handle, commands, out, shared, events) =
-            handle::channels(config.media.denoise.clone());
+        let (handle, commands, out, shared, events) = handle::channels(
+            config.media.denoise.clone(),
+            config.media.background.clone(),
+        );
         let life = Lifecycle::new(config.paid_minutes, config.warn_before);
         let session = Self {
             s: Basics {

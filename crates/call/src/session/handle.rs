@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use tandem_media::FrameReceiver;
 use tandem_media::audio::{MicChoice, NoiseRemoval, SpeakerChoice};
 use tandem_media::camera::CameraChoice;
+use tandem_media::effects::{Background, BackgroundSwitch};
 use tokio::sync::{mpsc, oneshot};
 
 use super::chat::{ChatHistory, History};
@@ -105,6 +106,8 @@ pub struct CallHandle {
     tx: mpsc::UnboundedSender<Command>,
     /// The microphone reads it every frame: no command needed.
     denoise: NoiseRemoval,
+    /// The camera reads it every picture.
+    background: BackgroundSwitch,
     shared: Shared,
     history: History,
     next_chat: AtomicU64,
@@ -113,6 +116,7 @@ pub struct CallHandle {
 /// A new handle, the session's ends of its channels, and the event stream.
 pub(super) fn channels(
     denoise: NoiseRemoval,
+    background: BackgroundSwitch,
 ) -> (
     CallHandle,
     mpsc::UnboundedReceiver<Command>,
@@ -127,6 +131,7 @@ pub(super) fn channels(
     let handle = CallHandle {
         tx,
         denoise,
+        background,
         shared: shared.clone(),
         history: history.clone(),
         next_chat: AtomicU64::new(1),
@@ -145,6 +150,17 @@ impl CallHandle {
     /// Whether noise removal is on.
     pub fn noise_removal(&self) -> bool {
         self.denoise.is_on()
+    }
+
+    /// Changes what happens behind the person, from the camera's next
+    /// picture on (the same switch as the call's `MediaConfig::background`).
+    pub fn set_background(&self, background: Background) {
+        self.background.set(background);
+    }
+
+    /// Why the background effect asked for is not applied, when it is not.
+    pub fn background_problem(&self) -> Option<String> {
+        self.background.problem()
     }
 
     /// Hands a command to the call; [`CallError::Ended`] once it is over.
@@ -298,7 +314,8 @@ mod tests {
     /// Every command after the call is over says so instead of "done".
     #[tokio::test]
     async fn commands_after_the_end_answer_ended() {
-        let (h, commands, _out, _shared, _events) = channels(NoiseRemoval::default());
+        let (h, commands, _out, _shared, _events) =
+            channels(NoiseRemoval::default(), BackgroundSwitch::default());
         drop(commands);
         assert_eq!(h.set_mic(false).await, Err(CallError::Ended));
         assert_eq!(h.set_camera(true).await, Err(CallError::Ended));

@@ -311,10 +311,12 @@ pub(super) async fn set_camera<R: Room>(
         Err(error)
     };
     let (choice, format) = (cfg.media.camera.clone(), cfg.media.capture);
-    let opened = tokio::task::spawn_blocking(move || camera::open(&choice, format))
-        .await
-        .map_err(|e| MediaError::Thread(e.to_string()))
-        .and_then(|r| r.map_err(MediaError::from));
+    let background = cfg.media.background.clone();
+    let opened =
+        tokio::task::spawn_blocking(move || camera::open_with(&choice, format, background))
+            .await
+            .map_err(|e| MediaError::Thread(e.to_string()))
+            .and_then(|r| r.map_err(MediaError::from));
     let feed = match opened {
         Ok(feed) => feed,
         Err(error) => return problem(error),

@@ -655,7 +655,9 @@ impl Call<'_> {
             return Ok(());
         }
         let choice = self.cfg.media.camera.clone();
-        let feed = match tokio::task::spawn_blocking(move || camera::open(&choice, format)).await {
+        let background = self.cfg.media.background.clone();
+        let opened = move || camera::open_with(&choice, format, background);
+        let feed = match tokio::task::spawn_blocking(opened).await {
             Ok(Ok(feed)) => feed,
             Ok(Err(e)) => {
                 self.emit(CallEvent::DeviceProblem {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tandem_lk as lk;
 use tandem_media::audio::{MicChoice, NoiseRemoval, SpeakerChoice};
 use tandem_media::camera::{CameraChoice, CaptureFormat, PatternColour};
+use tandem_media::effects::BackgroundSwitch;
 
 use crate::diagnose;
 use crate::platform::{BackendClient, BackendError, TokenRequest};
@@ -68,6 +69,9 @@ pub struct MediaConfig {
     /// microphones only; a switch the caller keeps and may turn mid-call
     /// (also through [`CallHandle::set_noise_removal`](super::CallHandle::set_noise_removal)).
     pub denoise: NoiseRemoval,
+    /// What happens behind the person in the camera's pictures (the
+    /// preview shows it too); a switch the caller keeps, like `denoise`.
+    pub background: BackgroundSwitch,
 }
 
 impl MediaConfig {
@@ -80,6 +84,7 @@ impl MediaConfig {
             speaker: SpeakerChoice::Default,
             processing: true,
             denoise: NoiseRemoval::default(),
+            background: BackgroundSwitch::default(),
         }
     }
 
@@ -96,6 +101,7 @@ impl MediaConfig {
             speaker: SpeakerChoice::Discard,
             processing: false,
             denoise: NoiseRemoval::new(false),
+            background: BackgroundSwitch::default(),
         }
     }
 }

@@ -3,10 +3,13 @@
 
 mod native;
 mod pattern;
+mod picture;
 
 pub use native::{NativeCamera, list_cameras};
 pub use pattern::{PatternColour, TestPattern};
+pub use picture::Picture;
 
+use crate::effects::{BackgroundSwitch, Effects};
 pub use crate::feed::CaptureFormat;
 use crate::feed::{Feed, FeedStatus, Source};
 use crate::frame::{FrameError, I420Frame};
@@ -53,16 +56,23 @@ pub type CameraStatus = FeedStatus<CameraError>;
 /// it stops the thread.
 pub type CameraFeed = Feed<CameraError>;
 
-/// Lets the feed read any camera source.
-struct Camera<S>(S);
+/// Lets the feed read any camera source, with the effects the switch asks
+/// for applied on the camera's thread.
+struct Camera<S> {
+    source: S,
+    background: BackgroundSwitch,
+    effects: Effects,
+}
 
 impl<S: CameraSource> Source for Camera<S> {
     type Error = CameraError;
     fn format(&self) -> CaptureFormat {
-        self.0.format()
+        self.source.format()
     }
     fn next_frame(&mut self) -> Result<I420Frame, CameraError> {
-        self.0.next_frame()
+        let mut frame = self.source.next_frame()?;
+        self.effects.apply(&self.background, &mut frame);
+        Ok(frame)
     }
 }
 
@@ -74,10 +84,29 @@ impl Feed<CameraError> {
         S: CameraSource,
         F: FnOnce() -> Result<S, CameraError> + Send + 'static,
     {
+        Self::start_with(name, BackgroundSwitch::default(), open)
+    }
+
+    /// [`start`](Self::start), its pictures changed as `background` says.
+    pub fn start_with<S, F>(
+        name: &str,
+        background: BackgroundSwitch,
+        open: F,
+    ) -> Result<Self, CameraError>
+    where
+        S: CameraSource,
+        F: FnOnce() -> Result<S, CameraError> + Send + 'static,
+    {
         Feed::spawn(
             format!("camera {name}"),
             name,
-            move || open().map(Camera),
+            move || {
+                open().map(|source| Camera {
+                    source,
+                    background,
+                    effects: Effects::default(),
+                })
+            },
             CameraError::Other,
         )
     }
@@ -92,24 +121,45 @@ pub enum CameraChoice {
     Default,
     /// A camera by its [`CameraInfo::id`].
     Id(String),
+    /// A still photograph (JPEG) shown as a camera.
+    Picture(std::path::PathBuf),
 }
 
 /// Opens the chosen camera at `format` (or the nearest it offers).
 pub fn open(choice: &CameraChoice, format: CaptureFormat) -> Result<CameraFeed, CameraError> {
+    open_with(choice, format, BackgroundSwitch::default())
+}
+
+/// [`open`], with the background effect `background` says (read again for
+/// every picture).
+pub fn open_with(
+    choice: &CameraChoice,
+    format: CaptureFormat,
+    background: BackgroundSwitch,
+) -> Result<CameraFeed, CameraError> {
+    let b = background;
     match choice.clone() {
         CameraChoice::TestPattern(colour) => {
-            CameraFeed::start("test pattern", move || TestPattern::new(format, colour))
+            CameraFeed::start_with("test pattern", b, move || TestPattern::new(format, colour))
+        }
+        CameraChoice::Picture(path) => {
+            let name = path
+                .file_name()
+                .map_or_else(|| "picture".into(), |n| n.to_string_lossy().into_owned());
+            CameraFeed::start_with(&name, b, move || Picture::open(&path, format.fps))
         }
         CameraChoice::Default => {
             let first = list_cameras()?
                 .into_iter()
                 .next()
                 .ok_or(CameraError::NoCamera)?;
-            CameraFeed::start(&first.name, move || NativeCamera::open(&first.id, format))
+            CameraFeed::start_with(&first.name, b, move || {
+                NativeCamera::open(&first.id, format)
+            })
         }
         CameraChoice::Id(id) => {
             let name = id.clone();
-            CameraFeed::start(&name, move || NativeCamera::open(&id, format))
+            CameraFeed::start_with(&name, b, move || NativeCamera::open(&id, format))
         }
     }
 }
