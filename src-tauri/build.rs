@@ -19,6 +19,7 @@ const COMMANDS: &[&str] = &[
     "call_join",
     "call_set_mic",
     "call_set_noise_removal",
+    "set_background",
     "call_set_camera",
     "call_change_passphrase",
     "call_react",

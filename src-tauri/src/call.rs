@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tandem_call::lk::{ConnectionQuality, EncryptionState, TrackKind};
 use tandem_call::media::audio::NoiseRemoval;
+use tandem_call::media::effects::Background;
 use tandem_call::platform::rules;
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, ChatMessage, EndReason, MediaConfig, TokenSource,
@@ -13,7 +14,8 @@ use tandem_call::session::{
 use tauri::{AppHandle, Manager, State};
 
 use crate::dto::{
-    CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, Quality, SessionKind,
+    BackgroundChoice, CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, Quality,
+    SessionKind,
 };
 use crate::error::{AppError, ErrorCode};
 use crate::prejoin::{camera_choice, mic_choice, speaker_choice};
@@ -59,6 +61,7 @@ pub(crate) async fn call_join(
             mic: mic_choice(request.microphone.as_deref()),
             speaker: speaker_choice(request.speaker.as_deref()),
             denoise: NoiseRemoval::new(request.noise_removal),
+            background: state.background.clone(),
             ..MediaConfig::devices()
         },
         mic_on: request.mic_on,
@@ -315,6 +318,22 @@ pub(crate) async fn call_set_noise_removal(
     on: bool,
 ) -> Result<(), AppError> {
     state.running()?.set_noise_removal(on);
+    Ok(())
+}
+
+/// What happens behind the person in the camera's pictures, in the
+/// preview and the call alike, from the next picture on.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn set_background(
+    state: State<'_, AppState>,
+    background: BackgroundChoice,
+) -> Result<(), AppError> {
+    state.background.set(match background {
+        BackgroundChoice::Off => Background::Off,
+        BackgroundChoice::Blur => Background::BlurLight,
+        BackgroundChoice::BlurStrong => Background::BlurStrong,
+    });
     Ok(())
 }
 

@@ -203,6 +203,17 @@ fn on() -> bool {
     true
 }
 
+/// What happens behind the person in the camera's pictures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub enum BackgroundChoice {
+    Off,
+    /// Softened.
+    Blur,
+    /// Unreadable.
+    BlurStrong,
+}
+
 /// The preview's state after a change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
 #[serde(rename_all = "camelCase")]

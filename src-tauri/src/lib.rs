@@ -33,6 +33,9 @@ use platforms::{Keychain, MemoryKeychain, OsKeychain, Platforms};
 pub struct AppState {
     platforms: Arc<Platforms>,
     preview: Arc<Mutex<Preview>>,
+    /// The camera's background effect, one switch for the preview and the
+    /// call (the person's choice, from the page's remembered settings).
+    background: tandem_call::media::effects::BackgroundSwitch,
     /// The running call and its generation (a finished call's forwarder
     /// must not clear a newer call).
     call: Mutex<(u64, Option<Arc<CallHandle>>)>,
@@ -62,9 +65,11 @@ impl AppState {
         notes: notes::Notes,
         received_dir: std::path::PathBuf,
     ) -> Self {
+        let background = tandem_call::media::effects::BackgroundSwitch::default();
         Self {
             platforms: Arc::new(platforms),
-            preview: Arc::new(Mutex::new(Preview::new())),
+            preview: Arc::new(Mutex::new(Preview::with_background(background.clone()))),
+            background,
             call: Mutex::new((0, None)),
             meter_generation: Arc::new(AtomicU64::new(0)),
             views: frames::Views::default(),
@@ -216,6 +221,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_join,
             call::call_set_mic,
             call::call_set_noise_removal,
+            call::set_background,
             call::call_set_camera,
             call::call_change_passphrase,
             call::call_react,

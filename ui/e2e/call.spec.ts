@@ -377,3 +377,21 @@ test('noise removal: on unless turned off at prejoin, remembered, and switched i
   expect(saved).toBe(true);
   expect(problems).toEqual([]);
 });
+
+test('background blur: chosen at prejoin, remembered, applied before the preview, and changed in the call', async ({ page }) => {
+  const problems = watchProblems(page);
+  await toPrejoin(page);
+  const backgrounds = () => page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'setBackground').map((c: any) => c.args[0]));
+  await expect.poll(backgrounds).toEqual(['off']);
+  await page.getByTestId('background-select').selectOption('blur');
+  await expect.poll(backgrounds).toEqual(['off', 'blur']);
+  expect(await page.evaluate(() => JSON.parse(localStorage.getItem('tandem.choices') ?? '{}').background)).toBe('blur');
+  await page.getByTestId('display-name').fill('Sam Client');
+  await page.getByTestId('join').click();
+  await expect(page.getByTestId('screen-call')).toHaveAttribute('data-phase', 'connected');
+  await page.getByTestId('devices').click();
+  await expect(page.getByTestId('call-background-select')).toHaveValue('blur');
+  await page.getByTestId('call-background-select').selectOption('blurStrong');
+  await expect.poll(backgrounds).toEqual(['off', 'blur', 'blurStrong']);
+  expect(problems).toEqual([]);
+});

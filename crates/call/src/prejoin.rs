@@ -6,12 +6,15 @@
 use tandem_media::FrameReceiver;
 use tandem_media::audio::{AudioError, Level, MicChoice, Microphone, Speaker, SpeakerChoice};
 use tandem_media::camera::{self, CameraChoice, CameraError, CameraFeed, CaptureFormat};
+use tandem_media::effects::BackgroundSwitch;
 use tokio::sync::watch;
 
 /// The devices being tried out. Dropping it closes them (the camera light
 /// goes out).
 #[derive(Debug, Default)]
 pub struct Preview {
+    /// The effect the preview shows (the call's, when shared with it).
+    background: BackgroundSwitch,
     camera: Option<CameraFeed>,
     mic: Option<Microphone>,
     speaker: Option<Speaker>,
@@ -23,6 +26,14 @@ impl Preview {
         Self::default()
     }
 
+    /// Nothing open yet; the camera will show what `background` says.
+    pub fn with_background(background: BackgroundSwitch) -> Self {
+        Self {
+            background,
+            ..Self::default()
+        }
+    }
+
     /// Shows `choice` (or nothing); the previous camera is closed first, so
     /// a camera that allows one user can be switched to itself.
     pub fn set_camera(
@@ -32,7 +43,7 @@ impl Preview {
     ) -> Result<(), CameraError> {
         self.camera = None;
         if let Some(choice) = choice {
-            self.camera = Some(camera::open(choice, format)?);
+            self.camera = Some(camera::open_with(choice, format, self.background.clone())?);
         }
         Ok(())
     }

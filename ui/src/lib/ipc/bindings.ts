@@ -51,6 +51,11 @@ export const commands = {
 	callSetMic: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_mic", { on })),
 	/**  Turns the microphone's noise removal on or off during the call. */
 	callSetNoiseRemoval: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_noise_removal", { on })),
+	/**
+	 *  What happens behind the person in the camera's pictures, in the
+	 *  preview and the call alike, from the next picture on.
+	 */
+	setBackground: (background: BackgroundChoice) => typedError<null, AppError>(__TAURI_INVOKE("set_background", { background })),
 	callSetCamera: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_camera", { on })),
 	/**
 	 *  Changes the encrypted call's passphrase (both people must change to the
@@ -182,6 +187,13 @@ export type AppStatus_Serialize = {
 	/**  Whether this build can update itself. */
 	updates: boolean,
 };
+
+/**  What happens behind the person in the camera's pictures. */
+export type BackgroundChoice = "off" | 
+/**  Softened. */
+"blur" | 
+/**  Unreadable. */
+"blurStrong";
 
 /**  Where a call is. */
 export type CallPhase = "fetchingToken" | "connecting" | "connected" | "reconnecting";

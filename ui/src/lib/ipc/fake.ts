@@ -6,6 +6,7 @@ import {
   IpcError,
   type AppError,
   type AppStatus,
+  type BackgroundChoice,
   type Ipc,
   type VideoLayout,
   type ViewStats,
@@ -420,6 +421,9 @@ export class FakeIpc implements Ipc {
     this.log('callSetMic', on);
     this.needCall();
     if (on && this.failUnmute) throw new IpcError(this.failUnmute);
+  }
+  async setBackground(background: BackgroundChoice) {
+    this.log('setBackground', background);
   }
   async callSetNoiseRemoval(on: boolean) {
     this.log('callSetNoiseRemoval', on);

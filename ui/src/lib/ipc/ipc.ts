@@ -3,6 +3,7 @@
 // plays a scripted platform and call.
 import type {
   AppError,
+  BackgroundChoice,
   AppStatus_Serialize,
   CallUpdate_Serialize,
   DeviceKind,
@@ -47,7 +48,7 @@ export type VideoLayout = VideoLayout_Deserialize;
 export type ViewPlacement = ViewPlacement_Deserialize;
 export type ViewStats = ViewStats_Serialize;
 export type { VideoPath };
-export type { AppError, DeviceKind, DeviceList, FloatAction, Note, NoteKey, Reaction, ScreenEntry, SignIn };
+export type { AppError, BackgroundChoice, DeviceKind, DeviceList, FloatAction, Note, NoteKey, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
 
 /// A failed command, as thrown to the UI: branch on `code`, show `message`.
@@ -111,6 +112,8 @@ export interface Ipc {
   callSetMic(on: boolean): Promise<void>;
   /// Background noise removal on the microphone, mid-call.
   callSetNoiseRemoval(on: boolean): Promise<void>;
+  /// What happens behind the person in the camera's pictures (preview and call).
+  setBackground(background: BackgroundChoice): Promise<void>;
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;

@@ -4,6 +4,7 @@ import {
   IpcError,
   decodeFrame,
   type AppError,
+  type BackgroundChoice,
   type FloatAction,
   type FloatView,
   type Ipc,
@@ -52,6 +53,7 @@ export class TauriIpc implements Ipc {
   async callJoin(r: Parameters<Ipc['callJoin']>[0]) { ok(await commands.callJoin(r)); }
   async callSetMic(on: boolean) { ok(await commands.callSetMic(on)); }
   async callSetNoiseRemoval(on: boolean) { ok(await commands.callSetNoiseRemoval(on)); }
+  async setBackground(background: BackgroundChoice) { ok(await commands.setBackground(background)); }
   async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
   async callChangePassphrase(passphrase: string) { ok(await commands.callChangePassphrase(passphrase)); }
   async screensList() { return ok(await commands.screensList()); }

@@ -3,6 +3,7 @@
 import { asAppError, type AppError, type Ipc, type JoinTarget, type Unlisten } from '../ipc/ipc';
 import { CallModel, type Ended } from './call.svelte';
 import { UpdatesModel } from './updates.svelte';
+import type { BackgroundChoice } from '../ipc/ipc';
 import type { Reaction } from '../ipc/bindings';
 
 export type Screen =
@@ -22,6 +23,8 @@ export interface Choices {
   micOn: boolean;
   /// Background noise (typing, voices around, hiss) removed from the microphone.
   noiseRemoval: boolean;
+  /// What happens behind the person in the camera's pictures.
+  background: BackgroundChoice;
   /// A small window on top shows the call while Tandem is in the background.
   floating: boolean;
 }
@@ -29,7 +32,7 @@ export interface Choices {
 const CHOICES_KEY = 'tandem.choices';
 
 function loadChoices(): Choices {
-  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true, noiseRemoval: true, floating: true };
+  const fallback: Choices = { displayName: '', camera: null, microphone: null, speaker: null, cameraOn: true, micOn: true, noiseRemoval: true, background: 'off', floating: true };
   try {
     const raw = localStorage.getItem(CHOICES_KEY);
     if (!raw) return fallback;
@@ -43,6 +46,7 @@ function loadChoices(): Choices {
       cameraOn: v.cameraOn !== false,
       micOn: v.micOn !== false,
       noiseRemoval: v.noiseRemoval !== false,
+      background: v.background === 'blur' || v.background === 'blurStrong' ? v.background : 'off',
       floating: v.floating !== false,
     };
   } catch {
@@ -190,6 +194,18 @@ export class AppModel {
       });
     } catch (e) {
       this.showError(e, target);
+    }
+  }
+
+  /// Remembers the background choice and applies it to the camera (the
+  /// preview's now, the call's once joined); a failure is said as a notice.
+  async setBackground(background: BackgroundChoice) {
+    this.choices.background = background;
+    this.saveChoices();
+    try {
+      await this.ipc.setBackground(background);
+    } catch (e) {
+      this.notice = asAppError(e).message;
     }
   }
 
