@@ -173,14 +173,7 @@ fn a_blurred_background_arrives_with_the_person_kept() {
                 "{person_on} {room_on}"
             );
             // Still sending.
-            let frames = peer.stats().await.unwrap()["video"][us]["frames"]
-                .as_u64()
-                .unwrap();
-            peer.stats_until(Duration::from_secs(5), |s| {
-                s["video"][us]["frames"].as_u64().unwrap_or(0) > frames + 20
-            })
-            .await
-            .unwrap();
+            peer.still_receiving("video", us, 20).await.unwrap();
             drop(out);
             assert!(process::interrupt(&mut me));
             peer.disconnect().await.unwrap();

@@ -138,14 +138,7 @@ fn noise_removal_quietens_noise_and_keeps_speech_at_the_other_end() {
             }
             // The speech came through in both passes (the gains above), and
             // the track still runs.
-            let frames = peer.stats().await.unwrap()["audio"][us]["frames"]
-                .as_u64()
-                .unwrap();
-            peer.stats_until(Duration::from_secs(5), |s| {
-                s["audio"][us]["frames"].as_u64().unwrap_or(0) > frames + 50
-            })
-            .await
-            .unwrap();
+            peer.still_receiving("audio", us, 50).await.unwrap();
             drop(out);
             assert!(process::interrupt(&mut me));
             peer.disconnect().await.unwrap();

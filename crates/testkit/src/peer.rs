@@ -356,6 +356,16 @@ impl Peer {
         }
     }
 
+    /// Waits (up to 5 s) until `more` frames of `kind` (`audio` or
+    /// `video`) have arrived from `identity` since now: its track still runs.
+    pub async fn still_receiving(&mut self, kind: &str, identity: &str, more: u64) -> Result<()> {
+        let count = |s: &Value| s[kind][identity]["frames"].as_u64().unwrap_or(0);
+        let now = count(&self.stats().await?);
+        self.stats_until(Duration::from_secs(5), |s| count(s) >= now + more)
+            .await
+            .map(|_| ())
+    }
+
     /// Disconnects and waits for the process to end.
     pub async fn disconnect(mut self) -> Result<()> {
         let _ = self.cmd(json!({"cmd": "disconnect"})).await;

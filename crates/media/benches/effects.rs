@@ -1,0 +1,98 @@
+//! What the effects cost on this machine, per picture and per 10 ms of
+//! sound: `cargo bench -p tandem-media --bench effects [-- SECONDS]`
+//! prints a table (median and 95th percentile of each step, and the share
+//! of one core at the camera's 30 pictures and the microphone's 100
+//! frames a second).
+
+use std::time::{Duration, Instant};
+
+use tandem_media::I420Frame;
+use tandem_media::audio::Denoiser;
+use tandem_media::convert::{PixelFormat, to_i420};
+use tandem_media::effects::{Background, BackgroundSwitch, Effects, Segmenter};
+
+fn times(seconds: f64, mut step: impl FnMut()) -> Vec<Duration> {
+    let until = Instant::now() + Duration::from_secs_f64(seconds);
+    let mut all = Vec::new();
+    while Instant::now() < until || all.len() < 10 {
+        let t = Instant::now();
+        step();
+        all.push(t.elapsed());
+    }
+    all.sort();
+    all
+}
+
+fn row(what: &str, per_second: f64, t: &[Duration]) {
+    let at = |q: f64| t[((t.len() - 1) as f64 * q) as usize].as_secs_f64() * 1000.0;
+    println!(
+        "| {what} | {:.3} | {:.3} | {:.1} % |",
+        at(0.5),
+        at(0.95),
+        at(0.5) * per_second / 10.0
+    );
+}
+
+/// The portrait, scaled to 1280×720 (stretched: the cost is what matters).
+fn picture() -> I420Frame {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/astronaut.jpg");
+    let jpeg = std::fs::read(path).unwrap_or_default();
+    to_i420(PixelFormat::Mjpeg, 512, 512, &jpeg)
+        .and_then(|f| f.scaled(1280, 720))
+        .unwrap_or_else(|e| panic!("the test portrait: {e}"))
+}
+
+fn main() {
+    let seconds: f64 = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(3.0);
+    let frame = picture();
+    println!("| step | median ms | p95 ms | one core at its rate |");
+    println!("|---|---|---|---|");
+
+    // Speech-like input: a tone with noise (the cost does not depend on it).
+    let mut sound: Vec<i16> = (0..480)
+        .map(|i| ((f64::from(i) * 0.06).sin() * 3000.0) as i16)
+        .collect();
+    let mut denoiser = Denoiser::new();
+    row(
+        "noise removal, 10 ms of sound",
+        100.0,
+        &times(seconds, || {
+            denoiser.process(&mut sound);
+        }),
+    );
+
+    let model = Segmenter::new().unwrap_or_else(|e| panic!("{e}"));
+    row(
+        "segmentation (model, 256×144)",
+        30.0,
+        &times(seconds, || {
+            let _ = model.mask(&frame);
+        }),
+    );
+
+    for (name, background) in [
+        (
+            "blur, 1280×720 picture, back to back",
+            Background::BlurLight,
+        ),
+        ("strong blur, 1280×720 picture", Background::BlurStrong),
+    ] {
+        let switch = BackgroundSwitch::new(background);
+        let mut effects = Effects::default();
+        row(
+            name,
+            30.0,
+            &times(seconds, || {
+                let mut f = frame.clone();
+                effects.apply(&switch, &mut f);
+            }),
+        );
+        println!(
+            "|   (pictures per model run: {}) | | | |",
+            switch.pictures_per_mask()
+        );
+    }
+}
