@@ -27,6 +27,7 @@ import {
   type SignIn,
   type UpdateInfo,
 } from './ipc';
+import { ORANGE, PAPER, TEAL, synthFrame } from './fakeVideo';
 
 type Listener<T> = (v: T) => void;
 
@@ -39,9 +40,6 @@ const NO_NETWORK: Platform['network'] = {
 };
 
 /// Colours as YUV (BT.601 limited range).
-const TEAL = [111, 150, 84] as const; // ≈ rgb(0,128,128)
-const ORANGE = [136, 56, 186] as const; // ≈ rgb(230,120,30)
-const PAPER = [219, 128, 128] as const; // ≈ rgb(235,235,235): a shared page
 
 export interface FakeOptions {
   /// Start signed out with no platforms.
@@ -782,24 +780,4 @@ export class FakeIpc implements Ipc {
     });
     return synthFrame(after + 1, width, height, screen ? PAPER : local ? TEAL : ORANGE);
   }
-}
-
-/// A 16:9 frame fitted into width×height: a flat colour with a moving bar.
-export function synthFrame(seq: number, maxW: number, maxH: number, yuv: readonly [number, number, number]) {
-  let w = maxW;
-  let h = Math.round((w * 9) / 16);
-  if (h > maxH) {
-    h = maxH;
-    w = Math.round((h * 16) / 9);
-  }
-  w = Math.max(2, w & ~1);
-  h = Math.max(2, h & ~1);
-  const data = new Uint8Array((w * h * 3) / 2);
-  data.fill(yuv[0], 0, w * h);
-  data.fill(yuv[1], w * h, w * h + (w * h) / 4);
-  data.fill(yuv[2], w * h + (w * h) / 4);
-  const bar = Math.floor(((seq * 4) % w) / 2) * 2;
-  for (let y = 0; y < h; y++) data.fill(235, y * w + bar, y * w + Math.min(w, bar + 8));
-  const now = Date.now() * 1000;
-  return { seq, width: w, height: h, capturedUs: now, receivedUs: now, data };
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IpcError, asAppError, decodeFrame } from './ipc';
-import { synthFrame } from './fake';
+import { synthFrame } from './fakeVideo';
 import { advice } from '../state/errors';
 
 describe('frames', () => {
