@@ -41,15 +41,9 @@ fn read_ppm(path: &Path) -> (usize, usize, Vec<u8>) {
 /// The person's mask (MediaPipe's, for the 512×512 photograph) at w×h
 /// (nearest pixel), as one bool a pixel.
 fn person(w: usize, h: usize) -> Vec<bool> {
-    let raw = std::fs::read(data("astronaut.mask.pbm")).unwrap();
-    let header = "P4\n512 512\n";
-    assert!(raw.starts_with(header.as_bytes()));
-    let bits = &raw[header.len()..];
+    let (mw, mh, mask) = tandem_testkit::pbm::read(&data("astronaut.mask.pbm"));
     (0..w * h)
-        .map(|i| {
-            let (x, y) = ((i % w) * 512 / w, (i / w) * 512 / h);
-            bits[y * 64 + x / 8] & (0x80 >> (x % 8)) != 0
-        })
+        .map(|i| mask[(i / w) * mh / h * mw + (i % w) * mw / w])
         .collect()
 }
 

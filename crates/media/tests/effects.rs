@@ -21,21 +21,8 @@ fn photo(name: &str, width: u32, height: u32) -> I420Frame {
     to_i420(PixelFormat::Mjpeg, width, height, &jpeg).unwrap()
 }
 
-/// A 1-bit PBM (P4) as one bool per pixel.
 fn reference_mask(name: &str) -> (usize, usize, Vec<bool>) {
-    let raw = std::fs::read(data(&format!("{name}.mask.pbm"))).unwrap();
-    let text = String::from_utf8_lossy(&raw[..16]).to_string();
-    let mut fields = text.split_whitespace();
-    assert_eq!(fields.next(), Some("P4"));
-    let w: usize = fields.next().unwrap().parse().unwrap();
-    let h: usize = fields.next().unwrap().parse().unwrap();
-    let header = format!("P4\n{w} {h}\n").len();
-    let row = w.div_ceil(8);
-    let bits = &raw[header..];
-    let px = (0..w * h)
-        .map(|i| bits[(i / w) * row + (i % w) / 8] & (0x80 >> (i % 8)) != 0)
-        .collect();
-    (w, h, px)
+    tandem_testkit::pbm::read(&data(&format!("{name}.mask.pbm")))
 }
 
 /// The model's mask at the photo's size (bilinear, as MediaPipe scales

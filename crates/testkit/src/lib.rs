@@ -8,6 +8,7 @@
 pub mod canned;
 pub mod display;
 pub mod netns;
+pub mod pbm;
 pub mod peer;
 pub mod process;
 pub mod procstat;
