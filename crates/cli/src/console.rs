@@ -9,7 +9,7 @@ use tandem_call::session::{self, CallEvent};
 /// rest of the line, trimmed), `/hand up|down`, `/lower <identity>` (as
 /// the host: someone's hand), `/send <path>`, `/cancel <id>`,
 /// `/react thumbs_up|clap|heart|laugh|party`, `/denoise on|off`,
-/// `/background off|blur|blur-strong`.
+/// `/background off|blur|blur-strong|scene:NAME|image:PATH`.
 pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
     use tandem_call::media::audio::{MicChoice, SpeakerChoice};
     use tandem_call::media::camera::CameraChoice;
@@ -44,17 +44,16 @@ pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
             say!("noise removal {arg}");
             return;
         }
-        ("/background", name) => match tandem_call::media::effects::Background::from_name(name) {
-            Some(b) => {
-                handle.set_background(b);
-                say!("background {name}");
-                return;
+        ("/background", choice) => {
+            match tandem_call::media::effects::Background::parse(choice) {
+                Ok(b) => {
+                    say!("background {b}");
+                    handle.set_background(b);
+                }
+                Err(e) => say!("/background: {e}"),
             }
-            None => {
-                say!("/background: one of off blur blur-strong");
-                return;
-            }
-        },
+            return;
+        }
         ("/hand", "up" | "down") => handle.raise_hand(arg == "up").await,
         ("/lower", identity) if !identity.is_empty() => handle.lower_hand(identity).await,
         ("/send", path) if !path.is_empty() => handle
@@ -71,7 +70,7 @@ pub(crate) async fn command(handle: &session::CallHandle, line: &str) {
         },
         _ => {
             say!(
-                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /lower <identity> /send <path> /cancel <file id> /react thumbs_up|clap|heart|laugh|party /denoise on|off /background off|blur|blur-strong (ids: tandem-cli devices)"
+                "commands: /end /mute /unmute /camera on|off|<id> /mic <id> /speaker <id> /test-speaker /share <id>|off /key <new passphrase> /hand up|down /lower <identity> /send <path> /cancel <file id> /react thumbs_up|clap|heart|laugh|party /denoise on|off /background off|blur|blur-strong|scene:<name>|image:<path> (ids: tandem-cli devices)"
             );
             Ok(())
         }

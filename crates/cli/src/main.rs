@@ -143,7 +143,7 @@ struct Conn {
     #[arg(long, value_enum, default_value = "video")]
     r#type: Kind,
     /// Camera: `default`, a camera id from `tandem-cli devices`,
-    /// `test-pattern`, `picture:PATH` (a JPEG shown as a camera), or
+    /// `test-pattern`, `picture:PATH` (a JPEG or PNG shown as a camera), or
     /// `none`. The bot always sends the test pattern.
     #[arg(long, default_value = "default")]
     camera: String,
@@ -166,8 +166,10 @@ struct Conn {
     /// the call.
     #[arg(long, value_enum, default_value = "on")]
     denoise: Switch,
-    /// Behind the person in the camera's pictures: `off`, `blur` or
-    /// `blur-strong`. `/background …` while in the call.
+    /// Behind the person in the camera's pictures: `off`, `blur`,
+    /// `blur-strong`, `scene:NAME` (a picture that comes with Tandem:
+    /// studio, dawn, leaves) or `image:PATH` (a JPEG or PNG up to 20 MB).
+    /// `/background …` while in the call.
     #[arg(long, default_value = "off", value_parser = parse_background)]
     background: Background,
     /// Tone frequency in Hz.
@@ -488,7 +490,7 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
     };
     m.processing = !c.no_processing && !matches!(m.mic, MicChoice::Tone(_) | MicChoice::Silence);
     m.denoise.set(c.denoise == Switch::On);
-    m.background.set(c.background);
+    m.background.set(c.background.clone());
     if m.camera != CameraChoice::TestPattern(PatternColour::TEAL) {
         m.capture = Default::default();
     }
@@ -561,6 +563,8 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
     let mut last_report = std::time::Instant::now();
     let mut last: std::collections::HashMap<String, session::Received> = Default::default();
     let mut share = c.share.as_deref().map(screen_choice);
+    // Why the background effect is not applied, as last said.
+    let mut effect_problem = None;
     loop {
         tokio::select! {
             _ = probe.tick() => {
@@ -582,6 +586,13 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                         *count = r.video_frames;
                         *at = std::time::Instant::now();
                     }
+                }
+                let problem = handle.background_status().problem;
+                if problem != effect_problem {
+                    if let Some(p) = &problem {
+                        say!("background effect {p}");
+                    }
+                    effect_problem = problem;
                 }
                 if c.stats > 0 && last_report.elapsed() >= Duration::from_secs(c.stats) {
                     let secs = last_report.elapsed().as_secs_f64();
@@ -639,5 +650,5 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
 }
 
 fn parse_background(s: &str) -> Result<Background, String> {
-    Background::from_name(s).ok_or_else(|| format!("{s:?}: one of off, blur, blur-strong"))
+    Background::parse(s)
 }

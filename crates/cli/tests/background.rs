@@ -1,8 +1,9 @@
 //! Background blur seen at the other end: `tandem-cli join` sends a
 //! photograph of a person as its camera, and LiveKit's Python SDK looks at
 //! what arrives, first without the effect and then after `/background
-//! blur-strong` in the same call: the person's pixels are kept and the
-//! room's are changed, and the track never stops.
+//! blur-strong` and then `/background image:green.jpg` in the same call:
+//! the person's pixels are kept and the room's are blurred, then green,
+//! and the track never stops.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufReader, Write};
@@ -47,9 +48,13 @@ fn person(w: usize, h: usize) -> Vec<bool> {
         .collect()
 }
 
+/// The brightness of the green picture put behind the person.
+const GREEN: f64 = 0.299 * 40.0 + 0.587 * 170.0 + 0.114 * 60.0;
+
 /// Mean difference of brightness between the photograph and what arrived,
-/// over the pixels well inside the person and well inside the room.
-fn changes(received: &Path) -> (f64, f64) {
+/// over the pixels well inside the person and well inside the room; and
+/// the room's from [`GREEN`].
+fn changes(received: &Path) -> (f64, f64, f64) {
     // At the size the SFU forwards (a simulcast layer, by the bandwidth).
     let (w, h, got) = read_ppm(received);
     let jpeg = std::fs::read(data("astronaut.jpg")).unwrap();
@@ -72,18 +77,23 @@ fn changes(received: &Path) -> (f64, f64) {
             + 0.587 * f64::from(px[3 * i + 1])
             + 0.114 * f64::from(px[3 * i + 2])
     };
-    let mean = |want: bool| {
+    let mean = |want: bool, reference: &dyn Fn(usize) -> f64| {
         let (sum, n) = (0..w * h)
             .filter(|&i| inside(i, want))
             .fold((0.0, 0usize), |(s, n), i| {
-                (s + (luma(&got, i) - luma(&sent, i)).abs(), n + 1)
+                (s + (luma(&got, i) - reference(i)).abs(), n + 1)
             });
         sum / n.max(1) as f64
     };
-    (mean(true), mean(false))
+    let photo = |i| luma(&sent, i);
+    (
+        mean(true, &photo),
+        mean(false, &photo),
+        mean(false, &|_| GREEN),
+    )
 }
 
-async fn look(peer: &mut Peer, us: &str, to: &Path) -> (f64, f64) {
+async fn look(peer: &mut Peer, us: &str, to: &Path) -> (f64, f64, f64) {
     // Long enough for the encoder to reach its quality on a still picture.
     tokio::time::sleep(Duration::from_secs(4)).await;
     peer.cmd(json!({"cmd": "save_frame", "identity": us, "path": to}))
@@ -138,7 +148,7 @@ fn a_blurred_background_arrives_with_the_person_kept() {
             .await
             .unwrap();
 
-            let (person_off, room_off) = look(&mut peer, us, &dir.join("off.ppm")).await;
+            let (person_off, room_off, _) = look(&mut peer, us, &dir.join("off.ppm")).await;
             println!("without the effect: person {person_off:.1}, room {room_off:.1}");
             me.stdin
                 .as_mut()
@@ -151,7 +161,7 @@ fn a_blurred_background_arrives_with_the_person_kept() {
             })
             .await
             .unwrap();
-            let (person_on, room_on) = look(&mut peer, us, &dir.join("on.ppm")).await;
+            let (person_on, room_on, _) = look(&mut peer, us, &dir.join("on.ppm")).await;
             println!("blurred: person {person_on:.1}, room {room_on:.1}");
             // Without it, only the codec changes anything.
             assert!(
@@ -166,6 +176,34 @@ fn a_blurred_background_arrives_with_the_person_kept() {
                 person_on < 10.0 && room_on > 3.0 * person_on,
                 "{person_on} {room_on}"
             );
+            // A picture picked from disk instead of the room.
+            let green = dir.join("green.jpg");
+            let mut jpeg = Vec::new();
+            jpeg_encoder::Encoder::new(&mut jpeg, 95)
+                .encode(
+                    &[40, 170, 60].repeat(64 * 48),
+                    64,
+                    48,
+                    jpeg_encoder::ColorType::Rgb,
+                )
+                .unwrap();
+            std::fs::write(&green, jpeg).unwrap();
+            let line = format!("/background image:{}\n", green.display());
+            me.stdin
+                .as_mut()
+                .unwrap()
+                .write_all(line.as_bytes())
+                .unwrap();
+            out = tokio::task::spawn_blocking(move || {
+                process::read_until(&mut out, "background image:green.jpg");
+                out
+            })
+            .await
+            .unwrap();
+            let (person_green, _, room_green) = look(&mut peer, us, &dir.join("green.ppm")).await;
+            println!("green behind: person {person_green:.1}, room {room_green:.1} from green");
+            assert!(person_green < 10.0, "{person_green}");
+            assert!(room_green < 8.0, "{room_green}");
             // Still sending.
             peer.still_receiving("video", us, 20).await.unwrap();
             drop(out);

@@ -117,9 +117,19 @@ impl I420Frame {
             out.data.copy_from_slice(&self.data);
             return Ok(out);
         }
-        let mut resizer = Resizer::new();
         let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-        let (sw, sh, dw, dh) = (self.width, self.height, width, height);
+        self.scale_into(&mut out, &mut Resizer::new(), &options)?;
+        Ok(out)
+    }
+
+    /// Scales the picture into `out` (whose size says how), plane by plane.
+    pub fn scale_into(
+        &self,
+        out: &mut I420Frame,
+        resizer: &mut Resizer,
+        options: &ResizeOptions,
+    ) -> Result<(), FrameError> {
+        let (sw, sh, dw, dh) = (self.width, self.height, out.width, out.height);
         let src = self.planes();
         let dst = out.planes_mut();
         for (from, to, (fw, fh), (tw, th)) in [
@@ -127,15 +137,9 @@ impl I420Frame {
             (src.1, dst.1, (sw / 2, sh / 2), (dw / 2, dh / 2)),
             (src.2, dst.2, (sw / 2, sh / 2), (dw / 2, dh / 2)),
         ] {
-            let from = ImageRef::new(fw, fh, from, PixelType::U8)
-                .map_err(|e| FrameError::Scale(e.to_string()))?;
-            let mut to = Image::from_slice_u8(tw, th, to, PixelType::U8)
-                .map_err(|e| FrameError::Scale(e.to_string()))?;
-            resizer
-                .resize(&from, &mut to, &options)
-                .map_err(|e| FrameError::Scale(e.to_string()))?;
+            scale_plane(resizer, options, from, (fw, fh), to, (tw, th))?;
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The picture scaled to fit inside `max_width`×`max_height`, keeping
@@ -157,6 +161,22 @@ pub fn fit(w: u32, h: u32, max_w: u32, max_h: u32) -> (u32, u32) {
     .min(1.0);
     let even = |v: f64| ((v.round() as u32) & !1).max(2);
     (even(f64::from(w) * scale), even(f64::from(h) * scale))
+}
+
+/// One 8-bit plane of `from_size` scaled into one of `to_size`.
+pub fn scale_plane(
+    resizer: &mut Resizer,
+    options: &ResizeOptions,
+    from: &[u8],
+    from_size: (u32, u32),
+    to: &mut [u8],
+    to_size: (u32, u32),
+) -> Result<(), FrameError> {
+    let bad = |e: &dyn std::fmt::Display| FrameError::Scale(e.to_string());
+    let from = ImageRef::new(from_size.0, from_size.1, from, PixelType::U8).map_err(|e| bad(&e))?;
+    let mut to =
+        Image::from_slice_u8(to_size.0, to_size.1, to, PixelType::U8).map_err(|e| bad(&e))?;
+    resizer.resize(&from, &mut to, options).map_err(|e| bad(&e))
 }
 
 fn plane_sizes(width: u32, height: u32) -> (usize, usize) {

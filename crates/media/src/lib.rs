@@ -15,5 +15,6 @@ pub mod feed;
 pub mod frame;
 pub mod screen;
 pub mod stamp;
+pub mod still;
 
 pub use frame::{FrameError, FrameReceiver, I420Frame};

@@ -67,41 +67,54 @@ fn the_person_is_found_as_mediapipe_finds_them() {
     }
 }
 
+/// `photo` with `background` applied: the mean change of brightness well
+/// inside the person (12 pixels from the reference mask's edge), and the
+/// brightness of the room's pixels before and after, well inside it.
+fn applied(name: &str, w: u32, h: u32, background: Background) -> (f64, Vec<(u8, u8)>) {
+    let original = photo(name, w, h);
+    let mut changed = original.clone();
+    let switch = BackgroundSwitch::new(background);
+    Effects::default().apply(&switch, &mut changed);
+    assert_eq!(switch.problem(), None);
+    let (_, _, person) = reference_mask(name);
+    let (y0, _, _) = original.planes();
+    let (y1, _, _) = changed.planes();
+    let w = w as usize;
+    let inside = |i: usize, want: bool| {
+        let (x, y) = ((i % w) as isize, (i / w) as isize);
+        (-12..=12).step_by(4).all(|dy| {
+            (-12..=12).step_by(4).all(|dx| {
+                let (xx, yy) = (x + dx, y + dy);
+                xx >= 0
+                    && yy >= 0
+                    && (xx as usize) < w
+                    && ((yy as usize) * w + xx as usize) < person.len()
+                    && person[yy as usize * w + xx as usize] == want
+            })
+        })
+    };
+    let on_person: Vec<usize> = (0..person.len()).filter(|&i| inside(i, true)).collect();
+    let change = on_person
+        .iter()
+        .map(|&i| f64::from(y0[i].abs_diff(y1[i])))
+        .sum::<f64>()
+        / on_person.len().max(1) as f64;
+    let room = (0..person.len())
+        .filter(|&i| inside(i, false))
+        .map(|i| (y0[i], y1[i]))
+        .collect();
+    (change, room)
+}
+
 #[test]
 fn a_blur_keeps_the_person_and_changes_the_room() {
     for (name, w, h) in PHOTOS {
-        let original = photo(name, w, h);
-        let mut blurred = original.clone();
-        let switch = BackgroundSwitch::new(Background::BlurStrong);
-        Effects::default().apply(&switch, &mut blurred);
-        assert_eq!(switch.problem(), None);
-        let (_, _, person) = reference_mask(name);
-        let (y0, _, _) = original.planes();
-        let (y1, _, _) = blurred.planes();
-        let w = w as usize;
-        // Well inside each region: 12 pixels from any edge of the mask.
-        let inside = |i: usize, want: bool| {
-            let (x, y) = ((i % w) as isize, (i / w) as isize);
-            (-12..=12).step_by(4).all(|dy| {
-                (-12..=12).step_by(4).all(|dx| {
-                    let (xx, yy) = (x + dx, y + dy);
-                    xx >= 0
-                        && yy >= 0
-                        && (xx as usize) < w
-                        && ((yy as usize) * w + xx as usize) < person.len()
-                        && person[yy as usize * w + xx as usize] == want
-                })
-            })
-        };
-        let change = |want: bool| {
-            let (sum, n) = (0..person.len())
-                .filter(|&i| inside(i, want))
-                .fold((0u64, 0u64), |(s, n), i| {
-                    (s + u64::from(y0[i].abs_diff(y1[i])), n + 1)
-                });
-            sum as f64 / n.max(1) as f64
-        };
-        let (on_person, on_room) = (change(true), change(false));
+        let (on_person, room) = applied(name, w, h, Background::BlurStrong);
+        let on_room = room
+            .iter()
+            .map(|&(a, b)| f64::from(a.abs_diff(b)))
+            .sum::<f64>()
+            / room.len().max(1) as f64;
         println!("{name}: mean change of brightness: person {on_person:.2}, room {on_room:.2}");
         assert!(
             on_person < 1.0,
@@ -110,6 +123,44 @@ fn a_blur_keeps_the_person_and_changes_the_room() {
         assert!(
             on_room > 8.0,
             "{name}: the room changed by only {on_room:.2}"
+        );
+    }
+}
+
+#[test]
+fn a_picture_replaces_the_room_and_keeps_the_person() {
+    // A flat green picture, from a file as a person would pick it.
+    let path = std::env::temp_dir().join(format!("tandem-green-{}.jpg", std::process::id()));
+    let mut jpeg = Vec::new();
+    jpeg_encoder::Encoder::new(&mut jpeg, 95)
+        .encode(
+            &[40, 170, 60].repeat(320 * 240),
+            320,
+            240,
+            jpeg_encoder::ColorType::Rgb,
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, jpeg).unwrap_or_else(|e| panic!("{e}"));
+    let background =
+        Background::parse(&format!("image:{}", path.display())).unwrap_or_else(|e| panic!("{e}"));
+    let _ = std::fs::remove_file(&path);
+    // Limited-range luma of that green.
+    let green = 16.0 + (0.257 * 40.0 + 0.504 * 170.0 + 0.098 * 60.0);
+    for (name, w, h) in PHOTOS {
+        let (on_person, room) = applied(name, w, h, background.clone());
+        let off_green = room
+            .iter()
+            .map(|&(_, b)| (f64::from(b) - green).abs())
+            .sum::<f64>()
+            / room.len().max(1) as f64;
+        println!("{name}: person changed {on_person:.2}, room {off_green:.2} from the picture");
+        assert!(
+            on_person < 1.0,
+            "{name}: the person changed by {on_person:.2}"
+        );
+        assert!(
+            off_green < 3.0,
+            "{name}: the room is {off_green:.2} from the picture"
         );
     }
 }

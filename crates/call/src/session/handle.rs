@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use tandem_media::FrameReceiver;
 use tandem_media::audio::{MicChoice, NoiseRemoval, SpeakerChoice};
 use tandem_media::camera::CameraChoice;
-use tandem_media::effects::{Background, BackgroundSwitch};
+use tandem_media::effects::{Background, BackgroundSwitch, EffectStatus};
 use tokio::sync::{mpsc, oneshot};
 
 use super::chat::{ChatHistory, History};
@@ -158,9 +158,10 @@ impl CallHandle {
         self.background.set(background);
     }
 
-    /// Why the background effect asked for is not applied, when it is not.
-    pub fn background_problem(&self) -> Option<String> {
-        self.background.problem()
+    /// How the background effect asked for is doing: why it is not
+    /// applied, when it is not, and how often the model runs.
+    pub fn background_status(&self) -> EffectStatus {
+        self.background.status()
     }
 
     /// Hands a command to the call; [`CallError::Ended`] once it is over.

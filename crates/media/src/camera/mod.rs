@@ -102,9 +102,9 @@ impl Feed<CameraError> {
             name,
             move || {
                 open().map(|source| Camera {
+                    effects: Effects::for_rate(source.format().fps),
                     source,
                     background,
-                    effects: Effects::default(),
                 })
             },
             CameraError::Other,

@@ -1,18 +1,13 @@
-//! A still photograph (JPEG) as a camera: the same picture at the asked
+//! A still photograph (JPEG or PNG) as a camera: the same picture at the asked
 //! rate, each stamped with its time, for tests and demonstrations of the
 //! camera effects (a person that sits still).
 
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use zune_jpeg::JpegDecoder;
-
 use super::{CameraError, CameraSource, CaptureFormat};
-use crate::convert::{PixelFormat, to_i420};
 use crate::frame::I420Frame;
-
-/// The largest photograph taken (a camera-like size).
-const MAX_BYTES: u64 = 20 * 1024 * 1024;
+use crate::still;
 
 #[derive(Debug)]
 pub struct Picture {
@@ -22,26 +17,10 @@ pub struct Picture {
 }
 
 impl Picture {
-    /// Reads `path` (a JPEG up to 20 MB and 4096 pixels a side), shown at `fps`.
+    /// Reads `path` (a JPEG or PNG, as [`still`] takes them), shown at `fps`.
     pub fn open(path: &Path, fps: u32) -> Result<Self, CameraError> {
-        let bad = |why: String| CameraError::Other(format!("{}: {why}", path.display()));
-        let size = std::fs::metadata(path)
-            .map_err(|e| bad(e.to_string()))?
-            .len();
-        if size > MAX_BYTES {
-            return Err(bad(format!("{size} bytes is more than a photograph")));
-        }
-        let jpeg = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let mut header = JpegDecoder::new(&jpeg);
-        header
-            .decode_headers()
-            .map_err(|e| bad(format!("not a JPEG picture ({e})")))?;
-        let (w, h) = header
-            .dimensions()
-            .ok_or_else(|| bad("not a JPEG picture".into()))?;
-        // I420 halves the colour planes: an odd side loses its last row.
-        let (w, h) = (w as u32 & !1, h as u32 & !1);
-        let frame = to_i420(PixelFormat::Mjpeg, w, h, &jpeg).map_err(CameraError::Format)?;
+        let frame = still::read(path)
+            .map_err(|e| CameraError::Other(format!("{}: {e}", path.display())))?;
         Ok(Self {
             frame,
             fps: fps.clamp(1, 60),
