@@ -20,6 +20,8 @@ const COMMANDS: &[&str] = &[
     "call_set_mic",
     "call_set_noise_removal",
     "set_background",
+    "background_pick_picture",
+    "background_status",
     "call_set_camera",
     "call_change_passphrase",
     "call_react",

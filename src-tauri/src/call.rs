@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use tandem_call::lk::{ConnectionQuality, EncryptionState, TrackKind};
 use tandem_call::media::audio::NoiseRemoval;
-use tandem_call::media::effects::Background;
 use tandem_call::platform::rules;
 use tandem_call::session::{
     self, CallConfig, CallEvent, CallState, ChatMessage, EndReason, MediaConfig, TokenSource,
@@ -14,8 +13,7 @@ use tandem_call::session::{
 use tauri::{AppHandle, Manager, State};
 
 use crate::dto::{
-    BackgroundChoice, CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, Quality,
-    SessionKind,
+    CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, Quality, SessionKind,
 };
 use crate::error::{AppError, ErrorCode};
 use crate::prejoin::{camera_choice, mic_choice, speaker_choice};
@@ -318,22 +316,6 @@ pub(crate) async fn call_set_noise_removal(
     on: bool,
 ) -> Result<(), AppError> {
     state.running()?.set_noise_removal(on);
-    Ok(())
-}
-
-/// What happens behind the person in the camera's pictures, in the
-/// preview and the call alike, from the next picture on.
-#[tauri::command]
-#[specta::specta]
-pub(crate) async fn set_background(
-    state: State<'_, AppState>,
-    background: BackgroundChoice,
-) -> Result<(), AppError> {
-    state.background.set(match background {
-        BackgroundChoice::Off => Background::Off,
-        BackgroundChoice::Blur => Background::BlurLight,
-        BackgroundChoice::BlurStrong => Background::BlurStrong,
-    });
     Ok(())
 }
 

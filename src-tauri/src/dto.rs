@@ -204,7 +204,7 @@ fn on() -> bool {
 }
 
 /// What happens behind the person in the camera's pictures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, Type)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, Type)]
 #[serde(rename_all = "camelCase")]
 pub enum BackgroundChoice {
     Off,
@@ -212,6 +212,26 @@ pub enum BackgroundChoice {
     Blur,
     /// Unreadable.
     BlurStrong,
+    /// One of the scenes that come with Tandem, by name.
+    Scene(String),
+    /// The picture the person picked last (kept by the app).
+    Picture,
+}
+
+/// How the background effect is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Type)]
+#[serde(rename_all = "camelCase")]
+pub struct BackgroundStatus {
+    /// Why the chosen effect is not applied, when it is not (a machine
+    /// too slow for it, a broken model).
+    pub problem: Option<String>,
+    /// How many camera pictures share one look for the person: 1 when the
+    /// machine keeps up, more when it is busy; 0 before the first.
+    pub pictures_per_mask: u32,
+    /// The scenes that come with Tandem.
+    pub scenes: Vec<String>,
+    /// The name of the picture the person picked, when one is kept.
+    pub picture: Option<String>,
 }
 
 /// The preview's state after a change.

@@ -14,6 +14,7 @@ use tauri::Manager;
 mod call;
 mod connect;
 pub mod dto;
+mod effects;
 pub mod error;
 mod files;
 pub mod float;
@@ -36,6 +37,8 @@ pub struct AppState {
     /// The camera's background effect, one switch for the preview and the
     /// call (the person's choice, from the page's remembered settings).
     background: tandem_call::media::effects::BackgroundSwitch,
+    /// Where the picked background picture is kept.
+    backdrops: effects::Backdrops,
     /// The running call and its generation (a finished call's forwarder
     /// must not clear a newer call).
     call: Mutex<(u64, Option<Arc<CallHandle>>)>,
@@ -64,12 +67,14 @@ impl AppState {
         launch: dto::LaunchOptions,
         notes: notes::Notes,
         received_dir: std::path::PathBuf,
+        backdrop_dir: Option<std::path::PathBuf>,
     ) -> Self {
         let background = tandem_call::media::effects::BackgroundSwitch::default();
         Self {
             platforms: Arc::new(platforms),
             preview: Arc::new(Mutex::new(Preview::with_background(background.clone()))),
             background,
+            backdrops: effects::Backdrops::new(backdrop_dir),
             call: Mutex::new((0, None)),
             meter_generation: Arc::new(AtomicU64::new(0)),
             views: frames::Views::default(),
@@ -221,7 +226,9 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             call::call_join,
             call::call_set_mic,
             call::call_set_noise_removal,
-            call::set_background,
+            effects::set_background,
+            effects::background_pick_picture,
+            effects::background_status,
             call::call_set_camera,
             call::call_change_passphrase,
             call::call_react,
@@ -482,6 +489,7 @@ pub fn run() -> anyhow::Result<()> {
                 launch,
                 notes,
                 received_dir,
+                app.path().app_data_dir().ok(),
             ));
             video::set_up(app.handle());
             Ok(())

@@ -56,6 +56,13 @@ export const commands = {
 	 *  preview and the call alike, from the next picture on.
 	 */
 	setBackground: (background: BackgroundChoice) => typedError<null, AppError>(__TAURI_INVOKE("set_background", { background })),
+	/**
+	 *  Asks the person for a picture (the system's picker) and puts it behind
+	 *  them; its name, or none when the picker was closed.
+	 */
+	backgroundPickPicture: () => typedError<string | null, AppError>(__TAURI_INVOKE("background_pick_picture")),
+	/**  How the background effect is doing, and what can be chosen. */
+	backgroundStatus: () => typedError<BackgroundStatus_Serialize, AppError>(__TAURI_INVOKE("background_status")),
 	callSetCamera: (on: boolean) => typedError<null, AppError>(__TAURI_INVOKE("call_set_camera", { on })),
 	/**
 	 *  Changes the encrypted call's passphrase (both people must change to the
@@ -193,7 +200,50 @@ export type BackgroundChoice = "off" |
 /**  Softened. */
 "blur" | 
 /**  Unreadable. */
-"blurStrong";
+"blurStrong" | 
+/**  One of the scenes that come with Tandem, by name. */
+{ scene: string } | 
+/**  The picture the person picked last (kept by the app). */
+"picture";
+
+/**  How the background effect is doing. */
+export type BackgroundStatus = BackgroundStatus_Serialize | BackgroundStatus_Deserialize;
+
+/**  How the background effect is doing. */
+export type BackgroundStatus_Deserialize = {
+	/**
+	 *  Why the chosen effect is not applied, when it is not (a machine
+	 *  too slow for it, a broken model).
+	 */
+	problem?: string | null,
+	/**
+	 *  How many camera pictures share one look for the person: 1 when the
+	 *  machine keeps up, more when it is busy; 0 before the first.
+	 */
+	picturesPerMask: number,
+	/**  The scenes that come with Tandem. */
+	scenes: string[],
+	/**  The name of the picture the person picked, when one is kept. */
+	picture?: string | null,
+};
+
+/**  How the background effect is doing. */
+export type BackgroundStatus_Serialize = {
+	/**
+	 *  Why the chosen effect is not applied, when it is not (a machine
+	 *  too slow for it, a broken model).
+	 */
+	problem: string | null,
+	/**
+	 *  How many camera pictures share one look for the person: 1 when the
+	 *  machine keeps up, more when it is busy; 0 before the first.
+	 */
+	picturesPerMask: number,
+	/**  The scenes that come with Tandem. */
+	scenes: string[],
+	/**  The name of the picture the person picked, when one is kept. */
+	picture: string | null,
+};
 
 /**  Where a call is. */
 export type CallPhase = "fetchingToken" | "connecting" | "connected" | "reconnecting";
