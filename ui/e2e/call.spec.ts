@@ -395,3 +395,41 @@ test('background blur: chosen at prejoin, remembered, applied before the preview
   await expect.poll(backgrounds).toEqual(['off', 'blur', 'blurStrong']);
   expect(problems).toEqual([]);
 });
+
+test('background pictures: a scene, a picked picture remembered, a closed picker, a busy computer said, a picture gone', async ({ page }) => {
+  const problems = watchProblems(page);
+  await toPrejoin(page);
+  const fake = (f: string) => page.evaluate(f);
+  const backgrounds = () => page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'setBackground').map((c: any) => c.args[0]));
+  const saved = () => page.evaluate(() => JSON.parse(localStorage.getItem('tandem.choices') ?? '{}').background);
+  const select = page.getByTestId('background-select');
+  await expect(select.locator('option')).toHaveText(['As it is', 'Blurred', 'Strongly blurred', 'Studio', 'Dawn', 'Leaves', 'Choose a picture…']);
+  await select.selectOption('scene:dawn');
+  await expect.poll(backgrounds).toEqual(['off', { scene: 'dawn' }]);
+  expect(await saved()).toEqual({ scene: 'dawn' });
+  // The picker closed: the scene stays.
+  await fake('window.__fake.effects.pick = null');
+  await select.selectOption('pick');
+  await expect(select).toHaveValue('scene:dawn');
+  expect(await saved()).toEqual({ scene: 'dawn' });
+  // A picture picked (its name shown as text, never markup).
+  await fake('window.__fake.effects.pick = "beach <b>1</b>.jpg"');
+  await select.selectOption('pick');
+  await expect(select).toHaveValue('picture');
+  await expect(select.locator('option[value="picture"]')).toHaveText('Your picture: beach <b>1</b>.jpg');
+  expect(await saved()).toBe('picture');
+  expect(await page.evaluate(() => (window as any).__fake.calls.filter((c: any) => c.name === 'backgroundPickPicture').length)).toBe(2);
+  // A busy computer, then an effect turned off, said under the menu.
+  await fake('window.__fake.effects.picturesPerMask = 3');
+  await expect(page.getByTestId('background-select-notice')).toContainText('every 3 pictures');
+  await fake('window.__fake.effects.problem = "this computer takes 48 ms for each picture, and the camera sends one every 33 ms"');
+  await expect(page.getByTestId('background-select-notice')).toContainText('The background effect is off: this computer takes 48 ms');
+  await shot(page, 'prejoin-background-busy');
+  // Next run, the kept picture is gone: said, and nothing behind instead.
+  await page.reload();
+  await page.getByTestId('open-session').first().click();
+  await expect(page.getByTestId('background-select-error')).toHaveText('No background picture has been picked yet.');
+  await expect(page.getByTestId('background-select')).toHaveValue('off');
+  expect(await saved()).toBe('off');
+  expect(problems).toEqual([]);
+});

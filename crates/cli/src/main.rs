@@ -590,7 +590,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                 let problem = handle.background_status().problem;
                 if problem != effect_problem {
                     if let Some(p) = &problem {
-                        say!("background effect {p}");
+                        say!("background effect off: {p}");
                     }
                     effect_problem = problem;
                 }

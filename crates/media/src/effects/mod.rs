@@ -311,11 +311,11 @@ impl Effects {
         self.slow = 0;
         self.mask.clear();
         let why = format!(
-            "turned off: this computer takes {:.0} ms for each picture, and the camera sends one every {:.0} ms",
+            "this computer takes {:.0} ms for each picture, and the camera sends one every {:.0} ms",
             self.effect_secs * 1000.0,
             self.picture_secs * 1000.0
         );
-        tracing::warn!("background effect {why}");
+        tracing::warn!("background effect turned off: {why}");
         Some(why)
     }
 
@@ -405,7 +405,7 @@ mod tests {
             status
                 .problem
                 .as_ref()
-                .is_some_and(|p| p.starts_with("turned off"))
+                .is_some_and(|p| p.starts_with("this computer takes"))
         );
         assert!(status.pictures_per_mask > 1, "{status:?}");
         // Off for good: pictures pass untouched...

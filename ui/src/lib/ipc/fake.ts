@@ -422,6 +422,18 @@ export class FakeIpc implements Ipc {
   }
   async setBackground(background: BackgroundChoice) {
     this.log('setBackground', background);
+    if (background === 'picture' && !this.effects.picture) throw new IpcError({ code: 'invalid_input', message: 'No background picture has been picked yet.' });
+  }
+  /// The effect's status as the app reports it, and what the picture picker returns next (null: closed).
+  effects = { problem: null as string | null, picturesPerMask: 1, scenes: ['studio', 'dawn', 'leaves'], picture: null as string | null, pick: 'beach.jpg' as string | null };
+  async backgroundPickPicture() {
+    this.log('backgroundPickPicture');
+    if (this.effects.pick) this.effects.picture = this.effects.pick;
+    return this.effects.pick;
+  }
+  async backgroundStatus() {
+    const { problem, picturesPerMask, scenes, picture } = this.effects;
+    return { problem, picturesPerMask, scenes, picture };
   }
   async callSetNoiseRemoval(on: boolean) {
     this.log('callSetNoiseRemoval', on);

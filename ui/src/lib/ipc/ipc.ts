@@ -4,6 +4,7 @@
 import type {
   AppError,
   BackgroundChoice,
+  BackgroundStatus_Serialize,
   AppStatus_Serialize,
   CallUpdate_Serialize,
   DeviceKind,
@@ -47,6 +48,7 @@ export type FloatView = FloatView_Serialize;
 export type VideoLayout = VideoLayout_Deserialize;
 export type ViewPlacement = ViewPlacement_Deserialize;
 export type ViewStats = ViewStats_Serialize;
+export type BackgroundStatus = BackgroundStatus_Serialize;
 export type { VideoPath };
 export type { AppError, BackgroundChoice, DeviceKind, DeviceList, FloatAction, Note, NoteKey, Reaction, ScreenEntry, SignIn };
 export type ErrorCode = AppError['code'];
@@ -114,6 +116,11 @@ export interface Ipc {
   callSetNoiseRemoval(on: boolean): Promise<void>;
   /// What happens behind the person in the camera's pictures (preview and call).
   setBackground(background: BackgroundChoice): Promise<void>;
+  /// Asks for a picture (the system's picker) and puts it behind the
+  /// person; its name, or null when the picker was closed.
+  backgroundPickPicture(): Promise<string | null>;
+  /// How the background effect is doing, and the scenes and kept picture.
+  backgroundStatus(): Promise<BackgroundStatus>;
   callSetCamera(on: boolean): Promise<void>;
   callChangePassphrase(passphrase: string): Promise<void>;
   callReact(reaction: Reaction): Promise<void>;

@@ -54,6 +54,8 @@ export class TauriIpc implements Ipc {
   async callSetMic(on: boolean) { ok(await commands.callSetMic(on)); }
   async callSetNoiseRemoval(on: boolean) { ok(await commands.callSetNoiseRemoval(on)); }
   async setBackground(background: BackgroundChoice) { ok(await commands.setBackground(background)); }
+  async backgroundPickPicture() { return ok(await commands.backgroundPickPicture()); }
+  async backgroundStatus() { return ok(await commands.backgroundStatus()); }
   async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
   async callChangePassphrase(passphrase: string) { ok(await commands.callChangePassphrase(passphrase)); }
   async screensList() { return ok(await commands.screensList()); }

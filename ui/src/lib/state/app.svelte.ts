@@ -46,7 +46,7 @@ function loadChoices(): Choices {
       cameraOn: v.cameraOn !== false,
       micOn: v.micOn !== false,
       noiseRemoval: v.noiseRemoval !== false,
-      background: v.background === 'blur' || v.background === 'blurStrong' ? v.background : 'off',
+      background: backgroundChoice(v.background),
       floating: v.floating !== false,
     };
   } catch {
@@ -64,6 +64,8 @@ export class AppModel {
   cameraOn = $state(true);
   /// Something to tell whatever screen is up (a link that could not be opened now).
   notice = $state<string | null>(null);
+  /// Why the last background choice could not be applied (shown by the menu).
+  backgroundError = $state<string | null>(null);
   private unlisten: Unlisten | null = null;
   private unlistenLinks: Unlisten | null = null;
 
@@ -198,14 +200,20 @@ export class AppModel {
   }
 
   /// Remembers the background choice and applies it to the camera (the
-  /// preview's now, the call's once joined); a failure is said as a notice.
+  /// preview's now, the call's once joined); a failure is said by the menu.
   async setBackground(background: BackgroundChoice) {
     this.choices.background = background;
     this.saveChoices();
     try {
       await this.ipc.setBackground(background);
+      this.backgroundError = null;
     } catch (e) {
-      this.notice = asAppError(e).message;
+      // A picture that is gone (or a scene no longer offered): nothing
+      // behind the person rather than a choice that does not apply.
+      this.backgroundError = asAppError(e).message;
+      this.choices.background = 'off';
+      this.saveChoices();
+      await this.ipc.setBackground('off').catch(() => {});
     }
   }
 
@@ -307,4 +315,13 @@ export class AppModel {
       call.refused(entry, asAppError(e).message);
     }
   }
+}
+
+/// A remembered background choice, as far as it is one (else none).
+function backgroundChoice(v: unknown): BackgroundChoice {
+  if (v === 'blur' || v === 'blurStrong' || v === 'picture') return v;
+  if (typeof v === 'object' && v !== null && typeof (v as { scene?: unknown }).scene === 'string') {
+    return { scene: (v as { scene: string }).scene.slice(0, 64) };
+  }
+  return 'off';
 }
