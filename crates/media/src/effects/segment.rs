@@ -15,7 +15,9 @@ static MODEL: &[u8] = include_bytes!("../../models/selfie_segmentation_landscape
 
 type Plan = std::sync::Arc<TypedRunnableModel>;
 
-/// A loaded model, ready to run.
+/// A loaded model, ready to run (clones share it; runs from several
+/// threads at once are fine: each run has its own state).
+#[derive(Clone)]
 pub struct Segmenter {
     plan: Plan,
 }
@@ -27,9 +29,13 @@ impl std::fmt::Debug for Segmenter {
 }
 
 impl Segmenter {
-    /// The built-in model (about 0.1 s to prepare).
+    /// The built-in model, prepared once for the whole program (about
+    /// 0.1 s, the first time): a camera opened again, or another camera,
+    /// starts its effect at once.
     pub fn new() -> Result<Self, EffectError> {
-        Self::from_bytes(MODEL)
+        static BUILT_IN: std::sync::OnceLock<Result<Segmenter, EffectError>> =
+            std::sync::OnceLock::new();
+        BUILT_IN.get_or_init(|| Self::from_bytes(MODEL)).clone()
     }
 
     /// A model from `bytes` (an ONNX file with the built-in one's input
