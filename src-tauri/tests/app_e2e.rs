@@ -328,6 +328,29 @@ async fn drive(
         &attr_is("preview-video", "data-has-video", "v === 'true'"),
     )
     .await?;
+    // A scene behind the person, chosen in prejoin: the test pattern has
+    // nobody in it, so the preview shows the studio's grey instead of the
+    // pattern's orange; back to the room as it is, the colour returns.
+    let background = |choice: &str| {
+        format!(
+            "const s = document.querySelector('[data-testid=background-select]'); s.value = '{choice}'; s.dispatchEvent(new Event('change', {{ bubbles: true }})); return s.value;"
+        )
+    };
+    let vivid = |[r, g, b]: [u8; 3]| r.max(g).max(b) - r.min(g).min(b) > 80;
+    common::call_page::until_colour_on_screen(s, display, "preview-video", long, vivid).await?;
+    s.script(&background("scene:studio"), json!([])).await?;
+    let grey = common::call_page::until_colour_on_screen(
+        s,
+        display,
+        "preview-video",
+        long,
+        |[r, g, b]| r > 70 && r.abs_diff(g) < 20 && b.abs_diff(g) < 25,
+    )
+    .await?;
+    eprintln!("preview with the studio behind: {grey:?}");
+    shot(s, "2-prejoin-studio").await;
+    s.script(&background("off"), json!([])).await?;
+    common::call_page::until_colour_on_screen(s, display, "preview-video", long, vivid).await?;
     // The person switches to another app as the call starts.
     let _elsewhere = common::notifications::ElsewhereFocused::take(display);
     common::call_page::join_from_prejoin(s, "Sam Client").await?;
