@@ -6,15 +6,15 @@
 //! and the track never stops.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 use tandem_call::media::convert::{PixelFormat, i420_to_rgb, to_i420};
 use tandem_testkit::peer::Peer;
-use tandem_testkit::{process, token};
+use tandem_testkit::process::Console;
+use tandem_testkit::token;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
 
@@ -118,26 +118,18 @@ fn a_blurred_background_arrives_with_the_person_kept() {
                 .unwrap();
             let us = "client";
             let camera = format!("picture:{}", data("astronaut.jpg").display());
-            let mut me = Command::new(BIN)
-                .args([
-                    "join",
-                    "--url",
-                    &ds.url(),
-                    "--token",
-                    &token::join("calm", us),
-                ])
-                .args(["--camera", &camera, "--mic", "silence", "--speaker", "none"])
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut out = BufReader::new(me.stdout.take().unwrap());
-            let (printed, mut out) = tokio::task::spawn_blocking(move || {
-                (process::read_until(&mut out, "state: Connected"), out)
-            })
-            .await
-            .unwrap();
+            let mut me = Console::spawn(
+                Command::new(BIN)
+                    .args([
+                        "join",
+                        "--url",
+                        &ds.url(),
+                        "--token",
+                        &token::join("calm", us),
+                    ])
+                    .args(["--camera", &camera, "--mic", "silence", "--speaker", "none"]),
+            );
+            let printed = me.until("state: Connected").await;
             assert!(
                 printed.contains("Camera: astronaut.jpg (512×512"),
                 "{printed}"
@@ -150,17 +142,8 @@ fn a_blurred_background_arrives_with_the_person_kept() {
 
             let (person_off, room_off, _) = look(&mut peer, us, &dir.join("off.ppm")).await;
             println!("without the effect: person {person_off:.1}, room {room_off:.1}");
-            me.stdin
-                .as_mut()
-                .unwrap()
-                .write_all(b"/background blur-strong\n")
-                .unwrap();
-            out = tokio::task::spawn_blocking(move || {
-                process::read_until(&mut out, "background blur-strong");
-                out
-            })
-            .await
-            .unwrap();
+            me.say("/background blur-strong", "background blur-strong")
+                .await;
             let (person_on, room_on, _) = look(&mut peer, us, &dir.join("on.ppm")).await;
             println!("blurred: person {person_on:.1}, room {room_on:.1}");
             // Without it, only the codec changes anything.
@@ -188,26 +171,15 @@ fn a_blurred_background_arrives_with_the_person_kept() {
                 )
                 .unwrap();
             std::fs::write(&green, jpeg).unwrap();
-            let line = format!("/background image:{}\n", green.display());
-            me.stdin
-                .as_mut()
-                .unwrap()
-                .write_all(line.as_bytes())
-                .unwrap();
-            out = tokio::task::spawn_blocking(move || {
-                process::read_until(&mut out, "background image:green.jpg");
-                out
-            })
-            .await
-            .unwrap();
+            let line = format!("/background image:{}", green.display());
+            me.say(&line, "background image:green.jpg").await;
             let (person_green, _, room_green) = look(&mut peer, us, &dir.join("green.ppm")).await;
             println!("green behind: person {person_green:.1}, room {room_green:.1} from green");
             assert!(person_green < 10.0, "{person_green}");
             assert!(room_green < 8.0, "{room_green}");
             // Still sending.
             peer.still_receiving("video", us, 20).await.unwrap();
-            drop(out);
-            assert!(process::interrupt(&mut me));
+            assert!(me.interrupt());
             peer.disconnect().await.unwrap();
             ds.stop().await;
             let _ = std::fs::remove_dir_all(&dir);

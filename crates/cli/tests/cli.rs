@@ -8,7 +8,8 @@ use std::time::Duration;
 use livekit_api::access_token::TokenVerifier;
 use serde_json::json;
 use tandem_testkit::peer::Peer;
-use tandem_testkit::{process, token};
+use tandem_testkit::process::{self, Console};
+use tandem_testkit::token;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
 
@@ -83,26 +84,16 @@ fn the_bot_publishes_pattern_and_tone_and_echoes_chat() {
             let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
                 .await
                 .unwrap();
-            let mut bot = Command::new(BIN)
-                .args([
-                    "bot",
-                    "--url",
-                    &ds.url(),
-                    "--token",
-                    &token::join("r", "bot"),
-                    "--tone-hz",
-                    "523",
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut out = BufReader::new(bot.stdout.take().unwrap());
-            let printed = tokio::task::spawn_blocking(move || {
-                let p = process::read_until(&mut out, "state: Connected");
-                (p, out)
-            });
-            let (printed, mut out) = printed.await.unwrap();
+            let mut bot = Console::spawn(Command::new(BIN).args([
+                "bot",
+                "--url",
+                &ds.url(),
+                "--token",
+                &token::join("r", "bot"),
+                "--tone-hz",
+                "523",
+            ]));
+            let printed = bot.until("state: Connected").await;
             assert!(printed.contains("state: Connecting"), "{printed}");
             let mut peer = Peer::python("peer", &ds.url(), &token::join("r", "peer"))
                 .await
@@ -121,14 +112,7 @@ fn the_bot_publishes_pattern_and_tone_and_echoes_chat() {
             peer.expect("chat", json!({"sender": "bot", "text": "echo: ping <b>"}))
                 .await
                 .unwrap();
-            let rest = tokio::task::spawn_blocking(move || {
-                let ok = process::interrupt(&mut bot);
-                let mut rest = String::new();
-                let _ = std::io::Read::read_to_string(&mut out, &mut rest);
-                (ok, rest)
-            })
-            .await
-            .unwrap();
+            let rest = bot.finish().await;
             assert!(rest.0, "Ctrl-C leaves and exits 0");
             assert!(
                 rest.1.contains("chat from peer: ping <b>")
@@ -194,33 +178,24 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
                 listed.contains("Fake-Microphone (default)") && listed.contains("Fake-Headset"),
                 "{listed}"
             );
-            let mut me = Command::new(BIN)
-                // The join link as the app opens it (a platform's join page).
-                .args([
-                    "join",
-                    &format!("{}/session/join?token={link}", backend.url()),
-                ])
-                .args([
-                    "--camera",
-                    "test-pattern",
-                    "--mic",
-                    "default",
-                    "--speaker",
-                    "default",
-                ])
-                .env("PULSE_SERVER", &fake.server)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut out = BufReader::new(me.stdout.take().unwrap());
-            let (printed, out) = tokio::task::spawn_blocking(move || {
-                let p = process::read_until(&mut out, "state: Connected");
-                (p, out)
-            })
-            .await
-            .unwrap();
+            let mut me = Console::spawn(
+                Command::new(BIN)
+                    // The join link as the app opens it (a platform's join page).
+                    .args([
+                        "join",
+                        &format!("{}/session/join?token={link}", backend.url()),
+                    ])
+                    .args([
+                        "--camera",
+                        "test-pattern",
+                        "--mic",
+                        "default",
+                        "--speaker",
+                        "default",
+                    ])
+                    .env("PULSE_SERVER", &fake.server),
+            );
+            let printed = me.until("state: Connected").await;
             assert!(
                 printed.contains("session: video with Coach, 30 minutes"),
                 "{printed}"
@@ -249,15 +224,9 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
             assert!((hz - 660.0).abs() < 6.0 && db > -40.0, "{hz} Hz, {db} dBFS");
 
             // Switched mid-call (a stdin command) to the 44.1 kHz headset.
-            std::io::Write::write_all(me.stdin.as_mut().unwrap(), b"/speaker pulseaudio:headset\n")
-                .unwrap();
-            let (printed, out) = tokio::task::spawn_blocking(move || {
-                let mut out = out;
-                let p = process::read_until(&mut out, "Speaker: Fake-Headset");
-                (p, out)
-            })
-            .await
-            .unwrap();
+            let printed = me
+                .say("/speaker pulseaudio:headset", "Speaker: Fake-Headset")
+                .await;
             assert!(printed.contains("Speaker: Fake-Headset"), "{printed}");
             let server = fake.server.clone();
             let (on_headset, on_speaker) = tokio::task::spawn_blocking(move || {
@@ -275,20 +244,12 @@ fn join_with_devices_sends_the_microphone_and_plays_the_peer() {
             assert!(tandem_testkit::pulse::tone_of(&on_speaker, 48_000).1 < -60.0);
 
             // Muting (a stdin command) is seen by the peer.
-            std::io::Write::write_all(me.stdin.as_mut().unwrap(), b"/mute\n").unwrap();
+            me.type_line("/mute");
             peer.expect("track_muted", json!({"identity": us, "kind": "audio"}))
                 .await
                 .unwrap();
             fake.stop_tone(&tone);
-            let rest = tokio::task::spawn_blocking(move || {
-                let mut out = out;
-                let ok = process::interrupt(&mut me);
-                let mut rest = String::new();
-                let _ = std::io::Read::read_to_string(&mut out, &mut rest);
-                (ok, rest)
-            })
-            .await
-            .unwrap();
+            let rest = me.finish().await;
             assert!(
                 rest.0 && rest.1.contains("state: Ended(Left)"),
                 "{}",

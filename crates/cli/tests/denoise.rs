@@ -6,15 +6,15 @@
 //! `tests/peers/denoise_audio.py` makes the sound and scores the two.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use tandem_testkit::peer::Peer;
+use tandem_testkit::process::Console;
 use tandem_testkit::pulse::FakeAudio;
-use tandem_testkit::{process, token};
+use tandem_testkit::token;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
 
@@ -66,28 +66,20 @@ fn noise_removal_quietens_noise_and_keeps_speech_at_the_other_end() {
                 .await
                 .unwrap();
             let us = "coach";
-            let mut me = Command::new(BIN)
-                .args([
-                    "join",
-                    "--url",
-                    &ds.url(),
-                    "--token",
-                    &token::join("calm", us),
-                ])
-                .args(["--type", "voice", "--mic", "default", "--speaker", "none"])
-                .args(["--denoise", "off"])
-                .env("PULSE_SERVER", &fake.server)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap();
-            let mut out = BufReader::new(me.stdout.take().unwrap());
-            let (printed, mut out) = tokio::task::spawn_blocking(move || {
-                (process::read_until(&mut out, "state: Connected"), out)
-            })
-            .await
-            .unwrap();
+            let mut me = Console::spawn(
+                Command::new(BIN)
+                    .args([
+                        "join",
+                        "--url",
+                        &ds.url(),
+                        "--token",
+                        &token::join("calm", us),
+                    ])
+                    .args(["--type", "voice", "--mic", "default", "--speaker", "none"])
+                    .args(["--denoise", "off"])
+                    .env("PULSE_SERVER", &fake.server),
+            );
+            let printed = me.until("state: Connected").await;
             assert!(printed.contains("Microphone: Fake-Microphone"), "{printed}");
             peer.stats_until(Duration::from_secs(20), |s| {
                 s["audio"][us]["frames"].as_u64().unwrap_or(0) > 50
@@ -98,17 +90,7 @@ fn noise_removal_quietens_noise_and_keeps_speech_at_the_other_end() {
             let (off, on) = (dir.join("off.s16"), dir.join("on.s16"));
             let mix = dir.join("mix.s16");
             record(&mut peer, &fake, us, &mix, &off).await;
-            me.stdin
-                .as_mut()
-                .unwrap()
-                .write_all(b"/denoise on\n")
-                .unwrap();
-            out = tokio::task::spawn_blocking(move || {
-                process::read_until(&mut out, "noise removal on");
-                out
-            })
-            .await
-            .unwrap();
+            me.say("/denoise on", "noise removal on").await;
             record(&mut peer, &fake, us, &mix, &on).await;
 
             let score = denoise_audio(&[
@@ -139,8 +121,7 @@ fn noise_removal_quietens_noise_and_keeps_speech_at_the_other_end() {
             // The speech came through in both passes (the gains above), and
             // the track still runs.
             peer.still_receiving("audio", us, 50).await.unwrap();
-            drop(out);
-            assert!(process::interrupt(&mut me));
+            assert!(me.interrupt());
             peer.disconnect().await.unwrap();
             ds.stop().await;
             let _ = std::fs::remove_dir_all(&dir);

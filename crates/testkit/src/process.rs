@@ -91,3 +91,85 @@ impl Drop for Killed {
         let _ = self.0.wait();
     }
 }
+
+/// A program driven as a person at a terminal drives it: lines typed in,
+/// its output read until what is awaited shows (off the async runtime's
+/// threads). Dropped, it is killed if still running, so a test that fails
+/// half-way leaves no program behind.
+#[derive(Debug)]
+pub struct Console {
+    child: Child,
+    out: Option<BufReader<ChildStdout>>,
+}
+
+impl Console {
+    /// Starts `cmd` with its input and output piped (its errors shown).
+    pub fn spawn(cmd: &mut std::process::Command) -> Self {
+        use std::process::Stdio;
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting the program");
+        let out = child.stdout.take().map(BufReader::new);
+        Self { child, out }
+    }
+
+    /// Everything printed until a line contains `marker` (see [`read_until`]).
+    pub async fn until(&mut self, marker: &str) -> String {
+        let mut out = self.out.take().expect("the program's output");
+        let marker = marker.to_owned();
+        let (printed, out) = tokio::task::spawn_blocking(move || {
+            let p = read_until(&mut out, &marker);
+            (p, out)
+        })
+        .await
+        .expect("reading the program's output");
+        self.out = Some(out);
+        printed
+    }
+
+    /// Types `line` (and Enter).
+    pub fn type_line(&mut self, line: &str) {
+        use std::io::Write as _;
+        let stdin = self.child.stdin.as_mut().expect("the program's input");
+        writeln!(stdin, "{line}").expect("typing into the program");
+    }
+
+    /// Types `line`, then reads until `marker`.
+    pub async fn say(&mut self, line: &str, marker: &str) -> String {
+        self.type_line(line);
+        self.until(marker).await
+    }
+
+    /// Ctrl-C, as [`interrupt`]: whether it exited cleanly.
+    pub fn interrupt(&mut self) -> bool {
+        interrupt(&mut self.child)
+    }
+
+    /// Ctrl-C, then what it printed on its way out: whether it exited
+    /// cleanly, and that.
+    pub async fn finish(mut self) -> (bool, String) {
+        let mut out = self.out.take();
+        tokio::task::spawn_blocking(move || {
+            let ok = self.interrupt();
+            let mut rest = String::new();
+            if let Some(out) = out.as_mut() {
+                let _ = std::io::Read::read_to_string(out, &mut rest);
+            }
+            (ok, rest)
+        })
+        .await
+        .expect("reading the program's output")
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
