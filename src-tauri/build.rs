@@ -35,6 +35,7 @@ const COMMANDS: &[&str] = &[
     "file_cancel",
     "file_save",
     "screens_list",
+    "screen_thumbnail",
     "call_send_chat",
     "call_switch_device",
     "call_leave",

@@ -347,6 +347,37 @@ pub(crate) async fn screens_list() -> Result<Vec<crate::dto::ScreenEntry>, AppEr
         .collect())
 }
 
+/// A small picture of a screen or window for the picker (at most 240×136,
+/// its shape kept): a JPEG as a data URL, which the page shows as an image.
+#[tauri::command]
+#[specta::specta]
+pub(crate) async fn screen_thumbnail(id: String) -> Result<String, AppError> {
+    use base64::Engine as _;
+    use tandem_call::media::screen::{self, ScreenChoice};
+    let choice = if id == "synthetic" {
+        ScreenChoice::Synthetic
+    } else {
+        ScreenChoice::Id(id)
+    };
+    let internal = |e: &dyn std::fmt::Display| AppError::new(ErrorCode::Internal, e.to_string());
+    let jpeg = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, AppError> {
+        let small = screen::thumbnail(&choice, 240, 136)?;
+        let rgb = tandem_call::media::convert::i420_to_rgb(&small).map_err(|e| internal(&e))?;
+        let (w, h) = (small.width() as u16, small.height() as u16);
+        let mut out = Vec::new();
+        jpeg_encoder::Encoder::new(&mut out, 75)
+            .encode(&rgb, w, h, jpeg_encoder::ColorType::Rgb)
+            .map_err(|e| internal(&e))?;
+        Ok(out)
+    })
+    .await
+    .map_err(|e| internal(&e))??;
+    Ok(format!(
+        "data:image/jpeg;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(jpeg)
+    ))
+}
+
 /// Shares a screen or window by its id (`null`: stops sharing).
 #[tauri::command]
 #[specta::specta]

@@ -242,6 +242,7 @@ pub fn specta_builder() -> tauri_specta::Builder<tauri::Wry> {
             files::file_cancel,
             files::file_save,
             call::screens_list,
+            call::screen_thumbnail,
             call::call_send_chat,
             call::call_switch_device,
             call::call_leave,

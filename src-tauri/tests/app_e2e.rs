@@ -104,7 +104,20 @@ fn the_desktop_app_makes_a_call_with_a_python_peer() {
                 .session(std::path::Path::new(env!("CARGO_BIN_EXE_tandem")))
                 .await
                 .unwrap();
-            let result = drive(&s, &backend.url(), &demo, &mut peer, &audio, &x.display).await;
+            let sharer = Sharer {
+                url: ds.url(),
+                token: token::join_named(&session, "js-sharer", "Sam's laptop"),
+                e2ee_key: e2ee_key.clone(),
+            };
+            let result = drive(
+                &s,
+                &backend.url(),
+                &demo,
+                (&mut peer, &sharer),
+                &audio,
+                &x.display,
+            )
+            .await;
             if result.is_err() {
                 shot(&s, "failure").await;
                 x.screenshot(&shots_dir().join("failure-screen.png"));
@@ -274,11 +287,19 @@ fn masked(line: &str) -> String {
     out.chars().take(600).collect()
 }
 
+/// Where a second participant, LiveKit's JS SDK in Chromium, joins to
+/// share a screen.
+struct Sharer {
+    url: String,
+    token: String,
+    e2ee_key: String,
+}
+
 async fn drive(
     s: &Session,
     backend_url: &str,
     demo: &tandem_backend::dev::Demo,
-    peer: &mut Peer,
+    (peer, sharer): (&mut Peer, &Sharer),
     audio: &FakeAudio,
     display: &str,
 ) -> anyhow::Result<()> {
@@ -479,11 +500,12 @@ async fn drive(
     // as a screen share at the screen's size.
     s.click(&s.testid("share").await?).await?;
     s.click(&s.testid("share-choice").await?).await?;
-    peer.expect(
-        "track_subscribed",
-        json!({"kind": "video", "source": "SOURCE_SCREENSHARE"}),
-    )
-    .await?;
+    let ours = peer
+        .expect(
+            "track_subscribed",
+            json!({"kind": "video", "source": "SOURCE_SCREENSHARE"}),
+        )
+        .await?;
     peer.stats_until(long, |st| {
         st["video"].as_object().is_some_and(|v| {
             v.iter().any(|(who, v)| {
@@ -519,10 +541,41 @@ async fn drive(
         "return document.querySelector('[data-testid=screen-video]') === null ? true : null;",
     )
     .await?;
+    // LiveKit's JS SDK in Chromium shares too (a page's canvas published
+    // as a screen share, end-to-end encrypted like the call): shown large,
+    // read from the screen; the layout comes back when it stops.
+    let mut js = Peer::browser_with(
+        "js-sharer",
+        &sharer.url,
+        &sharer.token,
+        &[&format!("--e2ee-key={}", sharer.e2ee_key)],
+    )
+    .await?;
+    js.cmd(json!({"cmd": "publish_screen", "color": [40, 90, 220], "width": 1280, "height": 720, "fps": 5}))
+        .await?;
+    let blue =
+        common::call_page::until_colour_on_screen(s, display, "screen-video", long, |[r, g, b]| {
+            r < 100 && g < 140 && b > 170
+        })
+        .await?;
+    eprintln!("the JS SDK's share drawn: {blue:?}");
+    tandem_testkit::display::screenshot(display, &shots_dir().join("4d-js-screen-screen.png"));
+    js.cmd(json!({"cmd": "unpublish", "kind": "screen"}))
+        .await?;
+    s.until(
+        "the layout back after the JS share",
+        long,
+        "return document.querySelector('[data-testid=screen-video]') === null ? true : null;",
+    )
+    .await?;
+    js.disconnect().await?;
     // We stop ours: the peer's screen-share track goes.
     s.click(&s.testid("share").await?).await?;
-    peer.expect("track_unsubscribed", json!({"kind": "video"}))
-        .await?;
+    peer.expect(
+        "track_unsubscribed",
+        json!({"kind": "video", "sid": ours["sid"]}),
+    )
+    .await?;
 
     // Our mute reaches the peer.
     s.click(&s.testid("toggle-mic").await?).await?;

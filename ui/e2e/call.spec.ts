@@ -220,6 +220,10 @@ test('sharing: pick a window, the bar says so and stops it; the coach\'s share s
   await page.getByTestId('share').click();
   await expect(page.getByTestId('share-choice')).toHaveCount(2);
   await expect(page.getByTestId('share-picker')).toContainText('Training plan <draft>');
+  // Each with a small picture of it, or an empty frame when none could be taken.
+  await expect(page.getByTestId('share-thumbnail').first()).toHaveAttribute('data-state', 'shown');
+  await expect(page.getByTestId('share-thumbnail').nth(1)).toHaveAttribute('data-state', 'none');
+  await expect.poll(() => page.getByTestId('share-thumbnail').first().locator('img').evaluate((i: HTMLImageElement) => i.naturalWidth)).toBe(160);
   await shot(page, 'call-share-picker');
   await page.getByTestId('share-choice').filter({ hasText: 'Training plan' }).click();
   await expect(page.getByTestId('share-picker')).toHaveCount(0);

@@ -151,6 +151,28 @@ pub fn open(choice: &ScreenChoice, fps: u32) -> Result<ScreenFeed, ScreenError> 
     }
 }
 
+/// A small picture of what `choice` shows now, at most
+/// `max_width`×`max_height` with its shape kept (the pointer included):
+/// for a picker to show beside the names.
+pub fn thumbnail(
+    choice: &ScreenChoice,
+    max_width: u32,
+    max_height: u32,
+) -> Result<I420Frame, ScreenError> {
+    let full = match choice {
+        ScreenChoice::Synthetic => Synthetic::new(1280, 720, 1)?.next_frame()?,
+        #[cfg(target_os = "linux")]
+        ScreenChoice::Id(id) => x11::Capture::open(id, 1)?.next_frame()?,
+        #[cfg(not(target_os = "linux"))]
+        ScreenChoice::Id(_) => {
+            return Err(ScreenError::Unsupported(
+                "this build captures screens on Linux (X11) only so far".into(),
+            ));
+        }
+    };
+    Ok(full.fitted(max_width, max_height)?)
+}
+
 /// The size a `width`×`height` source is sent at.
 pub fn sent_size(width: u32, height: u32) -> (u32, u32) {
     fit(width & !1, height & !1, MAX_WIDTH, MAX_HEIGHT)

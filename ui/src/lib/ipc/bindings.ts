@@ -104,6 +104,11 @@ export const commands = {
 	 *  out).
 	 */
 	screensList: () => typedError<ScreenEntry[], AppError>(__TAURI_INVOKE("screens_list")),
+	/**
+	 *  A small picture of a screen or window for the picker (at most 240×136,
+	 *  its shape kept): a JPEG as a data URL, which the page shows as an image.
+	 */
+	screenThumbnail: (id: string) => typedError<string, AppError>(__TAURI_INVOKE("screen_thumbnail", { id })),
 	/**  Sends a chat message; returns the id its `chatSent`/`chatFailed` carries. */
 	callSendChat: (text: string) => typedError<number, AppError>(__TAURI_INVOKE("call_send_chat", { text })),
 	/**  Moves the call to another device. */

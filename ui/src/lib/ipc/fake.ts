@@ -603,6 +603,10 @@ export class FakeIpc implements Ipc {
       { id: 'window:0x2a00004', name: 'Training plan <draft>', screen: false, width: 1200, height: 800 },
     ];
   }
+  async screenThumbnail(id: string) {
+    if (id.startsWith('window:')) throw new IpcError({ code: 'device', message: 'The window could not be captured.' });
+    return `data:image/svg+xml,${encodeURIComponent('<svg xmlns="http://www.w3.org/2000/svg" width="160" height="90"><rect width="160" height="90" fill="#1d4ed8"/></svg>')}`;
+  }
   async callShare(id: string | null) {
     this.log('callShare', id);
     this.needCall();

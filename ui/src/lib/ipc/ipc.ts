@@ -142,6 +142,8 @@ export interface Ipc {
   /// Saves Markdown into the downloads folder; the file's path.
   notesExport(title: string, markdown: string): Promise<string>;
   screensList(): Promise<ScreenEntry[]>;
+  /// A small picture (a data URL, at most 240×135) of a screen or window.
+  screenThumbnail(id: string): Promise<string>;
   callShare(id: string | null): Promise<void>;
   callSendChat(text: string): Promise<number>;
   callSwitchDevice(device: DeviceKind, id: string | null): Promise<void>;

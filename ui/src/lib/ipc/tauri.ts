@@ -59,6 +59,7 @@ export class TauriIpc implements Ipc {
   async callSetCamera(on: boolean) { ok(await commands.callSetCamera(on)); }
   async callChangePassphrase(passphrase: string) { ok(await commands.callChangePassphrase(passphrase)); }
   async screensList() { return ok(await commands.screensList()); }
+  async screenThumbnail(id: string) { return ok(await commands.screenThumbnail(id)); }
   async callShare(id: string | null) { ok(await commands.callShare(id)); }
   async callSendChat(text: string) { return ok(await commands.callSendChat(text)); }
   async callSwitchDevice(d: Parameters<Ipc['callSwitchDevice']>[0], id: string | null) {
