@@ -309,6 +309,12 @@ const commands = {
     if (c.simulcast != null) opts.simulcast = Boolean(c.simulcast);
     await page.evaluate((o) => window.peer.publishCamera(o), opts);
   },
+  // A screen share of one colour (and a line of text), as a sharer's page makes.
+  async publish_screen(c) {
+    const color = Array.isArray(c.color) && c.color.length === 3 ? c.color.map(Number) : [30, 200, 90];
+    const opts = { color, width: Number(c.width ?? 1280), height: Number(c.height ?? 720), fps: Number(c.fps ?? 5) };
+    await page.evaluate((o) => window.peer.publishScreen(o), opts);
+  },
   async publish_mic() {
     await page.evaluate(() => window.peer.publishMic());
   },

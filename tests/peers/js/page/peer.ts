@@ -6,6 +6,7 @@ import {
   ConnectionState,
   DisconnectReason,
   ExternalE2EEKeyProvider,
+  LocalVideoTrack,
   Room,
   RoomEvent,
   Track,
@@ -216,8 +217,10 @@ function localPublication(kind: string) {
       ? Track.Source.Camera
       : kind === 'audio' || kind === 'mic' || kind === 'microphone'
         ? Track.Source.Microphone
-        : undefined;
-  if (!source) throw new Error(`unknown kind ${JSON.stringify(kind)} (video or audio)`);
+        : kind === 'screen'
+          ? Track.Source.ScreenShare
+          : undefined;
+  if (!source) throw new Error(`unknown kind ${JSON.stringify(kind)} (video, audio or screen)`);
   const pub = requireRoom().localParticipant.getTrackPublication(source);
   if (!pub) throw new Error(`no ${kind} track published`);
   return pub;
@@ -322,6 +325,33 @@ const api = {
     const publish = opts.simulcast === undefined ? undefined : { simulcast: opts.simulcast };
     const pub = await lp.setCameraEnabled(true, capture, publish);
     if (!pub) throw new Error('camera was not published');
+    return { sid: pub.trackSid };
+  },
+
+  /// A screen share as a sharer's page makes one: a canvas (one colour, a
+  /// line of text redrawn each picture) captured as a track and published
+  /// with the screen_share source, as getDisplayMedia's track would be.
+  async publishScreen(opts: { color: [number, number, number]; width: number; height: number; fps: number }): Promise<Json> {
+    const canvas = document.createElement('canvas');
+    canvas.width = opts.width;
+    canvas.height = opts.height;
+    const ctx = canvas.getContext('2d');
+    if (!ctx) throw new Error('no 2D canvas');
+    const [r, g, b] = opts.color;
+    let n = 0;
+    const draw = () => {
+      ctx.fillStyle = `rgb(${r}, ${g}, ${b})`;
+      ctx.fillRect(0, 0, opts.width, opts.height);
+      ctx.fillStyle = '#fff';
+      ctx.font = '24px sans-serif';
+      ctx.fillText(`Training plan, page ${++n}`, 24, 48);
+    };
+    draw();
+    const timer = setInterval(draw, 1000 / opts.fps);
+    const stream = canvas.captureStream(opts.fps);
+    const track = new LocalVideoTrack(stream.getVideoTracks()[0]);
+    track.on('ended', () => clearInterval(timer));
+    const pub = await requireRoom().localParticipant.publishTrack(track, { source: Track.Source.ScreenShare, name: 'screen', simulcast: false });
     return { sid: pub.trackSid };
   },
 
