@@ -499,6 +499,15 @@ async fn drive(
     // Sharing: the picker offers this (Xvfb's) screen; the peer receives it
     // as a screen share at the screen's size.
     s.click(&s.testid("share").await?).await?;
+    // Each offered with a small picture of it, drawn (the page's policy
+    // lets it show).
+    s.until(
+        "the screen's thumbnail drawn",
+        long,
+        "const i = document.querySelector('[data-testid=share-thumbnail] img'); return i && i.complete && i.naturalWidth > 100 ? i.naturalWidth : null;",
+    )
+    .await?;
+    shot(s, "4a-share-picker").await;
     s.click(&s.testid("share-choice").await?).await?;
     let ours = peer
         .expect(
