@@ -22,7 +22,7 @@ use std::time::Instant;
 use crate::I420Frame;
 pub use backdrop::{Backdrop, SCENES};
 use compose::{Behind, Composer};
-pub use segment::Segmenter;
+pub use segment::{EffectError, Segmenter};
 
 /// What happens behind the person.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -88,13 +88,6 @@ impl fmt::Display for Background {
             Self::Picture(b) => write!(f, "image:{}", b.name()),
         }
     }
-}
-
-/// Why an effect cannot run.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum EffectError {
-    #[error("the person segmentation model cannot be used: {0}")]
-    Model(String),
 }
 
 #[derive(Debug, Default)]

@@ -4,8 +4,14 @@
 
 use tract_onnx::prelude::*;
 
-use super::EffectError;
 use crate::I420Frame;
+
+/// Why an effect cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EffectError {
+    #[error("the person segmentation model cannot be used: {0}")]
+    Model(String),
+}
 
 /// The model's picture size, and so the mask's.
 pub const MASK_WIDTH: usize = 256;
