@@ -35,9 +35,11 @@ pub(super) struct Composer {
     resizer: Resizer,
     /// The mask as blend weights (255 = person), at the mask's size.
     shaped: Vec<u8>,
-    /// The weights at the luma and at the colour planes' size.
+    /// The weights at the luma and at the colour planes' size, and the
+    /// picture size they were scaled for.
     luma_weights: Vec<u8>,
     colour_weights: Vec<u8>,
+    weighed_for: Option<(u32, u32)>,
     small: Option<I420Frame>,
     backdrop: Option<I420Frame>,
     /// The chosen picture `backdrop` was made from, when it was one.
@@ -45,11 +47,14 @@ pub(super) struct Composer {
 }
 
 impl Composer {
-    /// Puts `behind` behind the person `mask` (256×144, 1 = person) finds.
+    /// Puts `behind` behind the person `mask` (256×144, 1 = person) finds;
+    /// the mask is scaled again only when it is `new` (the model ran) or
+    /// the picture's size changed.
     pub(super) fn compose(
         &mut self,
         frame: &mut I420Frame,
         mask: &[f32],
+        new: bool,
         behind: Behind<'_>,
     ) -> Result<(), FrameError> {
         let size = (frame.width(), frame.height());
@@ -60,7 +65,9 @@ impl Composer {
             }
             Behind::Picture(picture) => self.fitted(picture, size)?,
         }
-        self.weigh(mask, size)?;
+        if new || self.weighed_for != Some(size) {
+            self.weigh(mask, size)?;
+        }
         let Some(backdrop) = &self.backdrop else {
             return Ok(());
         };
@@ -133,6 +140,7 @@ impl Composer {
                 (pw, ph),
             )?;
         }
+        self.weighed_for = Some((w, h));
         Ok(())
     }
 }
@@ -208,7 +216,7 @@ mod tests {
         let mut f = stripes(w as u32, h as u32);
         let before = f.clone();
         Composer::default()
-            .compose(&mut f, &left_half(), Behind::Blur(4))
+            .compose(&mut f, &left_half(), true, Behind::Blur(4))
             .unwrap_or_else(|e| panic!("{e}"));
         let row = h / 2 * w;
         let (y, _, _) = f.planes();
@@ -235,7 +243,7 @@ mod tests {
         let before = f.clone();
         let mut composer = Composer::default();
         composer
-            .compose(&mut f, &left_half(), Behind::Picture(&square))
+            .compose(&mut f, &left_half(), true, Behind::Picture(&square))
             .unwrap_or_else(|e| panic!("{e}"));
         let (y, _, _) = f.planes();
         let (y0, _, _) = before.planes();
@@ -262,12 +270,47 @@ mod tests {
         }
         let mut again = stripes(640, 360);
         composer
-            .compose(&mut again, &left_half(), Behind::Picture(&square))
+            .compose(&mut again, &left_half(), true, Behind::Picture(&square))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(
             again.planes().0[200 * 640 + 400..200 * 640 + 640]
                 .iter()
                 .all(|&p| p == 0)
+        );
+    }
+
+    #[test]
+    fn a_mask_kept_between_model_runs_is_not_scaled_again() {
+        let mut composer = Composer::default();
+        let mut f = stripes(640, 360);
+        let before = f.clone();
+        composer
+            .compose(&mut f, &left_half(), true, Behind::Blur(4))
+            .unwrap_or_else(|e| panic!("{e}"));
+        // Not new: the left-half weights stay, whatever this mask says.
+        let mut g = before.clone();
+        composer
+            .compose(
+                &mut g,
+                &vec![0.0; MASK_WIDTH * MASK_HEIGHT],
+                false,
+                Behind::Blur(4),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(f.planes(), g.planes());
+        // New: now nobody is there, and the left half is blurred too.
+        composer
+            .compose(
+                &mut g,
+                &vec![0.0; MASK_WIDTH * MASK_HEIGHT],
+                true,
+                Behind::Blur(4),
+            )
+            .unwrap_or_else(|e| panic!("{e}"));
+        let row = 180 * 640;
+        assert_ne!(
+            g.planes().0[row..row + 300],
+            before.planes().0[row..row + 300]
         );
     }
 

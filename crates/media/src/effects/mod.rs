@@ -280,7 +280,8 @@ impl Effects {
         } else {
             self.since_mask += 1;
         }
-        if let Err(e) = self.composer.compose(frame, &self.mask, behind) {
+        let new_mask = self.since_mask == 0;
+        if let Err(e) = self.composer.compose(frame, &self.mask, new_mask, behind) {
             return switch.report(choice, Some(e.to_string()), every);
         }
         ease(&mut self.effect_secs, started.elapsed().as_secs_f64(), 0.1);
