@@ -7,13 +7,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde_json::json;
 use tandem_call::media::convert::{PixelFormat, i420_to_rgb, to_i420};
 use tandem_testkit::peer::Peer;
-use tandem_testkit::process::Console;
+use tandem_testkit::process::{self, Console};
 use tandem_testkit::token;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tandem-cli");
@@ -119,15 +118,14 @@ fn a_blurred_background_arrives_with_the_person_kept() {
             let us = "client";
             let camera = format!("picture:{}", data("astronaut.jpg").display());
             let mut me = Console::spawn(
-                Command::new(BIN)
-                    .args([
-                        "join",
-                        "--url",
-                        &ds.url(),
-                        "--token",
-                        &token::join("calm", us),
-                    ])
-                    .args(["--camera", &camera, "--mic", "silence", "--speaker", "none"]),
+                process::joining(BIN, &ds.url(), &token::join("calm", us)).args([
+                    "--camera",
+                    &camera,
+                    "--mic",
+                    "silence",
+                    "--speaker",
+                    "none",
+                ]),
             );
             let printed = me.until("state: Connected").await;
             assert!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use tandem_testkit::peer::Peer;
-use tandem_testkit::process::Console;
+use tandem_testkit::process::{self, Console};
 use tandem_testkit::pulse::FakeAudio;
 use tandem_testkit::token;
 
@@ -67,14 +67,7 @@ fn noise_removal_quietens_noise_and_keeps_speech_at_the_other_end() {
                 .unwrap();
             let us = "coach";
             let mut me = Console::spawn(
-                Command::new(BIN)
-                    .args([
-                        "join",
-                        "--url",
-                        &ds.url(),
-                        "--token",
-                        &token::join("calm", us),
-                    ])
+                process::joining(BIN, &ds.url(), &token::join("calm", us))
                     .args(["--type", "voice", "--mic", "default", "--speaker", "none"])
                     .args(["--denoise", "off"])
                     .env("PULSE_SERVER", &fake.server),

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -64,14 +64,7 @@ fn files_go_both_ways_with_the_js_sdk_and_land_safely() {
                 .await
                 .unwrap();
             let (child, lines) = process::spawn_lines(
-                Command::new(BIN)
-                    .args([
-                        "join",
-                        "--url",
-                        &ds.url(),
-                        "--token",
-                        &token::join("f", "me"),
-                    ])
+                process::joining(BIN, &ds.url(), &token::join("f", "me"))
                     .args(["--type", "chat", "--stats", "0"])
                     .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
                     .arg("--send-file")

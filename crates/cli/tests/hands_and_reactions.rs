@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use serde_json::json;
@@ -37,18 +37,15 @@ fn reactions_go_both_ways_with_the_python_sdk() {
                 .await
                 .unwrap();
             let (child, lines) = process::spawn_lines(
-                Command::new(BIN)
-                    .args([
-                        "join",
-                        "--url",
-                        &ds.url(),
-                        "--token",
-                        // The session's host: its token makes it the room's admin.
-                        &token::join_with("r", "me", |g| g.room_admin = true),
-                    ])
-                    .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
-                    .args(["--stats", "0"])
-                    .stdin(Stdio::piped()),
+                // The session's host: its token makes it the room's admin.
+                process::joining(
+                    BIN,
+                    &ds.url(),
+                    &token::join_with("r", "me", |g| g.room_admin = true),
+                )
+                .args(["--camera", "none", "--mic", "silence", "--speaker", "none"])
+                .args(["--stats", "0"])
+                .stdin(Stdio::piped()),
             );
             let mut child = process::Killed(child);
             let within = Duration::from_secs(20);

@@ -19,6 +19,14 @@ pub fn read_until(out: &mut BufReader<ChildStdout>, marker: &str) -> String {
     printed
 }
 
+/// `BIN join --url URL --token TOKEN`: tandem-cli joining a room, for
+/// the caller to add its devices and options to.
+pub fn joining(bin: &str, url: &str, token: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin);
+    cmd.args(["join", "--url", url, "--token", token]);
+    cmd
+}
+
 /// Sends SIGINT (Ctrl-C) and waits up to 10 s; returns whether it exited 0.
 pub fn interrupt(child: &mut Child) -> bool {
     let sent = std::process::Command::new("kill")
