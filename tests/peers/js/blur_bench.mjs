@@ -44,6 +44,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { bundlePage } from './bundle.mjs';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const T0 = Date.now();
 const WIDTH = 1280;
@@ -124,20 +126,6 @@ const PAGE_HTML = '<!doctype html><html><head><meta charset="utf-8"><title>tande
   '<link rel="icon" href="data:,"><style>body { margin: 0; background: #000 } ' +
   'video { display: block; width: 100vw; height: 100vh; object-fit: contain }</style></head>' +
   '<body><script src="/bench.js"></script></body></html>';
-
-async function buildBundle(esbuild) {
-  const result = await esbuild.build({
-    entryPoints: [path.join(HERE, 'page', 'blur_bench.ts')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'chrome110',
-    write: false,
-    logLevel: 'warning',
-  });
-  await esbuild.stop();
-  return result.outputFiles[0].contents;
-}
 
 // http://127.0.0.1 is a secure context (getUserMedia needs one).
 function serve(bundle) {
@@ -319,7 +307,7 @@ async function main() {
   } catch (e) {
     throw new Error(`${e.message} (run \`npm ci\` in ${HERE})`);
   }
-  const server = await serve(await buildBundle(esbuild));
+  const server = await serve(await bundlePage(esbuild, 'blur_bench.ts'));
   const origin = `http://127.0.0.1:${server.address().port}`;
   let tmp;
   let browser;

@@ -30,6 +30,8 @@ import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { bundlePage } from './bundle.mjs';
+
 // esbuild and playwright-core are loaded in start(), so a missing `npm ci` is
 // reported as a protocol error line rather than a bare module-not-found crash.
 let esbuild;
@@ -156,20 +158,6 @@ function onPageEvent(ev) {
   emit(event, fields);
 }
 
-async function buildBundle() {
-  const result = await esbuild.build({
-    entryPoints: [path.join(HERE, 'page', P2P ? 'p2p.ts' : 'peer.ts')],
-    bundle: true,
-    format: 'iife',
-    platform: 'browser',
-    target: 'chrome110',
-    write: false,
-    logLevel: 'warning',
-  });
-  await esbuild.stop(); // no further builds: let the esbuild service go
-  return result.outputFiles[0].contents;
-}
-
 const PAGE_HTML = '<!doctype html><html><head><meta charset="utf-8"><title>tandem js peer</title>' +
   '<link rel="icon" href="data:,"></head>' +
   '<body><script src="/peer.js"></script></body></html>';
@@ -245,7 +233,7 @@ async function loadDeps() {
 
 async function start() {
   await loadDeps();
-  const bundle = await buildBundle();
+  const bundle = await bundlePage(esbuild, P2P ? 'p2p.ts' : 'peer.ts');
   server = await serve(bundle);
   const origin = `http://127.0.0.1:${server.address().port}`;
   log(`bundle ${bundle.length} bytes, page at ${origin}/`);
