@@ -42,13 +42,7 @@ impl Backdrops {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let refused = |e: &dyn std::fmt::Display| AppError::invalid(format!("{shown}: {e}"));
-        let size = std::fs::metadata(path).map_err(|e| refused(&e))?.len();
-        if size > tandem_call::media::still::MAX_BYTES {
-            return Err(refused(&tandem_call::media::still::StillError::TooLarge(
-                size.div_ceil(1 << 20),
-            )));
-        }
-        let bytes = std::fs::read(path).map_err(|e| refused(&e))?;
+        let bytes = tandem_call::media::still::read_file(path).map_err(|e| refused(&e))?;
         let backdrop = Backdrop::from_bytes(&shown, &bytes).map_err(|e| refused(&e))?;
         match &self.dir {
             Some(dir) => {

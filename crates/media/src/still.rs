@@ -39,13 +39,18 @@ pub enum StillError {
 
 /// The picture in the file at `path`.
 pub fn read(path: &Path) -> Result<I420Frame, StillError> {
+    decode(&read_file(path)?)
+}
+
+/// The bytes of the file at `path`, refused unread past [`MAX_BYTES`].
+pub fn read_file(path: &Path) -> Result<Vec<u8>, StillError> {
     let size = std::fs::metadata(path)
         .map_err(|e| StillError::Read(e.to_string()))?
         .len();
     if size > MAX_BYTES {
         return Err(StillError::TooLarge(size.div_ceil(1 << 20)));
     }
-    decode(&std::fs::read(path).map_err(|e| StillError::Read(e.to_string()))?)
+    std::fs::read(path).map_err(|e| StillError::Read(e.to_string()))
 }
 
 /// The picture in `bytes`, in I420 (an odd last row or column is dropped).
