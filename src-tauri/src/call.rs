@@ -15,7 +15,7 @@ use tauri::{AppHandle, Manager, State};
 use crate::dto::{
     CallPhase, CallUpdate, ChatLine, DeviceKind, EndKind, JoinRequest, Quality, SessionKind,
 };
-use crate::error::{AppError, ErrorCode};
+use crate::error::{AppError, ErrorCode, sentence};
 use crate::prejoin::{camera_choice, mic_choice, speaker_choice};
 use crate::{AppState, client_for, close_preview};
 
@@ -247,13 +247,10 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         },
         CallEvent::MayLowerHands(allowed) => CallUpdate::MayLowerHands { allowed },
         CallEvent::ShareOffered(why_not) => CallUpdate::ShareOffered {
-            why_not: why_not.map(|e| {
-                let why = e.to_string();
-                let mut c = why.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().chain(c).collect())
-                    .unwrap_or(why)
-            }),
+            why_not: why_not.map(|e| sentence(e.to_string())),
+        },
+        CallEvent::FilesOffered(why_not) => CallUpdate::FilesOffered {
+            why_not: why_not.map(sentence),
         },
         CallEvent::ScreenShare {
             identity,

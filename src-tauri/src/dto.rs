@@ -413,6 +413,11 @@ pub enum CallUpdate {
     ShareOffered {
         why_not: Option<String>,
     },
+    /// Whether files can be sent now (`whyNot` null), or why not (a
+    /// peer-to-peer call whose other side is not Tandem).
+    FilesOffered {
+        why_not: Option<String>,
+    },
     /// Someone started or stopped sharing a screen (we, under our own
     /// identity, with what we share as `name`). Theirs is video source
     /// `screen:<identity>`.

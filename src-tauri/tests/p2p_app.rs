@@ -145,6 +145,21 @@ async fn drive(s: &Session, page: &mut Peer, x: &Xvfb, shots: &Path) -> anyhow::
             ]),
         "the share button: {share}"
     );
+    // Files go only between two Tandems: with the seed's page the button
+    // is greyed out and says why.
+    let attach: Value = s
+        .script(
+            "const b = document.querySelector('[data-testid=chat-attach]'); return b ? [b.disabled, b.title] : null;",
+            json!([]),
+        )
+        .await?;
+    anyhow::ensure!(
+        attach[0] == json!(true)
+            && attach[1]
+                .as_str()
+                .is_some_and(|t| t.starts_with("Files go only to someone whose app is Tandem too")),
+        "the attach button: {attach}"
+    );
     x.screenshot(&shots.join("p2p-call.png"));
 
     // Our camera off: the page sees black, not our last picture frozen.

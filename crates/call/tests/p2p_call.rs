@@ -230,6 +230,17 @@ fn tandem_and_the_seed_page_call_peer_to_peer() {
             .await
             .unwrap();
 
+            // ---- this time Tandem offered, with its files channel: the
+            // page's browser took the offer (media flows, above) and opens
+            // the channel by itself, but never says it takes files (the
+            // seed has none), so files are refused with the reason.
+            let plan =
+                std::env::temp_dir().join(format!("tandem-p2p-plan-{}.txt", std::process::id()));
+            std::fs::write(&plan, b"Squats: 3 x 10").unwrap();
+            let refused = call.send_file(&plan).await.unwrap_err().to_string();
+            assert!(refused.contains("Tandem"), "{refused}");
+            let _ = std::fs::remove_file(&plan);
+
             // ---- ending the session ends it on the platform too.
             call.end_session().unwrap();
             next_matching(&mut events, "the end", |e| {

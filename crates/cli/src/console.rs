@@ -191,6 +191,8 @@ pub(crate) fn print_event(ev: &CallEvent) {
         }
         CallEvent::ShareOffered(None) => {}
         CallEvent::ShareOffered(Some(why)) => say!("sharing a screen is not offered: {why}"),
+        CallEvent::FilesOffered(None) => say!("files can be sent"),
+        CallEvent::FilesOffered(Some(why)) => say!("files are not offered: {why}"),
         CallEvent::ScreenShare {
             identity,
             sharing,

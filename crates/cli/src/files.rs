@@ -114,3 +114,12 @@ impl Files {
         }
     }
 }
+
+/// Sends the `--send-file` files still waiting (once the call can take them).
+pub(crate) async fn send_waiting(handle: &CallHandle, paths: &mut Vec<PathBuf>) {
+    for path in paths.drain(..) {
+        if let Err(e) = handle.send_file(&path).await {
+            say!("--send-file: {e}");
+        }
+    }
+}

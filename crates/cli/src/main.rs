@@ -541,6 +541,7 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
     });
     let mut files = files::Files::new(c.save_files.clone());
     let mut to_send = c.send_file.clone();
+    let (mut files_wait, mut connected) = (false, false);
     let mut stdin = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     let mut stdin_open = !bot;
     let stop = async {
@@ -628,11 +629,18 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
                         // The bot acknowledges a raised hand.
                         let _ = handle.react(session::Reaction::ThumbsUp).await;
                     }
+                    // In a peer-to-peer call files wait until the other
+                    // side's app says it takes them.
+                    CallEvent::FilesOffered(why_not) => {
+                        files_wait = why_not.is_some();
+                        if !files_wait && connected {
+                            files::send_waiting(&handle, &mut to_send).await;
+                        }
+                    }
                     CallEvent::State(CallState::Connected) => {
-                        for path in to_send.drain(..) {
-                            if let Err(e) = handle.send_file(&path).await {
-                                say!("--send-file: {e}");
-                            }
+                        connected = true;
+                        if !files_wait {
+                            files::send_waiting(&handle, &mut to_send).await;
                         }
                         if let Some(choice) = share.take()
                             && let Err(e) = handle.share_screen(Some(choice)).await

@@ -6,6 +6,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 pub mod canned;
+pub mod disks;
 pub mod display;
 pub mod netns;
 pub mod pbm;

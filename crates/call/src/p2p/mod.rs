@@ -2,6 +2,7 @@
 //! payloads as the seed documents them), who offers when, and the WebRTC
 //! peer connection with its codecs; see docs/decisions.md D9.
 
+pub mod data;
 pub mod peer;
 pub mod rate;
 mod relay;
@@ -10,3 +11,4 @@ pub mod signal;
 pub mod socketio;
 pub mod stun;
 pub mod turn;
+mod video;

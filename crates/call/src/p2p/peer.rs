@@ -14,17 +14,19 @@ use std::time::Instant;
 
 use str0m::bwe::{Bitrate, BweKind};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
+use str0m::channel::ChannelId;
 use str0m::format::Codec;
 use str0m::media::{Direction, KeyframeRequestKind, MediaKind, MediaTime, Mid};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
-use tandem_media::codec::{OpusDecoder, OpusEncoder, Vp8Decoder, Vp8Encoder, Vp8Settings};
+use tandem_media::codec::{OpusDecoder, OpusEncoder};
 use tandem_media::{FrameReceiver, I420Frame};
 use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use super::relay::{Relay, relays};
 use super::turn::TurnServer;
+use super::video::{Steer, spawn_decoder, spawn_encoder};
 
 /// Longest datagram read.
 const MAX_DATAGRAM: usize = 2000;
@@ -71,7 +73,24 @@ pub enum PeerEvent {
     Disconnected,
     /// The first picture or sound from the other side.
     RemoteMedia(MediaKind),
+    /// Tandem's data channel ([`super::data::LABEL`]) is open.
+    ChannelOpen,
+    /// A message on it.
+    ChannelData { binary: bool, data: Vec<u8> },
+    /// It closed.
+    ChannelClosed,
 }
+
+/// A message for Tandem's data channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelOut {
+    pub binary: bool,
+    pub data: Vec<u8>,
+}
+
+/// Messages for the data channel waiting for the network loop; a full
+/// queue holds the sender back (the loop takes one only when SCTP has room).
+const CHANNEL_QUEUE: usize = 16;
 
 enum Command {
     Offer(oneshot::Sender<Result<String, PeerError>>),
@@ -122,6 +141,7 @@ pub struct Sources {
 #[derive(Debug)]
 pub struct Peer {
     commands: mpsc::UnboundedSender<Command>,
+    channel: mpsc::Sender<ChannelOut>,
     task: tokio::task::JoinHandle<()>,
     video_in: Option<std::thread::JoinHandle<()>>,
 }
@@ -227,6 +247,7 @@ impl Peer {
         let (commands, rx) = mpsc::unbounded_channel();
         let (events, events_rx) = mpsc::unbounded_channel();
         let (udp_tx, udp_rx) = mpsc::channel(512);
+        let (channel, channel_rx) = mpsc::channel(CHANNEL_QUEUE);
         for s in &sockets {
             tokio::spawn(read_socket(s.clone(), udp_tx.clone()));
         }
@@ -276,11 +297,13 @@ impl Peer {
             want_key,
             video_kbps,
             heard: (false, false),
+            channel: Channel::default(),
         };
-        let task = tokio::spawn(driver.run(rx, udp_rx, sources.audio, video_out_rx));
+        let task = tokio::spawn(driver.run(rx, udp_rx, sources.audio, video_out_rx, channel_rx));
         Ok((
             Peer {
                 commands,
+                channel,
                 task,
                 video_in,
             },
@@ -316,6 +339,13 @@ impl Peer {
     pub async fn accept_answer(&self, sdp: &str) -> Result<(), PeerError> {
         let sdp = sdp.to_owned();
         self.ask(|tx| Command::AcceptAnswer(sdp, tx)).await
+    }
+
+    /// Where messages for Tandem's data channel go (once it is open: what
+    /// is sent before is dropped). Sending waits while the network is
+    /// behind; it fails once the connection is gone.
+    pub fn channel(&self) -> mpsc::Sender<ChannelOut> {
+        self.channel.clone()
     }
 
     /// Adds a candidate the other side trickled (`candidate:…`). Candidates
@@ -375,6 +405,18 @@ struct Driver {
     video_kbps: Arc<AtomicU32>,
     /// Whether audio and video have arrived yet.
     heard: (bool, bool),
+    channel: Channel,
+}
+
+/// Tandem's data channel as the network loop sees it.
+#[derive(Default)]
+struct Channel {
+    /// Added to an offer of ours already.
+    offered: bool,
+    /// Open, with this id.
+    open: Option<ChannelId>,
+    /// A message SCTP had no room for yet.
+    unsent: Option<ChannelOut>,
 }
 
 impl Drop for Driver {
@@ -396,12 +438,15 @@ impl Driver {
         mut udp: mpsc::Receiver<(Vec<u8>, SocketAddr, SocketAddr)>,
         mut audio: Option<mpsc::Receiver<Vec<i16>>>,
         mut video: mpsc::Receiver<(tandem_media::codec::Encoded, i64)>,
+        mut channel: mpsc::Receiver<ChannelOut>,
     ) {
         loop {
+            self.flush_channel();
             let wake = match self.poll() {
                 Some(t) => t,
                 None => return,
             };
+            let room_for_more = self.channel.unsent.is_none();
             let wake = self
                 .relays
                 .iter()
@@ -428,6 +473,11 @@ impl Driver {
                 },
                 v = video.recv() => {
                     if let Some((frame, t90)) = v { self.send_video(frame, t90) }
+                }
+                m = channel.recv(), if room_for_more => {
+                    if let Some(m) = m {
+                        self.channel.unsent = self.channel.open.is_some().then_some(m);
+                    }
                 }
                 _ = sleep => {
                     let now = Instant::now();
@@ -547,7 +597,38 @@ impl Driver {
                 }
                 _ => {}
             },
+            Event::ChannelOpen(id, label) if label == super::data::LABEL => {
+                self.channel.open = Some(id);
+                self.emit(PeerEvent::ChannelOpen);
+            }
+            Event::ChannelData(d) if Some(d.id) == self.channel.open => {
+                self.emit(PeerEvent::ChannelData {
+                    binary: d.binary,
+                    data: d.data,
+                });
+            }
+            Event::ChannelClose(id) if Some(id) == self.channel.open => {
+                self.channel.open = None;
+                self.channel.unsent = None;
+                self.emit(PeerEvent::ChannelClosed);
+            }
             _ => {}
+        }
+    }
+
+    /// Hands the waiting channel message to SCTP if it has room now.
+    fn flush_channel(&mut self) {
+        let (Some(id), Some(m)) = (self.channel.open, &self.channel.unsent) else {
+            return;
+        };
+        match self.rtc.channel(id).map(|mut c| c.write(m.binary, &m.data)) {
+            Some(Ok(false)) => {}
+            Some(Ok(true)) => self.channel.unsent = None,
+            Some(Err(e)) => {
+                tracing::debug!("data channel message not sent: {e}");
+                self.channel.unsent = None;
+            }
+            None => self.channel.unsent = None,
         }
     }
 
@@ -618,6 +699,10 @@ impl Driver {
                         None,
                     ));
                 }
+                if !self.channel.offered {
+                    self.channel.offered = true;
+                    api.add_channel(super::data::LABEL.into());
+                }
                 let made = api.apply();
                 let _ = reply.send(match made {
                     Some((offer, pending)) => {
@@ -683,110 +768,4 @@ async fn recv_opt<T>(rx: &mut Option<mpsc::Receiver<T>>) -> Option<T> {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
     }
-}
-
-/// What the network loop tells the encoder: send a keyframe, and the
-/// bitrate the network allows.
-struct Steer {
-    want_key: Arc<AtomicBool>,
-    kbps: Arc<AtomicU32>,
-}
-
-/// Encodes the camera's newest pictures on a thread of its own, at the
-/// size and bitrate the network allows ([`super::rate::Fit`]).
-fn spawn_encoder(
-    mut frames: FrameReceiver,
-    fps: u32,
-    steer: Steer,
-    out: mpsc::Sender<(tandem_media::codec::Encoded, i64)>,
-) -> std::thread::JoinHandle<()> {
-    let Steer { want_key, kbps } = steer;
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<I420Frame>>(1);
-    tokio::spawn(async move {
-        while frames.changed().await.is_ok() {
-            let Some(f) = frames.borrow_and_update().clone() else {
-                continue;
-            };
-            match tx.try_send(f) {
-                // The encoder is busy: this picture is skipped (newest only).
-                Ok(()) | Err(std::sync::mpsc::TrySendError::Full(_)) => {}
-                Err(std::sync::mpsc::TrySendError::Disconnected(_)) => return,
-            }
-        }
-    });
-    std::thread::spawn(move || {
-        let started = Instant::now();
-        let mut encoder: Option<Vp8Encoder> = None;
-        let mut fit = super::rate::Fit::new(fps);
-        while let Ok(frame) = rx.recv() {
-            let (w, h) = (frame.width() & !1, frame.height() & !1);
-            let target = fit.target(w, h, kbps.load(Ordering::SeqCst), Instant::now());
-            if encoder.as_ref().is_none_or(|e| {
-                (e.settings().width, e.settings().height) != (target.width, target.height)
-            }) {
-                tracing::debug!(width = target.width, height = target.height, "video size");
-                encoder =
-                    Vp8Encoder::new(Vp8Settings::for_camera(target.width, target.height, fps))
-                        .inspect_err(|e| tracing::warn!("video not encoded: {e}"))
-                        .ok();
-                want_key.store(true, Ordering::SeqCst);
-            }
-            let Some(enc) = &mut encoder else { continue };
-            if target.kbps.abs_diff(enc.settings().kbps) * 20 > enc.settings().kbps
-                && let Err(e) = enc.set_kbps(target.kbps)
-            {
-                tracing::debug!("video bitrate not changed: {e}");
-            }
-            let t90 = i64::try_from(started.elapsed().as_micros() * 9 / 100).unwrap_or(i64::MAX);
-            let key = want_key.swap(false, Ordering::SeqCst);
-            match enc.encode(&frame, t90, key) {
-                Ok(packets) => {
-                    for p in packets {
-                        if p.keyframe {
-                            tracing::debug!(bytes = p.data.len(), "keyframe sent");
-                        }
-                        if out.blocking_send((p, t90)).is_err() {
-                            return;
-                        }
-                    }
-                }
-                Err(e) => tracing::debug!("video frame not encoded: {e}"),
-            }
-        }
-    })
-}
-
-/// Decodes the other side's video on a thread of its own.
-fn spawn_decoder(
-    mut sink: VideoSink,
-    lost: Arc<AtomicBool>,
-) -> std::sync::mpsc::SyncSender<Arc<[u8]>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<[u8]>>(8);
-    std::thread::spawn(move || {
-        let mut decoder = match Vp8Decoder::new() {
-            Ok(d) => d,
-            Err(e) => return tracing::warn!("video cannot be decoded: {e}"),
-        };
-        while let Ok(data) = rx.recv() {
-            match decoder.decode(&data) {
-                Ok(Some(mut frame)) => {
-                    frame.received_us = now_us();
-                    sink(frame);
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::debug!("video frame not decoded: {e}");
-                    lost.store(true, Ordering::SeqCst);
-                }
-            }
-        }
-    });
-    tx
-}
-
-fn now_us() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }

@@ -8,8 +8,9 @@
 //! side can stop it. One that arrives is written to a `.part` file under
 //! [`super::CallConfig::received_dir`], counted against [`MAX_FILE_BYTES`],
 //! and renamed only once whole: nothing partial is ever left looking
-//! complete. Saving it where the person wants is [`save_received`], under a
-//! name made safe by [`safe_file_name`]; nothing received is ever opened.
+//! complete. Saving it where the person wants is
+//! [`super::saving::save_received`], under a name made safe; nothing
+//! received is ever opened.
 
 use std::collections::HashMap;
 use std::io::ErrorKind;
@@ -22,8 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::handle::Out;
+use super::saving::is_format_char;
 use super::types::{CallError, CallEvent, FileState, FileTransfer};
-use crate::room::{BytesOut, Room};
+use crate::room::{BytesOut, Room, RoomError};
 
 /// The topic files travel on (the chat's, as LiveKit's JS SDK sends
 /// attachments).
@@ -50,6 +52,35 @@ enum Stop {
     Cancelled,
     /// The sender left the call.
     SenderLeft,
+    /// Ours going out: the receiving side cancelled it (`None`), or it
+    /// cannot go on for this reason (refused, the way to them went).
+    Refused(Option<String>),
+}
+
+/// Where files are sent: the LiveKit room, or the data channel of a
+/// peer-to-peer call ([`super::p2p_files`]).
+pub(super) trait FileLink: Clone + Send + Sync + 'static {
+    type Bytes: BytesOut;
+    /// Who sends (our identity).
+    fn identity(&self) -> String;
+    /// Opens a stream for one file.
+    fn open_bytes(
+        &self,
+        options: lk::ByteStreamOptions,
+    ) -> impl Future<Output = Result<Self::Bytes, RoomError>> + Send;
+}
+
+impl<R: Room> FileLink for R {
+    type Bytes = R::Bytes;
+    fn identity(&self) -> String {
+        Room::identity(self)
+    }
+    fn open_bytes(
+        &self,
+        options: lk::ByteStreamOptions,
+    ) -> impl Future<Output = Result<Self::Bytes, RoomError>> + Send {
+        Room::open_bytes(self, options)
+    }
 }
 
 #[derive(Debug)]
@@ -84,9 +115,9 @@ impl Files {
 
     /// Starts sending the file at `path` to everyone; its id. The file is
     /// checked first (readable, a regular file, within the limit).
-    pub(super) fn send<R: Room>(
+    pub(super) fn send<L: FileLink>(
         &mut self,
-        room: &R,
+        room: &L,
         path: &Path,
         out: &Out,
     ) -> Result<String, CallError> {
@@ -162,6 +193,27 @@ impl Files {
         }
     }
 
+    /// Stops our file `id` going out because the receiving side stopped
+    /// it (false: no such file of ours is going out).
+    pub(super) fn refused(&mut self, id: &str, reason: Option<String>) -> bool {
+        self.prune();
+        match self.running.get(id) {
+            Some(r) if r.outgoing => {
+                let _ = r.stop.send(Some(Stop::Refused(reason)));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Stops every file of ours going out: the way to the others went.
+    pub(super) fn refuse_all_outgoing(&mut self, reason: &str) {
+        self.prune();
+        for r in self.running.values().filter(|r| r.outgoing) {
+            let _ = r.stop.send(Some(Stop::Refused(Some(reason.to_owned()))));
+        }
+    }
+
     /// Takes the room events about files: a file arriving (true: handled)
     /// and a sender leaving (their unfinished files fail; false: others
     /// want the event too).
@@ -185,7 +237,9 @@ impl Files {
         }
     }
 
-    fn receive(&mut self, reader: lk::ByteReader, out: &Out) {
+    /// Starts taking a file that `reader` delivers (checked against the
+    /// limits first: a refusal is told as a failed transfer).
+    pub(super) fn receive(&mut self, reader: lk::ByteReader, out: &Out) {
         self.prune();
         let info = &reader.info;
         let mut t = FileTransfer {
@@ -240,8 +294,8 @@ impl Files {
 
 /// Sends `file` as `t` describes it, telling progress, until done, failed
 /// or stopped.
-async fn send_file<R: Room>(
-    room: R,
+async fn send_file<L: FileLink>(
+    room: L,
     file: tokio::fs::File,
     mut t: FileTransfer,
     mut stop: watch::Receiver<Option<Stop>>,
@@ -259,7 +313,7 @@ async fn send_file<R: Room>(
     let writer = tokio::select! {
         w = room.open_bytes(options) => w,
         _ = stop.changed() => {
-            t.state = FileState::Cancelled { by_us: true };
+            t.state = halted(&stop);
             out.emit(CallEvent::File(t));
             return;
         }
@@ -280,16 +334,21 @@ async fn send_file<R: Room>(
         let n = match file.read(&mut buf).await {
             Ok(0) => break Ok(()),
             Ok(n) => n,
-            Err(e) => break Err(format!("reading it failed: {}", io_words(&e))),
+            Err(e) => {
+                break Err(FileState::Failed(format!(
+                    "reading it failed: {}",
+                    io_words(&e)
+                )));
+            }
         };
         hash.update(&buf[..n]);
         tokio::select! {
             sent = writer.write(buf[..n].to_vec()) => {
                 if let Err(e) = sent {
-                    break Err(format!("sending stopped: {e}"));
+                    break Err(FileState::Failed(format!("sending stopped: {e}")));
                 }
             }
-            _ = stop.changed() => break Err(String::new()),
+            _ = stop.changed() => break Err(halted(&stop)),
         }
         t.done += n as u64;
         if told.elapsed() >= REPORT_EVERY {
@@ -298,7 +357,9 @@ async fn send_file<R: Room>(
         }
     };
     let ended = match ended {
-        Ok(()) if t.done < size => Err("the file got shorter while it was being sent".into()),
+        Ok(()) if t.done < size => Err(FileState::Failed(
+            "the file got shorter while it was being sent".into(),
+        )),
         other => other,
     };
     t.state = match ended {
@@ -309,9 +370,8 @@ async fn send_file<R: Room>(
             },
             Err(e) => FileState::Failed(format!("it could not be finished: {e}")),
         },
-        Err(why) => {
-            let cancelled = why.is_empty();
-            let reason = if cancelled {
+        Err(state) => {
+            let reason = if state == (FileState::Cancelled { by_us: true }) {
                 "cancelled by the sender"
             } else {
                 "the sender stopped"
@@ -319,14 +379,19 @@ async fn send_file<R: Room>(
             if let Err(e) = writer.close(Some(reason.into())).await {
                 tracing::debug!("an abandoned file's stream did not close: {e}");
             }
-            if cancelled {
-                FileState::Cancelled { by_us: true }
-            } else {
-                FileState::Failed(why)
-            }
+            state
         }
     };
     out.emit(CallEvent::File(t));
+}
+
+/// How a file of ours going out ends when it is stopped from outside.
+fn halted(stop: &watch::Receiver<Option<Stop>>) -> FileState {
+    match stop.borrow().clone() {
+        Some(Stop::Refused(None)) => FileState::Cancelled { by_us: false },
+        Some(Stop::Refused(Some(why))) => FileState::Failed(why),
+        _ => FileState::Cancelled { by_us: true },
+    }
 }
 
 /// Reads `reader` into `path` (through `path.part`), telling progress,
@@ -466,131 +531,6 @@ pub fn sniff(head: &[u8]) -> String {
     }
 }
 
-/// A name to save a received file under: no folders, no characters a file
-/// system refuses or a person cannot see (controls, direction overrides),
-/// not hidden, not a name Windows reserves, at most 200 bytes (the
-/// extension kept), never empty.
-pub fn safe_file_name(name: &str) -> String {
-    let base = name.rsplit(['/', '\\']).next().unwrap_or_default();
-    let kept: String = base
-        .chars()
-        .filter(|c| !c.is_control() && !is_format_char(*c) && !r#"<>:"|?*"#.contains(*c))
-        .collect();
-    let mut s = kept
-        .trim_matches(|c: char| c == '.' || c.is_whitespace())
-        .to_owned();
-    if s.is_empty() {
-        s = "file".into();
-    }
-    let stem = s.split('.').next().unwrap_or_default().trim_end();
-    if is_reserved(stem) {
-        s.insert(0, '_');
-    }
-    const MAX_BYTES: usize = 200;
-    if s.len() > MAX_BYTES {
-        let ext = s
-            .rfind('.')
-            .map(|i| s[i..].to_owned())
-            .filter(|e| e.len() <= 20)
-            .unwrap_or_default();
-        let mut cut = MAX_BYTES - ext.len();
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s = format!("{}{ext}", s[..cut].trim_end());
-    }
-    s
-}
-
-/// Characters that change how text around them is shown without showing
-/// themselves (a right-to-left override makes `exe.txt` look like `txt.exe`).
-fn is_format_char(c: char) -> bool {
-    matches!(c,
-        '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-        | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
-}
-
-/// Names Windows keeps for devices, whatever the extension.
-fn is_reserved(stem: &str) -> bool {
-    let upper = stem.to_ascii_uppercase();
-    if matches!(
-        upper.as_str(),
-        "CON" | "PRN" | "AUX" | "NUL" | "CONIN$" | "CONOUT$"
-    ) {
-        return true;
-    }
-    let mut chars = upper.chars();
-    let head: String = chars.by_ref().take(3).collect();
-    let tail: Vec<char> = chars.collect();
-    (head == "COM" || head == "LPT")
-        && matches!(tail.as_slice(), [c] if c.is_ascii_digit() || "¹²³".contains(*c))
-}
-
-/// Why saving a received file did not happen.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SaveError {
-    /// A file of that name is there; ask before replacing it.
-    #[error("{} already exists", .0.display())]
-    Exists(PathBuf),
-    #[error("{0}")]
-    Failed(String),
-}
-
-/// Copies the received file `from` into `folder` as [`safe_file_name`]`(name)`
-/// (through a hidden temporary file, so a full disk leaves nothing half
-/// written); an existing file is replaced only when `replace`. The saved
-/// file's path.
-pub fn save_received(
-    from: &Path,
-    folder: &Path,
-    name: &str,
-    replace: bool,
-) -> Result<PathBuf, SaveError> {
-    let target = folder.join(safe_file_name(name));
-    if !replace && std::fs::symlink_metadata(&target).is_ok() {
-        return Err(SaveError::Exists(target));
-    }
-    if !folder.is_dir() {
-        return Err(SaveError::Failed(format!(
-            "{} is not a folder",
-            folder.display()
-        )));
-    }
-    let temp = folder.join(format!(".{}.tandem-part", new_id()));
-    let failed = |e: std::io::Error| {
-        SaveError::Failed(format!(
-            "it could not be saved in {}: {}",
-            folder.display(),
-            io_words(&e)
-        ))
-    };
-    let copied = std::fs::copy(from, &temp)
-        .and_then(|_| std::fs::File::open(&temp)?.sync_all())
-        .and_then(|()| std::fs::rename(&temp, &target));
-    if let Err(e) = copied {
-        let _ = std::fs::remove_file(&temp);
-        return Err(failed(e));
-    }
-    Ok(target)
-}
-
-/// `safe_file_name(name)` in `folder`, numbered (`name (2).ext`) past any
-/// file already there.
-pub fn free_name(folder: &Path, name: &str) -> String {
-    let safe = safe_file_name(name);
-    if std::fs::symlink_metadata(folder.join(&safe)).is_err() {
-        return safe;
-    }
-    let (stem, ext) = match safe.rfind('.') {
-        Some(i) if i > 0 => (&safe[..i], &safe[i..]),
-        _ => (safe.as_str(), ""),
-    };
-    (2..)
-        .map(|n| format!("{stem} ({n}){ext}"))
-        .find(|c| std::fs::symlink_metadata(folder.join(c)).is_err())
-        .unwrap_or(safe.clone())
-}
-
 /// A size in words people read: `512 B`, `1.5 MB`.
 pub fn size_words(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
@@ -611,10 +551,11 @@ pub fn size_words(bytes: u64) -> String {
 }
 
 /// An I/O error in words (a full disk and a refused folder said plainly).
-fn io_words(e: &std::io::Error) -> String {
+pub(super) fn io_words(e: &std::io::Error) -> String {
     match e.kind() {
         ErrorKind::StorageFull => "the disk is full".into(),
         ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::ReadOnlyFilesystem => "the disk is read-only".into(),
         ErrorKind::NotFound => "it is not there".into(),
         _ => e.to_string(),
     }
@@ -651,7 +592,7 @@ fn disk_id(id: &str) -> String {
 }
 
 /// A new random stream id.
-fn new_id() -> String {
+pub(super) fn new_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now()
@@ -669,31 +610,6 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hostile_names_become_safe_ones() {
-        assert_eq!(safe_file_name("../../.bashrc"), "bashrc");
-        assert_eq!(safe_file_name("..\\..\\Windows\\system.ini"), "system.ini");
-        assert_eq!(safe_file_name("CON"), "_CON");
-        assert_eq!(safe_file_name("con.txt"), "_con.txt");
-        assert_eq!(safe_file_name("LPT1.tar.gz"), "_LPT1.tar.gz");
-        assert_eq!(safe_file_name("COM10.txt"), "COM10.txt");
-        assert_eq!(safe_file_name("report\u{202E}fdp.exe"), "reportfdp.exe");
-        assert_eq!(safe_file_name("a\u{0}b\nc\t.txt"), "abc.txt");
-        assert_eq!(safe_file_name("what?<is>:this*|\".txt"), "whatisthis.txt");
-        assert_eq!(safe_file_name(" . .. "), "file");
-        assert_eq!(safe_file_name(""), "file");
-        assert_eq!(safe_file_name("dir/"), "file");
-        assert_eq!(safe_file_name("notes. "), "notes");
-        let long = format!("{}.pdf", "é".repeat(4000));
-        let safe = safe_file_name(&long);
-        assert!(safe.len() <= 200, "{}", safe.len());
-        assert!(safe.ends_with("é.pdf"), "{safe}");
-        assert_eq!(
-            safe_file_name("Plan für Maria – week 3.pdf"),
-            "Plan für Maria – week 3.pdf"
-        );
-    }
 
     #[test]
     fn shown_names_lose_invisible_characters_and_keep_their_extension() {
@@ -714,35 +630,6 @@ mod tests {
         assert_eq!(sniff(&"é".as_bytes()[..1]), "text/plain");
         assert_eq!(sniff(&[0, 1, 2, 255]), "application/octet-stream");
         assert_eq!(sniff(b""), "application/octet-stream");
-    }
-
-    #[test]
-    fn saving_never_overwrites_unasked_and_leaves_nothing_partial() {
-        let dir = std::env::temp_dir().join(format!("tandem-save-{}", new_id()));
-        let into = dir.join("into");
-        std::fs::create_dir_all(&into).unwrap();
-        let from = dir.join("received");
-        std::fs::write(&from, b"first").unwrap();
-        let saved = save_received(&from, &into, "../plan.txt", false).unwrap();
-        assert_eq!(saved, into.join("plan.txt"));
-        assert_eq!(std::fs::read(&saved).unwrap(), b"first");
-        std::fs::write(&from, b"second").unwrap();
-        assert_eq!(
-            save_received(&from, &into, "plan.txt", false),
-            Err(SaveError::Exists(into.join("plan.txt")))
-        );
-        assert_eq!(std::fs::read(&saved).unwrap(), b"first");
-        assert_eq!(free_name(&into, "plan.txt"), "plan (2).txt");
-        save_received(&from, &into, "plan.txt", true).unwrap();
-        assert_eq!(std::fs::read(&saved).unwrap(), b"second");
-        let missing = save_received(&dir.join("gone"), &into, "x.txt", false);
-        assert!(matches!(missing, Err(SaveError::Failed(_))), "{missing:?}");
-        let names: Vec<_> = std::fs::read_dir(&into)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(names, ["plan.txt"], "no temporary file is left");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

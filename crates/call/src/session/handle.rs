@@ -88,6 +88,19 @@ pub(super) struct Out {
 }
 
 impl Out {
+    /// Events going nowhere but the returned receiver (unit tests).
+    #[cfg(test)]
+    pub(super) fn for_tests() -> (Self, mpsc::UnboundedReceiver<CallEvent>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        (
+            Self {
+                tx,
+                history: History::default(),
+            },
+            rx,
+        )
+    }
+
     pub(super) fn emit(&self, e: CallEvent) {
         if let CallEvent::ChatReceived(m) | CallEvent::ChatSent { message: m, .. } = &e
             && let Ok(mut h) = self.history.lock()

@@ -26,10 +26,12 @@ mod in_call;
 mod lifecycle;
 mod media;
 mod p2p;
+mod p2p_files;
 mod privacy;
 mod reactions;
 mod reconnect;
 mod rejoin;
+mod saving;
 mod sender;
 mod share;
 #[cfg(test)]
@@ -43,16 +45,14 @@ pub use chat::{
     ChatHistory, ChatMessage, LEGACY_CHAT_TOPIC, MAX_CHAT_CHARS, MAX_HISTORY, MAX_NAME_CHARS,
     parse_legacy_chat, shorten,
 };
-pub use files::{
-    FILE_TOPIC, MAX_FILE_BYTES, SaveError, free_name, safe_file_name, save_received, size_words,
-    sniff,
-};
+pub use files::{FILE_TOPIC, MAX_FILE_BYTES, size_words, sniff};
 pub use handle::{CallEvents, CallHandle};
 pub use hands::{HAND_ATTRIBUTE, HAND_TOPIC};
 pub use in_call::KEY_CHANGED_TOPIC;
 pub use lifecycle::timer;
 pub use reactions::REACTION_TOPIC;
 pub use reconnect::GIVE_UP_AFTER;
+pub use saving::{SaveError, free_name, safe_file_name, save_received};
 pub use types::{
     CallConfig, CallError, CallEvent, CallState, Device, EndReason, FileState, FileTransfer,
     LOCAL_VIDEO, MediaConfig, MediaError, Reaction, Received, SessionType, TokenSource,

@@ -14,9 +14,11 @@ use tandem_media::frame::{FrameSender, newest_frame_channel};
 use tokio::sync::mpsc;
 
 use super::chat::{ChatMessage, MAX_CHAT_CHARS, MAX_NAME_CHARS, shorten};
+use super::files::Files;
 use super::handle::{Command, Out, Shared};
 use super::lifecycle::{Input, Lifecycle, now};
 use super::media::{Meter, camera_in_use, pump_mic, report_switch, watch_device};
+use super::p2p_files::PeerFiles;
 use super::types::{
     CallConfig, CallError, CallEvent, Device, EndReason, LOCAL_VIDEO, MediaConfig, MediaError,
     SessionType,
@@ -150,6 +152,12 @@ impl Call<'_> {
         }
         .as_str()
         .to_owned();
+        let mut files = PeerFiles::new(
+            Files::new(self.cfg.received_dir.clone()),
+            me.clone(),
+            other.clone(),
+            self.out,
+        );
         self.emit(CallEvent::Joined {
             identity: me.clone(),
             room: room.clone(),
@@ -176,17 +184,17 @@ impl Call<'_> {
         let mut pending_offer: Option<String> = None;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let end = 'call: loop {
-            // Act on what the negotiator decided.
+            // Act on what the negotiator decided. A chat booking has a
+            // connection too, for files between two Tandems only: it carries
+            // no media, and the seed's own page never answers it.
             while let Some(a) = act.take() {
-                if kind == SessionType::Chat {
-                    break;
-                }
                 match a {
                     Action::MakeOffer { .. } => {
                         // Always a fresh connection, an ICE restart too: the
                         // seed's page answers every offer with a new
                         // RTCPeerConnection (new DTLS keys), which only a
                         // new connection on our side can meet.
+                        files.closed();
                         peer = self.new_peer(kind, &outgoing, &devices, &other).await;
                         if let Some((p, _)) = &peer {
                             match p.offer().await {
@@ -205,6 +213,7 @@ impl Call<'_> {
                         };
                         let print = fingerprint(&sdp);
                         if peer.is_none() || print != remote_fingerprint {
+                            files.closed();
                             peer = self.new_peer(kind, &outgoing, &devices, &other).await;
                         }
                         remote_fingerprint = print;
@@ -221,11 +230,13 @@ impl Call<'_> {
                     }
                     Action::IgnoreOffer | Action::IgnoreAnswer => {}
                     Action::ApplyAnswer => {}
+                    Action::ReportNoAnswer if kind == SessionType::Chat => {}
                     Action::ReportNoAnswer => self.emit(CallEvent::Warning(
                         "the other person's app is not answering the call; it may need to be reopened"
                             .into(),
                     )),
                     Action::Reset => {
+                        files.closed();
                         peer = None;
                         remote_fingerprint = None;
                         self.forget(&other);
@@ -293,11 +304,11 @@ impl Call<'_> {
                     Some(Command::Hand(_, reply) | Command::LowerHand(_, reply)) => {
                         let _ = reply.send(Err(CallError::NotInPeerToPeer("raised hands")));
                     }
-                    Some(Command::SendFile(_, reply)) => {
-                        let _ = reply.send(Err(CallError::NotInPeerToPeer("files")));
+                    Some(Command::SendFile(path, reply)) => {
+                        let _ = reply.send(files.send(&path));
                     }
-                    Some(Command::CancelFile(_, reply)) => {
-                        let _ = reply.send(Err(CallError::NotInPeerToPeer("files")));
+                    Some(Command::CancelFile(id, reply)) => {
+                        let _ = reply.send(files.cancel(&id));
                     }
                     Some(Command::React(_, reply)) => {
                         // The seed's page has no reactions to show them.
@@ -322,6 +333,7 @@ impl Call<'_> {
                         act = roles.on(Turn::PeerJoined, Instant::now());
                     }
                     Some(Signal::PeerLeft(who)) if who != side => {
+                        files.closed();
                         peer = None;
                         closed_at = None;
                         self.forget(&other);
@@ -387,13 +399,20 @@ impl Call<'_> {
                     Some(_) => {}
                 },
                 e = peer_events => match e {
+                    Some(PeerEvent::ChannelOpen) => {
+                        if let Some((p, _)) = &peer { files.opened(p.channel()); }
+                    }
+                    Some(PeerEvent::ChannelData { binary, data }) => files.on_data(binary, &data),
+                    Some(PeerEvent::ChannelClosed) => files.closed(),
+                    // A chat booking's connection is only for files: the
+                    // call is not "reconnecting" when it drops.
                     Some(PeerEvent::Connected) => {
-                        if ice_down_since.take().is_some() && signal_lost.is_none() {
+                        if ice_down_since.take().is_some() && signal_lost.is_none() && kind != SessionType::Chat {
                             self.step(life, Input::Reconnected);
                         }
                     }
                     Some(PeerEvent::Disconnected) => {
-                        if ice_down_since.is_none() && signal_lost.is_none() {
+                        if ice_down_since.is_none() && signal_lost.is_none() && kind != SessionType::Chat {
                             self.step(life, Input::Reconnecting);
                         }
                         ice_down_since.get_or_insert_with(Instant::now);
@@ -412,6 +431,7 @@ impl Call<'_> {
                         // The other side closed the connection (its page is
                         // leaving or reloading) or it failed: unless they
                         // leave or offer anew meanwhile, we start anew.
+                        files.closed();
                         peer = None;
                         self.forget(&other);
                         closed_at = Some(Instant::now());

@@ -345,3 +345,70 @@ async fn a_file_that_goes_quiet_is_abandoned() {
     };
     assert!(why.contains("nothing arrived for 20 s"), "{why}");
 }
+
+/// A disk that fills up while a file arrives, and saving into a full disk
+/// or a read-only one: real small file systems (root ignores permissions),
+/// mounted for this test alone.
+#[test]
+fn a_full_or_read_only_disk_is_said_and_nothing_partial_is_kept() {
+    let Some(disks) = tandem_testkit::disks::enter(
+        "session::tests_files::a_full_or_read_only_disk_is_said_and_nothing_partial_is_kept",
+    ) else {
+        return;
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let inbox = disks.small.join("in");
+        let (server, _call, mut events) = call_keeping_files_in(&inbox);
+        connected(&mut events).await;
+        server.join("bob", "Bob");
+        let size = 4 * tandem_testkit::disks::SMALL_BYTES;
+        let tx = incoming(&server, "bob", "FS_film", "film.mp4", Some(size));
+        for _ in 0..size / 16_384 {
+            if tx.send(lk::ByteChunk::Data(vec![7; 16_384])).is_err() {
+                break;
+            }
+        }
+        let _ = tx.send(lk::ByteChunk::End(Ok(())));
+        let t = ended(&mut events).await;
+        assert_eq!(
+            t.state,
+            FileState::Failed("it could not be written to disk: the disk is full".into())
+        );
+        assert!(left_in(&inbox).is_empty(), "{:?}", left_in(&inbox));
+
+        let source = scratch().join("plan.pdf");
+        std::fs::write(
+            &source,
+            vec![1u8; 3 * tandem_testkit::disks::SMALL_BYTES as usize / 2],
+        )
+        .unwrap();
+        // Something already uses part of the small disk.
+        std::fs::write(disks.small.join("other"), vec![2u8; 64 * 1024]).unwrap();
+        let full = save_received(&source, &disks.small, "plan.pdf", false).unwrap_err();
+        assert_eq!(
+            full,
+            SaveError::Failed(format!(
+                "it could not be saved in {}: the disk is full",
+                disks.small.display()
+            ))
+        );
+        let left = left_in(&disks.small);
+        assert!(
+            left.iter().all(|n| n == "in" || n == "other"),
+            "a half-saved copy is left: {left:?}"
+        );
+        let read_only = save_received(&source, &disks.read_only, "plan.pdf", false).unwrap_err();
+        assert_eq!(
+            read_only,
+            SaveError::Failed(format!(
+                "it could not be saved in {}: the disk is read-only",
+                disks.read_only.display()
+            ))
+        );
+        assert!(left_in(&disks.read_only).is_empty());
+    });
+}

@@ -371,6 +371,10 @@ pub enum CallEvent {
     /// chat or voice booking, a token without the `screen_share` source).
     /// Said on joining and after each rejoin.
     ShareOffered(Option<MediaError>),
+    /// Whether files can be sent now (`None`), or why not. Only
+    /// peer-to-peer calls say it: files go there only between two Tandems,
+    /// once the other person's app said it takes them.
+    FilesOffered(Option<String>),
     /// Someone started or stopped sharing a screen (ours under our own
     /// identity, with what we share as `name`); theirs can be read with
     /// [`super::CallHandle::screen`].

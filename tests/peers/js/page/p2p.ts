@@ -122,6 +122,9 @@ const api = {
       emit('participant_disconnected', { identity: String(d.participantType ?? '') });
     });
     sock.on('offer', async (d: { offer: RTCSessionDescriptionInit }) => {
+      // The seed starts WebRTC only for voice and video bookings: a chat
+      // page has no connection to answer with.
+      if (s.sessionType === 'chat') return;
       const conn = createPc(s);
       await conn.setRemoteDescription(d.offer);
       const answer = await conn.createAnswer();

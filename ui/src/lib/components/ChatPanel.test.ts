@@ -1,4 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
+import { tick } from 'svelte';
 import { render, fireEvent } from '@testing-library/svelte';
 import ChatPanel from './ChatPanel.svelte';
 import { CallModel } from '../state/call.svelte';
@@ -26,5 +27,22 @@ describe('ChatPanel', () => {
     const { getByText } = render(ChatPanel, { call, send: vi.fn(), openLink });
     await fireEvent.click(getByText('https://example.com'));
     expect(openLink).toHaveBeenCalledWith('https://example.com');
+  });
+
+  it('offers files only when they can be sent, and says why not', async () => {
+    const call = new CallModel();
+    const attach = vi.fn();
+    const { getByTestId } = render(ChatPanel, { call, send: vi.fn(), openLink: vi.fn(), attach });
+    const button = getByTestId('chat-attach') as HTMLButtonElement;
+    expect(button.disabled).toBe(false);
+    call.apply({ type: 'filesOffered', whyNot: 'Files go only to someone whose app is Tandem too' });
+    await tick();
+    expect(button.disabled).toBe(true);
+    expect(button.getAttribute('aria-label')).toBe('Files cannot be sent: Files go only to someone whose app is Tandem too');
+    call.apply({ type: 'filesOffered', whyNot: null });
+    await tick();
+    expect(button.disabled).toBe(false);
+    await fireEvent.click(button);
+    expect(attach).toHaveBeenCalledOnce();
   });
 });

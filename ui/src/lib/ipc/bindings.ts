@@ -281,6 +281,11 @@ video?: boolean | null; muted: boolean } |
 /**  Whether we may share a screen (`whyNot` null), or why not. */
 { type: "shareOffered"; whyNot?: string | null } | 
 /**
+ *  Whether files can be sent now (`whyNot` null), or why not (a
+ *  peer-to-peer call whose other side is not Tandem).
+ */
+{ type: "filesOffered"; whyNot?: string | null } | 
+/**
  *  Someone started or stopped sharing a screen (we, under our own
  *  identity, with what we share as `name`). Theirs is video source
  *  `screen:<identity>`.
@@ -325,6 +330,11 @@ video: boolean | null; muted: boolean } |
 { type: "mayLowerHands"; allowed: boolean } | 
 /**  Whether we may share a screen (`whyNot` null), or why not. */
 { type: "shareOffered"; whyNot: string | null } | 
+/**
+ *  Whether files can be sent now (`whyNot` null), or why not (a
+ *  peer-to-peer call whose other side is not Tandem).
+ */
+{ type: "filesOffered"; whyNot: string | null } | 
 /**
  *  Someone started or stopped sharing a screen (we, under our own
  *  identity, with what we share as `name`). Theirs is video source

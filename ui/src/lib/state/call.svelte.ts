@@ -94,6 +94,8 @@ export class CallModel {
   decrypting = $state<Record<string, boolean>>({});
   /// Why we may not share a screen in this call (null: we may).
   shareWhyNot = $state<string | null>(null);
+  /// Why files cannot be sent now (null: they can).
+  filesWhyNot = $state<string | null>(null);
   /// What we share (its name), while we share.
   myShare = $state<string | null>(null);
   /// Who shares a screen (the newest share is shown).
@@ -319,6 +321,9 @@ export class CallModel {
         break;
       case 'shareOffered':
         this.shareWhyNot = u.whyNot;
+        break;
+      case 'filesOffered':
+        this.filesWhyNot = u.whyNot;
         break;
       case 'mayLowerHands':
         this.mayLowerHands = u.allowed;
