@@ -193,3 +193,74 @@ fn files_go_both_ways_with_the_js_sdk_and_land_safely() {
         },
     );
 }
+
+/// Seed 004's peer-to-peer calls have no LiveKit: between two tandem-cli
+/// the file goes over Tandem's own data channel. `--send-file` waits until
+/// the other side's app says it takes files (a chat booking, whose
+/// connection carries nothing else), and the file lands whole.
+#[test]
+fn send_file_waits_for_the_other_tandem_in_a_peer_to_peer_call() {
+    tandem_testkit::media_test(
+        "send_file_waits_for_the_other_tandem_in_a_peer_to_peer_call",
+        |_ip| async move {
+            let dir = std::env::temp_dir().join(format!("tandem-files-p2p-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            let inbox = dir.join("saved");
+            std::fs::create_dir_all(&inbox).unwrap();
+            let outgoing = dir.join("week 3.pdf");
+            std::fs::write(&outgoing, patterned(3_000_000, 5)).unwrap();
+            let backend = tandem_backend::start(tandem_backend::Config::for_tests(
+                &format!("sqlite://{}", dir.join("platform.db").display()),
+                "ws://127.0.0.1:9",
+                "p2p-files-secret-0123456789",
+            ))
+            .await
+            .unwrap();
+            let url = backend.url();
+            let b = tandem_backend::dev::book(&backend.state.db, "cli-p2p-files", "chat", 30)
+                .await
+                .unwrap();
+            let coach_link = tandem_backend::dev::add_link(
+                &backend.state.db,
+                &b.session,
+                &b.coach,
+                "astrologer",
+                3600,
+            )
+            .await
+            .unwrap();
+            let join = |link: &str| {
+                let mut cmd = std::process::Command::new(BIN);
+                cmd.args([
+                    "join",
+                    "--backend",
+                    &url,
+                    "--profile",
+                    "004",
+                    "--link",
+                    link,
+                ])
+                .args(["--p2p", "--socket-url", &url, "--stats", "0"])
+                .stdin(Stdio::piped());
+                cmd
+            };
+            let (sender, sender_lines) =
+                process::spawn_lines(join(&coach_link).arg("--send-file").arg(&outgoing));
+            let _sender = process::Killed(sender);
+            let within = Duration::from_secs(30);
+            process::expect_line(&sender_lines, "the coach", within, "state: Connected");
+            let (receiver, receiver_lines) =
+                process::spawn_lines(join(&b.link).arg("--save-files").arg(&inbox));
+            let _receiver = process::Killed(receiver);
+            process::expect_line(&sender_lines, "the coach", within, "files can be sent");
+            let line = process::expect_line(&receiver_lines, "the client", within, "received");
+            let want = sha256_of(&outgoing);
+            assert!(line.contains(&want), "{line}");
+            assert!(line.contains("from astrologer"), "{line}");
+            assert_eq!(sha256_of(&inbox.join("week 3.pdf")), want);
+            let sent = process::expect_line(&sender_lines, "the coach", within, "sent week 3.pdf");
+            assert!(sent.contains(&want), "{sent}");
+            let _ = std::fs::remove_dir_all(&dir);
+        },
+    );
+}
