@@ -19,6 +19,7 @@ use tandem_call::session::{
     self, CallConfig, CallEvent, CallEvents, CallHandle, CallState, FileState, FileTransfer,
     SessionType,
 };
+use tandem_testkit::files::{names_in, patterned};
 
 /// One side of the call, keeping received files in `dir`.
 fn tandem(url: &str, link: &str, kind: SessionType, dir: &Path) -> (CallHandle, CallEvents) {
@@ -45,20 +46,6 @@ fn scratch(tag: &str) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// `len` bytes that differ all through (a repeated pattern would hide a
-/// piece delivered twice or out of order).
-fn contents(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as u8
-        })
-        .collect()
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -90,16 +77,6 @@ async fn file_event(
 
 fn ended(t: &FileTransfer) -> bool {
     t.state != FileState::Moving
-}
-
-/// What is left in a received-files folder.
-fn left_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Both sides joined, connected, and each told files can be sent.
@@ -185,7 +162,7 @@ fn two_tandems_send_files_peer_to_peer() {
         let (coach, mut coach_ev) = tandem(&url, &coach_link, SessionType::Video, &coach_dir);
         let (client, mut client_ev) = tandem(&url, &b.link, SessionType::Video, &client_dir);
         both_offered(&mut client_ev, &mut coach_ev).await;
-        let plan = contents(20_000_000, 7);
+        let plan = patterned(20_000_000, 7);
         let got = send_whole(
             (&client, &mut client_ev),
             &mut coach_ev,
@@ -207,7 +184,7 @@ fn two_tandems_send_files_peer_to_peer() {
         // ---- the receiver cancels half way: the sender is told, and
         // nothing of it is kept.
         let big = out_dir.join("big.bin");
-        std::fs::write(&big, contents(80_000_000, 9)).unwrap();
+        std::fs::write(&big, patterned(80_000_000, 9)).unwrap();
         let id = client.send_file(&big).await.unwrap();
         file_event(&mut coach_ev, "the big file arriving", Some(&id), |t| {
             t.done > 1_000_000
@@ -219,11 +196,11 @@ fn two_tandems_send_files_peer_to_peer() {
         let theirs = file_event(&mut client_ev, "the sender told", Some(&id), ended).await;
         assert_eq!(theirs.state, FileState::Cancelled { by_us: false });
         assert!(
-            left_in(&coach_dir).iter().all(|n| !n.ends_with(".part")),
+            names_in(&coach_dir).iter().all(|n| !n.ends_with(".part")),
             "{:?}",
-            left_in(&coach_dir)
+            names_in(&coach_dir)
         );
-        let kept_before = left_in(&client_dir).len();
+        let kept_before = names_in(&client_dir).len();
 
         // ---- the sender leaves half way: the receiver is told why, and
         // nothing partial is left looking complete.
@@ -253,10 +230,10 @@ fn two_tandems_send_files_peer_to_peer() {
             "{lost:?}"
         );
         assert_eq!(
-            left_in(&client_dir).len(),
+            names_in(&client_dir).len(),
             kept_before,
             "{:?}",
-            left_in(&client_dir)
+            names_in(&client_dir)
         );
         let refused = client.send_file(&big).await.unwrap_err().to_string();
         assert!(refused.contains("Tandem"), "{refused}");
@@ -275,7 +252,7 @@ fn two_tandems_send_files_peer_to_peer() {
             &mut client_ev,
             &out_dir,
             "intake form.png",
-            &contents(300_000, 3),
+            &patterned(300_000, 3),
         )
         .await;
         assert!(

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use sha2::Digest as _;
+use tandem_testkit::files::patterned;
 use tandem_testkit::peer::Peer;
 use tandem_testkit::{process, token};
 
@@ -24,20 +25,6 @@ fn sha256_of(path: &Path) -> String {
 
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// `size` bytes that do not compress (xorshift), so nothing along the way
-/// can make light of them.
-fn patterned(size: usize, seed: u32) -> Vec<u8> {
-    let mut x = seed.max(1);
-    (0..size)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect()
 }
 
 #[test]

@@ -8,6 +8,7 @@
 pub mod canned;
 pub mod disks;
 pub mod display;
+pub mod files;
 pub mod netns;
 pub mod pbm;
 pub mod peer;

@@ -11,8 +11,6 @@ use tandem_media::codec::{Vp8Decoder, Vp8Encoder, Vp8Settings};
 use tandem_media::{FrameReceiver, I420Frame};
 use tokio::sync::mpsc;
 
-use super::peer::VideoSink;
-
 /// What the network loop tells the encoder: send a keyframe, and the
 /// bitrate the network allows.
 pub(super) struct Steer {
@@ -86,7 +84,7 @@ pub(super) fn spawn_encoder(
 
 /// Decodes the other side's video on a thread of its own.
 pub(super) fn spawn_decoder(
-    mut sink: VideoSink,
+    mut sink: Box<dyn FnMut(I420Frame) + Send>,
     lost: Arc<AtomicBool>,
 ) -> std::sync::mpsc::SyncSender<Arc<[u8]>> {
     let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<[u8]>>(8);

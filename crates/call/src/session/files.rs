@@ -13,7 +13,6 @@
 //! received is ever opened.
 
 use std::collections::HashMap;
-use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -23,7 +22,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::watch;
 
 use super::handle::Out;
-use super::saving::is_format_char;
+use super::saving::{io_words, is_format_char};
 use super::types::{CallError, CallEvent, FileState, FileTransfer};
 use crate::room::{BytesOut, Room, RoomError};
 
@@ -441,8 +440,11 @@ async fn read_into(
     let mut told = Instant::now();
     let limit = t.size.unwrap_or(MAX_FILE_BYTES).min(MAX_FILE_BYTES);
     loop {
+        // A stop wins over what arrived at the same moment: a file the
+        // person cancelled (whose sender may be dropped with it) ends as
+        // cancelled, not as a lost connection.
         let next = tokio::select! {
-            next = tokio::time::timeout(IDLE, reader.next()) => next,
+            biased;
             _ = stop.changed() => {
                 let why = stop.borrow().clone();
                 return Err(match why {
@@ -453,6 +455,7 @@ async fn read_into(
                     _ => FileState::Cancelled { by_us: true },
                 });
             }
+            next = tokio::time::timeout(IDLE, reader.next()) => next,
         };
         match next {
             Err(_) => {
@@ -550,17 +553,6 @@ pub fn size_words(bytes: u64) -> String {
     }
 }
 
-/// An I/O error in words (a full disk and a refused folder said plainly).
-pub(super) fn io_words(e: &std::io::Error) -> String {
-    match e.kind() {
-        ErrorKind::StorageFull => "the disk is full".into(),
-        ErrorKind::PermissionDenied => "permission denied".into(),
-        ErrorKind::ReadOnlyFilesystem => "the disk is read-only".into(),
-        ErrorKind::NotFound => "it is not there".into(),
-        _ => e.to_string(),
-    }
-}
-
 /// A sender's name or type as shown: no control characters or ones that
 /// reorder how the rest reads, bounded (a long name keeps its extension:
 /// `xxxx…x.pdf`).
@@ -592,7 +584,7 @@ fn disk_id(id: &str) -> String {
 }
 
 /// A new random stream id.
-pub(super) fn new_id() -> String {
+fn new_id() -> String {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).unwrap_or_else(|_| {
         let nanos = std::time::SystemTime::now()

@@ -2,9 +2,8 @@
 //! safe (no folders, no invisible or reserved names), never over another
 //! file unasked, and never half written.
 
+use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-
-use super::files::{io_words, new_id};
 
 /// A name to save a received file under: no folders, no characters a file
 /// system refuses or a person cannot see (controls, direction overrides),
@@ -96,7 +95,7 @@ pub fn save_received(
             folder.display()
         )));
     }
-    let temp = folder.join(format!(".{}.tandem-part", new_id()));
+    let temp = folder.join(format!(".{}.tandem-part", temp_id()));
     let failed = |e: std::io::Error| {
         SaveError::Failed(format!(
             "it could not be saved in {}: {}",
@@ -131,6 +130,29 @@ pub fn free_name(folder: &Path, name: &str) -> String {
         .unwrap_or(safe.clone())
 }
 
+/// An I/O error in words (a full disk and a refused folder said plainly).
+pub(super) fn io_words(e: &std::io::Error) -> String {
+    match e.kind() {
+        ErrorKind::StorageFull => "the disk is full".into(),
+        ErrorKind::PermissionDenied => "permission denied".into(),
+        ErrorKind::ReadOnlyFilesystem => "the disk is read-only".into(),
+        ErrorKind::NotFound => "it is not there".into(),
+        _ => e.to_string(),
+    }
+}
+
+/// A name for a temporary file no other save uses at the same time.
+fn temp_id() -> String {
+    let mut bytes = [0u8; 8];
+    if getrandom::fill(&mut bytes).is_err() {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        bytes.copy_from_slice(&nanos.to_le_bytes()[..8]);
+    }
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -163,7 +185,7 @@ mod tests {
 
     #[test]
     fn saving_never_overwrites_unasked_and_leaves_nothing_partial() {
-        let dir = std::env::temp_dir().join(format!("tandem-save-{}", new_id()));
+        let dir = std::env::temp_dir().join(format!("tandem-save-{}", temp_id()));
         let into = dir.join("into");
         std::fs::create_dir_all(&into).unwrap();
         let from = dir.join("received");

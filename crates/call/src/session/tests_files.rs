@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use tandem_lk as lk;
+use tandem_testkit::files::names_in;
 use tokio::sync::mpsc;
 
 use super::tests::{connected, next};
@@ -82,15 +83,6 @@ fn incoming(
         rx,
     )));
     tx
-}
-
-fn left_in(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test]
@@ -279,7 +271,7 @@ async fn files_over_the_limit_or_longer_than_announced_are_refused_and_nothing_i
         panic!("{:?}", t.state)
     };
     assert!(why.contains("arrived incomplete (4 B of 10 B)"), "{why}");
-    assert!(left_in(&inbox).is_empty(), "{:?}", left_in(&inbox));
+    assert!(names_in(&inbox).is_empty(), "{:?}", names_in(&inbox));
 }
 
 #[tokio::test]
@@ -329,7 +321,7 @@ async fn a_sender_leaving_or_cancelling_half_way_leaves_nothing_behind() {
     let t = ended(&mut events).await;
     assert_eq!(t.state, FileState::Cancelled { by_us: true });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(left_in(&inbox).is_empty(), "{:?}", left_in(&inbox));
+    assert!(names_in(&inbox).is_empty(), "{:?}", names_in(&inbox));
 }
 
 #[tokio::test(start_paused = true)]
@@ -378,7 +370,7 @@ fn a_full_or_read_only_disk_is_said_and_nothing_partial_is_kept() {
             t.state,
             FileState::Failed("it could not be written to disk: the disk is full".into())
         );
-        assert!(left_in(&inbox).is_empty(), "{:?}", left_in(&inbox));
+        assert!(names_in(&inbox).is_empty(), "{:?}", names_in(&inbox));
 
         let source = scratch().join("plan.pdf");
         std::fs::write(
@@ -396,7 +388,7 @@ fn a_full_or_read_only_disk_is_said_and_nothing_partial_is_kept() {
                 disks.small.display()
             ))
         );
-        let left = left_in(&disks.small);
+        let left = names_in(&disks.small);
         assert!(
             left.iter().all(|n| n == "in" || n == "other"),
             "a half-saved copy is left: {left:?}"
@@ -409,6 +401,6 @@ fn a_full_or_read_only_disk_is_said_and_nothing_partial_is_kept() {
                 disks.read_only.display()
             ))
         );
-        assert!(left_in(&disks.read_only).is_empty());
+        assert!(names_in(&disks.read_only).is_empty());
     });
 }
