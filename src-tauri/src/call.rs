@@ -60,6 +60,7 @@ pub(crate) async fn call_join(
             speaker: speaker_choice(request.speaker.as_deref()),
             denoise: NoiseRemoval::new(request.noise_removal),
             background: state.background.clone(),
+            encoder: encoder_from_env(),
             ..MediaConfig::devices()
         },
         mic_on: request.mic_on,
@@ -252,6 +253,7 @@ pub(crate) fn update(ev: CallEvent, elapsed_secs: u32) -> Option<CallUpdate> {
         CallEvent::FilesOffered(why_not) => CallUpdate::FilesOffered {
             why_not: why_not.map(sentence),
         },
+        CallEvent::VideoEncoder { name, hardware } => CallUpdate::VideoEncoder { name, hardware },
         CallEvent::ScreenShare {
             identity,
             sharing,
@@ -512,6 +514,23 @@ pub(crate) async fn open_external(url: String) -> Result<(), AppError> {
     }
     open::that_detached(parsed.as_str())
         .map_err(|e| AppError::internal(format!("The browser could not be opened: {e}")))
+}
+
+/// The camera's encoder as `TANDEM_ENCODER` forces it (`software`,
+/// `hardware`); by itself otherwise.
+fn encoder_from_env() -> tandem_call::lk::EncoderBackend {
+    use tandem_call::lk::EncoderBackend;
+    match std::env::var("TANDEM_ENCODER").ok().as_deref() {
+        Some("software") => EncoderBackend::Software,
+        Some("hardware") => EncoderBackend::Hardware,
+        None | Some("auto") => EncoderBackend::Auto,
+        Some(other) => {
+            tracing::warn!(
+                "TANDEM_ENCODER={other:?} is not auto, software or hardware; choosing by itself"
+            );
+            EncoderBackend::Auto
+        }
+    }
 }
 
 #[cfg(test)]

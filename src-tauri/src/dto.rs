@@ -418,6 +418,12 @@ pub enum CallUpdate {
     FilesOffered {
         why_not: Option<String>,
     },
+    /// The encoder our camera's video goes through (`libvpx`, `OpenH264`,
+    /// a hardware one's), and whether it is a hardware one.
+    VideoEncoder {
+        name: String,
+        hardware: bool,
+    },
     /// Someone started or stopped sharing a screen (we, under our own
     /// identity, with what we share as `name`). Theirs is video source
     /// `screen:<identity>`.

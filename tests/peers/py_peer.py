@@ -194,7 +194,7 @@ class Peer:
 
     def on_track_subscribed(self, track, pub, participant):
         emit("track_subscribed", identity=participant.identity, kind=kind_name(track.kind), sid=track.sid,
-             source=enum_name(rtc.TrackSource, pub.source))
+             source=enum_name(rtc.TrackSource, pub.source), mime=pub.mime_type)
         old = self.readers.pop(track.sid, None)  # re-subscription (e.g. after a full reconnect)
         if old:
             old.cancel()

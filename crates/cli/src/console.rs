@@ -193,6 +193,11 @@ pub(crate) fn print_event(ev: &CallEvent) {
         CallEvent::ShareOffered(Some(why)) => say!("sharing a screen is not offered: {why}"),
         CallEvent::FilesOffered(None) => say!("files can be sent"),
         CallEvent::FilesOffered(Some(why)) => say!("files are not offered: {why}"),
+        CallEvent::VideoEncoder { name, hardware } => say!(
+            "video encoder: {} ({})",
+            name.escape_debug(),
+            if *hardware { "hardware" } else { "software" }
+        ),
         CallEvent::ScreenShare {
             identity,
             sharing,

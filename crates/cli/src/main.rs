@@ -172,6 +172,12 @@ struct Conn {
     /// `/background …` while in the call.
     #[arg(long, default_value = "off", value_parser = parse_background)]
     background: Background,
+    /// The encoder the camera goes through (LiveKit calls): `auto` (the
+    /// machine's hardware encoder when it shows one, sending H.264; VP8 in
+    /// software otherwise), `software` or `hardware` (H.264; LiveKit's
+    /// library falls back to software when no hardware encoder starts).
+    #[arg(long, value_enum, default_value = "auto")]
+    encoder: Encoder,
     /// Tone frequency in Hz.
     #[arg(long, default_value_t = 440.0)]
     tone_hz: f64,
@@ -466,6 +472,11 @@ fn media(c: &Conn, bot: bool) -> Result<(MediaConfig, bool)> {
         bail!("--tone-hz must be between 1 and 20000");
     }
     let mut m = MediaConfig::synthetic(c.tone_hz);
+    m.encoder = match c.encoder {
+        Encoder::Auto => tandem_call::lk::EncoderBackend::Auto,
+        Encoder::Software => tandem_call::lk::EncoderBackend::Software,
+        Encoder::Hardware => tandem_call::lk::EncoderBackend::Hardware,
+    };
     if bot {
         m.capture = c.capture.unwrap_or(m.capture);
         return Ok((m, true));
@@ -655,6 +666,14 @@ async fn call(c: Conn, bot: bool) -> Result<()> {
             }
         }
     }
+}
+
+/// `--encoder`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Encoder {
+    Auto,
+    Software,
+    Hardware,
 }
 
 fn parse_background(s: &str) -> Result<Background, String> {

@@ -38,7 +38,8 @@ pub use ffi::{LibraryConfig, configure, ensure_loaded, shutdown};
 pub use handle::{HandleStats, handle_stats};
 pub use loader::LoadError;
 pub use participant::{
-    CHAT_TOPIC, DataOptions, LocalParticipant, MAX_DATA_BYTES, PublishOptions, VideoCodec,
+    CHAT_TOPIC, DataOptions, EncoderBackend, LocalParticipant, MAX_DATA_BYTES, PublishOptions,
+    VideoCodec,
 };
 pub use processing::{AudioProcessor, ProcessingOptions, Resampler};
 pub use room::{RemoteParticipant, Room, RoomInfo, RoomOptions};

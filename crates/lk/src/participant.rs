@@ -31,6 +31,19 @@ pub enum VideoCodec {
     Av1,
 }
 
+/// Which of LiveKit's video encoders a track is sent with. A hardware
+/// encoder that cannot start makes the library fall back to its software
+/// one by itself (VAAPI and NVENC on Linux, VideoToolbox on macOS encode
+/// H.264).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EncoderBackend {
+    /// The library's own choice.
+    #[default]
+    Auto,
+    Software,
+    Hardware,
+}
+
 /// How to publish a track.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
@@ -48,6 +61,8 @@ pub struct PublishOptions {
     /// its rate (shared screens: text stays legible) instead of the
     /// encoder's balance of both.
     pub keep_resolution: bool,
+    /// The video encoder asked for.
+    pub encoder: EncoderBackend,
 }
 
 impl Default for PublishOptions {
@@ -59,6 +74,7 @@ impl Default for PublishOptions {
             max_video_bitrate: None,
             dtx: true,
             keep_resolution: false,
+            encoder: EncoderBackend::Auto,
         }
     }
 }
@@ -127,6 +143,15 @@ impl LocalParticipant {
             degradation_preference: options
                 .keep_resolution
                 .then_some(proto::DegradationPreference::MaintainResolution as i32),
+            video_encoder: match options.encoder {
+                EncoderBackend::Auto => None,
+                EncoderBackend::Software => {
+                    Some(proto::VideoEncoderBackend::EncoderBackendSoftware as i32)
+                }
+                EncoderBackend::Hardware => {
+                    Some(proto::VideoEncoderBackend::EncoderBackendHardware as i32)
+                }
+            },
             ..Default::default()
         };
         let (me, track_handle) = (self.handle.id(), track.handle.id());

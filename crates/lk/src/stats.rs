@@ -27,6 +27,11 @@ pub struct RtpStreamStats {
     pub width: u32,
     /// Video: current size.
     pub height: u32,
+    /// Video we send: the encoder's name as WebRTC gives it (`libvpx`,
+    /// `OpenH264`, a hardware encoder's), empty before the first picture.
+    pub encoder: String,
+    /// Video we send: whether that encoder is a hardware one.
+    pub hardware_encoder: bool,
 }
 
 /// What both peer connections report.
@@ -84,6 +89,8 @@ pub(crate) async fn session(room_handle: u64) -> Result<SessionStats, LkError> {
                 fps: s.outbound.frames_per_second,
                 width: s.outbound.frame_width,
                 height: s.outbound.frame_height,
+                encoder: s.outbound.encoder_implementation,
+                hardware_encoder: s.outbound.power_efficient_encoder,
                 ..Default::default()
             }),
             Some(proto::rtc_stats::Stats::InboundRtp(s)) => out.inbound.push(RtpStreamStats {
@@ -96,6 +103,7 @@ pub(crate) async fn session(room_handle: u64) -> Result<SessionStats, LkError> {
                 fps: s.inbound.frames_per_second,
                 width: s.inbound.frame_width,
                 height: s.inbound.frame_height,
+                ..Default::default()
             }),
             _ => {}
         }

@@ -668,6 +668,13 @@ impl Room for FakeRoom {
         Ok(())
     }
 
+    async fn video_encoder(&self) -> Option<(String, bool)> {
+        let s = self.server.state();
+        s.published
+            .contains(&(self.connection, "camera"))
+            .then(|| ("fake".to_owned(), false))
+    }
+
     async fn disconnect(&self) {
         if let Some(r) = self.server.state().rooms.get_mut(self.connection - 1) {
             r.open = false;

@@ -13,6 +13,7 @@ use super::{BytesOut, CameraTrack, Connector, MicTrack, Room, RoomError, RoomEve
 #[derive(Debug, Clone, Default)]
 pub struct Live {
     encryption: Option<lk::SharedKey>,
+    encoder: lk::EncoderBackend,
 }
 
 impl Connector for Live {
@@ -29,7 +30,7 @@ impl Connector for Live {
         };
         let (room, events) = lk::Room::connect(url, token, options).await?;
         let admin = RoomAdmin::from_token(url, token).map(Arc::new);
-        Ok((LiveRoom(room, admin), events))
+        Ok((LiveRoom(room, admin, camera_encoder(self.encoder)), events))
     }
 
     async fn reachable(&self, url: &str) -> bool {
@@ -38,6 +39,10 @@ impl Connector for Live {
 
     fn set_encryption(&mut self, key: Option<lk::SharedKey>) {
         self.encryption = key;
+    }
+
+    fn set_encoder(&mut self, encoder: lk::EncoderBackend) {
+        self.encoder = encoder;
     }
 }
 
@@ -72,7 +77,55 @@ pub(crate) async fn reachable(url: &str) -> bool {
 /// A joined LiveKit room, and the way to its server's room API when our
 /// token is the room's admin's.
 #[derive(Debug, Clone)]
-pub struct LiveRoom(lk::Room, Option<Arc<RoomAdmin>>);
+pub struct LiveRoom(lk::Room, Option<Arc<RoomAdmin>>, lk::EncoderBackend);
+
+/// The encoder the camera goes through: `Auto` is the machine's hardware
+/// encoder when it shows one (a VAAPI render node or an NVIDIA device on
+/// Linux, VideoToolbox on macOS), else software.
+fn camera_encoder(asked: lk::EncoderBackend) -> lk::EncoderBackend {
+    match asked {
+        lk::EncoderBackend::Auto if hardware_encoder_shown() => lk::EncoderBackend::Hardware,
+        lk::EncoderBackend::Auto => lk::EncoderBackend::Software,
+        other => other,
+    }
+}
+
+/// How the camera is published through `encoder`: LiveKit's hardware
+/// encoders (VAAPI, NVENC, VideoToolbox) encode H.264; the software path
+/// stays VP8, which every client and server here decodes.
+fn camera_options(encoder: lk::EncoderBackend) -> lk::PublishOptions {
+    let hardware = encoder == lk::EncoderBackend::Hardware;
+    lk::PublishOptions {
+        source: lk::TrackSource::Camera,
+        video_codec: if hardware {
+            lk::VideoCodec::H264
+        } else {
+            lk::VideoCodec::Vp8
+        },
+        // VP8 is software everywhere: the library's own choice, as before.
+        encoder: if hardware {
+            encoder
+        } else {
+            lk::EncoderBackend::Auto
+        },
+        ..Default::default()
+    }
+}
+
+/// Whether this machine shows a video encoder LiveKit's library can use.
+fn hardware_encoder_shown() -> bool {
+    if cfg!(target_os = "macos") {
+        return true;
+    }
+    if !cfg!(target_os = "linux") {
+        return false;
+    }
+    let render_node = std::fs::read_dir("/dev/dri").is_ok_and(|d| {
+        d.filter_map(Result::ok)
+            .any(|e| e.file_name().to_string_lossy().starts_with("renderD"))
+    });
+    render_node || std::path::Path::new("/dev/nvidia0").exists()
+}
 
 /// The server's room API (Twirp `RoomService`), for a token that grants
 /// `roomAdmin` in its room. The token is sent to the server that issued
@@ -240,14 +293,23 @@ impl Room for LiveRoom {
     }
 
     async fn publish_camera(&self, camera: &LiveCamera) -> Result<(), RoomError> {
-        let options = lk::PublishOptions {
-            source: lk::TrackSource::Camera,
-            ..Default::default()
-        };
-        self.0
-            .local_participant()
-            .publish_track(camera.track.track(), options)
-            .await?;
+        let me = self.0.local_participant();
+        if self.2 == lk::EncoderBackend::Hardware {
+            match me
+                .publish_track(camera.track.track(), camera_options(self.2))
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => tracing::warn!(
+                    "the camera could not be sent through a hardware encoder ({e}); sending VP8 in software"
+                ),
+            }
+        }
+        me.publish_track(
+            camera.track.track(),
+            camera_options(lk::EncoderBackend::Software),
+        )
+        .await?;
         Ok(())
     }
 
@@ -357,6 +419,15 @@ impl Room for LiveRoom {
                 "the platform's token does not let us change others (no roomAdmin)".into(),
             )),
         }
+    }
+
+    async fn video_encoder(&self) -> Option<(String, bool)> {
+        let stats = self.0.stats().await.ok()?;
+        stats
+            .outbound
+            .into_iter()
+            .find(|s| s.kind == "video" && !s.encoder.is_empty())
+            .map(|s| (s.encoder, s.hardware_encoder))
     }
 
     async fn disconnect(&self) {

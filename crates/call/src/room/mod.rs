@@ -47,6 +47,8 @@ pub trait Connector: std::fmt::Debug + Send + Sync + 'static {
     /// Encrypt the media of rooms opened from now on with `key` (a key the
     /// platform handed out with the token).
     fn set_encryption(&mut self, _key: Option<tandem_lk::SharedKey>) {}
+    /// Send the camera of rooms opened from now on through this encoder.
+    fn set_encoder(&mut self, _encoder: tandem_lk::EncoderBackend) {}
     /// The computer's network addresses now (watched for a network change).
     fn local_addresses(&self) -> Vec<std::net::IpAddr> {
         crate::p2p::peer::local_addresses()
@@ -127,6 +129,10 @@ pub trait Room: Clone + Send + Sync + 'static {
         identity: &str,
         attributes: std::collections::BTreeMap<String, String>,
     ) -> impl Future<Output = Result<(), RoomError>> + Send;
+    /// The encoder a video of ours is sent through, as WebRTC reports it
+    /// (its name, and whether it is a hardware one); `None` before the
+    /// first picture, or with no video published.
+    fn video_encoder(&self) -> impl Future<Output = Option<(String, bool)>> + Send;
     /// Leaves the room.
     fn disconnect(&self) -> impl Future<Output = ()> + Send;
 }

@@ -32,6 +32,7 @@ impl<C: Connector> CallSession<C> {
     /// A call reaching its rooms through `connector`.
     pub fn with_connector(config: CallConfig, mut connector: C) -> (Self, CallHandle, CallEvents) {
         connector.set_encryption(config.e2ee.clone());
+        connector.set_encoder(config.media.encoder);
         let (handle, commands, out, shared, events) = handle::channels(
             config.media.denoise.clone(),
             config.media.background.clone(),

@@ -283,6 +283,7 @@ impl<C: Connector> InCall<C> {
         self.s.step(Input::Tick);
         share::ended_by_itself(&mut self.share, &self.room, &self.my_identity, &self.s.out);
         self.look_at_pictures();
+        self.local.watch_encoder(&self.room, &self.s.out);
         if let Some(u) = &mut self.undecrypted {
             for identity in u.due(now()) {
                 tracing::warn!(participant = %identity, "their encrypted media does not decrypt");

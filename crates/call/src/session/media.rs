@@ -31,6 +31,8 @@ pub(super) struct Local<R: Room> {
     pub(super) speaker: Option<Speaker>,
     pub(super) processor: Option<audio::SharedProcessor>,
     pub(super) remote_tasks: Vec<tokio::task::JoinHandle<()>>,
+    /// Which encoder the camera's video goes through.
+    pub(super) encoder: super::encoder::EncoderWatch,
 }
 
 impl<R: Room> Default for Local<R> {
@@ -46,6 +48,7 @@ impl<R: Room> Default for Local<R> {
             speaker: None,
             processor: None,
             remote_tasks: Vec::new(),
+            encoder: Default::default(),
         }
     }
 }
@@ -106,6 +109,14 @@ impl<R: Room> Local<R> {
         {
             // The camera is closed: nothing leaves either way.
             tracing::warn!("LiveKit's camera mute failed ({e}); the camera is closed");
+        }
+    }
+
+    /// Tells which encoder the camera's video goes through (while it is
+    /// published).
+    pub(super) fn watch_encoder(&mut self, room: &R, out: &Out) {
+        if self.video.is_some() {
+            self.encoder.tick(room, out, super::lifecycle::now());
         }
     }
 

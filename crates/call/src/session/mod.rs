@@ -19,6 +19,7 @@ use tandem_media::{FrameReceiver, I420Frame};
 
 mod actor;
 mod chat;
+mod encoder;
 mod files;
 mod handle;
 mod hands;

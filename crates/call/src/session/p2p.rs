@@ -166,6 +166,13 @@ impl Call<'_> {
         // Seed 004's platform has no screen sharing yet (its page would not
         // show a second picture): the UI says so rather than offering it.
         self.emit(CallEvent::ShareOffered(Some(MediaError::NotInPeerToPeer)));
+        if kind == SessionType::Video {
+            // Our own VP8 encoder (tandem-media's libvpx), always software.
+            self.emit(CallEvent::VideoEncoder {
+                name: "libvpx".into(),
+                hardware: false,
+            });
+        }
         if let Err(e) = self.client.mark_joined(self.req, self.info).await {
             self.emit(CallEvent::Warning(format!(
                 "the platform was not told we joined: {e}"

@@ -72,6 +72,11 @@ pub struct MediaConfig {
     /// What happens behind the person in the camera's pictures (the
     /// preview shows it too); a switch the caller keeps, like `denoise`.
     pub background: BackgroundSwitch,
+    /// The encoder the camera is sent through: `Auto` is the machine's
+    /// hardware encoder where it shows one (H.264; LiveKit's library falls
+    /// back to its software encoder when that one cannot start), VP8 in
+    /// software otherwise. LiveKit calls only.
+    pub encoder: tandem_lk::EncoderBackend,
 }
 
 impl MediaConfig {
@@ -85,6 +90,7 @@ impl MediaConfig {
             processing: true,
             denoise: NoiseRemoval::default(),
             background: BackgroundSwitch::default(),
+            encoder: tandem_lk::EncoderBackend::Auto,
         }
     }
 
@@ -102,6 +108,7 @@ impl MediaConfig {
             processing: false,
             denoise: NoiseRemoval::new(false),
             background: BackgroundSwitch::default(),
+            encoder: tandem_lk::EncoderBackend::Auto,
         }
     }
 }
@@ -375,6 +382,13 @@ pub enum CallEvent {
     /// peer-to-peer calls say it: files go there only between two Tandems,
     /// once the other person's app said it takes them.
     FilesOffered(Option<String>),
+    /// The encoder our camera's video goes through (its name as WebRTC
+    /// gives it: `libvpx`, `OpenH264`, a hardware one's), told when it is
+    /// first known and when it changes (a hardware encoder that failed).
+    VideoEncoder {
+        name: String,
+        hardware: bool,
+    },
     /// Someone started or stopped sharing a screen (ours under our own
     /// identity, with what we share as `name`); theirs can be read with
     /// [`super::CallHandle::screen`].

@@ -258,6 +258,9 @@ impl Sfu {
         let pending = p.pending_tracks.remove(idx);
         let mut info = pending.info;
         info.mid = mid.to_string();
+        if kind == MediaKind::Video && sends_h264(&p.publisher.rtc, mid) {
+            info.mime_type = "video/H264".into();
+        }
         let sid = info.sid.clone();
         tracing::info!(participant = %p.identity, track = %sid, ?kind, "track published");
         p.tracks.push(PubTrack {
@@ -759,6 +762,18 @@ pub(super) fn stamp_sender(
     destinations.sort();
     destinations.dedup();
     destinations
+}
+
+/// Whether the publisher's media section `mid` puts H.264 first (a
+/// hardware encoder's codec); VP8 otherwise, the other codec carried here.
+fn sends_h264(rtc: &str0m::Rtc, mid: Mid) -> bool {
+    let Some(first) = rtc.media(mid).and_then(|m| m.remote_pts().first().copied()) else {
+        return false;
+    };
+    rtc.codec_config()
+        .params()
+        .iter()
+        .any(|p| p.pt() == first && p.spec().codec == str0m::format::Codec::H264)
 }
 
 #[cfg(test)]

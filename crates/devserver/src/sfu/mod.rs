@@ -728,6 +728,9 @@ impl Sfu {
             .clear_codecs()
             .enable_opus(true, false)
             .enable_vp8(true)
+            // After VP8, so that a client offering both keeps VP8 unless it
+            // put H.264 first (a hardware encoder's codec).
+            .enable_h264(true)
             .set_stats_interval(Some(Duration::from_secs(1)))
             .build(Instant::now());
         let candidate =

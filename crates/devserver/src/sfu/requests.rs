@@ -119,6 +119,8 @@ impl Sfu {
             disable_dtx: req.disable_dtx,
             source,
             layers: req.layers.clone(),
+            // VP8 until its media section shows otherwise (the SDKs do not
+            // say the codec here).
             mime_type: if is_video { "video/VP8" } else { "audio/opus" }.to_owned(),
             stereo: req.stereo,
             disable_red: true,

@@ -286,6 +286,11 @@ video?: boolean | null; muted: boolean } |
  */
 { type: "filesOffered"; whyNot?: string | null } | 
 /**
+ *  The encoder our camera's video goes through (`libvpx`, `OpenH264`,
+ *  a hardware one's), and whether it is a hardware one.
+ */
+{ type: "videoEncoder"; name: string; hardware: boolean } | 
+/**
  *  Someone started or stopped sharing a screen (we, under our own
  *  identity, with what we share as `name`). Theirs is video source
  *  `screen:<identity>`.
@@ -335,6 +340,11 @@ video: boolean | null; muted: boolean } |
  *  peer-to-peer call whose other side is not Tandem).
  */
 { type: "filesOffered"; whyNot: string | null } | 
+/**
+ *  The encoder our camera's video goes through (`libvpx`, `OpenH264`,
+ *  a hardware one's), and whether it is a hardware one.
+ */
+{ type: "videoEncoder"; name: string; hardware: boolean } | 
 /**
  *  Someone started or stopped sharing a screen (we, under our own
  *  identity, with what we share as `name`). Theirs is video source

@@ -96,6 +96,8 @@ export class CallModel {
   shareWhyNot = $state<string | null>(null);
   /// Why files cannot be sent now (null: they can).
   filesWhyNot = $state<string | null>(null);
+  /// What our camera's video is encoded with: "libvpx (software)".
+  videoEncoder = $state<string | null>(null);
   /// What we share (its name), while we share.
   myShare = $state<string | null>(null);
   /// Who shares a screen (the newest share is shown).
@@ -324,6 +326,9 @@ export class CallModel {
         break;
       case 'filesOffered':
         this.filesWhyNot = u.whyNot;
+        break;
+      case 'videoEncoder':
+        this.videoEncoder = `${u.name} (${u.hardware ? 'hardware' : 'software'})`;
         break;
       case 'mayLowerHands':
         this.mayLowerHands = u.allowed;

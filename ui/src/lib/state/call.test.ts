@@ -163,6 +163,10 @@ describe('CallModel', () => {
     // A device named like another's label does not clear that one's problem.
     c.apply({ type: 'deviceInUse', device: 'camera', name: 'Microphone array camera' });
     expect(c.deviceProblems).toEqual([{ device: 'microphone', text: 'Microphone: No microphone found' }]);
+    c.apply({ type: 'videoEncoder', name: 'libvpx', hardware: false });
+    expect(c.videoEncoder).toBe('libvpx (software)');
+    c.apply({ type: 'videoEncoder', name: 'VAAPI', hardware: true });
+    expect(c.videoEncoder).toBe('VAAPI (hardware)');
     c.apply({ type: 'ended', kind: 'remote', reason: 'The call was ended: room deleted.', durationSecs: 70 });
     expect(c.ended).toEqual({ kind: 'remote', reason: 'The call was ended: room deleted.', durationSecs: 70 });
   });
