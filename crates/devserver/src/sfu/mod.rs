@@ -6,6 +6,7 @@
 //! socket and each `Rtc`, and forwards media and data between them.
 
 mod activity;
+mod data;
 mod media;
 mod requests;
 mod service;
