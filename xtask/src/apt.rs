@@ -21,6 +21,19 @@ pub(crate) const PACKAGES: &[(&str, &str)] = &[
     ("libopus-dev", "Opus for seed 004's peer-to-peer calls"),
     ("libvpx-dev", "VP8 for seed 004's peer-to-peer calls"),
     (
+        "libpipewire-0.3-dev",
+        "reading shared screens on Wayland (PipeWire)",
+    ),
+    (
+        "pipewire",
+        "a PipeWire server for the Wayland screen-sharing tests",
+    ),
+    ("wireplumber", "links those tests' PipeWire streams"),
+    (
+        "xdg-desktop-portal",
+        "the desktop portal those tests share through",
+    ),
+    (
         "coturn",
         "a TURN server relaying seed 004's peer-to-peer test calls",
     ),

@@ -192,11 +192,31 @@ pub fn bgrx_to_i420(
     stride: u32,
     data: &[u8],
 ) -> Result<I420Frame, FrameError> {
+    packed32_to_i420("BGRX", width, height, stride, data)
+}
+
+/// [`bgrx_to_i420`] for red first: red, green, blue, unused.
+pub fn rgbx_to_i420(
+    width: u32,
+    height: u32,
+    stride: u32,
+    data: &[u8],
+) -> Result<I420Frame, FrameError> {
+    packed32_to_i420("RGBX", width, height, stride, data)
+}
+
+fn packed32_to_i420(
+    format: &'static str,
+    width: u32,
+    height: u32,
+    stride: u32,
+    data: &[u8],
+) -> Result<I420Frame, FrameError> {
     let (w, h) = (width & !1, height & !1);
     let want = stride as usize * h.saturating_sub(1) as usize + w as usize * 4;
     if data.len() < want || stride < w * 4 {
         return Err(FrameError::Truncated {
-            format: "BGRX",
+            format,
             width,
             height,
             got: data.len(),
@@ -204,8 +224,13 @@ pub fn bgrx_to_i420(
         });
     }
     let mut out = I420Frame::new(w, h)?;
+    let convert = if format == "RGBX" {
+        yuvutils_rs::rgba_to_yuv420
+    } else {
+        yuvutils_rs::bgra_to_yuv420
+    };
     with_planes(&mut out, |planar| {
-        yuvutils_rs::bgra_to_yuv420(
+        convert(
             planar,
             data,
             stride,

@@ -49,6 +49,11 @@ pub(crate) trait Source {
     fn format(&self) -> CaptureFormat;
     /// The next picture; may block until it is ready (this paces the feed).
     fn next_frame(&mut self) -> Result<I420Frame, Self::Error>;
+    /// What it turned out to be, when that is known only once it is open
+    /// (a screen the person chose in the system's dialog).
+    fn name(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A running source: its thread, the newest frame, and its status.
@@ -67,12 +72,13 @@ pub struct Feed<E> {
 impl<E: Clone + std::fmt::Display + Send + Sync + 'static> Feed<E> {
     /// Opens a source with `open` on a thread called `thread_name` and
     /// starts reading it; returns once it is open, or with the error that
-    /// kept it shut (`timeout` makes one when it does not open in 15 s).
+    /// kept it shut (`timeout` makes one when it does not open within
+    /// `limit`).
     pub(crate) fn spawn<S, F>(
         thread_name: String,
         name: &str,
         open: F,
-        timeout: fn(String) -> E,
+        (limit, timeout): (Duration, fn(String) -> E),
     ) -> Result<Self, E>
     where
         S: Source<Error = E>,
@@ -94,7 +100,7 @@ impl<E: Clone + std::fmt::Display + Send + Sync + 'static> Feed<E> {
                         return;
                     }
                 };
-                let _ = opened_tx.send(Ok(source.format()));
+                let _ = opened_tx.send(Ok((source.format(), source.name())));
                 let end = loop {
                     if stop2.load(Ordering::Relaxed) {
                         break FeedStatus::Stopped;
@@ -113,15 +119,18 @@ impl<E: Clone + std::fmt::Display + Send + Sync + 'static> Feed<E> {
                 let _ = status_tx.send(end);
             })
             .map_err(|e| timeout(format!("cannot start its thread: {e}")))?;
-        let format = match opened_rx.recv_timeout(Duration::from_secs(15)) {
-            Ok(Ok(format)) => format,
+        let (format, found) = match opened_rx.recv_timeout(limit) {
+            Ok(Ok(opened)) => opened,
             Ok(Err(e)) => {
                 let _ = thread.join();
                 return Err(e);
             }
             Err(_) => {
                 stop.store(true, Ordering::Relaxed);
-                return Err(timeout("it did not open within 15 s".into()));
+                return Err(timeout(format!(
+                    "it did not open within {} s",
+                    limit.as_secs()
+                )));
             }
         };
         Ok(Self {
@@ -131,7 +140,7 @@ impl<E: Clone + std::fmt::Display + Send + Sync + 'static> Feed<E> {
             status,
             format,
             delivered,
-            name: name.to_owned(),
+            name: found.unwrap_or_else(|| name.to_owned()),
         })
     }
 }

@@ -112,7 +112,7 @@ pub fn mean_colour(display: &str, x: i32, y: i32, w: u32, h: u32) -> Option<[u8;
 }
 
 /// The mean colour of a binary PPM (P6, 8 bits).
-fn mean_of_ppm(ppm: &[u8]) -> Option<[u8; 3]> {
+pub(crate) fn mean_of_ppm(ppm: &[u8]) -> Option<[u8; 3]> {
     // Header: P6, width, height, maxval, each after whitespace, then one
     // whitespace byte and the pixels.
     let mut fields = Vec::new();

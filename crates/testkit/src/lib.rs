@@ -15,6 +15,8 @@ pub mod peer;
 pub mod process;
 pub mod procstat;
 pub mod pulse;
+#[cfg(target_os = "linux")]
+pub mod screencast;
 pub mod token;
 pub mod turn;
 pub mod webdriver;

@@ -107,7 +107,7 @@ impl Feed<CameraError> {
                     background,
                 })
             },
-            CameraError::Other,
+            (std::time::Duration::from_secs(15), CameraError::Other),
         )
     }
 }

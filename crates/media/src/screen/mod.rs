@@ -3,9 +3,15 @@
 //! newest I420 picture, at most [`MAX_WIDTH`]×[`MAX_HEIGHT`] (larger sources
 //! are scaled down, keeping their shape).
 //!
-//! Capture is per system: X11 here ([`x11`]); a synthetic page of text and
-//! colour blocks ([`Synthetic`]) runs everywhere, for the bot and tests.
+//! Capture is per system: X11 ([`x11`]), and Wayland through the desktop's
+//! ScreenCast portal and PipeWire ([`portal`], [`cast`]), where the person
+//! chooses in the system's dialog; a synthetic page of text and colour
+//! blocks ([`Synthetic`]) runs everywhere, for the bot and tests.
 
+#[cfg(target_os = "linux")]
+mod cast;
+#[cfg(target_os = "linux")]
+mod portal;
 mod synthetic;
 #[cfg(target_os = "linux")]
 mod x11;
@@ -52,6 +58,9 @@ pub enum ScreenError {
     NotFound(String),
     #[error("sharing stopped: {0}")]
     Gone(String),
+    /// The person (or the system on their behalf) said no.
+    #[error("{0}")]
+    Refused(String),
     #[error("screen sharing is not available here: {0}")]
     Unsupported(String),
     #[error("the screen could not be captured: {0}")]
@@ -67,6 +76,11 @@ pub trait ScreenSource {
     fn format(&self) -> CaptureFormat;
     /// The next picture, `captured_us` set; an error ends the share.
     fn next_frame(&mut self) -> Result<I420Frame, ScreenError>;
+    /// What is shared, when only the source knows (the person chose it in
+    /// the system's dialog).
+    fn name(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Where a share's feed is.
@@ -86,6 +100,9 @@ impl<S: ScreenSource> Source for Screen<S> {
     fn next_frame(&mut self) -> Result<I420Frame, ScreenError> {
         self.0.next_frame()
     }
+    fn name(&self) -> Option<String> {
+        self.0.name()
+    }
 }
 
 impl Feed<ScreenError> {
@@ -96,14 +113,32 @@ impl Feed<ScreenError> {
         S: ScreenSource,
         F: FnOnce() -> Result<S, ScreenError> + Send + 'static,
     {
+        Self::start_screen_within(name, std::time::Duration::from_secs(15), open)
+    }
+
+    /// [`start_screen`](Self::start_screen) for a source that may take up to
+    /// `limit` to open (one that waits for the person in a dialog).
+    pub fn start_screen_within<S, F>(
+        name: &str,
+        limit: std::time::Duration,
+        open: F,
+    ) -> Result<Self, ScreenError>
+    where
+        S: ScreenSource,
+        F: FnOnce() -> Result<S, ScreenError> + Send + 'static,
+    {
         Feed::spawn(
             format!("screen {name}"),
             name,
             move || open().map(Screen),
-            ScreenError::Failed,
+            (limit, ScreenError::Failed),
         )
     }
 }
+
+/// The id of sharing through the desktop portal (Wayland): the person
+/// chooses the screen or window in the system's dialog.
+pub const PORTAL: &str = "portal";
 
 /// What to share.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,11 +150,16 @@ pub enum ScreenChoice {
 }
 
 /// The screens and windows that can be shared now (windows of this process
-/// left out: nobody shares the call itself).
+/// left out: nobody shares the call itself). On Wayland that is one entry,
+/// [`PORTAL`]: the person chooses in the system's dialog when sharing.
 pub fn list_screens() -> Result<Vec<ScreenInfo>, ScreenError> {
     #[cfg(target_os = "linux")]
     {
-        x11::list()
+        if portal::is_wayland() {
+            Ok(vec![portal::entry()])
+        } else {
+            x11::list()
+        }
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -135,6 +175,14 @@ pub fn open(choice: &ScreenChoice, fps: u32) -> Result<ScreenFeed, ScreenError> 
     match choice.clone() {
         ScreenChoice::Synthetic => {
             ScreenFeed::start_screen("synthetic screen", move || Synthetic::new(1280, 720, fps))
+        }
+        #[cfg(target_os = "linux")]
+        ScreenChoice::Id(id) if id == PORTAL => {
+            // The person's time in the dialog, then the first picture.
+            let limit = portal::DIALOG_LIMIT + std::time::Duration::from_secs(40);
+            ScreenFeed::start_screen_within("the shared screen", limit, move || {
+                cast::Capture::open(fps)
+            })
         }
         #[cfg(target_os = "linux")]
         ScreenChoice::Id(id) => {
@@ -161,6 +209,12 @@ pub fn thumbnail(
 ) -> Result<I420Frame, ScreenError> {
     let full = match choice {
         ScreenChoice::Synthetic => Synthetic::new(1280, 720, 1)?.next_frame()?,
+        #[cfg(target_os = "linux")]
+        ScreenChoice::Id(id) if id == PORTAL => {
+            return Err(ScreenError::Unsupported(
+                "what is shared is chosen in the system's dialog".into(),
+            ));
+        }
         #[cfg(target_os = "linux")]
         ScreenChoice::Id(id) => x11::Capture::open(id, 1)?.next_frame()?,
         #[cfg(not(target_os = "linux"))]

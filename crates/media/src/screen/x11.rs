@@ -22,7 +22,7 @@ fn failed(e: impl std::fmt::Display) -> ScreenError {
 fn connect() -> Result<(RustConnection, Window), ScreenError> {
     if std::env::var_os("DISPLAY").is_none() {
         let why = if std::env::var_os("WAYLAND_DISPLAY").is_some() {
-            "this is a Wayland session without X11 (sharing through the desktop portal is not built yet)"
+            "this is a Wayland session without X11"
         } else {
             "no X11 display (DISPLAY is not set)"
         };
