@@ -32,7 +32,7 @@ pub(super) enum Command {
     SwitchSpeaker(SpeakerChoice),
     TestSpeaker,
     ChangeKey(tandem_lk::SharedKey, Reply),
-    Share(Option<tandem_media::screen::ScreenChoice>, Reply),
+    Share(super::share::ShareStep, Reply),
     React(super::types::Reaction, Reply),
     Hand(bool, Reply),
     LowerHand(String, Reply),
@@ -210,7 +210,22 @@ impl CallHandle {
         &self,
         choice: Option<tandem_media::screen::ScreenChoice>,
     ) -> Result<(), CallError> {
-        self.ask(|r| Command::Share(choice, r)).await
+        use super::share::ShareStep;
+        use tandem_media::screen;
+        let Some(choice) = choice else {
+            return self.ask(|r| Command::Share(ShareStep::Stop, r)).await;
+        };
+        // Asked first, so that no system dialog opens for a share the call
+        // would refuse.
+        self.ask(|r| Command::Share(ShareStep::May, r)).await?;
+        // Opened here rather than in the call: the person may take a while
+        // in the system's dialog (Wayland), and the call goes on meanwhile.
+        let feed = tokio::task::spawn_blocking(move || screen::open(&choice, screen::DEFAULT_FPS))
+            .await
+            .map_err(|e| CallError::Share(super::types::MediaError::Thread(e.to_string())))?
+            .map_err(|e| CallError::Share(e.into()))?;
+        self.ask(|r| Command::Share(ShareStep::Start(feed), r))
+            .await
     }
 
     /// Raises (`true`) or lowers our hand; it comes back as a `Hand`

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use tandem_lk as lk;
-use tandem_media::screen::{self, ScreenChoice, ScreenFeed, ScreenStatus};
+use tandem_media::screen::{ScreenFeed, ScreenStatus};
 use tracing::Instrument as _;
 
 use super::handle::{Out, Shared};
@@ -29,12 +29,8 @@ impl<R: Room> Drop for Share<R> {
 }
 
 impl<R: Room> Share<R> {
-    /// Starts capturing `choice` and publishes it in `room`.
-    pub(super) async fn start(room: &R, choice: ScreenChoice) -> Result<Self, MediaError> {
-        let fps = screen::DEFAULT_FPS;
-        let feed = tokio::task::spawn_blocking(move || screen::open(&choice, fps))
-            .await
-            .map_err(|e| MediaError::Thread(e.to_string()))??;
+    /// Publishes the opened screen `feed` in `room`.
+    pub(super) async fn start(room: &R, feed: ScreenFeed) -> Result<Self, MediaError> {
         let f = feed.format();
         let publish = |error: RoomError| MediaError::Publish {
             track: "screen",
@@ -98,16 +94,28 @@ pub(super) fn offered<R: Room>(room: &R, kind: SessionType) -> Result<(), MediaE
     }
 }
 
-/// Starts sharing `choice` in `slot` (replacing a share running), or stops
-/// (`None`); each change is said under our identity `me`.
+/// A step of sharing, as the call's handle asks for it.
+#[derive(Debug)]
+pub(crate) enum ShareStep {
+    /// Whether sharing is offered (before a screen is opened).
+    May,
+    /// Share this opened screen, replacing a share running.
+    Start(ScreenFeed),
+    Stop,
+}
+
+/// Takes `step` in `slot`; each change is said under our identity `me`.
 pub(super) async fn switch<R: Room>(
     slot: &mut Option<Share<R>>,
     room: &R,
     kind: SessionType,
     me: &str,
     out: &Out,
-    choice: Option<ScreenChoice>,
+    step: ShareStep,
 ) -> Result<(), MediaError> {
+    if let ShareStep::May = step {
+        return offered(room, kind);
+    }
     if let Some(mut old) = slot.take() {
         old.unpublish(room).await;
         out.emit(CallEvent::ScreenShare {
@@ -116,11 +124,11 @@ pub(super) async fn switch<R: Room>(
             name: Some(old.name()),
         });
     }
-    let Some(choice) = choice else {
+    let ShareStep::Start(feed) = step else {
         return Ok(());
     };
     offered(room, kind)?;
-    let share = Share::start(room, choice).await?;
+    let share = Share::start(room, feed).await?;
     tracing::info!(what = %share.name(), "sharing a screen");
     out.emit(CallEvent::ScreenShare {
         identity: me.to_owned(),

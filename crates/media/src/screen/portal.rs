@@ -215,10 +215,7 @@ fn property(conn: &Connection, name: &str) -> Result<u32, ScreenError> {
             &(SCREENCAST, name),
         )
         .map_err(failed(name))?;
-    let value: OwnedValue = reply
-        .body()
-        .deserialize()
-        .map_err(failed(name))?;
+    let value: OwnedValue = reply.body().deserialize().map_err(failed(name))?;
     u32::try_from(&value).map_err(|e| failed(name)(e.into()))
 }
 
