@@ -436,13 +436,13 @@ fn devices() -> Result<()> {
     say!("screens and windows (--share):");
     match tandem_call::media::screen::list_screens() {
         Ok(l) => l.iter().for_each(|s| {
-            say!(
-                "  {:<24} {} ({}×{})",
-                s.id,
-                s.name.escape_debug(),
-                s.width,
-                s.height
-            )
+            // A share through the desktop portal has no size until chosen.
+            let size = if s.width == 0 {
+                String::new()
+            } else {
+                format!(" ({}×{})", s.width, s.height)
+            };
+            say!("  {:<24} {}{size}", s.id, s.name.escape_debug())
         }),
         Err(e) => say!("  (cannot list: {e})"),
     }

@@ -199,3 +199,79 @@ fn a_screen_and_a_window_are_shared_to_the_python_sdk() {
         },
     );
 }
+
+/// On Wayland: `tandem-cli devices` offers the system's dialog, `--share
+/// portal` shares through the desktop portal (the test's desktop grants its
+/// one screen), the Python SDK receives the screen at its size and colour,
+/// and when the system ends the cast the share ends and the call goes on.
+#[test]
+fn a_wayland_screen_is_shared_through_the_portal_to_the_python_sdk() {
+    tandem_testkit::media_test(
+        "a_wayland_screen_is_shared_through_the_portal_to_the_python_sdk",
+        |ip| async move {
+            let mut desktop = tandem_testkit::screencast::Desktop::start(1280, 720, SCREEN);
+            let on_desktop = |cmd: &mut Command| {
+                for (k, v) in desktop.env() {
+                    cmd.env(k, v);
+                }
+                cmd.env_remove("DISPLAY");
+            };
+            let mut devices = Command::new(BIN);
+            devices.arg("devices");
+            on_desktop(&mut devices);
+            let listed = String::from_utf8_lossy(&devices.output().unwrap().stdout).into_owned();
+            assert!(
+                listed.contains("portal") && listed.contains("you choose in the system dialog"),
+                "{listed}"
+            );
+
+            let ds = tandem_devserver::Server::start(tandem_devserver::Config::for_tests(ip))
+                .await
+                .unwrap();
+            let mut peer = Peer::python("peer", &ds.url(), &token::join("wl", "peer"))
+                .await
+                .unwrap();
+            let mut cmd = joining(&ds.url(), &token::join("wl", "tandem"), "portal");
+            on_desktop(&mut cmd);
+            cmd.stdin(Stdio::piped());
+            let (cli, says) = process::spawn_lines(&mut cmd);
+            let mut cli = process::Killed(cli);
+            let mut stdin = cli.0.stdin.take().unwrap();
+            wait(&says, "sharing Entire screen as tandem");
+            peer.expect(
+                "track_subscribed",
+                json!({"identity": "tandem", "source": "SOURCE_SCREENSHARE", "kind": "video"}),
+            )
+            .await
+            .unwrap();
+            peer.stats_until(Duration::from_secs(20), |s| {
+                let v = &s["video"]["tandem#screen"];
+                v["width"] == 1280 && v["height"] == 720 && near(&v["color"], SCREEN)
+            })
+            .await
+            .expect("the peer did not see the Wayland screen at its size and colour");
+
+            // The system ends the cast: the share ends, said; the call goes on.
+            desktop.end_screen_cast();
+            let warning = wait(&says, "warning: sharing stopped");
+            assert!(warning.contains("the system ended"), "{warning}");
+            peer.expect(
+                "track_unsubscribed",
+                json!({"identity": "tandem", "kind": "video"}),
+            )
+            .await
+            .unwrap();
+            writeln!(stdin, "still here").unwrap();
+            peer.expect("chat", json!({"sender": "tandem", "text": "still here"}))
+                .await
+                .expect("the call did not go on after the system ended the cast");
+
+            assert!(
+                process::interrupt(&mut cli.0),
+                "tandem-cli did not stop on Ctrl-C"
+            );
+            peer.disconnect().await.unwrap();
+            ds.stop().await;
+        },
+    );
+}

@@ -102,8 +102,7 @@ impl Capture {
                 let latest = latest.clone();
                 move |id| {
                     if id == node {
-                        latest.borrow_mut().ended =
-                            Some("sharing was stopped by the system".into());
+                        latest.borrow_mut().ended = Some("the system ended the screen cast".into());
                     }
                 }
             })
@@ -130,8 +129,7 @@ impl Capture {
                     pw::stream::StreamState::Unconnected
                         if old != pw::stream::StreamState::Unconnected =>
                     {
-                        latest.borrow_mut().ended =
-                            Some("sharing was stopped by the system".into());
+                        latest.borrow_mut().ended = Some("the system ended the screen cast".into());
                     }
                     _ => {}
                 }

@@ -31,7 +31,7 @@ const STEP_LIMIT: Duration = Duration::from_secs(20);
 pub(super) fn entry() -> super::ScreenInfo {
     super::ScreenInfo {
         id: super::PORTAL.into(),
-        name: "A screen or window, chosen in the system's dialog".into(),
+        name: "A screen or window you choose in the system dialog".into(),
         kind: ScreenKind::Screen,
         width: 0,
         height: 0,
