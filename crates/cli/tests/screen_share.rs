@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::json;
 use tandem_testkit::display::Xvfb;
-use tandem_testkit::peer::Peer;
+use tandem_testkit::peer::{Peer, colour_near as near};
 use tandem_testkit::{process, token};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{
@@ -42,15 +42,6 @@ fn joining(url: &str, token: &str, share: &str) -> Command {
 
 fn wait(lines: &Receiver<String>, want: &str) -> String {
     process::expect_line(lines, "tandem-cli", Duration::from_secs(20), want)
-}
-
-fn near(c: &serde_json::Value, want: [u8; 3]) -> bool {
-    c.as_array().is_some_and(|c| {
-        c.len() == 3
-            && c.iter()
-                .zip(want)
-                .all(|(v, w)| v.as_i64().is_some_and(|v| (v - i64::from(w)).abs() < 24))
-    })
 }
 
 #[test]

@@ -7,23 +7,11 @@
 
 use tandem_media::convert::i420_to_rgb;
 use tandem_media::screen::{ScreenChoice, ScreenError, thumbnail};
-use tandem_testkit::display::Xvfb;
+use tandem_testkit::display::{Xvfb, mean_rgb as mean};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{ChangeWindowAttributesAux, ConnectionExt as _};
 
 const SCREEN: [u8; 3] = [0x33, 0x66, 0xcc];
-
-fn mean(rgb: &[u8]) -> [u8; 3] {
-    let n = (rgb.len() / 3).max(1);
-    [0, 1, 2].map(|k| {
-        (rgb.iter()
-            .skip(k)
-            .step_by(3)
-            .map(|&v| v as usize)
-            .sum::<usize>()
-            / n) as u8
-    })
-}
 
 #[test]
 fn small_pictures_of_screens_for_the_picker() {

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use tandem_media::convert::i420_to_rgb;
 use tandem_media::screen::{self, PORTAL, ScreenChoice, ScreenError, ScreenStatus};
+use tandem_testkit::display::mean_rgb as mean;
 use tandem_testkit::screencast::Desktop;
 
 const SCREEN: [u8; 3] = [0x2a, 0x9d, 0x5c];
@@ -21,18 +22,6 @@ fn near(got: [u8; 3], want: [u8; 3]) -> bool {
     got.iter()
         .zip(want)
         .all(|(&g, w)| (i32::from(g) - i32::from(w)).abs() < 16)
-}
-
-fn mean(rgb: &[u8]) -> [u8; 3] {
-    let n = (rgb.len() / 3).max(1);
-    [0, 1, 2].map(|k| {
-        (rgb.iter()
-            .skip(k)
-            .step_by(3)
-            .map(|&v| usize::from(v))
-            .sum::<usize>()
-            / n) as u8
-    })
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -128,20 +128,22 @@ pub(crate) fn mean_of_ppm(ppm: &[u8]) -> Option<[u8; 3]> {
         fields.push(std::str::from_utf8(&ppm[start..i]).ok()?);
     }
     let pixels = ppm.get(i + 1..)?;
-    if fields[0] != "P6" || fields[3] != "255" {
+    if fields[0] != "P6" || fields[3] != "255" || pixels.len() < 3 {
         return None;
     }
-    let n = pixels.len() / 3;
-    if n == 0 {
-        return None;
-    }
+    Some(mean_rgb(pixels))
+}
+
+/// The mean colour of packed 8-bit RGB pixels (black when there are none).
+pub fn mean_rgb(rgb: &[u8]) -> [u8; 3] {
+    let n = (rgb.len() / 3).max(1) as u64;
     let mut sum = [0u64; 3];
-    for p in pixels.chunks_exact(3) {
+    for p in rgb.chunks_exact(3) {
         for c in 0..3 {
             sum[c] += u64::from(p[c]);
         }
     }
-    Some(sum.map(|s| (s / n as u64) as u8))
+    sum.map(|s| (s / n) as u8)
 }
 
 #[cfg(test)]

@@ -403,3 +403,14 @@ pub async fn room_api(http_url: &str, args: &[&str]) -> Result<Value> {
     }
     Ok(v)
 }
+
+/// Whether a colour a peer reported (`[r, g, b]` in its stats) is within 24
+/// of `want` in each channel: video coding shifts colours a little.
+pub fn colour_near(reported: &serde_json::Value, want: [u8; 3]) -> bool {
+    reported.as_array().is_some_and(|c| {
+        c.len() == 3
+            && c.iter()
+                .zip(want)
+                .all(|(v, w)| v.as_i64().is_some_and(|v| (v - i64::from(w)).abs() < 24))
+    })
+}
