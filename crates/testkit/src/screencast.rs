@@ -347,6 +347,10 @@ fn run_screen(
     let e = |e: pw::Error| e.to_string();
     pw::init();
     let mainloop = pw::main_loop::MainLoopRc::new(None).map_err(e)?;
+    // Entered for the thread's whole run, so PipeWire's data thread hands
+    // its callbacks to this thread instead of running them itself.
+    // SAFETY: paired with the `leave` at the end, on this thread.
+    unsafe { mainloop.loop_().enter() };
     let context = pw::context::ContextRc::new(&mainloop, None).map_err(e)?;
     let fd = std::os::unix::net::UnixStream::connect(socket).map_err(|e| e.to_string())?;
     let core = context.connect_fd_rc(fd.into(), None).map_err(e)?;
@@ -464,14 +468,17 @@ fn run_screen(
         )
         .map_err(e)?;
     let lp = mainloop.loop_();
+    // SAFETY: the loop is entered on this thread (above).
+    let turn =
+        |ms| unsafe { lp.iterate_unguarded(pw::loop_::Timeout::Finite(Duration::from_millis(ms))) };
     let until = Instant::now() + Duration::from_secs(10);
     while stream.node_id() == u32::MAX && Instant::now() < until {
-        lp.iterate(pw::loop_::Timeout::Finite(Duration::from_millis(20)));
+        turn(20);
     }
     let _ = ready.send(Ok(stream.node_id()));
     let mut next = Instant::now();
     while !stop.load(Ordering::SeqCst) {
-        lp.iterate(pw::loop_::Timeout::Finite(Duration::from_millis(5)));
+        turn(5);
         if Instant::now() >= next {
             next += Duration::from_millis(33);
             if *streaming.lock().unwrap() {
@@ -480,6 +487,10 @@ fn run_screen(
         }
     }
     let _ = stream.disconnect();
+    drop(_listener);
+    drop(stream);
+    // SAFETY: paired with the `enter` above, on this thread.
+    unsafe { lp.leave() };
     Ok(())
 }
 

@@ -32,7 +32,7 @@ pub(super) enum Command {
     SwitchSpeaker(SpeakerChoice),
     TestSpeaker,
     ChangeKey(tandem_lk::SharedKey, Reply),
-    Share(super::share::ShareStep, Reply),
+    Share(ShareStep, Reply),
     React(super::types::Reaction, Reply),
     Hand(bool, Reply),
     LowerHand(String, Reply),
@@ -43,6 +43,16 @@ pub(super) enum Command {
     CancelFile(String, Reply),
     Leave,
     End,
+}
+
+/// A step of sharing, as the handle asks the call for it.
+#[derive(Debug)]
+pub(super) enum ShareStep {
+    /// Whether sharing is offered (before a screen is opened).
+    May,
+    /// Share this opened screen, replacing a share running.
+    Start(tandem_media::screen::ScreenFeed),
+    Stop,
 }
 
 /// What the session and its handle both read: per participant identity
@@ -210,7 +220,6 @@ impl CallHandle {
         &self,
         choice: Option<tandem_media::screen::ScreenChoice>,
     ) -> Result<(), CallError> {
-        use super::share::ShareStep;
         use tandem_media::screen;
         let Some(choice) = choice else {
             return self.ask(|r| Command::Share(ShareStep::Stop, r)).await;

@@ -8,7 +8,7 @@ use tandem_lk as lk;
 use tandem_media::screen::{ScreenFeed, ScreenStatus};
 use tracing::Instrument as _;
 
-use super::handle::{Out, Shared};
+use super::handle::{Out, ShareStep, Shared};
 use super::media::{pump, to_frame};
 use super::types::{CallEvent, MediaError, SessionType};
 use crate::room::{Room, RoomError};
@@ -92,16 +92,6 @@ pub(super) fn offered<R: Room>(room: &R, kind: SessionType) -> Result<(), MediaE
     } else {
         Ok(())
     }
-}
-
-/// A step of sharing, as the call's handle asks for it.
-#[derive(Debug)]
-pub(crate) enum ShareStep {
-    /// Whether sharing is offered (before a screen is opened).
-    May,
-    /// Share this opened screen, replacing a share running.
-    Start(ScreenFeed),
-    Stop,
 }
 
 /// Takes `step` in `slot`; each change is said under our identity `me`.

@@ -53,7 +53,7 @@ pub(super) struct Capture {
     stream: pw::stream::StreamRc,
     _core: pw::core::CoreRc,
     _context: pw::context::ContextRc,
-    mainloop: pw::main_loop::MainLoopRc,
+    entered: Entered,
     grant: Grant,
     latest: Rc<RefCell<Latest>>,
     fps: u32,
@@ -73,6 +73,7 @@ impl Capture {
             .ok_or_else(|| ScreenError::Failed("the portal gave no PipeWire connection".into()))?;
         pw::init();
         let mainloop = pw::main_loop::MainLoopRc::new(None).map_err(failed("loop"))?;
+        let entered = Entered::new(mainloop.clone());
         let context = pw::context::ContextRc::new(&mainloop, None).map_err(failed("context"))?;
         let core = context
             .connect_fd_rc(fd, None)
@@ -179,7 +180,7 @@ impl Capture {
             stream,
             _core: core,
             _context: context,
-            mainloop,
+            entered,
             grant,
             latest,
             fps,
@@ -215,15 +216,40 @@ impl Capture {
 
     /// Dispatches what PipeWire has for us, waiting at most `wait` for it.
     fn turn(&self, wait: Duration) {
-        let l = self.mainloop.loop_();
+        let l = self.entered.0.loop_();
         let mut timeout = pw::loop_::Timeout::Finite(wait);
         // A bounded number of rounds: a flood cannot hold the share here.
         for _ in 0..64 {
-            if l.iterate(timeout) <= 0 {
+            // SAFETY: the loop is entered on this thread for the capture's
+            // whole life (`Entered`).
+            if unsafe { l.iterate_unguarded(timeout) } <= 0 {
                 break;
             }
             timeout = pw::loop_::Timeout::Finite(Duration::ZERO);
         }
+    }
+}
+
+/// The loop entered on the share's thread from its creation until the
+/// stream and connection are gone. PipeWire runs a callback on the calling
+/// thread when the loop is not entered, so between turns its data thread
+/// would call ours (which share state with this thread); entered, it hands
+/// them to this thread's next turn.
+struct Entered(pw::main_loop::MainLoopRc);
+
+impl Entered {
+    fn new(mainloop: pw::main_loop::MainLoopRc) -> Self {
+        // SAFETY: paired with the `leave` in `drop`, on the same thread (a
+        // capture is made, read and dropped on the share's own thread).
+        unsafe { mainloop.loop_().enter() };
+        Self(mainloop)
+    }
+}
+
+impl Drop for Entered {
+    fn drop(&mut self) {
+        // SAFETY: paired with the `enter` in `new`.
+        unsafe { self.0.loop_().leave() };
     }
 }
 
