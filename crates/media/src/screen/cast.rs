@@ -13,7 +13,7 @@ use pw::spa;
 use spa::param::video::VideoFormat;
 
 use super::portal::{self, Grant};
-use super::{Pace, ScreenError, ScreenSource, now_us, sent_size};
+use super::{Pace, ScreenError, ScreenSource, at_size, now_us, sent_size};
 use crate::convert::{bgrx_to_i420, rgbx_to_i420};
 use crate::feed::CaptureFormat;
 use crate::frame::I420Frame;
@@ -377,12 +377,7 @@ impl ScreenSource for Capture {
             };
             let full = convert(l.width, l.height, l.stride, &l.data)?;
             drop(l);
-            self.last = Some(if (full.width(), full.height()) == self.size {
-                full
-            } else {
-                // Bigger than full HD, or resized since: to the share's size.
-                full.scaled(self.size.0, self.size.1)?
-            });
+            self.last = Some(at_size(full, self.size)?);
         }
         let mut f = self
             .last

@@ -227,6 +227,17 @@ pub fn thumbnail(
     Ok(full.fitted(max_width, max_height)?)
 }
 
+/// `full` at the share's `size`: a source bigger than full HD, or one that
+/// changed size since the share began (kept steady for the receivers'
+/// layout), is scaled to it.
+pub(crate) fn at_size(full: I420Frame, (w, h): (u32, u32)) -> Result<I420Frame, ScreenError> {
+    if (full.width(), full.height()) == (w, h) {
+        Ok(full)
+    } else {
+        Ok(full.scaled(w, h)?)
+    }
+}
+
 /// The size a `width`×`height` source is sent at.
 pub fn sent_size(width: u32, height: u32) -> (u32, u32) {
     fit(width & !1, height & !1, MAX_WIDTH, MAX_HEIGHT)

@@ -10,7 +10,7 @@ use x11rb::protocol::xfixes::ConnectionExt as _;
 use x11rb::protocol::xproto::{AtomEnum, ConnectionExt as _, ImageFormat, MapState, Window};
 use x11rb::rust_connection::RustConnection;
 
-use super::{Pace, ScreenError, ScreenInfo, ScreenKind, ScreenSource, now_us, sent_size};
+use super::{Pace, ScreenError, ScreenInfo, ScreenKind, ScreenSource, at_size, now_us, sent_size};
 use crate::convert::bgrx_to_i420;
 use crate::feed::CaptureFormat;
 use crate::frame::I420Frame;
@@ -337,14 +337,7 @@ impl ScreenSource for Capture {
             self.draw_cursor(&mut image, x, y, w, h);
         }
         let full = bgrx_to_i420(u32::from(w), u32::from(h), u32::from(w) * 4, &image)?;
-        let mut f = if (full.width(), full.height()) == self.size {
-            full
-        } else {
-            // Bigger than full HD, or a window that changed size: to the
-            // share's size (a changed shape is fitted, not stretched, on
-            // the next share; here it keeps the receivers' layout steady).
-            full.scaled(self.size.0, self.size.1)?
-        };
+        let mut f = at_size(full, self.size)?;
         f.captured_us = now_us();
         Ok(f)
     }
