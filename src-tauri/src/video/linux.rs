@@ -3,8 +3,9 @@
 //! newest picture where the page said its element is, and the colours of
 //! the elements behind it. GTK composes both in the window, so the page's
 //! controls, names and frames stay on top of the video. Pictures are
-//! scaled and converted once per new frame at the size they are shown
-//! (SIMD, in tandem-media), then painted by cairo. Runs on GTK's thread.
+//! converted and scaled once per new frame to the size they are shown
+//! (SIMD, in tandem-media's `BgrxScaler`, into the same cairo surface each
+//! time), then painted by cairo. Runs on GTK's thread.
 //!
 //! Why not a GL area: GTK 3 then paints the whole window with GL, and
 //! under Mesa it dropped the transparent webview above it (nothing of the
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use gtk::cairo;
 use gtk::prelude::*;
+use tandem_call::media::convert::BgrxScaler;
 use tandem_call::media::{FrameReceiver, I420Frame};
 use tauri::{AppHandle, Manager, WebviewWindow};
 use webkit2gtk::WebViewExt as _;
@@ -59,6 +61,8 @@ struct Source {
     seq: u64,
     /// The picture converted for painting: for which seq, at what size.
     image: Option<(u64, cairo::ImageSurface)>,
+    /// Converts and scales its pictures, keeping its buffers.
+    scaler: BgrxScaler,
 }
 
 fn decide(app: &AppHandle, native: bool, reason: impl Into<String>) {
@@ -172,22 +176,31 @@ fn rounded(cr: &cairo::Context, [x, y, w, h]: [f64; 4], r: f64) {
 }
 
 /// `frame` scaled to `w`×`h` (at most its own size) and converted for
-/// cairo.
-fn image_of(frame: &I420Frame, w: u32, h: u32) -> Result<cairo::ImageSurface, String> {
+/// cairo, into `old` when it has that size and nothing else holds it.
+fn image_of(
+    scaler: &mut BgrxScaler,
+    frame: &I420Frame,
+    (w, h): (u32, u32),
+    old: Option<cairo::ImageSurface>,
+) -> Result<cairo::ImageSurface, String> {
     let (w, h) = tandem_call::media::frame::fit(frame.width(), frame.height(), w, h);
-    let scaled;
-    let picture = if (w, h) == (frame.width(), frame.height()) {
-        frame
-    } else {
-        scaled = frame.scaled(w, h).map_err(|e| e.to_string())?;
-        &scaled
+    let new = || {
+        cairo::ImageSurface::create(cairo::Format::Rgb24, w as i32, h as i32)
+            .map_err(|e| e.to_string())
     };
-    let mut surface = cairo::ImageSurface::create(cairo::Format::Rgb24, w as i32, h as i32)
-        .map_err(|e| e.to_string())?;
+    let mut surface = match old {
+        Some(s) if (s.width() as u32, s.height() as u32) == (w, h) => s,
+        _ => new()?,
+    };
+    // Still held by cairo (never so after a draw): a new one.
+    if surface.data().is_err() {
+        surface = new()?;
+    }
     let stride = surface.stride() as u32;
     {
         let mut data = surface.data().map_err(|e| e.to_string())?;
-        tandem_call::media::convert::i420_to_bgrx_into(picture, &mut data, stride)
+        scaler
+            .scale_into(frame, &mut data, (w, h), stride)
             .map_err(|e| e.to_string())?;
     }
     surface.mark_dirty();
@@ -212,6 +225,7 @@ impl Surface {
                     frame: None,
                     seq: 0,
                     image: None,
+                    scaler: BgrxScaler::default(),
                 });
             if src.looked.elapsed() < LOOK_AGAIN {
                 continue;
@@ -220,6 +234,7 @@ impl Surface {
             match (state.video(source), &src.rx) {
                 (Some(now), Some(old)) if now.same_channel(old) => {}
                 (Some(now), _) => {
+                    tracing::debug!(source, "video source found");
                     // Its current picture is taken at the next draw.
                     src.rx = Some(now);
                     src.frame = None;
@@ -327,7 +342,11 @@ impl Surface {
             let Some(source) = &v.source else { continue };
             match drawn {
                 Ok(Some((seq, w, h, received_us))) => {
-                    if self.shown.insert(v.id.clone(), seq) != Some(seq) {
+                    let before = self.shown.insert(v.id.clone(), seq);
+                    if before.is_none() {
+                        tracing::debug!(source, view = v.id, "first picture drawn");
+                    }
+                    if before != Some(seq) {
                         let added = (received_us > 0).then(|| now - received_us as f64 / 1000.0);
                         scene.drawn(&v.id, w, h, now, added);
                     }
@@ -365,7 +384,9 @@ impl Surface {
         let stale = !matches!(&src.image, Some((seq, img))
             if *seq == src.seq && img.width() as u32 == fw && img.height() as u32 == fh);
         if stale {
-            src.image = Some((src.seq, image_of(&frame, want_w, want_h)?));
+            let old = src.image.take().map(|(_, img)| img);
+            let image = image_of(&mut src.scaler, &frame, (want_w, want_h), old)?;
+            src.image = Some((src.seq, image));
         }
         let Some((seq, image)) = &src.image else {
             return Ok(None);
