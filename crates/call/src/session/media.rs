@@ -229,7 +229,9 @@ pub(super) async fn publish<R: Room>(
             error,
         };
         let track = room.new_mic().map_err(publish)?;
+        let started = std::time::Instant::now();
         room.publish_mic(&track).await.map_err(publish)?;
+        tracing::debug!(ms = started.elapsed().as_millis(), "microphone published");
         track.set_muted(!cfg.mic_on).map_err(publish)?;
         local.mic_gate.store(cfg.mic_on, Ordering::SeqCst);
         let choice = m.mic.clone();

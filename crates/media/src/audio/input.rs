@@ -112,14 +112,16 @@ impl Microphone {
 
 /// Where samples come from right now.
 enum Source {
-    Device(DeviceInput),
+    Device(Box<DeviceInput>),
     Tone(Tone),
     Silence,
 }
 
 /// An open input stream and the ring its callback fills.
 struct DeviceInput {
-    _stream: cpal::Stream,
+    stream: cpal::Stream,
+    /// `Some("microphone")` when it is the system's default.
+    default: Option<&'static str>,
     ring: rtrb::Consumer<f32>,
     rate: u32,
     channels: usize,
@@ -150,7 +152,14 @@ impl Worker {
         };
         self.status
             .send_replace(DeviceStatus::Running(describe(&choice, &source)));
+        // The device is there and its stream made: the caller goes on
+        // (a call need not wait for it) while it starts here.
         let _ = opened.send(Ok(()));
+        if let Err(e) = play(&source) {
+            tracing::warn!(error = %e, "the microphone did not start");
+            self.status.send_replace(DeviceStatus::Lost(e));
+            source = Source::Silence;
+        }
         let mut resampler: Option<(u32, lk::Resampler)> = None;
         let mut pending: Vec<i16> = Vec::with_capacity(FRAME * 4);
         let mut mono: Vec<i16> = Vec::with_capacity(FRAME * 4);
@@ -166,7 +175,7 @@ impl Worker {
         };
         while !self.stop.load(Ordering::Relaxed) {
             while let Ok(Command::Switch(choice, reply)) = self.commands.try_recv() {
-                match open(&choice) {
+                match open(&choice).and_then(|s| play(&s).map(|()| s)) {
                     Ok(s) => {
                         self.status
                             .send_replace(DeviceStatus::Running(describe(&choice, &s)));
@@ -307,21 +316,39 @@ fn open(choice: &MicChoice) -> Result<Source, AudioError> {
         build(&device, &config, producer, lost.clone(), heartbeat.clone())
     )
     .map_err(|e| open_error(&name, id.is_none().then_some("microphone"), &e))?;
-    stream
-        .play()
-        .map_err(|e| open_error(&name, id.is_none().then_some("microphone"), &e))?;
-    // Opening can take a while; the device's silence counts from now.
-    heartbeat.beat();
-    tracing::info!(device = %name, rate, channels, "microphone open");
-    Ok(Source::Device(DeviceInput {
-        _stream: stream,
+    Ok(Source::Device(Box::new(DeviceInput {
+        stream,
+        default: id.is_none().then_some("microphone"),
         ring,
         rate,
         channels,
         lost,
         heartbeat,
         name,
-    }))
+    })))
+}
+
+/// Starts a device's stream. It returns once the first sound arrives,
+/// which some take seconds to send (PulseAudio's null-sink sources, a
+/// Bluetooth headset switching to its microphone profile).
+fn play(source: &Source) -> Result<(), AudioError> {
+    let Source::Device(d) = source else {
+        return Ok(());
+    };
+    let started = Instant::now();
+    d.stream
+        .play()
+        .map_err(|e| open_error(&d.name, d.default, &e))?;
+    // The device's silence counts from now.
+    d.heartbeat.beat();
+    tracing::info!(
+        device = %d.name,
+        rate = d.rate,
+        channels = d.channels,
+        ms = started.elapsed().as_millis(),
+        "microphone open"
+    );
+    Ok(())
 }
 
 fn build<T>(
