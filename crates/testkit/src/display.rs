@@ -60,6 +60,11 @@ impl Xvfb {
         }
     }
 
+    /// The X server's process (its CPU is part of what drawing costs).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// A PNG of the whole screen (imagemagick's `import`).
     pub fn screenshot(&self, path: &Path) -> bool {
         screenshot(&self.display, path)

@@ -24,6 +24,25 @@ pub fn rss_mib(pid: u32) -> f64 {
         / 1024.0
 }
 
+/// Proportional memory of one process, MiB: its private pages plus its
+/// share of the pages it shares with others (libraries, memory shared
+/// between a browser's processes), so a sum over processes counts each
+/// page once. 0 when the kernel does not say.
+pub fn pss_mib(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// [`pss_mib`] summed over `pids`.
+pub fn pss_total(pids: &[u32]) -> f64 {
+    pids.iter().map(|&p| pss_mib(p)).sum()
+}
+
 /// The parent of a process.
 fn parent(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;

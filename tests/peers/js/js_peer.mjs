@@ -280,7 +280,9 @@ async function start() {
   await page.exposeFunction('__peerEmit', onPageEvent);
   await page.goto(`${origin}/`, { waitUntil: 'load' });
   if (args.headed) {
-    await page.addStyleTag({ content: 'body { margin: 0 } video { display: block; width: 100vw; height: 100vh; object-fit: contain; background: #000 }' });
+    await page.addStyleTag({ content: 'body { margin: 0 } video { display: block; width: 100vw; height: 100vh; object-fit: contain; background: #000 } ' +
+        // One's own camera, as the app's picture-in-picture: 240×135 in the corner, mirrored.
+        'video.local { position: fixed; right: 16px; bottom: 16px; width: 240px; height: 135px; object-fit: cover; transform: scaleX(-1); border-radius: 8px }' });
   }
   await page.waitForFunction(() => typeof window.peer === 'object', null, { timeout: 10000 });
   log('page ready');
@@ -295,6 +297,7 @@ const commands = {
     if (c.height != null) opts.height = Number(c.height);
     if (c.fps != null) opts.fps = Number(c.fps);
     if (c.simulcast != null) opts.simulcast = Boolean(c.simulcast);
+    if (c.preview != null) opts.preview = Boolean(c.preview);
     await page.evaluate((o) => window.peer.publishCamera(o), opts);
   },
   // A screen share of one colour (and a line of text), as a sharer's page makes.

@@ -316,7 +316,12 @@ const api = {
     };
   },
 
-  async publishCamera(opts: { width?: number; height?: number; fps?: number; simulcast?: boolean } = {}): Promise<Json> {
+  /// Publishes the (fake) camera; with `preview`, it is also shown in the
+  /// page as a call page shows one's own picture (a small mirrored
+  /// `<video class="local">`, placed by the headed peer's style).
+  async publishCamera(
+    opts: { width?: number; height?: number; fps?: number; simulcast?: boolean; preview?: boolean } = {},
+  ): Promise<Json> {
     const lp = requireRoom().localParticipant;
     const capture =
       opts.width && opts.height
@@ -325,6 +330,12 @@ const api = {
     const publish = opts.simulcast === undefined ? undefined : { simulcast: opts.simulcast };
     const pub = await lp.setCameraEnabled(true, capture, publish);
     if (!pub) throw new Error('camera was not published');
+    if (opts.preview && pub.track) {
+      const el = pub.track.attach();
+      el.muted = true;
+      el.className = 'local';
+      document.body.appendChild(el);
+    }
     return { sid: pub.trackSid };
   },
 
