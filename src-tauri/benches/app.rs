@@ -124,17 +124,13 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration, full: bool) 
     let link = common::client_link(&backend, &demo);
 
     // The remote stream: 720p30 stamped pattern and a tone, in this process.
-    let (_sender, mut sender_events) = session::start(CallConfig {
-        token: TokenSource::Direct {
+    let (_sender, mut sender_events) = session::start(CallConfig::new(
+        TokenSource::Direct {
             url: ds.url(),
             token: token::join_named(&demo.session_id, "coach-sender", "Coach"),
         },
-        session_type: SessionType::Video,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(60),
-        give_up_after: session::GIVE_UP_AFTER,
-        e2ee: None,
-        media: MediaConfig {
+        SessionType::Video,
+        MediaConfig {
             capture: CaptureFormat {
                 width: 1280,
                 height: 720,
@@ -142,10 +138,7 @@ async fn run(ip: std::net::IpAddr, starts: usize, window: Duration, full: bool) 
             },
             ..MediaConfig::synthetic(330.0)
         },
-        mic_on: true,
-        camera_on: true,
-        received_dir: std::env::temp_dir().join("tandem-bench-received"),
-    });
+    ));
     tokio::spawn(async move { while sender_events.recv().await.is_some() {} });
 
     let x = Xvfb::start(1280, 860);
@@ -512,19 +505,16 @@ async fn floor(spec: &str) {
         parts.next() == Some("1"),
     );
     let (handle, mut events) = session::start(CallConfig {
-        token: TokenSource::Direct { url, token },
-        session_type: SessionType::Video,
-        paid_minutes: None,
-        warn_before: Duration::from_secs(60),
-        give_up_after: session::GIVE_UP_AFTER,
-        e2ee: None,
-        media: MediaConfig {
-            camera: CameraChoice::TestPattern(PatternColour::ORANGE),
-            ..MediaConfig::devices()
-        },
         mic_on: full,
         camera_on: full,
-        received_dir: std::env::temp_dir().join("tandem-bench-floor"),
+        ..CallConfig::new(
+            TokenSource::Direct { url, token },
+            SessionType::Video,
+            MediaConfig {
+                camera: CameraChoice::TestPattern(PatternColour::ORANGE),
+                ..MediaConfig::devices()
+            },
+        )
     });
     let (eof_tx, mut eof) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {

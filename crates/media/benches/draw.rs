@@ -8,13 +8,10 @@
 use tandem_media::convert::{BgrxScaler, i420_to_bgrx_into};
 
 mod common;
-use common::{picture, row, times};
+use common::{picture, row, seconds, times};
 
 fn main() {
-    let seconds: f64 = std::env::args()
-        .skip(1)
-        .find_map(|a| a.parse().ok())
-        .unwrap_or(3.0);
+    let seconds = seconds();
     let frame = picture();
     println!("| 1280×720 picture shown at | median ms | p95 ms | one core at 30 fps |");
     println!("|---|---|---|---|");

@@ -37,3 +37,11 @@ pub(crate) fn picture() -> I420Frame {
         .and_then(|f| f.scaled(1280, 720))
         .unwrap_or_else(|e| panic!("the test portrait: {e}"))
 }
+
+/// Seconds per step: the first number among the arguments, else 3.
+pub(crate) fn seconds() -> f64 {
+    std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(3.0)
+}
