@@ -15,13 +15,7 @@ pub fn cpu_time(pid: u32) -> Duration {
 
 /// Resident memory of one process, MiB.
 pub fn rss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .unwrap_or(0.0)
-        / 1024.0
+    mib_field(pid, "status", "VmRSS:")
 }
 
 /// Proportional memory of one process, MiB: its private pages plus its
@@ -29,10 +23,15 @@ pub fn rss_mib(pid: u32) -> f64 {
 /// between a browser's processes), so a sum over processes counts each
 /// page once. 0 when the kernel does not say.
 pub fn pss_mib(pid: u32) -> f64 {
-    std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+    mib_field(pid, "smaps_rollup", "Pss:")
+}
+
+/// The kB figure after `field` in `/proc/PID/file`, in MiB (0 when absent).
+fn mib_field(pid: u32, file: &str, field: &str) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("Pss:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
         .unwrap_or(0.0)
         / 1024.0
@@ -99,4 +98,25 @@ pub fn percentile(v: &mut [f64], p: f64) -> f64 {
     }
     v.sort_by(f64::total_cmp);
     v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_has_resident_and_proportional_memory() {
+        let me = std::process::id();
+        let (rss, pss) = (rss_mib(me), pss_mib(me));
+        assert!(rss > 1.0, "RSS {rss} MiB");
+        // Shared pages count in full in RSS, in part in PSS.
+        assert!(
+            pss > 0.0 && pss <= rss + 0.5,
+            "PSS {pss} MiB against RSS {rss} MiB"
+        );
+        // Read again a moment later: the process's memory moves a little.
+        let twice = pss_total(&[me, me]);
+        assert!((twice - 2.0 * pss).abs() < 2.0, "{twice} against 2 × {pss}");
+        assert_eq!(rss_mib(u32::MAX), 0.0, "no such process");
+    }
 }
