@@ -329,8 +329,8 @@ impl BgrxScaler {
         (width, height): (u32, u32),
         stride: u32,
     ) -> Result<(), FrameError> {
+        use fast_image_resize::PixelType;
         use fast_image_resize::images::{Image, ImageRef};
-        use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions};
         let (fw, fh) = (frame.width(), frame.height());
         let row = width as usize * 4;
         if width == 0 || height == 0 || (stride as usize) < row {
@@ -355,18 +355,15 @@ impl BgrxScaler {
                 _ => I420Frame::new(width, height)?,
             };
             let small = self.small.insert(small);
-            let options =
-                ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-            frame.scale_into(small, &mut self.resizer, &options)?;
+            frame.scale_into(small, &mut self.resizer, &crate::frame::bilinear())?;
             return i420_to_bgrx_into(small, out, stride);
         }
         self.full.resize(fw as usize * fh as usize * 4, 0);
         i420_to_bgrx_into(frame, &mut self.full, fw * 4)?;
         let bad = |e: &dyn std::fmt::Display| FrameError::Scale(e.to_string());
         let from = ImageRef::new(fw, fh, &self.full, PixelType::U8x4).map_err(|e| bad(&e))?;
-        let options = ResizeOptions::new()
-            .resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
-            .use_alpha(false);
+        // The fourth byte is not alpha: no premultiplying.
+        let options = crate::frame::bilinear().use_alpha(false);
         let padded = stride as usize != row;
         let target: &mut [u8] = if padded {
             self.tight.resize(row * height as usize, 0);

@@ -117,8 +117,7 @@ impl I420Frame {
             out.data.copy_from_slice(&self.data);
             return Ok(out);
         }
-        let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear));
-        self.scale_into(&mut out, &mut Resizer::new(), &options)?;
+        self.scale_into(&mut out, &mut Resizer::new(), &bilinear())?;
         Ok(out)
     }
 
@@ -148,6 +147,12 @@ impl I420Frame {
         let (w, h) = fit(self.width, self.height, max_width, max_height);
         self.scaled(w, h)
     }
+}
+
+/// How pictures are scaled: bilinear, as a convolution, so that a large
+/// shrink (a picture-in-picture) does not alias.
+pub fn bilinear() -> ResizeOptions {
+    ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Bilinear))
 }
 
 /// The even size that fits `w`×`h` inside `max_w`×`max_h` with the same shape
